@@ -1,0 +1,3 @@
+//! The `detvm` command line.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Runs the official WebAssembly 2.0 test suite against detvm.
