@@ -16,8 +16,8 @@ pub struct ModuleInfo {
     pub defined_functions: u32,
     /// Number of globals, imported and defined.
     pub globals: u32,
-    /// Number of tables, imported and defined.
-    pub tables: u32,
+    /// Tables, imported first, after the limits were applied.
+    pub tables: Vec<TableInfo>,
     /// Number of imports of any kind.
     pub imports: u32,
     /// Number of exports.
@@ -56,4 +56,20 @@ impl MemoryInfo {
     pub fn maximum_lowered(&self) -> bool {
         self.declared_maximum != Some(self.maximum)
     }
+}
+
+/// One table after the limits were applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct TableInfo {
+    /// Whether the table is imported rather than defined.
+    pub imported: bool,
+    /// Initial size in elements.
+    pub initial: u64,
+    /// The maximum in elements that instrumentation writes and the engine
+    /// enforces: the declared maximum, lowered to the limit if above it, or
+    /// the limit when none was declared.
+    pub maximum: u64,
+    /// The maximum the module itself declared, if any.
+    pub declared_maximum: Option<u64>,
 }

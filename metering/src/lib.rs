@@ -30,7 +30,7 @@ mod validate;
 pub use config::{AllowedImport, Config, ImportPolicy};
 pub use errors::{InstrumentError, MeteringError, ValidationError};
 pub use features::Feature;
-pub use info::{MemoryInfo, ModuleInfo};
+pub use info::{MemoryInfo, ModuleInfo, TableInfo};
 pub use instrument::{InstrumentStats, Instrumented, StackConfig, instrument};
 pub use limits::{Limit, Limits};
 pub use schedule::Schedule;
