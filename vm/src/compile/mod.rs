@@ -1,0 +1,1 @@
+//! Translation of a module's functions to native code with Cranelift.

@@ -1,0 +1,1 @@
+//! Instances, memories, tables, globals, host functions and calls.
