@@ -1,3 +1,67 @@
-//! The `detvm` command line.
+//! `detvm`: the command line of the detvm deterministic WebAssembly VM.
+//!
+//! This crate owns the user-facing surface only: argument parsing, reading
+//! `.wasm`/`.wat` files, and printing results for people (stderr) or machines
+//! (`--json`, one object on stdout). Every decision about a module is made by
+//! the library crates it calls.
+//!
+//! Exit codes are the same for every command: 0 on success, 1 when the
+//! module is rejected (or, for commands that run code, when it traps), 2 on a
+//! usage error such as a bad flag or an unreadable file.
 
-fn main() {}
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+mod input;
+mod report;
+
+/// Deterministic WebAssembly VM for smart contracts.
+///
+/// Exit codes: 0 success; 1 module rejected (or trapped); 2 usage error
+/// (bad arguments, unreadable or unwritable file).
+#[derive(Debug, Parser)]
+#[command(name = "detvm", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a module against the determinism profile and size limits.
+    Validate(commands::validate::Args),
+    /// Rewrite a module to charge gas and bound its stack (plain Wasm out).
+    Instrument(commands::instrument::Args),
+}
+
+/// How a command ended, mapped to the documented exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The command did what was asked.
+    Success,
+    /// The module was rejected, or the code trapped.
+    Rejected,
+    /// The command could not run as asked (bad input file, output path, …).
+    Usage,
+}
+
+impl From<Status> for ExitCode {
+    fn from(status: Status) -> Self {
+        ExitCode::from(match status {
+            Status::Success => 0,
+            Status::Rejected => 1,
+            Status::Usage => 2,
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let status = match cli.command {
+        Command::Validate(args) => commands::validate::run(&args),
+        Command::Instrument(args) => commands::instrument::run(&args),
+    };
+    status.into()
+}

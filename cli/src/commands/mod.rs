@@ -1,0 +1,28 @@
+//! One module per subcommand.
+
+pub mod instrument;
+pub mod validate;
+
+use clap::ValueEnum;
+use detvm_metering::Limits;
+
+/// Which limits preset to validate against.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum LimitsPreset {
+    /// The contract limits (the default): small enough to keep compile time
+    /// linear in module size.
+    #[default]
+    Contract,
+    /// WebAssembly's own maxima, for conformance tests.
+    Spec,
+}
+
+impl LimitsPreset {
+    /// The limits this preset names.
+    pub fn limits(self) -> Limits {
+        match self {
+            Self::Contract => Limits::contract(),
+            Self::Spec => Limits::spec(),
+        }
+    }
+}
