@@ -108,6 +108,15 @@ pub enum InstrumentError {
         /// What it is.
         message: String,
     },
+    /// An operator has no cost in the schedule: it is outside the profile.
+    /// Such operators are refused rather than charged nothing.
+    #[error("operator `{operator}` at offset {offset} has no cost in the schedule")]
+    NoCost {
+        /// Byte offset of the operator.
+        offset: u64,
+        /// The operator's name.
+        operator: String,
+    },
     /// The bytes do not match the [`crate::ModuleInfo`] they came with.
     #[error("module does not match its validation info: {message}")]
     InfoMismatch {
@@ -122,6 +131,7 @@ impl InstrumentError {
         match self {
             Self::Decode { .. } => "decode",
             Self::Unsupported { .. } => "unsupported",
+            Self::NoCost { .. } => "no_cost",
             Self::InfoMismatch { .. } => "info_mismatch",
         }
     }

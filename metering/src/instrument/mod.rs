@@ -1,4 +1,17 @@
-//! Stub: owned by the instrumentation work.
+//! Gas and stack instrumentation: a Wasm-to-Wasm rewrite following
+//! `docs/gas.md`.
+//!
+//! The consensus-relevant decisions live in one place: [`sections::parse`]
+//! decodes the module; [`sections::emit`] writes it back section by section,
+//! and when it reaches the code section the [`analysis`] pass decides every
+//! insertion for one function body in a single pass over it, which
+//! [`rewrite`] then splices into the original bytes without deciding
+//! anything.
+
+mod analysis;
+mod ops;
+mod rewrite;
+mod sections;
 
 use crate::{InstrumentError, ModuleInfo, Schedule};
 
@@ -6,13 +19,33 @@ use crate::{InstrumentError, ModuleInfo, Schedule};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StackConfig {
-    /// The default `stack_left` the host sets at the start of each call.
+    /// The `stack_left` the host sets at the start of each call, in bytes.
+    /// Instrumentation does not embed it; engines read it from here.
     pub limit: u64,
+    /// Fixed bytes added to every function's frame cost, standing for the
+    /// return address and bookkeeping a real frame needs. Embedded in the
+    /// instrumented code.
+    pub frame_overhead: u32,
+}
+
+impl StackConfig {
+    /// The default stack limit in bytes.
+    pub const DEFAULT_LIMIT: u64 = 262_144;
+    /// The default per-frame overhead in bytes.
+    pub const DEFAULT_FRAME_OVERHEAD: u32 = 64;
+
+    /// A configuration with the given limit and per-frame overhead.
+    pub fn new(limit: u64, frame_overhead: u32) -> Self {
+        Self {
+            limit,
+            frame_overhead,
+        }
+    }
 }
 
 impl Default for StackConfig {
     fn default() -> Self {
-        Self { limit: 262_144 }
+        Self::new(Self::DEFAULT_LIMIT, Self::DEFAULT_FRAME_OVERHEAD)
     }
 }
 
@@ -30,10 +63,18 @@ pub struct Instrumented {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct InstrumentStats {
-    /// Functions instrumented.
+    /// Defined functions instrumented.
     pub functions: u32,
-    /// Metered blocks.
+    /// Metered blocks that received charge code (blocks of cost zero and
+    /// dead code are not counted).
     pub metered_blocks: u64,
+    /// Dynamic (per-unit) charge sequences inserted.
+    pub dynamic_charges: u64,
+    /// Functions whose body was wrapped because it branches to its
+    /// outermost label.
+    pub wrapped_functions: u32,
+    /// The largest frame cost of any defined function, in bytes.
+    pub max_frame: u64,
     /// Input size in bytes.
     pub input_size: usize,
     /// Output size in bytes.
@@ -41,12 +82,39 @@ pub struct InstrumentStats {
 }
 
 /// Rewrites a validated module to charge gas and bound the stack.
+///
+/// `info` must be what [`crate::validate`] returned for `bytes`: the
+/// maxima it lowered are written into the output. The same inputs always
+/// give the same bytes.
 pub fn instrument(
     bytes: &[u8],
     info: &ModuleInfo,
     schedule: &Schedule,
     stack: &StackConfig,
 ) -> Result<Instrumented, InstrumentError> {
-    let _ = (info, schedule, stack);
-    Err(InstrumentError::Unsupported { offset: 0, message: format!("not yet: {} bytes", bytes.len()) })
+    let parsed = sections::parse(bytes)?;
+    let (bytes, stats) = sections::emit(
+        bytes,
+        &parsed,
+        &sections::EmitContext {
+            info,
+            schedule,
+            stack,
+        },
+    )?;
+    Ok(Instrumented { bytes, stats })
+}
+
+fn decode_error(offset: impl TryInto<u64>, message: impl Into<String>) -> InstrumentError {
+    InstrumentError::Decode {
+        offset: offset.try_into().unwrap_or(u64::MAX),
+        message: message.into(),
+    }
+}
+
+fn unsupported(offset: impl TryInto<u64>, message: impl Into<String>) -> InstrumentError {
+    InstrumentError::Unsupported {
+        offset: offset.try_into().unwrap_or(u64::MAX),
+        message: message.into(),
+    }
 }
