@@ -289,7 +289,7 @@ impl ModuleEnv {
                     }
                 }
                 Payload::MemorySection(reader) => {
-                    let offset = reader.range().start as u64;
+                    let offset = reader.range().start;
                     for memory in reader {
                         env.set_memory(memory?, false, offset)?;
                     }

@@ -1,1 +1,519 @@
 //! Translation of a module's functions to native code with Cranelift.
+//!
+//! The code produced here follows the protocol of `docs/vm.md`: every
+//! function takes its `VMContext` first, traps are explicit trap exits
+//! checked after every call, and all instance state is reached through the
+//! offsets of [`crate::vmctx`].
+//!
+//! * [`make_isa`] builds the host ISA with the settings determinism needs.
+//! * [`compile_module`] translates every defined function, one entry
+//!   trampoline and one host stub per type index, and links them into
+//!   executable memory owned by [`CompiledCode`].
+
+mod control;
+mod func_env;
+mod trampolines;
+mod translate;
+
+#[cfg(test)]
+mod tests;
+
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{self, AbiParam, UserFuncName};
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::FunctionBuilderContext;
+use cranelift_jit::{ArenaMemoryProvider, JITBuilder, JITModule};
+use cranelift_module::{FuncId, Module, ModuleReloc};
+use std::collections::HashMap;
+use wasmparser::{FuncType, ValType};
+
+use crate::env::ModuleEnv;
+use crate::vmctx::EntryTrampoline;
+
+/// How hard Cranelift optimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OptLevel {
+    /// No optimisation: fastest compilation.
+    None,
+    /// Optimise for speed.
+    Speed,
+}
+
+/// Code generation settings chosen by the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CodegenConfig {
+    /// Cranelift's optimisation level.
+    pub opt_level: OptLevel,
+    /// Whether Cranelift's IR verifier runs on every function (slower; for
+    /// tests and debugging).
+    pub verify: bool,
+}
+
+impl Default for CodegenConfig {
+    fn default() -> Self {
+        Self {
+            opt_level: OptLevel::Speed,
+            verify: false,
+        }
+    }
+}
+
+/// Why a module could not be compiled.
+#[derive(thiserror::Error, Debug)]
+pub(crate) enum CompileError {
+    /// The host cannot run compiled code, or a setting was rejected.
+    #[error("unsupported host or code generation setting: {0}")]
+    Isa(String),
+    /// A function body could not be translated (a profile gap or a
+    /// malformed body that slipped past validation).
+    #[error("function {func_index}, offset {offset}: {message}")]
+    Translate {
+        /// Function index (imports included).
+        func_index: u32,
+        /// Byte offset in the module.
+        offset: u64,
+        /// What went wrong.
+        message: String,
+    },
+    /// Cranelift rejected or failed to compile a function.
+    #[error("function {func_index}: code generation failed: {message}")]
+    Codegen {
+        /// Function index (imports included).
+        func_index: u32,
+        /// Cranelift's error.
+        message: String,
+    },
+    /// A trampoline or host stub could not be compiled.
+    #[error("{what} for type {type_index}: code generation failed: {message}")]
+    Stub {
+        /// `"entry trampoline"` or `"host stub"`.
+        what: &'static str,
+        /// Type index.
+        type_index: u32,
+        /// Cranelift's error.
+        message: String,
+    },
+    /// Executable memory could not be reserved or finalised.
+    #[error("code memory: {0}")]
+    Memory(String),
+}
+
+/// Builds the host ISA: Cranelift's native target with the flags that
+/// compiled code relies on.
+pub(crate) fn make_isa(cfg: &CodegenConfig) -> Result<OwnedTargetIsa, CompileError> {
+    let mut flags = settings::builder();
+    let opt = match cfg.opt_level {
+        OptLevel::None => "none",
+        OptLevel::Speed => "speed",
+    };
+    let verify = if cfg.verify { "true" } else { "false" };
+    let settings: [(&str, &str); 9] = [
+        ("opt_level", opt),
+        ("enable_verifier", verify),
+        // NaN results must be bit-identical on every CPU.
+        ("enable_nan_canonicalization", "true"),
+        // Multi-value functions may return more values than registers.
+        ("enable_multi_ret_implicit_sret", "true"),
+        // Stack depth is bounded by instrumentation plus the prologue check,
+        // never by probing.
+        ("enable_probestack", "false"),
+        // cranelift-jit resolves absolute relocations itself.
+        ("is_pic", "false"),
+        ("use_colocated_libcalls", "false"),
+        // Nothing unwinds through compiled code: traps return normally.
+        ("unwind_info", "false"),
+        ("preserve_frame_pointers", "false"),
+    ];
+    for (name, value) in settings {
+        flags
+            .set(name, value)
+            .map_err(|e| CompileError::Isa(format!("{name}={value}: {e}")))?;
+    }
+    let builder = cranelift_native::builder().map_err(|e| CompileError::Isa(e.to_string()))?;
+    builder
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| CompileError::Isa(e.to_string()))
+}
+
+/// Executable code of one module: its defined functions, entry trampolines
+/// and host stubs.
+///
+/// The code stays valid for as long as this value lives; whoever holds
+/// pointers obtained from it (instances, `VMFuncRef`s) must keep it alive,
+/// and no code from it may be running when it is dropped.
+pub(crate) struct CompiledCode {
+    /// Owns the mapping every address below points into; held for its
+    /// `Drop`.
+    _memory: CodeMemory,
+    functions: Vec<usize>,
+    trampolines: Vec<usize>,
+    host_stubs: Vec<usize>,
+}
+
+impl std::fmt::Debug for CompiledCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledCode")
+            .field("functions", &self.functions.len())
+            .field("types", &self.trampolines.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CompiledCode {
+    /// Native code of defined function `defined_index` (function index minus
+    /// the number of imported functions), with the Wasm calling convention.
+    ///
+    /// # Panics
+    /// If `defined_index` is out of range: a bug in the caller.
+    pub fn function(&self, defined_index: u32) -> *const u8 {
+        self.functions[defined_index as usize] as *const u8
+    }
+
+    /// Number of defined functions.
+    pub fn num_functions(&self) -> u32 {
+        self.functions.len() as u32
+    }
+
+    /// The entry trampoline for functions of type `type_index`.
+    ///
+    /// # Panics
+    /// If `type_index` is out of range: a bug in the caller.
+    pub fn entry_trampoline(&self, type_index: u32) -> EntryTrampoline {
+        let addr = self.trampolines[type_index as usize] as *const u8;
+        // SAFETY: `addr` is the finalised, executable code of a function
+        // compiled with exactly the `EntryTrampoline` signature (pointer,
+        // pointer, pointer) -> () in the platform's C calling convention,
+        // and it stays mapped while `self` lives.
+        unsafe { std::mem::transmute::<*const u8, EntryTrampoline>(addr) }
+    }
+
+    /// The host stub for imported functions of type `type_index`: Wasm
+    /// calling convention, forwards to `builtins.call_host`.
+    ///
+    /// # Panics
+    /// If `type_index` is out of range: a bug in the caller.
+    pub fn host_stub(&self, type_index: u32) -> *const u8 {
+        self.host_stubs[type_index as usize] as *const u8
+    }
+}
+
+/// The JIT module that owns the executable mapping.
+struct CodeMemory(Option<JITModule>);
+
+// SAFETY: after `compile_module` returns, the `JITModule` is never touched
+// again except by `Drop`, which needs `&mut self` (exclusive access). Its
+// non-`Send` parts are raw pointers into the mapping it owns and a `RefCell`
+// symbol cache that nothing reads after finalisation. The addresses handed
+// out are plain integers to immutable, executable memory.
+unsafe impl Send for CodeMemory {}
+// SAFETY: no method reads the `JITModule` through a shared reference (see the
+// `Send` impl), so sharing `&CodeMemory` between threads shares nothing.
+unsafe impl Sync for CodeMemory {}
+
+impl Drop for CodeMemory {
+    fn drop(&mut self) {
+        if let Some(module) = self.0.take() {
+            // SAFETY: `CompiledCode`'s contract: its owner drops it only when
+            // no instance that uses its code is alive, so no pointer into the
+            // mapping is used after this.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
+/// The Cranelift type of a profile value type (references are pointers).
+pub(crate) fn clif_type(ty: ValType) -> Option<ir::Type> {
+    Some(match ty {
+        ValType::I32 => ir::types::I32,
+        ValType::I64 => ir::types::I64,
+        ValType::F32 => ir::types::F32,
+        ValType::F64 => ir::types::F64,
+        ValType::Ref(r) if r.is_func_ref() || r.is_extern_ref() => ir::types::I64,
+        _ => return None,
+    })
+}
+
+/// The Wasm-convention signature of a function type: `(vmctx, params...) ->
+/// results`.
+fn wasm_signature(ty: &FuncType, call_conv: CallConv) -> Option<ir::Signature> {
+    let mut sig = ir::Signature::new(call_conv);
+    sig.params.push(AbiParam::new(ir::types::I64));
+    for &p in ty.params() {
+        sig.params.push(AbiParam::new(clif_type(p)?));
+    }
+    for &r in ty.results() {
+        sig.returns.push(AbiParam::new(clif_type(r)?));
+    }
+    Some(sig)
+}
+
+/// How much address space to reserve for one module's code: generous, since
+/// a reservation costs no memory, and below the ±2 GiB reach of x86-64
+/// direct calls.
+fn code_reservation(wasm_len: usize) -> usize {
+    wasm_len
+        .saturating_mul(64)
+        .saturating_add(64 << 20)
+        .min(1536 << 20)
+}
+
+/// Module-wide facts every function translation reads.
+pub(crate) struct ModuleCtx<'m> {
+    /// The module.
+    pub env: &'m ModuleEnv,
+    /// Whether the four `detvm` imports are present and lowered inline.
+    pub instrumented: bool,
+    /// Calling convention of every compiled function.
+    pub call_conv: CallConv,
+    /// Wasm-convention signature of every type index.
+    pub signatures: Vec<ir::Signature>,
+    /// JIT ids of the defined functions.
+    pub func_ids: Vec<FuncId>,
+}
+
+/// Compiles every defined function of `env` (decoded from `wasm`), plus one
+/// entry trampoline and one host stub per type index.
+pub(crate) fn compile_module(
+    isa: &OwnedTargetIsa,
+    env: &ModuleEnv,
+    wasm: &[u8],
+) -> Result<CompiledCode, CompileError> {
+    let call_conv = isa.default_call_conv();
+    let provider = ArenaMemoryProvider::new_with_size(code_reservation(wasm.len()))
+        .map_err(|e| CompileError::Memory(e.to_string()))?;
+    let mut builder = JITBuilder::with_isa(isa.clone(), cranelift_module::default_libcall_names());
+    builder.memory_provider(Box::new(provider));
+    let mut jit = JITModule::new(builder);
+
+    let mut signatures = Vec::with_capacity(env.types.len());
+    for (i, ty) in env.types.iter().enumerate() {
+        signatures.push(
+            wasm_signature(ty, call_conv).ok_or_else(|| CompileError::Translate {
+                func_index: u32::MAX,
+                offset: 0,
+                message: format!("type {i} uses a value type outside the profile"),
+            })?,
+        );
+    }
+
+    let imported = env.imported_funcs;
+    if env.bodies.len() + imported as usize != env.funcs.len() {
+        return Err(CompileError::Translate {
+            func_index: imported,
+            offset: 0,
+            message: "function and code section lengths differ".into(),
+        });
+    }
+    let mut func_ids = Vec::with_capacity(env.bodies.len());
+    for (i, &ty) in env.funcs.iter().enumerate().skip(imported as usize) {
+        let sig = signatures
+            .get(ty as usize)
+            .ok_or_else(|| CompileError::Translate {
+                func_index: i as u32,
+                offset: 0,
+                message: format!("unknown type index {ty}"),
+            })?;
+        let id = jit
+            .declare_anonymous_function(sig)
+            .map_err(|e| CompileError::Codegen {
+                func_index: i as u32,
+                message: e.to_string(),
+            })?;
+        func_ids.push(id);
+    }
+
+    let mctx = ModuleCtx {
+        env,
+        instrumented: env.is_instrumented(),
+        call_conv,
+        signatures,
+        func_ids,
+    };
+
+    let mut ctx = jit.make_context();
+    let mut fctx = FunctionBuilderContext::new();
+    let mut fallback: Option<Option<OwnedTargetIsa>> = None;
+    for defined in 0..env.bodies.len() {
+        let func_index = imported + defined as u32;
+        let ty = env.funcs[func_index as usize];
+        ctx.func.signature = mctx.signatures[ty as usize].clone();
+        ctx.func.name = UserFuncName::user(0, func_index);
+        let body = env
+            .body(wasm, defined)
+            .ok_or_else(|| CompileError::Translate {
+                func_index,
+                offset: 0,
+                message: "function body out of range".into(),
+            })?;
+        translate::translate_function(&mctx, &mut jit, &mut ctx.func, &mut fctx, func_index, body)?;
+        let id = mctx.func_ids[defined];
+        let huge = ctx.func.dfg.num_blocks() > LARGE_FUNCTION_BLOCKS;
+        let fallback_isa = if huge && isa.flags().opt_level() != settings::OptLevel::None {
+            if fallback.is_none() {
+                fallback = Some(unoptimized_variant(isa));
+            }
+            fallback.as_ref().and_then(|f| f.as_ref())
+        } else {
+            None
+        };
+        match fallback_isa {
+            Some(unopt) => define_with(&mut jit, unopt, id, &mut ctx),
+            None => jit
+                .define_function(id, &mut ctx)
+                .map_err(|e| module_error_message(&e)),
+        }
+        .map_err(|message| CompileError::Codegen {
+            func_index,
+            message,
+        })?;
+        jit.clear_context(&mut ctx);
+    }
+
+    // Structurally equal types share one trampoline and one stub.
+    let mut first_of: HashMap<&FuncType, u32> = HashMap::new();
+    let mut trampoline_ids: Vec<FuncId> = Vec::with_capacity(env.types.len());
+    let mut stub_ids: Vec<FuncId> = Vec::with_capacity(env.types.len());
+    for (i, ty) in env.types.iter().enumerate() {
+        let i = i as u32;
+        if let Some(&first) = first_of.get(ty) {
+            trampoline_ids.push(trampoline_ids[first as usize]);
+            stub_ids.push(stub_ids[first as usize]);
+            continue;
+        }
+        first_of.insert(ty, i);
+        let stub_err = |what: &'static str| {
+            move |e: cranelift_module::ModuleError| CompileError::Stub {
+                what,
+                type_index: i,
+                message: module_error_message(&e),
+            }
+        };
+
+        let sig = trampolines::entry_trampoline_signature(call_conv);
+        let id = jit
+            .declare_anonymous_function(&sig)
+            .map_err(stub_err("entry trampoline"))?;
+        ctx.func.signature = sig;
+        ctx.func.name = UserFuncName::user(1, i);
+        trampolines::build_entry_trampoline(
+            &mut ctx.func,
+            &mut fctx,
+            ty,
+            &mctx.signatures[i as usize],
+            isa.frontend_config(),
+        )
+        .map_err(|message| CompileError::Stub {
+            what: "entry trampoline",
+            type_index: i,
+            message,
+        })?;
+        jit.define_function(id, &mut ctx)
+            .map_err(stub_err("entry trampoline"))?;
+        jit.clear_context(&mut ctx);
+        trampoline_ids.push(id);
+
+        let sig = mctx.signatures[i as usize].clone();
+        let id = jit
+            .declare_anonymous_function(&sig)
+            .map_err(stub_err("host stub"))?;
+        ctx.func.signature = sig;
+        ctx.func.name = UserFuncName::user(2, i);
+        trampolines::build_host_stub(
+            &mut ctx.func,
+            &mut fctx,
+            ty,
+            call_conv,
+            isa.frontend_config(),
+        )
+        .map_err(|message| CompileError::Stub {
+            what: "host stub",
+            type_index: i,
+            message,
+        })?;
+        jit.define_function(id, &mut ctx)
+            .map_err(stub_err("host stub"))?;
+        jit.clear_context(&mut ctx);
+        stub_ids.push(id);
+    }
+
+    jit.finalize_definitions()
+        .map_err(|e| CompileError::Memory(module_error_message(&e)))?;
+
+    let functions = mctx
+        .func_ids
+        .iter()
+        .map(|&id| jit.get_finalized_function(id) as usize)
+        .collect();
+    let trampolines = trampoline_ids
+        .iter()
+        .map(|&id| jit.get_finalized_function(id) as usize)
+        .collect();
+    let host_stubs = stub_ids
+        .iter()
+        .map(|&id| jit.get_finalized_function(id) as usize)
+        .collect();
+    Ok(CompiledCode {
+        _memory: CodeMemory(Some(jit)),
+        functions,
+        trampolines,
+        host_stubs,
+    })
+}
+
+/// Functions with more Cranelift blocks than this are compiled without
+/// optimisation. Every explicit check is a branch, so a long straight run of
+/// memory accesses becomes a very deep dominator tree, on which Cranelift's
+/// optimiser and register allocator take superlinear time; unoptimised code
+/// for such rare functions keeps compile time in check and is just as
+/// correct.
+const LARGE_FUNCTION_BLOCKS: usize = 8_192;
+
+/// `isa` with `opt_level=none`, or `None` if it cannot be rebuilt (the
+/// caller then keeps `isa`).
+fn unoptimized_variant(isa: &OwnedTargetIsa) -> Option<OwnedTargetIsa> {
+    let mut flags = settings::builder();
+    for value in isa.flags().iter() {
+        if value.name != "opt_level" {
+            flags.set(value.name, &value.value_string()).ok()?;
+        }
+    }
+    flags.set("opt_level", "none").ok()?;
+    cranelift_native::builder()
+        .ok()?
+        .finish(settings::Flags::new(flags))
+        .ok()
+}
+
+/// Compiles `ctx.func` with `isa` (instead of the JIT module's own) and
+/// hands the machine code to the JIT module.
+fn define_with(
+    jit: &mut JITModule,
+    isa: &OwnedTargetIsa,
+    id: FuncId,
+    ctx: &mut cranelift_codegen::Context,
+) -> Result<(), String> {
+    let alignment = ctx
+        .compile(&**isa, &mut ControlPlane::default())
+        .map_err(|e| format!("{:?}", e.inner))?
+        .buffer
+        .alignment;
+    let code = ctx
+        .compiled_code()
+        .ok_or_else(|| "no code after compilation".to_string())?;
+    let relocs: Vec<ModuleReloc> = code
+        .buffer
+        .relocs()
+        .iter()
+        .map(|r| ModuleReloc::from_mach_reloc(r, &ctx.func, id))
+        .collect();
+    jit.define_function_bytes(id, u64::from(alignment), code.code_buffer(), &relocs)
+        .map_err(|e| module_error_message(&e))
+}
+
+fn module_error_message(e: &cranelift_module::ModuleError) -> String {
+    match e {
+        cranelift_module::ModuleError::Compilation(inner) => format!("{inner:?}"),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,430 @@
+//! The control stack: `block`, `loop`, `if`/`else`, `end`, branches, and
+//! skipping of unreachable code.
+//!
+//! Every Wasm label maps to one Cranelift block whose parameters carry the
+//! label's values (multi-value). Code after an unconditional transfer is
+//! not translated until the `else`/`end` that makes it reachable again; the
+//! blocks opened meanwhile are only counted, so the work stays linear.
+
+use std::collections::HashMap;
+
+use cranelift_codegen::ir::{self, Block, BlockArg, InstBuilder, Value, types::I32};
+use wasmparser::BlockType;
+
+use super::CompileError;
+use super::func_env::Translator;
+use crate::vmctx::TrapCode;
+
+/// What kind of construct a frame is.
+#[derive(Debug, Clone)]
+pub(super) enum FrameKind {
+    /// The function body; its end returns.
+    Function,
+    /// `block`.
+    Block,
+    /// `loop`: branches go to `header`.
+    Loop { header: Block },
+    /// `if` whose `else` has not been seen: `else_block` starts the
+    /// alternative, which begins with `params` on the stack.
+    If {
+        else_block: Block,
+        params: Vec<Value>,
+        mem_cache: Option<(Value, Value)>,
+    },
+    /// `if` after its `else`.
+    Else,
+}
+
+/// One entry of the control stack.
+#[derive(Debug, Clone)]
+pub(super) struct Frame {
+    pub kind: FrameKind,
+    /// Where control continues after `end`; its parameters are the results.
+    pub dest: Block,
+    /// Number of parameters (what a branch to a loop carries).
+    pub num_params: usize,
+    /// Number of results (what a branch to any other label carries).
+    pub num_results: usize,
+    /// Operand stack height below the frame's parameters.
+    pub height: usize,
+    /// Whether anything jumps to `dest`.
+    pub dest_reachable: bool,
+}
+
+impl Translator<'_, '_> {
+    /// Parameter and result types of a block type.
+    fn block_types(&self, bt: BlockType) -> Result<(Vec<ir::Type>, Vec<ir::Type>), CompileError> {
+        let conv = |tys: &[wasmparser::ValType]| -> Result<Vec<ir::Type>, CompileError> {
+            tys.iter()
+                .map(|&t| super::clif_type(t).ok_or_else(|| self.err("type outside the profile")))
+                .collect()
+        };
+        match bt {
+            BlockType::Empty => Ok((Vec::new(), Vec::new())),
+            BlockType::Type(t) => Ok((Vec::new(), conv(&[t])?)),
+            BlockType::FuncType(i) => {
+                let ty = self
+                    .m
+                    .env
+                    .types
+                    .get(i as usize)
+                    .ok_or_else(|| self.err(format!("unknown block type {i}")))?;
+                Ok((conv(ty.params())?, conv(ty.results())?))
+            }
+        }
+    }
+
+    fn block_with_params(&mut self, types: &[ir::Type]) -> Block {
+        let block = self.b.create_block();
+        for &t in types {
+            self.b.append_block_param(block, t);
+        }
+        block
+    }
+
+    fn stack_height_below(&self, n: usize) -> Result<usize, CompileError> {
+        self.stack
+            .len()
+            .checked_sub(n)
+            .ok_or_else(|| self.err("operand stack underflow"))
+    }
+
+    /// Pushes the function body's frame.
+    pub fn push_function_frame(&mut self) {
+        let results = self.results.clone();
+        let dest = self.block_with_params(&results);
+        self.control.push(Frame {
+            kind: FrameKind::Function,
+            dest,
+            num_params: 0,
+            num_results: results.len(),
+            height: 0,
+            dest_reachable: false,
+        });
+    }
+
+    /// `block`.
+    pub fn op_block(&mut self, bt: BlockType) -> Result<(), CompileError> {
+        if !self.reachable {
+            self.unreachable_depth += 1;
+            return Ok(());
+        }
+        let (params, results) = self.block_types(bt)?;
+        let dest = self.block_with_params(&results);
+        let height = self.stack_height_below(params.len())?;
+        self.control.push(Frame {
+            kind: FrameKind::Block,
+            dest,
+            num_params: params.len(),
+            num_results: results.len(),
+            height,
+            dest_reachable: false,
+        });
+        Ok(())
+    }
+
+    /// `loop`.
+    pub fn op_loop(&mut self, bt: BlockType) -> Result<(), CompileError> {
+        if !self.reachable {
+            self.unreachable_depth += 1;
+            return Ok(());
+        }
+        let (params, results) = self.block_types(bt)?;
+        let header = self.block_with_params(&params);
+        let dest = self.block_with_params(&results);
+        let height = self.stack_height_below(params.len())?;
+        let args: Vec<BlockArg> = self.stack[height..]
+            .iter()
+            .map(|&v| BlockArg::Value(v))
+            .collect();
+        self.b.ins().jump(header, &args);
+        self.stack.truncate(height);
+        self.b.switch_to_block(header);
+        self.mem_cache = None;
+        self.checked.clear();
+        self.stack.extend_from_slice(self.b.block_params(header));
+        self.control.push(Frame {
+            kind: FrameKind::Loop { header },
+            dest,
+            num_params: params.len(),
+            num_results: results.len(),
+            height,
+            dest_reachable: false,
+        });
+        Ok(())
+    }
+
+    /// `if`.
+    pub fn op_if(&mut self, bt: BlockType) -> Result<(), CompileError> {
+        if !self.reachable {
+            self.unreachable_depth += 1;
+            return Ok(());
+        }
+        let cond = self.pop()?;
+        let (params, results) = self.block_types(bt)?;
+        let dest = self.block_with_params(&results);
+        let height = self.stack_height_below(params.len())?;
+        let then_block = self.b.create_block();
+        let else_block = self.b.create_block();
+        self.b.ins().brif(cond, then_block, &[], else_block, &[]);
+        self.b.seal_block(else_block);
+        self.b.switch_to_block(then_block);
+        self.b.seal_block(then_block);
+        // Both arms have the `if`'s block as only predecessor, so the
+        // parameters and the cached memory descriptor stay valid in both.
+        let saved = self.stack[height..].to_vec();
+        self.control.push(Frame {
+            kind: FrameKind::If {
+                else_block,
+                params: saved,
+                mem_cache: self.mem_cache,
+            },
+            dest,
+            num_params: params.len(),
+            num_results: results.len(),
+            height,
+            dest_reachable: false,
+        });
+        Ok(())
+    }
+
+    /// Jumps to `frame.dest` with the top `num_results` operands.
+    fn jump_to_dest(&mut self, idx: usize) -> Result<(), CompileError> {
+        let (dest, n) = (self.control[idx].dest, self.control[idx].num_results);
+        let args: Vec<BlockArg> = self
+            .peek_n(n)?
+            .iter()
+            .map(|&v| BlockArg::Value(v))
+            .collect();
+        self.b.ins().jump(dest, &args);
+        self.control[idx].dest_reachable = true;
+        Ok(())
+    }
+
+    /// `else`.
+    pub fn op_else(&mut self) -> Result<(), CompileError> {
+        if self.unreachable_depth > 0 {
+            return Ok(());
+        }
+        let idx = self
+            .control
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| self.err("else without if"))?;
+        if self.reachable {
+            self.jump_to_dest(idx)?;
+        }
+        let frame = &mut self.control[idx];
+        let FrameKind::If {
+            else_block,
+            params,
+            mem_cache,
+        } = std::mem::replace(&mut frame.kind, FrameKind::Else)
+        else {
+            return Err(self.err("else without if"));
+        };
+        let height = frame.height;
+        self.stack.truncate(height);
+        self.stack.extend(params);
+        self.b.switch_to_block(else_block);
+        self.mem_cache = mem_cache;
+        // Bounds proven in the other arm do not hold here.
+        self.checked.clear();
+        self.reachable = true;
+        Ok(())
+    }
+
+    /// `end`. Returns true when it closed the function body.
+    pub fn op_end(&mut self) -> Result<bool, CompileError> {
+        if self.unreachable_depth > 0 {
+            self.unreachable_depth -= 1;
+            return Ok(false);
+        }
+        let idx = self
+            .control
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| self.err("end without block"))?;
+        if self.reachable {
+            self.jump_to_dest(idx)?;
+        }
+        let Some(mut frame) = self.control.pop() else {
+            return Err(self.err("end without block"));
+        };
+        match std::mem::replace(&mut frame.kind, FrameKind::Block) {
+            FrameKind::If {
+                else_block, params, ..
+            } => {
+                // No `else`: the alternative passes the parameters through.
+                self.b.switch_to_block(else_block);
+                let args: Vec<BlockArg> = params.iter().map(|&v| BlockArg::Value(v)).collect();
+                self.b.ins().jump(frame.dest, &args);
+                frame.dest_reachable = true;
+            }
+            FrameKind::Loop { header } => self.b.seal_block(header),
+            FrameKind::Function => {
+                self.stack.truncate(frame.height);
+                self.b.seal_block(frame.dest);
+                if frame.dest_reachable {
+                    self.b.switch_to_block(frame.dest);
+                    let rets = self.b.block_params(frame.dest).to_vec();
+                    self.b.ins().return_(&rets);
+                }
+                self.reachable = false;
+                return Ok(true);
+            }
+            FrameKind::Block | FrameKind::Else => {}
+        }
+        self.stack.truncate(frame.height);
+        self.b.seal_block(frame.dest);
+        self.mem_cache = None;
+        self.checked.clear();
+        if frame.dest_reachable {
+            self.b.switch_to_block(frame.dest);
+            self.stack
+                .extend_from_slice(self.b.block_params(frame.dest));
+            self.reachable = true;
+        } else {
+            self.reachable = false;
+        }
+        Ok(false)
+    }
+
+    /// The branch target for relative depth `depth`: block and argument
+    /// count. Marks the label as reached.
+    fn branch_target(&mut self, depth: u32) -> Result<(Block, usize), CompileError> {
+        let idx = self
+            .control
+            .len()
+            .checked_sub(1 + depth as usize)
+            .ok_or_else(|| self.err(format!("branch depth {depth} out of range")))?;
+        let frame = &mut self.control[idx];
+        Ok(match frame.kind {
+            FrameKind::Loop { header } => (header, frame.num_params),
+            _ => {
+                frame.dest_reachable = true;
+                (frame.dest, frame.num_results)
+            }
+        })
+    }
+
+    /// `br`.
+    pub fn op_br(&mut self, depth: u32) -> Result<(), CompileError> {
+        if !self.reachable {
+            return Ok(());
+        }
+        let (target, n) = self.branch_target(depth)?;
+        let args: Vec<BlockArg> = self
+            .peek_n(n)?
+            .iter()
+            .map(|&v| BlockArg::Value(v))
+            .collect();
+        self.b.ins().jump(target, &args);
+        self.reachable = false;
+        Ok(())
+    }
+
+    /// `return`.
+    pub fn op_return(&mut self) -> Result<(), CompileError> {
+        let depth = self
+            .control
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| self.err("return outside a function"))?;
+        self.op_br(depth as u32)
+    }
+
+    /// `br_if`.
+    pub fn op_br_if(&mut self, depth: u32) -> Result<(), CompileError> {
+        if !self.reachable {
+            return Ok(());
+        }
+        let cond = self.pop()?;
+        let (target, n) = self.branch_target(depth)?;
+        let args: Vec<BlockArg> = self
+            .peek_n(n)?
+            .iter()
+            .map(|&v| BlockArg::Value(v))
+            .collect();
+        let next = self.b.create_block();
+        self.b.ins().brif(cond, target, &args, next, &[]);
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+        Ok(())
+    }
+
+    /// `br_table`.
+    pub fn op_br_table(&mut self, targets: &wasmparser::BrTable<'_>) -> Result<(), CompileError> {
+        if !self.reachable {
+            return Ok(());
+        }
+        let index = self.pop()?;
+        let mut depths = Vec::with_capacity(targets.len() as usize);
+        for t in targets.targets() {
+            depths.push(t.map_err(|e| self.err(e.message().to_string()))?);
+        }
+        let default = targets.default();
+        let (_, n) = self.branch_target(default)?;
+        let args: Vec<BlockArg> = self
+            .peek_n(n)?
+            .iter()
+            .map(|&v| BlockArg::Value(v))
+            .collect();
+
+        // Without arguments every entry jumps straight to its label; with
+        // arguments each distinct label gets one edge block that passes
+        // them, so no entry carries arguments of its own.
+        let mut edge_blocks: Vec<(Block, Block)> = Vec::new();
+        let mut edge_of: HashMap<u32, Block> = HashMap::new();
+        let mut resolve = |this: &mut Self, depth: u32| -> Result<Block, CompileError> {
+            let (target, _) = this.branch_target(depth)?;
+            if n == 0 {
+                return Ok(target);
+            }
+            if let Some(&b) = edge_of.get(&depth) {
+                return Ok(b);
+            }
+            let edge = this.b.create_block();
+            edge_of.insert(depth, edge);
+            edge_blocks.push((edge, target));
+            Ok(edge)
+        };
+        let default_block = resolve(self, default)?;
+        let mut entries = Vec::with_capacity(depths.len());
+        for &d in &depths {
+            let block = resolve(self, d)?;
+            entries.push(block);
+        }
+        let pool = &mut self.b.func.dfg.value_lists;
+        let default_call = ir::BlockCall::new(default_block, [], pool);
+        let calls: Vec<ir::BlockCall> = entries
+            .iter()
+            .map(|&b| ir::BlockCall::new(b, [], pool))
+            .collect();
+        let jt = self
+            .b
+            .create_jump_table(ir::JumpTableData::new(default_call, &calls));
+        self.b.ins().br_table(index, jt);
+        for (edge, target) in edge_blocks {
+            self.b.switch_to_block(edge);
+            self.b.seal_block(edge);
+            self.b.ins().jump(target, &args);
+        }
+        self.reachable = false;
+        Ok(())
+    }
+
+    /// `unreachable`, and calls that never return.
+    pub fn op_trap(&mut self, code: TrapCode) {
+        if !self.reachable {
+            return;
+        }
+        self.trap_now(code);
+        self.reachable = false;
+    }
+
+    /// A Wasm `i32` boolean from a Cranelift comparison result.
+    pub fn bool_to_i32(&mut self, b: Value) -> Value {
+        self.b.ins().uextend(I32, b)
+    }
+}

@@ -1,0 +1,754 @@
+//! How compiled code reaches instance state: the per-function translator
+//! state, function-invariant values hoisted into the entry block, memory,
+//! globals, tables, calls, builtins and trap exits.
+
+use std::collections::HashMap;
+
+use cranelift_codegen::cursor::{Cursor, FuncCursor};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::{I32, I64};
+use cranelift_codegen::ir::{
+    self, AbiParam, Block, Endianness, FuncRef, InstBuilder, MemFlagsData, SigRef, Value,
+};
+use cranelift_frontend::{FunctionBuilder, Variable};
+use cranelift_jit::JITModule;
+use cranelift_module::Module;
+
+use super::control::Frame;
+use super::{CompileError, ModuleCtx};
+use crate::vmctx::{
+    TrapCode, builtin_offsets, funcref_offsets, memory_offsets, runtime_offsets, table_offsets,
+    vmctx_offsets,
+};
+
+/// Pointer type of every supported host.
+pub(super) const PTR: ir::Type = I64;
+
+/// Number of trap codes compiled code can raise by itself.
+const TRAP_CODES: usize = 13;
+
+/// Flags for loads of instance structures that never change while the
+/// instance lives (vmctx fields, global cell and table pointers, type ids).
+pub(super) fn invariant_flags() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly()
+}
+
+/// Flags for runtime state that changes (counters, trap code, memory and
+/// table descriptors, globals): aligned, never faulting.
+pub(super) fn state_flags() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+/// Flags for linear-memory accesses: bounds were checked explicitly, any
+/// alignment is allowed, bytes are little-endian on every host.
+pub(super) fn heap_flags() -> MemFlagsData {
+    MemFlagsData::new()
+        .with_notrap()
+        .with_endianness(Endianness::Little)
+}
+
+/// The builtins compiled code calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Builtin {
+    MemoryGrow,
+    MemoryFill,
+    MemoryCopy,
+    MemoryInit,
+    DataDrop,
+    TableGrow,
+    TableFill,
+    TableCopy,
+    TableInit,
+    ElemDrop,
+}
+
+impl Builtin {
+    fn offset(self) -> i32 {
+        match self {
+            Self::MemoryGrow => builtin_offsets::MEMORY_GROW,
+            Self::MemoryFill => builtin_offsets::MEMORY_FILL,
+            Self::MemoryCopy => builtin_offsets::MEMORY_COPY,
+            Self::MemoryInit => builtin_offsets::MEMORY_INIT,
+            Self::DataDrop => builtin_offsets::DATA_DROP,
+            Self::TableGrow => builtin_offsets::TABLE_GROW,
+            Self::TableFill => builtin_offsets::TABLE_FILL,
+            Self::TableCopy => builtin_offsets::TABLE_COPY,
+            Self::TableInit => builtin_offsets::TABLE_INIT,
+            Self::ElemDrop => builtin_offsets::ELEM_DROP,
+        }
+    }
+
+    /// Parameter types after the leading vmctx, and the result type.
+    fn signature(self) -> (&'static [ir::Type], Option<ir::Type>) {
+        match self {
+            Self::MemoryGrow => (&[I32], Some(I32)),
+            Self::MemoryFill | Self::MemoryCopy => (&[I32, I32, I32], None),
+            Self::MemoryInit => (&[I32, I32, I32, I32], None),
+            Self::DataDrop | Self::ElemDrop => (&[I32], None),
+            Self::TableGrow => (&[I32, PTR, I32], Some(I32)),
+            Self::TableFill => (&[I32, I32, PTR, I32], None),
+            Self::TableCopy | Self::TableInit => (&[I32, I32, I32, I32, I32], None),
+        }
+    }
+}
+
+/// Everything known while translating one function.
+pub(super) struct Translator<'a, 'f> {
+    pub b: FunctionBuilder<'f>,
+    pub m: &'a ModuleCtx<'a>,
+    pub jit: &'a mut JITModule,
+    pub func_index: u32,
+    /// Byte offset of the operator being translated, for errors.
+    pub offset: u64,
+    pub vmctx: Value,
+    /// `vmctx.runtime`, loaded once in the prologue.
+    pub rt: Value,
+    /// The entry block's terminator: function-invariant values are inserted
+    /// just before it, so they dominate every use.
+    pub entry_term: ir::Inst,
+    pub locals: Vec<Variable>,
+    pub stack: Vec<Value>,
+    pub control: Vec<Frame>,
+    /// False after `br`, `return`, `unreachable` and friends until the
+    /// matching `else`/`end`.
+    pub reachable: bool,
+    /// Blocks opened inside unreachable code, skipped without frames.
+    pub unreachable_depth: u32,
+    pub results: Vec<ir::Type>,
+    trap_blocks: [Option<Block>; TRAP_CODES],
+    propagate_block: Option<Block>,
+    // Function invariants, hoisted on first use.
+    memory_ptr: Option<Value>,
+    builtins_ptr: Option<Value>,
+    globals_ptr: Option<Value>,
+    tables_ptr: Option<Value>,
+    funcs_ptr: Option<Value>,
+    type_ids_ptr: Option<Value>,
+    global_cells: HashMap<u32, Value>,
+    table_ptrs: HashMap<u32, Value>,
+    type_ids: HashMap<u32, Value>,
+    builtin_fns: HashMap<Builtin, Value>,
+    func_refs: HashMap<u32, FuncRef>,
+    sig_refs: HashMap<u32, SigRef>,
+    builtin_sigs: HashMap<Builtin, SigRef>,
+    /// Memory base and length valid in the current block: reloaded after
+    /// any call, and when control enters a block that other paths reach.
+    pub mem_cache: Option<(Value, Value)>,
+    /// Bounds already proven on the current path: `(addr, end)` means
+    /// `addr + end <= length` held, and memory never shrinks, so it still
+    /// holds. Cleared where control flow joins; bounded in size.
+    pub checked: Vec<(Value, u64)>,
+}
+
+/// How many proven bounds are remembered at once.
+const CHECKED_CAPACITY: usize = 16;
+
+impl<'a, 'f> Translator<'a, 'f> {
+    /// Creates the translator and emits the prologue: runtime pointer and
+    /// the native stack safety net.
+    pub fn new(
+        mut b: FunctionBuilder<'f>,
+        m: &'a ModuleCtx<'a>,
+        jit: &'a mut JITModule,
+        func_index: u32,
+        results: Vec<ir::Type>,
+    ) -> Result<Self, CompileError> {
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        b.seal_block(entry);
+        let vmctx = b.block_params(entry)[0];
+        let rt = b
+            .ins()
+            .load(PTR, invariant_flags(), vmctx, vmctx_offsets::RUNTIME);
+        let limit = b
+            .ins()
+            .load(PTR, state_flags(), rt, runtime_offsets::NATIVE_STACK_LIMIT);
+        let sp = b.ins().get_stack_pointer(PTR);
+        let below = b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
+        let trap = b.create_block();
+        b.set_cold_block(trap);
+        let body = b.create_block();
+        let entry_term = b.ins().brif(below, trap, &[], body, &[]);
+        b.switch_to_block(body);
+        b.seal_block(body);
+        let mut trap_blocks = [None; TRAP_CODES];
+        trap_blocks[TrapCode::NativeStackExhausted as usize] = Some(trap);
+        Ok(Self {
+            b,
+            m,
+            jit,
+            func_index,
+            offset: 0,
+            vmctx,
+            rt,
+            entry_term,
+            locals: Vec::new(),
+            stack: Vec::new(),
+            control: Vec::new(),
+            reachable: true,
+            unreachable_depth: 0,
+            results,
+            trap_blocks,
+            propagate_block: None,
+            memory_ptr: None,
+            builtins_ptr: None,
+            globals_ptr: None,
+            tables_ptr: None,
+            funcs_ptr: None,
+            type_ids_ptr: None,
+            global_cells: HashMap::new(),
+            table_ptrs: HashMap::new(),
+            type_ids: HashMap::new(),
+            builtin_fns: HashMap::new(),
+            func_refs: HashMap::new(),
+            sig_refs: HashMap::new(),
+            builtin_sigs: HashMap::new(),
+            mem_cache: None,
+            checked: Vec::with_capacity(CHECKED_CAPACITY),
+        })
+    }
+
+    /// A translation error at the current operator.
+    pub fn err(&self, message: impl Into<String>) -> CompileError {
+        CompileError::Translate {
+            func_index: self.func_index,
+            offset: self.offset,
+            message: message.into(),
+        }
+    }
+
+    // ---- operand stack -------------------------------------------------
+
+    /// Pops one operand.
+    pub fn pop(&mut self) -> Result<Value, CompileError> {
+        self.stack
+            .pop()
+            .ok_or_else(|| self.err("operand stack underflow"))
+    }
+
+    /// Pops two operands, returning them in push order.
+    pub fn pop2(&mut self) -> Result<(Value, Value), CompileError> {
+        let b = self.pop()?;
+        let a = self.pop()?;
+        Ok((a, b))
+    }
+
+    /// Pops three operands, returning them in push order.
+    pub fn pop3(&mut self) -> Result<(Value, Value, Value), CompileError> {
+        let c = self.pop()?;
+        let (a, b) = self.pop2()?;
+        Ok((a, b, c))
+    }
+
+    /// The top `n` operands, without popping.
+    pub fn peek_n(&self, n: usize) -> Result<&[Value], CompileError> {
+        let len = self.stack.len();
+        if n > len {
+            return Err(self.err("operand stack underflow"));
+        }
+        Ok(&self.stack[len - n..])
+    }
+
+    /// An `i32` constant from a `u32` immediate.
+    pub fn iconst_u32(&mut self, x: u32) -> Value {
+        self.b.ins().iconst(I32, i64::from(x))
+    }
+
+    // ---- blocks and traps ----------------------------------------------
+
+    /// Creates a block, switches to it and seals it: for code whose only
+    /// predecessor is the current block, so cached values stay valid.
+    pub fn continue_in_new_block(&mut self) -> Block {
+        let next = self.b.create_block();
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+        next
+    }
+
+    /// The shared cold block that takes a trap exit with `code`.
+    pub fn trap_block(&mut self, code: TrapCode) -> Block {
+        let slot = code as usize;
+        if let Some(block) = self.trap_blocks[slot] {
+            return block;
+        }
+        let block = self.b.create_block();
+        self.b.set_cold_block(block);
+        self.trap_blocks[slot] = Some(block);
+        block
+    }
+
+    /// Traps with `code` when `cond` is non-zero; continues in a new block.
+    pub fn trap_if(&mut self, cond: Value, code: TrapCode) {
+        let trap = self.trap_block(code);
+        let next = self.b.create_block();
+        self.b.ins().brif(cond, trap, &[], next, &[]);
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+    }
+
+    /// Traps with `code` when `cond` is zero; continues in a new block.
+    pub fn trap_unless(&mut self, cond: Value, code: TrapCode) {
+        let trap = self.trap_block(code);
+        let next = self.b.create_block();
+        self.b.ins().brif(cond, next, &[], trap, &[]);
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+    }
+
+    /// Takes a trap exit unconditionally; the current block ends.
+    pub fn trap_now(&mut self, code: TrapCode) {
+        let trap = self.trap_block(code);
+        self.b.ins().jump(trap, &[]);
+    }
+
+    /// After a call: propagate a pending trap by returning, and forget the
+    /// cached memory descriptor (the callee may have grown memory).
+    pub fn check_trap_after_call(&mut self) {
+        let code = self
+            .b
+            .ins()
+            .load(I32, state_flags(), self.rt, runtime_offsets::TRAP_CODE);
+        let propagate = match self.propagate_block {
+            Some(block) => block,
+            None => {
+                let block = self.b.create_block();
+                self.b.set_cold_block(block);
+                self.propagate_block = Some(block);
+                block
+            }
+        };
+        let next = self.b.create_block();
+        self.b.ins().brif(code, propagate, &[], next, &[]);
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+        self.mem_cache = None;
+    }
+
+    /// Emits the trap-exit blocks that were used: store the code (unless
+    /// only propagating) and return zeros.
+    pub fn emit_trap_blocks(&mut self) {
+        for (slot, block) in self.trap_blocks.into_iter().enumerate() {
+            let Some(block) = block else { continue };
+            self.b.switch_to_block(block);
+            self.b.seal_block(block);
+            let code = self.b.ins().iconst(I32, slot as i64);
+            self.b
+                .ins()
+                .store(state_flags(), code, self.rt, runtime_offsets::TRAP_CODE);
+            self.return_zeros();
+        }
+        if let Some(block) = self.propagate_block {
+            self.b.switch_to_block(block);
+            self.b.seal_block(block);
+            self.return_zeros();
+        }
+    }
+
+    fn return_zeros(&mut self) {
+        let mut zeros = Vec::with_capacity(self.results.len());
+        for i in 0..self.results.len() {
+            let ty = self.results[i];
+            zeros.push(self.zero(ty));
+        }
+        self.b.ins().return_(&zeros);
+    }
+
+    /// The all-zero-bits value of `ty`.
+    pub fn zero(&mut self, ty: ir::Type) -> Value {
+        match ty {
+            ir::types::F32 => self.b.ins().f32const(0.0f32),
+            ir::types::F64 => self.b.ins().f64const(0.0f64),
+            ty => self.b.ins().iconst(ty, 0),
+        }
+    }
+
+    // ---- function invariants -------------------------------------------
+
+    /// Loads a value at `base + offset` in the entry block.
+    fn hoisted_load(&mut self, ty: ir::Type, base: Value, offset: i64) -> Value {
+        let mut pos = FuncCursor::new(self.b.func).at_inst(self.entry_term);
+        match i32::try_from(offset) {
+            Ok(off) => pos.ins().load(ty, invariant_flags(), base, off),
+            Err(_) => {
+                let addr = pos.ins().iadd_imm_s(base, offset);
+                pos.ins().load(ty, invariant_flags(), addr, 0)
+            }
+        }
+    }
+
+    fn vmctx_field(&mut self, cached: fn(&mut Self) -> &mut Option<Value>, offset: i32) -> Value {
+        if let Some(v) = *cached(self) {
+            return v;
+        }
+        let v = self.hoisted_load(PTR, self.vmctx, i64::from(offset));
+        *cached(self) = Some(v);
+        v
+    }
+
+    fn memory_ptr(&mut self) -> Value {
+        self.vmctx_field(|t| &mut t.memory_ptr, vmctx_offsets::MEMORY)
+    }
+
+    fn funcs_ptr(&mut self) -> Value {
+        self.vmctx_field(|t| &mut t.funcs_ptr, vmctx_offsets::FUNCS)
+    }
+
+    fn global_cell(&mut self, index: u32) -> Value {
+        if let Some(&v) = self.global_cells.get(&index) {
+            return v;
+        }
+        let array = self.vmctx_field(|t| &mut t.globals_ptr, vmctx_offsets::GLOBALS);
+        let v = self.hoisted_load(PTR, array, i64::from(index) * 8);
+        self.global_cells.insert(index, v);
+        v
+    }
+
+    /// Pointer to table `index`'s `VMTable`.
+    pub fn table_ptr(&mut self, index: u32) -> Value {
+        if let Some(&v) = self.table_ptrs.get(&index) {
+            return v;
+        }
+        let array = self.vmctx_field(|t| &mut t.tables_ptr, vmctx_offsets::TABLES);
+        let v = self.hoisted_load(PTR, array, i64::from(index) * 8);
+        self.table_ptrs.insert(index, v);
+        v
+    }
+
+    fn expected_type_id(&mut self, type_index: u32) -> Value {
+        if let Some(&v) = self.type_ids.get(&type_index) {
+            return v;
+        }
+        let array = self.vmctx_field(|t| &mut t.type_ids_ptr, vmctx_offsets::TYPE_IDS);
+        let v = self.hoisted_load(I32, array, i64::from(type_index) * 4);
+        self.type_ids.insert(type_index, v);
+        v
+    }
+
+    fn builtin_fn(&mut self, builtin: Builtin) -> Value {
+        if let Some(&v) = self.builtin_fns.get(&builtin) {
+            return v;
+        }
+        let table = self.vmctx_field(|t| &mut t.builtins_ptr, vmctx_offsets::BUILTINS);
+        let v = self.hoisted_load(PTR, table, i64::from(builtin.offset()));
+        self.builtin_fns.insert(builtin, v);
+        v
+    }
+
+    /// Loads `ty` from `base + offset` in the current block.
+    pub fn load_at(
+        &mut self,
+        ty: ir::Type,
+        flags: MemFlagsData,
+        base: Value,
+        offset: i64,
+    ) -> Value {
+        match i32::try_from(offset) {
+            Ok(off) => self.b.ins().load(ty, flags, base, off),
+            Err(_) => {
+                let addr = self.b.ins().iadd_imm_s(base, offset);
+                self.b.ins().load(ty, flags, addr, 0)
+            }
+        }
+    }
+
+    // ---- memory ----------------------------------------------------------
+
+    /// Current memory base and length, loaded at most once per stretch of
+    /// code between calls.
+    pub fn memory_base_len(&mut self) -> (Value, Value) {
+        if let Some(cached) = self.mem_cache {
+            return cached;
+        }
+        let mem = self.memory_ptr();
+        let base = self
+            .b
+            .ins()
+            .load(PTR, state_flags(), mem, memory_offsets::BASE);
+        let len = self
+            .b
+            .ins()
+            .load(I64, state_flags(), mem, memory_offsets::LENGTH);
+        self.mem_cache = Some((base, len));
+        (base, len)
+    }
+
+    /// Bounds-checks an access of `size` bytes at `addr + offset` and
+    /// returns the native address and the remaining immediate offset.
+    pub fn heap_addr(&mut self, addr32: Value, offset: u64, size: u32) -> (Value, i32) {
+        let (base, len) = self.memory_base_len();
+        let addr = self.b.ins().uextend(I64, addr32);
+        // offset < 2^32 and size <= 8, so neither sum can wrap in 64 bits.
+        let end = offset.saturating_add(u64::from(size));
+        let proven = self.checked.iter().any(|&(v, e)| v == addr32 && e >= end);
+        if !proven {
+            let last = self.b.ins().iadd_imm_s(addr, end as i64);
+            let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, last, len);
+            self.trap_if(oob, TrapCode::MemoryOutOfBounds);
+            if self.checked.len() == CHECKED_CAPACITY {
+                self.checked.remove(0);
+            }
+            self.checked.push((addr32, end));
+        }
+        let native = self.b.ins().iadd(base, addr);
+        match i32::try_from(offset) {
+            Ok(off) => (native, off),
+            Err(_) => (self.b.ins().iadd_imm_s(native, offset as i64), 0),
+        }
+    }
+
+    // ---- globals ---------------------------------------------------------
+
+    /// The instrumentation counter behind a reserved global, if `index` is
+    /// one.
+    fn reserved_global(&self, index: u32) -> Option<i32> {
+        use detvm_metering::abi;
+        if !self.m.instrumented {
+            return None;
+        }
+        match index {
+            abi::GAS_LEFT_GLOBAL => Some(runtime_offsets::GAS_LEFT),
+            abi::STACK_LEFT_GLOBAL => Some(runtime_offsets::STACK_LEFT),
+            _ => None,
+        }
+    }
+
+    /// `global.get`.
+    pub fn global_get(&mut self, index: u32) -> Result<Value, CompileError> {
+        if let Some(off) = self.reserved_global(index) {
+            return Ok(self.b.ins().load(I64, state_flags(), self.rt, off));
+        }
+        let gt = *self
+            .m
+            .env
+            .globals
+            .get(index as usize)
+            .ok_or_else(|| self.err(format!("unknown global {index}")))?;
+        let ty = super::clif_type(gt.content_type)
+            .ok_or_else(|| self.err("global type outside the profile"))?;
+        let cell = self.global_cell(index);
+        let flags = if gt.mutable {
+            state_flags()
+        } else {
+            invariant_flags()
+        };
+        Ok(self.b.ins().load(ty, flags, cell, 0))
+    }
+
+    /// `global.set`.
+    pub fn global_set(&mut self, index: u32, value: Value) -> Result<(), CompileError> {
+        if let Some(off) = self.reserved_global(index) {
+            self.b.ins().store(state_flags(), value, self.rt, off);
+            return Ok(());
+        }
+        if self.m.env.globals.get(index as usize).is_none() {
+            return Err(self.err(format!("unknown global {index}")));
+        }
+        let cell = self.global_cell(index);
+        self.b.ins().store(state_flags(), value, cell, 0);
+        Ok(())
+    }
+
+    // ---- tables ------------------------------------------------------------
+
+    /// Bounds-checks `index` against table `table` and returns the address
+    /// of the element.
+    pub fn table_elem_addr(&mut self, table: u32, index: Value) -> Value {
+        let tp = self.table_ptr(table);
+        let len = self
+            .b
+            .ins()
+            .load(I64, state_flags(), tp, table_offsets::LENGTH);
+        let index = self.b.ins().uextend(I64, index);
+        let oob = self
+            .b
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
+        self.trap_if(oob, TrapCode::TableOutOfBounds);
+        let elems = self
+            .b
+            .ins()
+            .load(PTR, state_flags(), tp, table_offsets::ELEMENTS);
+        let scaled = self.b.ins().ishl_imm_u(index, 3);
+        self.b.ins().iadd(elems, scaled)
+    }
+
+    /// `table.size`.
+    pub fn table_size(&mut self, table: u32) -> Value {
+        let tp = self.table_ptr(table);
+        let len = self
+            .b
+            .ins()
+            .load(I64, state_flags(), tp, table_offsets::LENGTH);
+        self.b.ins().ireduce(I32, len)
+    }
+
+    /// `ref.func`: the address of the function's `VMFuncRef`.
+    pub fn ref_func(&mut self, index: u32) -> Value {
+        let funcs = self.funcs_ptr();
+        let off = i64::from(index) * i64::from(funcref_offsets::SIZE);
+        self.b.ins().iadd_imm_s(funcs, off)
+    }
+
+    // ---- calls -------------------------------------------------------------
+
+    fn sig_ref(&mut self, type_index: u32) -> Result<SigRef, CompileError> {
+        if let Some(&s) = self.sig_refs.get(&type_index) {
+            return Ok(s);
+        }
+        let sig = self
+            .m
+            .signatures
+            .get(type_index as usize)
+            .ok_or_else(|| self.err(format!("unknown type {type_index}")))?
+            .clone();
+        let s = self.b.import_signature(sig);
+        self.sig_refs.insert(type_index, s);
+        Ok(s)
+    }
+
+    /// Pops the arguments of type `type_index`, prefixed with `callee_vmctx`.
+    fn call_args(
+        &mut self,
+        type_index: u32,
+        callee_vmctx: Value,
+    ) -> Result<Vec<Value>, CompileError> {
+        let n = self
+            .m
+            .env
+            .types
+            .get(type_index as usize)
+            .ok_or_else(|| self.err(format!("unknown type {type_index}")))?
+            .params()
+            .len();
+        let args = self.peek_n(n)?;
+        let mut all = Vec::with_capacity(n + 1);
+        all.push(callee_vmctx);
+        all.extend_from_slice(args);
+        let len = self.stack.len();
+        self.stack.truncate(len - n);
+        Ok(all)
+    }
+
+    fn finish_call(&mut self, inst: ir::Inst) {
+        let results = self.b.inst_results(inst).to_vec();
+        self.check_trap_after_call();
+        self.stack.extend(results);
+    }
+
+    /// `call f`. Returns false when the call never returns (a reserved
+    /// instrumentation import), so the following code is unreachable.
+    pub fn call(&mut self, index: u32) -> Result<bool, CompileError> {
+        use detvm_metering::abi;
+        if self.m.instrumented {
+            match index {
+                abi::OUT_OF_GAS_FUNC => {
+                    self.trap_now(TrapCode::OutOfGas);
+                    return Ok(false);
+                }
+                abi::STACK_OVERFLOW_FUNC => {
+                    self.trap_now(TrapCode::StackOverflow);
+                    return Ok(false);
+                }
+                _ => {}
+            }
+        }
+        let type_index = *self
+            .m
+            .env
+            .funcs
+            .get(index as usize)
+            .ok_or_else(|| self.err(format!("unknown function {index}")))?;
+        let imported = self.m.env.imported_funcs;
+        if index < imported {
+            let funcs = self.funcs_ptr();
+            let entry = i64::from(index) * i64::from(funcref_offsets::SIZE);
+            let code = self.load_at(
+                PTR,
+                invariant_flags(),
+                funcs,
+                entry + i64::from(funcref_offsets::CODE),
+            );
+            let callee_vmctx = self.load_at(
+                PTR,
+                invariant_flags(),
+                funcs,
+                entry + i64::from(funcref_offsets::VMCTX),
+            );
+            let args = self.call_args(type_index, callee_vmctx)?;
+            let sig = self.sig_ref(type_index)?;
+            let inst = self.b.ins().call_indirect(sig, code, &args);
+            self.finish_call(inst);
+        } else {
+            let fref = match self.func_refs.get(&index) {
+                Some(&f) => f,
+                None => {
+                    let id = self.m.func_ids[(index - imported) as usize];
+                    let f = self.jit.declare_func_in_func(id, self.b.func);
+                    self.func_refs.insert(index, f);
+                    f
+                }
+            };
+            let args = self.call_args(type_index, self.vmctx)?;
+            let inst = self.b.ins().call(fref, &args);
+            self.finish_call(inst);
+        }
+        Ok(true)
+    }
+
+    /// `call_indirect (type t) table`.
+    pub fn call_indirect(&mut self, type_index: u32, table: u32) -> Result<(), CompileError> {
+        let index = self.pop()?;
+        let addr = self.table_elem_addr(table, index);
+        let funcref = self.b.ins().load(PTR, state_flags(), addr, 0);
+        let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, funcref, 0);
+        self.trap_if(is_null, TrapCode::UninitializedElement);
+        // Not `readonly`: these loads must stay after the null check rather
+        // than float to wherever their address is available.
+        let actual = self
+            .b
+            .ins()
+            .load(I32, state_flags(), funcref, funcref_offsets::TYPE_ID);
+        let expected = self.expected_type_id(type_index);
+        let mismatch = self.b.ins().icmp(IntCC::NotEqual, actual, expected);
+        self.trap_if(mismatch, TrapCode::IndirectCallTypeMismatch);
+        let code = self
+            .b
+            .ins()
+            .load(PTR, state_flags(), funcref, funcref_offsets::CODE);
+        let callee_vmctx = self
+            .b
+            .ins()
+            .load(PTR, state_flags(), funcref, funcref_offsets::VMCTX);
+        let args = self.call_args(type_index, callee_vmctx)?;
+        let sig = self.sig_ref(type_index)?;
+        let inst = self.b.ins().call_indirect(sig, code, &args);
+        self.finish_call(inst);
+        Ok(())
+    }
+
+    /// Calls a builtin with `args` after the vmctx; checks for a trap.
+    pub fn call_builtin(&mut self, builtin: Builtin, args: &[Value]) -> Option<Value> {
+        let sig = match self.builtin_sigs.get(&builtin) {
+            Some(&s) => s,
+            None => {
+                let (params, ret) = builtin.signature();
+                let mut sig = ir::Signature::new(self.m.call_conv);
+                sig.params.push(AbiParam::new(PTR));
+                sig.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+                sig.returns.extend(ret.map(AbiParam::new));
+                let s = self.b.import_signature(sig);
+                self.builtin_sigs.insert(builtin, s);
+                s
+            }
+        };
+        let f = self.builtin_fn(builtin);
+        let mut all = Vec::with_capacity(args.len() + 1);
+        all.push(self.vmctx);
+        all.extend_from_slice(args);
+        let inst = self.b.ins().call_indirect(sig, f, &all);
+        let result = self.b.inst_results(inst).first().copied();
+        self.check_trap_after_call();
+        result
+    }
+}

@@ -1,0 +1,149 @@
+//! Entry trampolines (host → Wasm) and host stubs (Wasm → host), one of
+//! each per function type, as `docs/vm.md` specifies.
+//!
+//! Both move values through `ValRaw` arrays: slot `i` holds value `i`
+//! zero-extended to 64 bits, little-endian, float bits as integers.
+
+use cranelift_codegen::ir::types::{F32, F64, I32, I64};
+use cranelift_codegen::ir::{
+    self, AbiParam, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value,
+};
+use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use wasmparser::FuncType;
+
+use super::clif_type;
+use super::func_env::PTR;
+use crate::vmctx::{ValRaw, builtin_offsets, vmctx_offsets};
+
+const SLOT: i32 = size_of::<ValRaw>() as i32;
+
+/// Flags for the `ValRaw` arrays: host memory, aligned, little-endian by
+/// protocol.
+fn slot_flags() -> MemFlagsData {
+    MemFlagsData::trusted().with_endianness(ir::Endianness::Little)
+}
+
+/// `EntryTrampoline`: `(code, vmctx, values) -> ()` in the C convention.
+pub(super) fn entry_trampoline_signature(call_conv: CallConv) -> ir::Signature {
+    let mut sig = ir::Signature::new(call_conv);
+    sig.params.extend([AbiParam::new(PTR); 3]);
+    sig
+}
+
+fn types_of(tys: &[wasmparser::ValType]) -> Result<Vec<ir::Type>, String> {
+    tys.iter()
+        .map(|&t| clif_type(t).ok_or_else(|| format!("value type {t} outside the profile")))
+        .collect()
+}
+
+/// Reads slot `i` of `array` as a value of type `ty`.
+fn load_slot(b: &mut FunctionBuilder<'_>, ty: ir::Type, array: Value, i: usize) -> Value {
+    // Little-endian slots hold the value in their low bytes, so narrow
+    // types load from the slot's start.
+    b.ins().load(ty, slot_flags(), array, SLOT * i as i32)
+}
+
+/// Writes `v` to slot `i` of `array`, zero-extended to 64 bits.
+fn store_slot(b: &mut FunctionBuilder<'_>, v: Value, array: Value, i: usize) {
+    let wide = match b.func.dfg.value_type(v) {
+        F32 => {
+            let bits = b.ins().bitcast(I32, MemFlagsData::new(), v);
+            b.ins().uextend(I64, bits)
+        }
+        F64 => b.ins().bitcast(I64, MemFlagsData::new(), v),
+        I32 => b.ins().uextend(I64, v),
+        _ => v,
+    };
+    b.ins().store(slot_flags(), wide, array, SLOT * i as i32);
+}
+
+/// Builds the entry trampoline for functions of type `ty`, whose Wasm
+/// signature is `wasm_sig`, into `func` (whose signature is already set).
+pub(super) fn build_entry_trampoline(
+    func: &mut ir::Function,
+    fctx: &mut FunctionBuilderContext,
+    ty: &FuncType,
+    wasm_sig: &ir::Signature,
+    frontend: TargetFrontendConfig,
+) -> Result<(), String> {
+    let params = types_of(ty.params())?;
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let (code, vmctx, values) = match *b.block_params(entry) {
+        [code, vmctx, values] => (code, vmctx, values),
+        _ => return Err("entry trampoline signature".into()),
+    };
+    let mut args = Vec::with_capacity(params.len() + 1);
+    args.push(vmctx);
+    for (i, &pt) in params.iter().enumerate() {
+        args.push(load_slot(&mut b, pt, values, i));
+    }
+    let sig = b.import_signature(wasm_sig.clone());
+    let call = b.ins().call_indirect(sig, code, &args);
+    let results = b.inst_results(call).to_vec();
+    for (i, &r) in results.iter().enumerate() {
+        store_slot(&mut b, r, values, i);
+    }
+    b.ins().return_(&[]);
+    b.finalize(frontend);
+    Ok(())
+}
+
+/// Builds the host stub for type `ty` into `func` (whose signature is
+/// already the Wasm signature of `ty`).
+pub(super) fn build_host_stub(
+    func: &mut ir::Function,
+    fctx: &mut FunctionBuilderContext,
+    ty: &FuncType,
+    call_conv: CallConv,
+    frontend: TargetFrontendConfig,
+) -> Result<(), String> {
+    let results = types_of(ty.results())?;
+    let slots = ty.params().len().max(results.len()).max(1);
+    let size = u32::try_from(slots * SLOT as usize).map_err(|_| "too many values".to_string())?;
+    let mut b = FunctionBuilder::new(func, fctx);
+    let array = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, size, 3));
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let Some((&host_ctx, args)) = params.split_first() else {
+        return Err("host stub signature".into());
+    };
+    let values = b.ins().stack_addr(PTR, array, 0);
+    for (i, &a) in args.iter().enumerate() {
+        store_slot(&mut b, a, values, i);
+    }
+    // `VMHostContext` shares `VMContext`'s leading fields, so the builtins
+    // table is found at the same offset.
+    let builtins = b.ins().load(
+        PTR,
+        MemFlagsData::trusted().with_readonly(),
+        host_ctx,
+        vmctx_offsets::BUILTINS,
+    );
+    let call_host = b.ins().load(
+        PTR,
+        MemFlagsData::trusted().with_readonly(),
+        builtins,
+        builtin_offsets::CALL_HOST,
+    );
+    let mut sig = ir::Signature::new(call_conv);
+    sig.params.extend([AbiParam::new(PTR); 2]);
+    let sig = b.import_signature(sig);
+    b.ins().call_indirect(sig, call_host, &[host_ctx, values]);
+    // On a trap the results are garbage; the caller checks `trap_code`
+    // before using them.
+    let mut rets = Vec::with_capacity(results.len());
+    for (i, &rt) in results.iter().enumerate() {
+        rets.push(load_slot(&mut b, rt, values, i));
+    }
+    b.ins().return_(&rets);
+    b.finalize(frontend);
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! The engine: configuration, the code generator's target, and the
+//! engine-wide registry of function signatures.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use cranelift_codegen::isa::OwnedTargetIsa;
+use detvm_metering::{Config, ImportPolicy, Limits, Schedule, StackConfig};
+
+use super::{Error, FuncType};
+use crate::compile;
+
+/// How hard the code generator optimises. Results, gas and traps are the
+/// same at every level; only speed of compilation and execution differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OptLevel {
+    /// No optimisation: fastest compilation.
+    None,
+    /// Optimise for speed (the default).
+    #[default]
+    Speed,
+}
+
+/// Everything that decides how modules are accepted, compiled and run.
+///
+/// Every node of a network must use the same `limits`, `schedule`, `stack`,
+/// `imports` and `start_gas_limit`, with `metering` on.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EngineConfig {
+    /// Size limits of accepted modules; also the largest memory and table
+    /// any instance may grow to. [`Limits::contract`] by default,
+    /// [`Limits::spec`] for conformance tests.
+    pub limits: Limits,
+    /// Gas costs.
+    pub schedule: Schedule,
+    /// Deterministic stack bound; `stack.limit` is the `stack_left` every
+    /// call starts with.
+    pub stack: StackConfig,
+    /// Whether modules are instrumented (the default). Off is for
+    /// measurement only: no gas is charged, no deterministic stack bound
+    /// applies, and deep recursion ends in [`Error::NativeStackExhausted`].
+    pub metering: bool,
+    /// Code generator optimisation level.
+    pub opt_level: OptLevel,
+    /// Which imports modules may declare.
+    pub imports: ImportPolicy,
+    /// The gas limit the start function runs with during instantiation.
+    pub start_gas_limit: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            limits: Limits::contract(),
+            schedule: Schedule::default(),
+            stack: StackConfig::default(),
+            metering: true,
+            opt_level: OptLevel::Speed,
+            imports: ImportPolicy::Any,
+            start_gas_limit: 10_000_000,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The defaults with these limits.
+    pub fn with_limits(limits: Limits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// The configuration for conformance tests: [`Limits::spec`], otherwise
+    /// the defaults.
+    pub fn spec() -> Self {
+        Self {
+            limits: Limits::spec(),
+            ..Self::default()
+        }
+    }
+
+    /// The validation configuration derived from this one.
+    pub(crate) fn validation_config(&self) -> Config {
+        let mut config = Config::with_limits(self.limits.clone());
+        config.imports = self.imports.clone();
+        config
+    }
+}
+
+/// A compilation and execution environment. Cheap to clone (shared);
+/// modules and stores must be used with the engine that created them.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    config: EngineConfig,
+    isa: OwnedTargetIsa,
+    signatures: RwLock<SignatureRegistry>,
+}
+
+/// Canonical ids for function signatures, shared by every module of an
+/// engine so that `call_indirect` can compare signatures across instances
+/// with one integer comparison. Only looked up, never iterated.
+#[derive(Default)]
+struct SignatureRegistry {
+    ids: BTreeMap<FuncType, u32>,
+    types: Vec<Arc<FuncType>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Engine {
+    /// An engine with [`EngineConfig::default`].
+    ///
+    /// # Panics
+    ///
+    /// If the host CPU is not supported by the code generator; use
+    /// [`Engine::new`] to handle that as an error.
+    fn default() -> Self {
+        match Self::new(EngineConfig::default()) {
+            Ok(engine) => engine,
+            Err(e) => panic!("cannot create the default engine: {e}"),
+        }
+    }
+}
+
+impl Engine {
+    /// Creates an engine for the host CPU.
+    pub fn new(config: EngineConfig) -> Result<Self, Error> {
+        if config.stack.limit > i64::MAX as u64 {
+            return Err(Error::Config("stack limit does not fit in i64".into()));
+        }
+        let isa = compile::make_isa(&compile::CodegenConfig {
+            opt_level: match config.opt_level {
+                OptLevel::None => compile::OptLevel::None,
+                OptLevel::Speed => compile::OptLevel::Speed,
+            },
+            verify: cfg!(debug_assertions),
+        })
+        .map_err(|e| Error::Compile(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(EngineInner {
+                config,
+                isa,
+                signatures: RwLock::default(),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Whether `self` and `other` are the same engine.
+    pub fn same(&self, other: &Engine) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    pub(crate) fn isa(&self) -> &OwnedTargetIsa {
+        &self.inner.isa
+    }
+
+    /// The canonical id of `ty`, registering it if new.
+    pub(crate) fn register_signature(&self, ty: &FuncType) -> u32 {
+        if let Some(&id) = self.read_registry().ids.get(ty) {
+            return id;
+        }
+        let mut registry = match self.inner.signatures.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(&id) = registry.ids.get(ty) {
+            return id;
+        }
+        // Ids are dense; u32::MAX stays free as "no signature".
+        let id = u32::try_from(registry.types.len()).unwrap_or(u32::MAX - 1);
+        registry.types.push(Arc::new(ty.clone()));
+        registry.ids.insert(ty.clone(), id);
+        id
+    }
+
+    /// The signature with canonical id `id`.
+    pub(crate) fn signature(&self, id: u32) -> Option<Arc<FuncType>> {
+        self.read_registry().types.get(id as usize).cloned()
+    }
+
+    fn read_registry(&self) -> std::sync::RwLockReadGuard<'_, SignatureRegistry> {
+        // The registry is never left half-updated (push then insert), so a
+        // poisoned lock still holds consistent data.
+        match self.inner.signatures.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}

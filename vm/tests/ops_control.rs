@@ -1,0 +1,165 @@
+//! Control flow, multi-value, calls and memory through the public API at
+//! both optimisation levels.
+
+use detvm_vm::{
+    Engine, EngineConfig, HostError, Instance, Linker, Module, OptLevel, Outcome, Store, ValType,
+    Value,
+};
+
+struct Both(Vec<(Store<()>, Instance)>);
+
+impl Both {
+    fn new(wat: &str) -> Self {
+        let bytes = wat::parse_str(wat).expect("wat");
+        let mut v = Vec::new();
+        for opt in [OptLevel::None, OptLevel::Speed] {
+            let mut config = EngineConfig::default();
+            config.opt_level = opt;
+            let engine = Engine::new(config).expect("engine");
+            let module = Module::new(&engine, &bytes).expect("compiles");
+            let mut store = Store::new(&engine, ());
+            let mut linker = Linker::new(&engine);
+            linker.func(
+                "env",
+                "mix",
+                &[ValType::I32, ValType::I64, ValType::F32, ValType::F64],
+                &[ValType::F64, ValType::I32],
+                |_, args| {
+                    let (Value::I32(a), Value::I64(b), Value::F32(c), Value::F64(d)) =
+                        (args[0], args[1], args[2], args[3])
+                    else {
+                        return Err(HostError::message("bad arguments"));
+                    };
+                    if a == 0 {
+                        return Err(HostError::message("zero"));
+                    }
+                    let sum =
+                        f64::from(a) + b as f64 + f64::from(f32::from_bits(c)) + f64::from_bits(d);
+                    Ok(vec![Value::F64(sum.to_bits()), Value::I32(-1)])
+                },
+            );
+            let inst = Instance::new(&mut store, &module, &linker).expect("instantiates");
+            v.push((store, inst));
+        }
+        Self(v)
+    }
+
+    /// Results, or the trap's stable name; both levels must agree.
+    fn call(&mut self, name: &str, args: &[Value]) -> Result<Vec<Value>, &'static str> {
+        let mut outcome = None;
+        for (store, inst) in &mut self.0 {
+            let r = match inst.call(store, name, args, 1 << 40).expect("call") {
+                Outcome::Success { results, .. } => Ok(results),
+                Outcome::Trap { kind, .. } => Err(kind.name()),
+            };
+            if let Some(prev) = &outcome {
+                assert_eq!(prev, &r, "{name}{args:?}: optimisation levels disagree");
+            }
+            outcome = Some(r);
+        }
+        outcome.expect("ran")
+    }
+}
+
+fn i32s(v: &[i32]) -> Vec<Value> {
+    v.iter().map(|&x| Value::I32(x)).collect()
+}
+
+const CONTROL: &str = r#"(module
+    (import "env" "mix" (func $mix (param i32 i64 f32 f64) (result f64 i32)))
+    (type $bin (func (param i32 i32) (result i32)))
+    (type $mixt (func (param i32 i64 f32 f64) (result f64 i32)))
+    (memory 1 3)
+    (table 4 funcref)
+    (elem (i32.const 0) $add $sub $mix)
+    (func $add (type $bin) (i32.add (local.get 0) (local.get 1)))
+    (func $sub (type $bin) (i32.sub (local.get 0) (local.get 1)))
+    (func (export "sum") (param i32) (result i32)
+        (local i32)
+        (block $done
+            (loop $top
+                (br_if $done (i32.eqz (local.get 0)))
+                (local.set 1 (i32.add (local.get 1) (local.get 0)))
+                (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+                (br $top)))
+        (local.get 1))
+    (func (export "table") (param i32) (result i32)
+        (block $c (result i32) (block $b (result i32) (block $a (result i32)
+            (br_table $a $b $c $b (i32.const 7) (local.get 0)))
+            (return (i32.add (i32.const 100))))
+            (return (i32.add (i32.const 200))))
+        (i32.add (i32.const 300)))
+    (func $swap (param i32 i32) (result i32 i32) (local.get 1) (local.get 0))
+    (func (export "multi") (param i32 i32) (result i32 i32 i32)
+        (local.get 0)
+        (call $swap (local.get 0) (local.get 1))
+        (block (param i32 i32) (result i32 i32)
+            (br_if 0 (i32.eqz (local.get 0)))
+            (call $swap)))
+    (func (export "loop_params") (param i32) (result i32)
+        (i32.const 0) (local.get 0)
+        (loop $l (param i32 i32) (result i32)
+            (local.set 0)
+            (if (param i32) (result i32) (i32.eqz (local.get 0))
+                (then)
+                (else
+                    (i32.add (local.get 0))
+                    (i32.sub (local.get 0) (i32.const 1))
+                    (br $l)))))
+    (func (export "ind") (param i32 i32 i32) (result i32)
+        (call_indirect (type $bin) (local.get 0) (local.get 1) (local.get 2)))
+    (func (export "host") (param i32) (result f64 i32)
+        (call $mix (local.get 0) (i64.const 5) (f32.const 1.5) (f64.const 2.25)))
+    (func (export "host_ind") (param i32) (result f64 i32)
+        (call_indirect (type $mixt) (local.get 0) (i64.const 5) (f32.const 1.5) (f64.const 2.25)
+            (i32.const 2)))
+    (func (export "grow") (param i32) (result i32 i32 i32)
+        (i32.store (i32.const 65532) (i32.const 0x01020304))
+        (memory.grow (local.get 0))
+        (i32.store (i32.const 65536) (i32.const 9))
+        (i32.load (i32.const 65532))
+        (i32.add (memory.size) (i32.load (i32.const 65536)))))"#;
+
+#[test]
+fn loops_branches_and_multi_value() {
+    let mut m = Both::new(CONTROL);
+    assert_eq!(m.call("sum", &i32s(&[100])), Ok(i32s(&[5050])));
+    for (k, r) in [(0, 107), (1, 207), (2, 307), (3, 207), (-1, 207)] {
+        assert_eq!(m.call("table", &i32s(&[k])), Ok(i32s(&[r])), "br_table {k}");
+    }
+    assert_eq!(m.call("multi", &i32s(&[1, 2])), Ok(i32s(&[1, 1, 2])));
+    assert_eq!(m.call("multi", &i32s(&[0, 2])), Ok(i32s(&[0, 2, 0])));
+    assert_eq!(m.call("loop_params", &i32s(&[100])), Ok(i32s(&[5050])));
+}
+
+#[test]
+fn direct_indirect_and_host_calls() {
+    let mut m = Both::new(CONTROL);
+    assert_eq!(m.call("ind", &i32s(&[7, 5, 0])), Ok(i32s(&[12])));
+    assert_eq!(m.call("ind", &i32s(&[7, 5, 1])), Ok(i32s(&[2])));
+    let expected = Ok(vec![
+        Value::F64((-1.0f64 + 5.0 + 1.5 + 2.25).to_bits()),
+        Value::I32(-1),
+    ]);
+    assert_eq!(m.call("host", &i32s(&[-1])), expected);
+    assert_eq!(m.call("host_ind", &i32s(&[-1])), expected);
+    assert_eq!(m.call("host", &i32s(&[0])), Err("host"));
+    assert_eq!(m.call("host_ind", &i32s(&[0])), Err("host"));
+    assert_eq!(
+        m.call("ind", &i32s(&[7, 5, 2])),
+        Err("indirect_call_type_mismatch")
+    );
+}
+
+#[test]
+fn memory_grow_moves_are_seen() {
+    let mut m = Both::new(CONTROL);
+    assert_eq!(
+        m.call("grow", &i32s(&[1])),
+        Ok(i32s(&[1, 0x01020304, 2 + 9]))
+    );
+    assert_eq!(
+        m.call("grow", &i32s(&[5])),
+        Ok(i32s(&[-1, 0x01020304, 2 + 9]))
+    );
+}
