@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 
 mod commands;
 mod input;
+mod literals;
 mod report;
 
 /// Deterministic WebAssembly VM for smart contracts.
@@ -34,6 +35,18 @@ enum Command {
     Validate(commands::validate::Args),
     /// Rewrite a module to charge gas and bound its stack (plain Wasm out).
     Instrument(commands::instrument::Args),
+    /// Run an exported function and print its results and gas.
+    Run(commands::run::Args),
+    /// Run WebAssembly test scripts (`.wast`) against the engine.
+    Wast(commands::wast::Args),
+    /// Deploy a contract to the local chain and print its id.
+    Deploy(commands::deploy::Args),
+    /// Execute a contract method and commit its state changes.
+    Call(commands::call::Args),
+    /// Execute a contract method read-only.
+    View(commands::view::Args),
+    /// List a contract's storage.
+    State(commands::state::Args),
 }
 
 /// How a command ended, mapped to the documented exit codes.
@@ -62,6 +75,12 @@ fn main() -> ExitCode {
     let status = match cli.command {
         Command::Validate(args) => commands::validate::run(&args),
         Command::Instrument(args) => commands::instrument::run(&args),
+        Command::Run(args) => commands::run::run(&args),
+        Command::Wast(args) => commands::wast::run(&args),
+        Command::Deploy(args) => commands::deploy::run(&args),
+        Command::Call(args) => commands::call::run(&args),
+        Command::View(args) => commands::view::run(&args),
+        Command::State(args) => commands::state::run(&args),
     };
     status.into()
 }

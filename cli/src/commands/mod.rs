@@ -1,7 +1,13 @@
 //! One module per subcommand.
 
+pub mod call;
+pub mod deploy;
 pub mod instrument;
+pub mod run;
+pub mod state;
 pub mod validate;
+pub mod view;
+pub mod wast;
 
 use clap::ValueEnum;
 use detvm_metering::Limits;

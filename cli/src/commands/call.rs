@@ -1,0 +1,296 @@
+//! `detvm call`, and what the contract commands share: the state
+//! directory, call arguments, receipts as text or JSON, and errors.
+
+use std::path::{Path, PathBuf};
+
+use detvm_host::{CallContext, Chain, ContractId, Error, Receipt, ReceiptOutcome, hex};
+use serde_json::{Value as Json, json};
+
+use crate::Status;
+use crate::report::print_json;
+
+/// The state directory when `--state` is not given.
+pub const DEFAULT_STATE_DIR: &str = ".detvm";
+
+/// The gas limit of a call when `--gas` is not given.
+pub const DEFAULT_CALL_GAS: u64 = 1_000_000_000;
+
+/// The account that deploys and calls when `--from` is not given.
+pub const DEFAULT_ACCOUNT: &str = "local";
+
+/// Block time of the local chain: block `h` is at `h` seconds.
+const NANOS_PER_BLOCK: u64 = 1_000_000_000;
+
+/// Execute a method and commit its state changes if it returns.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub call: CallArgs,
+}
+
+/// What `call` and `view` take.
+#[derive(Debug, clap::Args)]
+pub struct CallArgs {
+    /// The contract id, as printed by `detvm deploy`.
+    pub contract: String,
+    /// The method: an export of type `[] -> []`.
+    pub method: String,
+    /// The input: one hex string (`0x0a0b`), or a list of typed values
+    /// encoded with borsh, one after the other: `u8:` … `u128:`, `i8:` …
+    /// `i128:` (decimal), `bool:true`, `str:TEXT`, `bytes:0xHEX` (length
+    /// prefixed). Nothing means empty input.
+    #[arg(value_name = "ARGS")]
+    pub args: Vec<String>,
+    /// The calling account.
+    #[arg(long, value_name = "ACCOUNT", default_value = DEFAULT_ACCOUNT)]
+    pub from: String,
+    /// Gas limit.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CALL_GAS)]
+    pub gas: u64,
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Print the receipt as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where the chain lives.
+#[derive(Debug, clap::Args)]
+pub struct StateArgs {
+    /// The state directory (created if missing).
+    #[arg(long = "state", value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+    pub dir: PathBuf,
+}
+
+/// Runs the command.
+pub fn run(args: &Args) -> Status {
+    execute(&args.call, false)
+}
+
+/// Runs `call` or, with `read_only`, `view`.
+pub fn execute(args: &CallArgs, read_only: bool) -> Status {
+    let input = match encode_args(&args.args) {
+        Ok(input) => input,
+        Err(message) => return fail(args.json, "usage", &message, Status::Usage),
+    };
+    let contract = match parse_contract(&args.contract) {
+        Ok(contract) => contract,
+        Err(message) => return fail(args.json, "usage", &message, Status::Usage),
+    };
+    let mut chain = match open(&args.state.dir) {
+        Ok(chain) => chain,
+        Err(error) => return report_error(&error, args.json),
+    };
+    // The local chain's blocks: one per committed transaction, so the
+    // context is the same on every run that sees the same state.
+    let block_height = match chain.committed() {
+        Ok(n) => n.saturating_add(1),
+        Err(error) => return report_error(&error, args.json),
+    };
+    let ctx = CallContext {
+        caller: args.from.clone(),
+        gas: args.gas,
+        block_height,
+        block_timestamp: block_height.saturating_mul(NANOS_PER_BLOCK),
+    };
+    let result = if read_only {
+        chain.view(&contract, &args.method, &input, &ctx)
+    } else {
+        chain.call(&contract, &args.method, &input, &ctx)
+    };
+    match result {
+        Ok(receipt) => report_receipt(&receipt, args),
+        Err(error) => report_error(&error, args.json),
+    }
+}
+
+/// Opens the chain in `dir`.
+pub fn open(dir: &Path) -> Result<Chain, Error> {
+    Chain::open(dir)
+}
+
+/// Parses a contract id argument.
+pub fn parse_contract(text: &str) -> Result<ContractId, String> {
+    ContractId::parse(text).ok_or_else(|| {
+        format!(
+            "`{text}` is not a contract id: {} lowercase hex digits",
+            ContractId::LEN
+        )
+    })
+}
+
+/// Parses hex with an optional `0x` prefix.
+pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    if !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The call input for the `ARGS` words: one `0x…` word is raw bytes;
+/// otherwise every word is `TYPE:VALUE` and the values are borsh-encoded
+/// in order.
+pub fn encode_args(words: &[String]) -> Result<Vec<u8>, String> {
+    if let [word] = words
+        && word.starts_with("0x")
+    {
+        return parse_hex(word).ok_or_else(|| format!("`{word}` is not hex bytes"));
+    }
+    let mut out = Vec::new();
+    for (position, word) in words.iter().enumerate() {
+        encode_typed(word, &mut out)
+            .map_err(|reason| format!("argument {}: `{word}`: {reason}", position + 1))?;
+    }
+    Ok(out)
+}
+
+fn encode_typed(word: &str, out: &mut Vec<u8>) -> Result<(), String> {
+    let Some((ty, value)) = word.split_once(':') else {
+        return Err(
+            "expected TYPE:VALUE (e.g. u64:5, str:alice, bytes:0xab) or one 0x… hex string".into(),
+        );
+    };
+    fn int<T: std::str::FromStr + borsh::BorshSerialize>(
+        value: &str,
+        ty: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        let n: T = value
+            .parse()
+            .map_err(|_| format!("not a {ty} in decimal"))?;
+        n.serialize(out).map_err(|e| e.to_string())
+    }
+    match ty {
+        "u8" => int::<u8>(value, ty, out),
+        "u16" => int::<u16>(value, ty, out),
+        "u32" => int::<u32>(value, ty, out),
+        "u64" => int::<u64>(value, ty, out),
+        "u128" => int::<u128>(value, ty, out),
+        "i8" => int::<i8>(value, ty, out),
+        "i16" => int::<i16>(value, ty, out),
+        "i32" => int::<i32>(value, ty, out),
+        "i64" => int::<i64>(value, ty, out),
+        "i128" => int::<i128>(value, ty, out),
+        "bool" => match value {
+            "true" => {
+                out.push(1);
+                Ok(())
+            }
+            "false" => {
+                out.push(0);
+                Ok(())
+            }
+            _ => Err("a bool is `true` or `false`".into()),
+        },
+        "str" | "string" => borsh::BorshSerialize::serialize(value, out).map_err(|e| e.to_string()),
+        "bytes" => {
+            let bytes = parse_hex(value).ok_or("bytes are hex, like 0x0a0b")?;
+            borsh::BorshSerialize::serialize(&bytes, out).map_err(|e| e.to_string())
+        }
+        other => Err(format!(
+            "unknown type `{other}`: u8…u128, i8…i128, bool, str, bytes"
+        )),
+    }
+}
+
+/// `0x` and lowercase hex.
+pub fn hex0x(bytes: &[u8]) -> String {
+    format!("0x{}", hex(bytes))
+}
+
+/// Bytes for a person: quoted if printable ASCII, else hex.
+pub fn display_bytes(bytes: &[u8]) -> String {
+    if !bytes.is_empty() && bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+        format!("{:?}", String::from_utf8_lossy(bytes))
+    } else {
+        hex0x(bytes)
+    }
+}
+
+/// The receipt as JSON: outcome, gas, logs, state changes and hash.
+pub fn receipt_json(receipt: &Receipt) -> Json {
+    let mut object = match &receipt.outcome {
+        ReceiptOutcome::Returned(bytes) => json!({ "outcome": "returned", "return": hex0x(bytes) }),
+        ReceiptOutcome::Trapped { kind, message } => {
+            json!({ "outcome": "trapped", "trap": kind.name(), "message": message })
+        }
+    };
+    object["gas_used"] = json!(receipt.gas_used);
+    object["logs"] = json!(receipt.logs);
+    object["state_changes"] = Json::Array(
+        receipt
+            .state_changes
+            .iter()
+            .map(|(key, value)| json!({ "key": hex0x(key), "value": value.as_deref().map(hex0x) }))
+            .collect(),
+    );
+    object["receipt_hash"] = json!(hex(&receipt.hash()));
+    object
+}
+
+fn report_receipt(receipt: &Receipt, args: &CallArgs) -> Status {
+    let status = if receipt.is_success() {
+        Status::Success
+    } else {
+        Status::Rejected
+    };
+    if args.json {
+        print_json(&receipt_json(receipt));
+        return status;
+    }
+    for log in &receipt.logs {
+        eprintln!("log: {log}");
+    }
+    match &receipt.outcome {
+        ReceiptOutcome::Returned(bytes) => println!("{}", hex0x(bytes)),
+        ReceiptOutcome::Trapped { kind, message } => {
+            let detail = message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            eprintln!("trap: {}{detail}", kind.name());
+        }
+    }
+    for (key, value) in &receipt.state_changes {
+        match value {
+            Some(value) => eprintln!("set {} = {}", display_bytes(key), display_bytes(value)),
+            None => eprintln!("removed {}", display_bytes(key)),
+        }
+    }
+    eprintln!("gas used: {} of {}", receipt.gas_used, args.gas);
+    eprintln!("receipt hash: {}", hex(&receipt.hash()));
+    status
+}
+
+/// The exit status of a chain error: bad requests are usage errors, code
+/// rejected at deploy and node faults are failures.
+pub fn error_status(error: &Error) -> Status {
+    match error {
+        Error::UnknownContract(_)
+        | Error::UnknownMethod { .. }
+        | Error::NotAMethod { .. }
+        | Error::InvalidAccount(_)
+        | Error::InputTooLong { .. }
+        | Error::Storage(_) => Status::Usage,
+        _ => Status::Rejected,
+    }
+}
+
+/// Reports a chain error.
+pub fn report_error(error: &Error, json: bool) -> Status {
+    fail(json, error.kind(), &error.to_string(), error_status(error))
+}
+
+/// Reports a failure as `{"outcome":"error",…}` or on stderr.
+pub fn fail(json: bool, kind: &str, message: &str, status: Status) -> Status {
+    if json {
+        print_json(&json!({ "outcome": "error", "error": { "kind": kind, "message": message } }));
+    } else {
+        eprintln!("error: {message}");
+    }
+    status
+}

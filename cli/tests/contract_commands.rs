@@ -1,0 +1,419 @@
+//! End-to-end tests of `detvm deploy`, `call`, `view` and `state`: the real
+//! binary, a real state directory, exit codes and JSON, and a state
+//! directory that survives the process being killed at any moment.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use detvm_host::{HostFees, Receipt, ReceiptOutcome, TrapKind};
+use serde_json::Value;
+
+fn detvm_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_detvm"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the detvm binary runs")
+}
+
+fn json_of(output: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON object ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn stdout_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn wasm(text: &str) -> Vec<u8> {
+    wast::parser::parse::<wast::Wat>(&wast::parser::ParseBuffer::new(text).unwrap())
+        .unwrap()
+        .encode()
+        .unwrap()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    let digits = text.strip_prefix("0x").unwrap();
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+const IMPORTS: &str = r#"
+  (import "env" "input" (func $input (param i64)))
+  (import "env" "register_len" (func $register_len (param i64) (result i64)))
+  (import "env" "read_register" (func $read_register (param i64 i32)))
+  (import "env" "value_return" (func $value_return (param i32 i32)))
+  (import "env" "log_utf8" (func $log_utf8 (param i32 i32)))
+  (import "env" "storage_write" (func $storage_write (param i32 i32 i32 i32 i64) (result i32)))
+  (import "env" "storage_read" (func $storage_read (param i32 i32 i64) (result i32)))
+  (import "env" "block_height" (func $block_height (result i64)))
+  (import "env" "block_timestamp" (func $block_timestamp (result i64)))
+"#;
+
+/// `echo` returns its input; `put` stores the input under "in" and logs;
+/// `trap` writes then traps; `clock` returns block height and timestamp;
+/// `many` bumps a counter "n" and writes it into 2,000 keys of 1 KiB.
+fn kv_contract() -> String {
+    format!(
+        r#"(module {IMPORTS}
+  (memory 1)
+  (data (i32.const 0) "n")
+  (data (i32.const 2) "in")
+  (data (i32.const 8) "stored")
+  (func $load_input (result i32)
+    (call $input (i64.const 0))
+    (call $read_register (i64.const 0) (i32.const 4096))
+    (i32.wrap_i64 (call $register_len (i64.const 0))))
+  (func (export "echo")
+    (call $value_return (i32.const 4096) (call $load_input)))
+  (func (export "put")
+    (drop (call $storage_write (i32.const 2) (i32.const 2) (i32.const 4096) (call $load_input) (i64.const 1)))
+    (call $log_utf8 (i32.const 8) (i32.const 6)))
+  (func (export "trap")
+    (drop (call $storage_write (i32.const 2) (i32.const 2) (i32.const 8) (i32.const 6) (i64.const 1)))
+    unreachable)
+  (func (export "clock")
+    (i64.store (i32.const 100) (call $block_height))
+    (i64.store (i32.const 108) (call $block_timestamp))
+    (call $value_return (i32.const 100) (i32.const 16)))
+  (func (export "many") (local $i i32)
+    (if (call $storage_read (i32.const 0) (i32.const 1) (i64.const 0))
+      (then (call $read_register (i64.const 0) (i32.const 1000))))
+    (i64.store (i32.const 1000) (i64.add (i64.load (i32.const 1000)) (i64.const 1)))
+    (i32.store8 (i32.const 16) (i32.const 107))
+    (loop $l
+      (i32.store (i32.const 17) (local.get $i))
+      (drop (call $storage_write (i32.const 16) (i32.const 5) (i32.const 1000) (i32.const 1024) (i64.const 1)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 2000))))
+    (drop (call $storage_write (i32.const 0) (i32.const 1) (i32.const 1000) (i32.const 8) (i64.const 1)))))"#
+    )
+}
+
+/// A temp dir with the contract file, and the deployed contract's id.
+fn setup() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kv.wat"), kv_contract()).unwrap();
+    let output = detvm_in(dir.path(), &["deploy", "kv.wat"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let id = stdout_of(&output);
+    assert_eq!(id.len(), 40, "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    (dir, id)
+}
+
+#[test]
+fn deploy_prints_the_id_and_uses_the_default_state_dir() {
+    let (dir, id) = setup();
+    assert!(dir.path().join(".detvm").join("state.redb").is_file());
+    // The same code deployed again is another contract.
+    let again = detvm_in(dir.path(), &["deploy", "kv.wat", "--json"]);
+    assert_eq!(again.status.code(), Some(0));
+    let json = json_of(&again);
+    assert_eq!(json["outcome"], "deployed");
+    assert_ne!(json["contract"].as_str().unwrap(), id);
+    let code = wasm(&kv_contract());
+    let fees = HostFees::v1();
+    assert_eq!(
+        json["gas_used"].as_u64().unwrap(),
+        fees.deploy_base + fees.deploy_per_byte * code.len() as u64
+    );
+    assert_eq!(json["code_hash"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn deploy_rejections_and_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.wat"),
+        r#"(module (import "env" "open_file" (func (param i32))))"#,
+    )
+    .unwrap();
+    let output = detvm_in(dir.path(), &["deploy", "bad.wat", "--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let json = json_of(&output);
+    assert_eq!(json["outcome"], "error");
+    assert_eq!(json["error"]["kind"], "import_not_allowed");
+
+    let output = detvm_in(dir.path(), &["deploy", "missing.wasm"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(detvm_in(dir.path(), &["deploy"]).status.code(), Some(2));
+}
+
+#[test]
+fn call_encodes_typed_and_hex_arguments() {
+    let (dir, id) = setup();
+    let typed = detvm_in(
+        dir.path(),
+        &[
+            "call",
+            &id,
+            "echo",
+            "u64:5",
+            "str:alice",
+            "bytes:0xab",
+            "bool:true",
+            "i32:-2",
+            "--json",
+        ],
+    );
+    assert_eq!(typed.status.code(), Some(0));
+    let expected = borsh::to_vec(&(5u64, "alice".to_string(), vec![0xabu8], true, -2i32)).unwrap();
+    assert_eq!(unhex(json_of(&typed)["return"].as_str().unwrap()), expected);
+
+    let hex = detvm_in(dir.path(), &["call", &id, "echo", "0xdeadBEEF"]);
+    assert_eq!(hex.status.code(), Some(0));
+    assert_eq!(stdout_of(&hex), "0xdeadbeef");
+
+    let empty = detvm_in(dir.path(), &["call", &id, "echo"]);
+    assert_eq!(stdout_of(&empty), "0x");
+
+    for bad in [["u64:x"], ["nope:1"], ["0xabc"], ["plain"]] {
+        let output = detvm_in(dir.path(), &["call", &id, "echo", bad[0]]);
+        assert_eq!(output.status.code(), Some(2), "{bad:?}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains("error"));
+    }
+}
+
+#[test]
+fn call_json_is_the_receipt_with_its_hash() {
+    let (dir, id) = setup();
+    let output = detvm_in(
+        dir.path(),
+        &["call", &id, "put", "str:hi", "--json", "--from", "bob"],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let json = json_of(&output);
+    assert_eq!(json["outcome"], "returned");
+    assert_eq!(json["return"], "0x");
+    assert_eq!(json["logs"], serde_json::json!(["stored"]));
+    let changes = json["state_changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(unhex(changes[0]["key"].as_str().unwrap()), b"in");
+    let value = unhex(changes[0]["value"].as_str().unwrap());
+    assert_eq!(value, borsh::to_vec(&"hi".to_string()).unwrap());
+
+    // The printed hash is the receipt's, recomputed from the fields.
+    let receipt = Receipt {
+        outcome: ReceiptOutcome::Returned(Vec::new()),
+        gas_used: json["gas_used"].as_u64().unwrap(),
+        logs: vec!["stored".into()],
+        state_changes: vec![(b"in".to_vec(), Some(value.clone()))],
+    };
+    assert_eq!(
+        json["receipt_hash"].as_str().unwrap(),
+        detvm_host::hex(&receipt.hash())
+    );
+
+    // Committed: `state` lists it, by text and hex prefix.
+    let state = detvm_in(dir.path(), &["state", &id, "--json"]);
+    assert_eq!(state.status.code(), Some(0));
+    let entries = json_of(&state)["entries"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(unhex(entries[0]["value"].as_str().unwrap()), value);
+    let by_text = detvm_in(dir.path(), &["state", &id, "--prefix", "i", "--json"]);
+    assert_eq!(json_of(&by_text)["entries"].as_array().unwrap().len(), 1);
+    let by_hex = detvm_in(dir.path(), &["state", &id, "--prefix", "0x6e", "--json"]);
+    assert!(json_of(&by_hex)["entries"].as_array().unwrap().is_empty());
+    let human = detvm_in(dir.path(), &["state", &id]);
+    assert!(
+        stdout_of(&human).starts_with("\"in\" = 0x02000000"),
+        "{}",
+        stdout_of(&human)
+    );
+}
+
+#[test]
+fn a_trapped_call_exits_1_and_changes_nothing() {
+    let (dir, id) = setup();
+    let output = detvm_in(dir.path(), &["call", &id, "trap", "--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let json = json_of(&output);
+    assert_eq!(json["outcome"], "trapped");
+    assert_eq!(json["trap"], TrapKind::Unreachable.name());
+    assert!(json["state_changes"].as_array().unwrap().is_empty());
+    let state = detvm_in(dir.path(), &["state", &id, "--json"]);
+    assert!(json_of(&state)["entries"].as_array().unwrap().is_empty());
+
+    let human = detvm_in(dir.path(), &["call", &id, "trap"]);
+    assert_eq!(human.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&human.stderr).contains("trap: unreachable"));
+
+    let short = detvm_in(dir.path(), &["call", &id, "put", "--gas", "10", "--json"]);
+    assert_eq!(short.status.code(), Some(1));
+    assert_eq!(json_of(&short)["trap"], "out_of_gas");
+    assert_eq!(json_of(&short)["gas_used"], 10);
+}
+
+#[test]
+fn view_runs_read_only() {
+    let (dir, id) = setup();
+    let view = detvm_in(dir.path(), &["view", &id, "echo", "0x01"]);
+    assert_eq!(view.status.code(), Some(0));
+    assert_eq!(stdout_of(&view), "0x01");
+    let write = detvm_in(dir.path(), &["view", &id, "put", "0x01", "--json"]);
+    assert_eq!(write.status.code(), Some(1));
+    let json = json_of(&write);
+    assert_eq!(json["trap"], "host");
+    assert!(json["message"].as_str().unwrap().contains("view"));
+    let state = detvm_in(dir.path(), &["state", &id, "--json"]);
+    assert!(json_of(&state)["entries"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn block_height_counts_committed_transactions() {
+    let (dir, id) = setup();
+    let clock = |dir: &Path| -> (u64, u64) {
+        let bytes = unhex(&stdout_of(&detvm_in(dir, &["view", &id, "clock"])));
+        (
+            u64::from_le_bytes(bytes[..8].try_into().unwrap()),
+            u64::from_le_bytes(bytes[8..].try_into().unwrap()),
+        )
+    };
+    // The deploy was transaction 1; the next block is 2.
+    assert_eq!(clock(dir.path()), (2, 2_000_000_000));
+    assert_eq!(
+        detvm_in(dir.path(), &["call", &id, "put"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(clock(dir.path()), (3, 3_000_000_000));
+    // Neither views nor trapped calls commit.
+    assert_eq!(
+        detvm_in(dir.path(), &["call", &id, "trap"]).status.code(),
+        Some(1)
+    );
+    assert_eq!(clock(dir.path()), (3, 3_000_000_000));
+}
+
+#[test]
+fn bad_requests_exit_2() {
+    let (dir, id) = setup();
+    for args in [
+        vec!["call", &id, "missing"],
+        vec!["call", "not-an-id", "echo"],
+        vec!["call", &"0".repeat(40), "echo"],
+        vec!["view", &id, "echo", "--from", "has space"],
+        vec!["state", "xyz"],
+        vec!["state", &id, "--prefix", "0xzz"],
+        vec!["call", &id],
+    ] {
+        let output = detvm_in(dir.path(), &args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+    }
+    let output = detvm_in(dir.path(), &["call", &id, "missing", "--json"]);
+    assert_eq!(json_of(&output)["error"]["kind"], "unknown_method");
+}
+
+#[test]
+fn help_lists_the_contract_commands() {
+    let output = detvm_in(Path::new("."), &["--help"]);
+    let help = String::from_utf8_lossy(&output.stdout);
+    for word in ["deploy", "call", "view", "state"] {
+        assert!(help.contains(word), "{help}");
+    }
+}
+
+/// The counter `n` and the value every `k…` key holds, from `state`;
+/// asserts the state is one complete call's.
+fn consistent_counter(dir: &Path, id: &str) -> u64 {
+    let output = detvm_in(dir, &["state", id, "--json"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "state must stay readable: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let entries = json_of(&output)["entries"].as_array().unwrap().clone();
+    if entries.is_empty() {
+        return 0;
+    }
+    let mut n = None;
+    let mut keys = 0;
+    for entry in &entries {
+        let key = unhex(entry["key"].as_str().unwrap());
+        let value = unhex(entry["value"].as_str().unwrap());
+        let counter = u64::from_le_bytes(value[..8].try_into().unwrap());
+        match key.as_slice() {
+            b"n" => {
+                assert_eq!(value.len(), 8);
+                n = Some(counter);
+            }
+            _ => {
+                assert_eq!(key[0], b'k');
+                assert_eq!(value.len(), 1024);
+                keys += 1;
+            }
+        }
+    }
+    let n = n.expect("the counter is written with the keys");
+    assert_eq!(keys, 2000, "every key of the call is there");
+    for entry in &entries {
+        let value = unhex(entry["value"].as_str().unwrap());
+        assert_eq!(
+            u64::from_le_bytes(value[..8].try_into().unwrap()),
+            n,
+            "all keys from one call"
+        );
+    }
+    n
+}
+
+#[test]
+fn killing_a_call_at_any_moment_keeps_a_complete_state() {
+    let (dir, id) = setup();
+    let dir = dir.path();
+    let mut committed = 0;
+    // Delays spread over start-up, compilation, execution and commit; the
+    // assertions hold whichever phase the kill lands in.
+    let delays_ms = [0u64, 3, 8, 15, 25, 40, 60, 80, 100, 120, 140, 170, 250, 400];
+    for (round, delay) in delays_ms.iter().enumerate() {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_detvm"))
+            .current_dir(dir)
+            .args(["call", &id, "many"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(*delay));
+        // SIGKILL: no destructor, no flush.
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let n = consistent_counter(dir, &id);
+        if status.success() {
+            assert_eq!(n, committed + 1, "round {round}: a completed call is kept");
+        } else {
+            assert!(
+                n == committed || n == committed + 1,
+                "round {round}: n = {n}"
+            );
+        }
+        committed = n;
+
+        // Every few rounds, a call that runs to the end must commit.
+        if round % 4 == 3 {
+            let output = detvm_in(dir, &["call", &id, "many"]);
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            committed += 1;
+            assert_eq!(consistent_counter(dir, &id), committed);
+        }
+    }
+    assert!(committed >= 3);
+}

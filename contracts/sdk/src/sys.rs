@@ -1,0 +1,63 @@
+//! Raw bindings to the host API, imported from module `env`.
+//!
+//! One declaration per row of `docs/host-api.md`, with exactly the documented
+//! signature: deploy-time validation rejects any other import, and any of
+//! these with another signature. `i32` pointers and lengths are `u32` here,
+//! `i64` register ids are `u64` (the host reads both as unsigned).
+//!
+//! Prefer the safe wrappers ([`crate::env`](mod@crate::env), [`crate::storage`],
+//! [`crate::register`]). These are public for contracts that need exact
+//! control over the calls, such as the test contracts that probe the host's
+//! bounds checks.
+//!
+//! # Safety
+//!
+//! The host bounds-checks every `(ptr, len)` pair against the contract's
+//! memory and traps with `memory_out_of_bounds` instead of touching anything
+//! outside it, so no call can corrupt the host. The functions are `unsafe`
+//! because the host writes into the contract's memory (`read_register`): the
+//! caller must make sure the bytes written there do not overwrite live Rust
+//! data.
+
+#[link(wasm_import_module = "env")]
+unsafe extern "C" {
+    /// Writes the call's argument bytes to register `reg`.
+    pub fn input(reg: u64);
+    /// Length of register `reg` in bytes, or `-1` if it is unset.
+    pub fn register_len(reg: u64) -> i64;
+    /// Copies register `reg` to memory at `ptr`; traps (`host`) if the
+    /// register is unset, `memory_out_of_bounds` if it does not fit.
+    pub fn read_register(reg: u64, ptr: u32);
+    /// Sets the call's return bytes; the last call wins.
+    pub fn value_return(ptr: u32, len: u32);
+    /// Appends a log line, which must be UTF-8.
+    pub fn log_utf8(ptr: u32, len: u32);
+    /// Ends the call as a `host` trap carrying the message. Never returns.
+    pub fn panic_utf8(ptr: u32, len: u32) -> !;
+    /// Sets `key` to `value`. Returns `1` and writes the old value to `reg`
+    /// if the key existed, else `0`.
+    pub fn storage_write(
+        key_ptr: u32,
+        key_len: u32,
+        value_ptr: u32,
+        value_len: u32,
+        reg: u64,
+    ) -> u32;
+    /// Returns `1` and writes the value to `reg` if `key` is present, else `0`.
+    pub fn storage_read(key_ptr: u32, key_len: u32, reg: u64) -> u32;
+    /// Removes `key`. Returns `1` and writes the old value to `reg` if it
+    /// existed, else `0`.
+    pub fn storage_remove(key_ptr: u32, key_len: u32, reg: u64) -> u32;
+    /// Returns `1` if `key` is present, else `0`.
+    pub fn storage_has_key(key_ptr: u32, key_len: u32) -> u32;
+    /// Writes the contract's own id (UTF-8) to `reg`.
+    pub fn current_contract(reg: u64);
+    /// Writes the calling account's id (UTF-8) to `reg`.
+    pub fn caller(reg: u64);
+    /// The block height given by the caller of the VM.
+    pub fn block_height() -> u64;
+    /// The block time in nanoseconds given by the caller of the VM.
+    pub fn block_timestamp() -> u64;
+    /// Writes the SHA-256 of the bytes at `(ptr, len)` (32 bytes) to `reg`.
+    pub fn sha256(ptr: u32, len: u32, reg: u64);
+}

@@ -1,0 +1,211 @@
+//! The versioned host schedule: what each host function costs and the
+//! per-call limits it enforces (`docs/host-api.md`, "Fees and limits").
+
+use sha2::{Digest, Sha256};
+
+/// The versioned table of host-function fees and per-call limits.
+///
+/// Every node must use the same table: gas, traps and receipts depend on
+/// every entry. The canonical order of the entries (for
+/// [`HostFees::entries`] and [`HostFees::hash`]) is the declaration order
+/// below, which is also the order of the table in `docs/host-api.md`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HostFees {
+    /// Version of the table; part of the hash.
+    pub version: u32,
+    /// Charged by every host function before anything else.
+    pub host_call_base: u64,
+    /// Per byte copied from guest memory to the host.
+    pub memory_read_per_byte: u64,
+    /// Per byte copied from the host into guest memory.
+    pub memory_write_per_byte: u64,
+    /// Per byte the host writes into a register (`input`, `current_contract`,
+    /// `caller`).
+    pub register_write_per_byte: u64,
+    /// Per byte of a log line, on top of reading it.
+    pub log_per_byte: u64,
+    /// Per storage lookup (`storage_read`, `storage_has_key`).
+    pub storage_read_base: u64,
+    /// Per key byte of a storage lookup.
+    pub storage_read_key_byte: u64,
+    /// Per value byte a storage lookup returns.
+    pub storage_read_value_byte: u64,
+    /// Per storage change (`storage_write`, `storage_remove`).
+    pub storage_write_base: u64,
+    /// Per key byte of a storage change.
+    pub storage_write_key_byte: u64,
+    /// Per value byte written to storage.
+    pub storage_write_value_byte: u64,
+    /// Per `sha256` call.
+    pub sha256_base: u64,
+    /// Per byte hashed.
+    pub sha256_per_byte: u64,
+    /// Per deploy, whatever the code.
+    pub deploy_base: u64,
+    /// Per byte of deployed code.
+    pub deploy_per_byte: u64,
+    /// Per initial 64 KiB memory page, on every call: the memory is
+    /// allocated and zeroed before the method runs.
+    pub instantiate_per_page: u64,
+    /// Longest storage key in bytes.
+    pub max_key_len: u64,
+    /// Longest storage value in bytes.
+    pub max_value_len: u64,
+    /// Longest return value in bytes.
+    pub max_return_len: u64,
+    /// Most `log_utf8` lines per call.
+    pub max_logs: u64,
+    /// Most log bytes per call, all lines together; also the longest
+    /// `panic_utf8` message kept.
+    pub max_log_bytes: u64,
+    /// Most distinct registers set in one call.
+    pub max_registers: u64,
+    /// Most bytes held in all registers together at any time in one call.
+    pub max_register_bytes: u64,
+    /// Longest call input (argument bytes) accepted.
+    pub max_input_len: u64,
+}
+
+impl HostFees {
+    /// Number of entries, i.e. of rows in [`HostFees::entries`].
+    pub const ENTRIES: usize = 24;
+
+    /// The first published table; the default.
+    pub fn v1() -> Self {
+        Self {
+            version: 1,
+            host_call_base: 100,
+            memory_read_per_byte: 1,
+            memory_write_per_byte: 1,
+            register_write_per_byte: 1,
+            log_per_byte: 10,
+            storage_read_base: 2_000,
+            storage_read_key_byte: 10,
+            storage_read_value_byte: 2,
+            storage_write_base: 10_000,
+            storage_write_key_byte: 50,
+            storage_write_value_byte: 20,
+            sha256_base: 500,
+            sha256_per_byte: 4,
+            deploy_base: 100_000,
+            deploy_per_byte: 50,
+            instantiate_per_page: 4_096,
+            max_key_len: 2_048,
+            max_value_len: 4 << 20,
+            max_return_len: 1 << 20,
+            max_logs: 100,
+            max_log_bytes: 16 << 10,
+            max_registers: 64,
+            max_register_bytes: 32 << 20,
+            max_input_len: 4 << 20,
+        }
+    }
+
+    /// Every entry with its name, in canonical order. The version is not a
+    /// row.
+    pub fn entries(&self) -> [(&'static str, u64); Self::ENTRIES] {
+        [
+            ("host_call_base", self.host_call_base),
+            ("memory_read_per_byte", self.memory_read_per_byte),
+            ("memory_write_per_byte", self.memory_write_per_byte),
+            ("register_write_per_byte", self.register_write_per_byte),
+            ("log_per_byte", self.log_per_byte),
+            ("storage_read_base", self.storage_read_base),
+            ("storage_read_key_byte", self.storage_read_key_byte),
+            ("storage_read_value_byte", self.storage_read_value_byte),
+            ("storage_write_base", self.storage_write_base),
+            ("storage_write_key_byte", self.storage_write_key_byte),
+            ("storage_write_value_byte", self.storage_write_value_byte),
+            ("sha256_base", self.sha256_base),
+            ("sha256_per_byte", self.sha256_per_byte),
+            ("deploy_base", self.deploy_base),
+            ("deploy_per_byte", self.deploy_per_byte),
+            ("instantiate_per_page", self.instantiate_per_page),
+            ("max_key_len", self.max_key_len),
+            ("max_value_len", self.max_value_len),
+            ("max_return_len", self.max_return_len),
+            ("max_logs", self.max_logs),
+            ("max_log_bytes", self.max_log_bytes),
+            ("max_registers", self.max_registers),
+            ("max_register_bytes", self.max_register_bytes),
+            ("max_input_len", self.max_input_len),
+        ]
+    }
+
+    /// The canonical encoding [`HostFees::hash`] digests: the version (`u32`
+    /// little-endian), the number of rows (`u32` LE), then per row the
+    /// name's length (one byte), the name (ASCII) and the value (`u64` LE).
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let entries = self.entries();
+        let mut out = Vec::with_capacity(8 + entries.len() * 40);
+        out.extend_from_slice(&self.version.to_le_bytes());
+        // A small constant: the cast cannot truncate.
+        out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        for (name, value) in entries {
+            // Names are short ASCII literals above, well under 256 bytes.
+            out.push(name.len() as u8);
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+        out
+    }
+
+    /// SHA-256 of [`HostFees::canonical_bytes`]; part of the module-cache key
+    /// and what nodes compare to agree on the table.
+    pub fn hash(&self) -> [u8; 32] {
+        Sha256::digest(self.canonical_bytes()).into()
+    }
+
+    /// Gas to deploy `code_len` bytes of code.
+    pub fn deploy_gas(&self, code_len: u64) -> u64 {
+        self.deploy_base
+            .saturating_add(self.deploy_per_byte.saturating_mul(code_len))
+    }
+}
+
+impl Default for HostFees {
+    fn default() -> Self {
+        Self::v1()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_hash_is_the_published_one() {
+        // Published in docs/host-api.md; a change here is a new version.
+        let hash = HostFees::v1().hash();
+        assert_eq!(
+            crate::hex(&hash),
+            "4078872af987464024f4f0ea683df60d205c8c97528e4a4682bb9670856784cc"
+        );
+    }
+
+    #[test]
+    fn every_entry_changes_the_hash() {
+        let v1 = HostFees::v1();
+        let mut names: Vec<&str> = v1.entries().iter().map(|(name, _)| *name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), HostFees::ENTRIES);
+        let mut bumped = v1.clone();
+        bumped.max_input_len += 1;
+        assert_ne!(bumped.hash(), v1.hash());
+        let mut version = v1.clone();
+        version.version = 2;
+        assert_ne!(version.hash(), v1.hash());
+    }
+
+    #[test]
+    fn deploy_gas_saturates() {
+        let fees = HostFees::v1();
+        assert_eq!(
+            fees.deploy_gas(10),
+            fees.deploy_base + 10 * fees.deploy_per_byte
+        );
+        assert_eq!(fees.deploy_gas(u64::MAX), u64::MAX);
+    }
+}

@@ -1,0 +1,24 @@
+//! detvm's contract runtime. This crate owns everything between the engine
+//! and a chain: the host API contracts import from `env` (one table drives
+//! both the linker and the import allow-list, priced by the versioned
+//! [`HostFees`]), contract storage behind the [`Storage`] trait (in memory,
+//! or a crash-safe `redb` file), the per-call write overlay that is
+//! committed atomically on success and dropped on any trap, [`Receipt`]s
+//! and their canonical hash, and [`Chain`]: deploy, call, view and state
+//! listing, with a cache of compiled modules. `docs/host-api.md` is the
+//! normative description.
+
+#![deny(missing_docs)]
+
+mod abi;
+mod chain;
+mod fees;
+mod receipt;
+mod storage;
+
+pub use abi::{HOST_FUNCTIONS, HOST_MODULE, HostFunction, allowed_imports};
+pub use chain::{CallContext, Chain, Error, MAX_ACCOUNT_LEN, STATE_FILE, check_account};
+pub use detvm_vm::TrapKind;
+pub use fees::HostFees;
+pub use receipt::{ContractId, DeployReceipt, Receipt, ReceiptOutcome, hex};
+pub use storage::{Change, Entry, MemoryStorage, RedbStorage, Storage, StorageError};

@@ -1,0 +1,154 @@
+//! Receipts: what a call produced, in the encoding nodes hash and compare.
+
+use std::fmt;
+
+use borsh::BorshSerialize;
+use detvm_vm::TrapKind;
+use sha2::{Digest, Sha256};
+
+/// How a call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiptOutcome {
+    /// The method returned; the bytes of its last `value_return` (empty if
+    /// it never called it).
+    Returned(Vec<u8>),
+    /// The method trapped; nothing it wrote was kept.
+    Trapped {
+        /// Why.
+        kind: TrapKind,
+        /// The message of a `host` trap (a violation, or the contract's
+        /// `panic_utf8` text).
+        message: Option<String>,
+    },
+}
+
+/// Borsh layout (`docs/host-api.md`, "Receipts"): a one-byte tag, then
+/// `Returned`: the bytes as `Vec<u8>`; `Trapped`: the trap kind's stable
+/// name as `String`, then the message as `Option<String>`.
+impl BorshSerialize for ReceiptOutcome {
+    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
+        match self {
+            Self::Returned(bytes) => {
+                0u8.serialize(writer)?;
+                bytes.serialize(writer)
+            }
+            Self::Trapped { kind, message } => {
+                1u8.serialize(writer)?;
+                kind.name().serialize(writer)?;
+                message.serialize(writer)
+            }
+        }
+    }
+}
+
+/// The result of one call: what nodes agree on.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize)]
+pub struct Receipt {
+    /// Returned bytes, or the trap.
+    pub outcome: ReceiptOutcome,
+    /// Gas used by the call, host fees included.
+    pub gas_used: u64,
+    /// Lines logged with `log_utf8`, in order (kept for trapped calls too:
+    /// they are not state).
+    pub logs: Vec<String>,
+    /// Every contract key the call wrote or removed, in ascending key
+    /// order, with its final value (`None`: removed). Empty if the call
+    /// trapped.
+    pub state_changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl Receipt {
+    /// The canonical (borsh) encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        // Writing into a `Vec` cannot fail.
+        borsh::to_vec(self).unwrap_or_default()
+    }
+
+    /// SHA-256 of [`Receipt::encode`]: the value nodes compare.
+    pub fn hash(&self) -> [u8; 32] {
+        Sha256::digest(self.encode()).into()
+    }
+
+    /// Whether the method returned.
+    pub fn is_success(&self) -> bool {
+        matches!(self.outcome, ReceiptOutcome::Returned(_))
+    }
+
+    /// The returned bytes, if the method returned.
+    pub fn return_value(&self) -> Option<&[u8]> {
+        match &self.outcome {
+            ReceiptOutcome::Returned(bytes) => Some(bytes),
+            ReceiptOutcome::Trapped { .. } => None,
+        }
+    }
+
+    /// The trap kind, if the method trapped.
+    pub fn trap_kind(&self) -> Option<TrapKind> {
+        match &self.outcome {
+            ReceiptOutcome::Returned(_) => None,
+            ReceiptOutcome::Trapped { kind, .. } => Some(*kind),
+        }
+    }
+}
+
+/// A contract's id: 40 lowercase hex digits (see [`ContractId::derive`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ContractId(String);
+
+impl ContractId {
+    /// Length of an id in characters.
+    pub const LEN: usize = 40;
+
+    /// The id of the contract `deployer` deploys as its `nonce`-th deploy
+    /// (counting from 0) with code of SHA-256 `code_hash`: the first 20
+    /// bytes of SHA-256 over the borsh encoding of
+    /// `("detvm/contract/v1", deployer, nonce, code_hash)`, in lowercase hex.
+    pub fn derive(deployer: &str, nonce: u64, code_hash: &[u8; 32]) -> Self {
+        let preimage =
+            borsh::to_vec(&("detvm/contract/v1", deployer, nonce, code_hash)).unwrap_or_default();
+        let digest = Sha256::digest(preimage);
+        Self(hex(&digest[..Self::LEN / 2]))
+    }
+
+    /// Parses an id; `None` unless it is 40 lowercase hex digits.
+    pub fn parse(text: &str) -> Option<Self> {
+        let ok = text.len() == Self::LEN
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        ok.then(|| Self(text.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ContractId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a deploy produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployReceipt {
+    /// The new contract's id.
+    pub contract: ContractId,
+    /// SHA-256 of the code, the key it is stored under.
+    pub code_hash: [u8; 32],
+    /// `deploy_base + deploy_per_byte × code length`.
+    pub gas_used: u64,
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}

@@ -1,0 +1,298 @@
+//! [`TestChain`] and the [`Call`] builder.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use detvm_host::{CallContext, Chain, ContractId, DeployReceipt};
+
+use crate::error::{Error, decode};
+use crate::result::CallResult;
+use crate::{DEFAULT_ACCOUNT, DEFAULT_GAS, contracts};
+
+/// An in-memory chain for tests, over the real runtime and VM.
+///
+/// Calls run in the block set with [`TestChain::set_block`] (height 1,
+/// timestamp 1,000,000,000 ns at first), which never advances by itself:
+/// tests are deterministic, so two chains given the same calls produce the
+/// same receipts.
+#[derive(Debug)]
+pub struct TestChain {
+    chain: Chain,
+    block_height: u64,
+    block_timestamp: u64,
+}
+
+impl Default for TestChain {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestChain {
+    /// An empty in-memory chain.
+    ///
+    /// # Panics
+    ///
+    /// If the runtime cannot be set up (an engine failure on this machine);
+    /// [`TestChain::try_new`] returns the error instead.
+    pub fn new() -> Self {
+        match Self::try_new() {
+            Ok(chain) => chain,
+            Err(e) => panic!("cannot create a test chain: {e}"),
+        }
+    }
+
+    /// An empty in-memory chain, or why the runtime could not be set up.
+    pub fn try_new() -> Result<Self, Error> {
+        Ok(Self::from_chain(Chain::in_memory()?))
+    }
+
+    /// A test chain over an existing runtime chain (e.g. one persisted with
+    /// [`Chain::open`]).
+    pub fn from_chain(chain: Chain) -> Self {
+        Self {
+            chain,
+            block_height: 1,
+            block_timestamp: 1_000_000_000,
+        }
+    }
+
+    /// The runtime chain underneath.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// The runtime chain underneath, mutably.
+    pub fn chain_mut(&mut self) -> &mut Chain {
+        &mut self.chain
+    }
+
+    /// Sets the block that later calls run in (what `block_height` and
+    /// `block_timestamp` return), unless a call chooses its own.
+    pub fn set_block(&mut self, height: u64, timestamp_ns: u64) {
+        self.block_height = height;
+        self.block_timestamp = timestamp_ns;
+    }
+
+    /// Deploys `code` (binary Wasm) as [`DEFAULT_ACCOUNT`].
+    pub fn deploy(&mut self, code: &[u8]) -> Result<ContractId, Error> {
+        self.deploy_as(code, DEFAULT_ACCOUNT)
+    }
+
+    /// Deploys `code` as account `from`.
+    pub fn deploy_as(&mut self, code: &[u8], from: &str) -> Result<ContractId, Error> {
+        Ok(self.deploy_receipt(code, from)?.contract)
+    }
+
+    /// Deploys `code` as account `from` and returns the whole deploy receipt
+    /// (id, code hash, gas).
+    pub fn deploy_receipt(&mut self, code: &[u8], from: &str) -> Result<DeployReceipt, Error> {
+        Ok(self.chain.deploy(code, from)?)
+    }
+
+    /// Deploys the `.wasm` file at `path` as [`DEFAULT_ACCOUNT`].
+    pub fn deploy_file(&mut self, path: impl AsRef<Path>) -> Result<ContractId, Error> {
+        let path = path.as_ref();
+        let code = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.deploy(&code)
+    }
+
+    /// Deploys the repository's example contract `name` (see
+    /// [`contracts::NAMES`]) as [`DEFAULT_ACCOUNT`].
+    pub fn deploy_example(&mut self, name: &str) -> Result<ContractId, Error> {
+        self.deploy(&contracts::wasm(name)?)
+    }
+
+    /// A call of `method` on `contract` with the borsh encoding of `args`
+    /// (for a method with parameters `(a: A, b: B)`, pass `&(a, b)`; with
+    /// one parameter, `&(a,)`; with none, `&()`). Committed if it returns.
+    pub fn call<A: BorshSerialize + ?Sized>(
+        &mut self,
+        contract: &ContractId,
+        method: &str,
+        args: &A,
+    ) -> Call<'_> {
+        let options = self.options(contract, method, encode_args(args));
+        Call {
+            chain: Target::Call(self),
+            options,
+        }
+    }
+
+    /// A call with raw argument bytes.
+    pub fn call_raw(
+        &mut self,
+        contract: &ContractId,
+        method: &str,
+        args: impl Into<Vec<u8>>,
+    ) -> Call<'_> {
+        let options = self.options(contract, method, Ok(args.into()));
+        Call {
+            chain: Target::Call(self),
+            options,
+        }
+    }
+
+    /// A read-only call: a write traps with `host`, and nothing is ever
+    /// committed. Arguments as for [`TestChain::call`].
+    pub fn view<A: BorshSerialize + ?Sized>(
+        &self,
+        contract: &ContractId,
+        method: &str,
+        args: &A,
+    ) -> Call<'_> {
+        let options = self.options(contract, method, encode_args(args));
+        Call {
+            chain: Target::View(self),
+            options,
+        }
+    }
+
+    /// A read-only call with raw argument bytes.
+    pub fn view_raw(
+        &self,
+        contract: &ContractId,
+        method: &str,
+        args: impl Into<Vec<u8>>,
+    ) -> Call<'_> {
+        let options = self.options(contract, method, Ok(args.into()));
+        Call {
+            chain: Target::View(self),
+            options,
+        }
+    }
+
+    /// The committed state of `contract`: every key and value.
+    pub fn state(&self, contract: &ContractId) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, Error> {
+        Ok(self.chain.state(contract, b"")?.into_iter().collect())
+    }
+
+    /// The committed raw value of `key` in `contract`'s state.
+    pub fn state_raw(&self, contract: &ContractId, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        let entries = self.chain.state(contract, key)?;
+        Ok(entries
+            .into_iter()
+            .find(|(k, _)| k.as_slice() == key)
+            .map(|(_, v)| v))
+    }
+
+    /// The committed value of `key` in `contract`'s state, decoded from
+    /// borsh.
+    pub fn state_value<T: BorshDeserialize>(
+        &self,
+        contract: &ContractId,
+        key: &[u8],
+    ) -> Result<Option<T>, Error> {
+        self.state_raw(contract, key)?
+            .map(|bytes| decode(&bytes, &format!("state key {}", show_key(key))))
+            .transpose()
+    }
+
+    fn options(
+        &self,
+        contract: &ContractId,
+        method: &str,
+        args: Result<Vec<u8>, Error>,
+    ) -> Options {
+        Options {
+            contract: contract.clone(),
+            method: method.to_owned(),
+            args,
+            context: CallContext {
+                caller: DEFAULT_ACCOUNT.to_owned(),
+                gas: DEFAULT_GAS,
+                block_height: self.block_height,
+                block_timestamp: self.block_timestamp,
+            },
+        }
+    }
+}
+
+/// The borsh encoding of call arguments; an error surfaces from `run`.
+fn encode_args<A: BorshSerialize + ?Sized>(args: &A) -> Result<Vec<u8>, Error> {
+    borsh::to_vec(args).map_err(|e| Error::Encode {
+        what: "call arguments".to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// A key for messages: text if it is printable ASCII, hex otherwise.
+pub(crate) fn show_key(key: &[u8]) -> String {
+    if key.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        format!("{:?}", String::from_utf8_lossy(key))
+    } else {
+        format!("0x{}", detvm_host::hex(key))
+    }
+}
+
+/// A call or view being set up; [`Call::run`] executes it.
+#[derive(Debug)]
+#[must_use = "a call does nothing until `run`"]
+pub struct Call<'a> {
+    chain: Target<'a>,
+    options: Options,
+}
+
+#[derive(Debug)]
+enum Target<'a> {
+    Call(&'a mut TestChain),
+    View(&'a TestChain),
+}
+
+#[derive(Debug)]
+struct Options {
+    contract: ContractId,
+    method: String,
+    args: Result<Vec<u8>, Error>,
+    context: CallContext,
+}
+
+impl Call<'_> {
+    /// Calls as account `account` (default [`DEFAULT_ACCOUNT`]).
+    pub fn from(mut self, account: &str) -> Self {
+        account.clone_into(&mut self.options.context.caller);
+        self
+    }
+
+    /// Gives the call `gas` (default [`DEFAULT_GAS`]).
+    pub fn gas(mut self, gas: u64) -> Self {
+        self.options.context.gas = gas;
+        self
+    }
+
+    /// Runs the call in block `height` instead of the chain's current one.
+    pub fn block_height(mut self, height: u64) -> Self {
+        self.options.context.block_height = height;
+        self
+    }
+
+    /// Runs the call at `timestamp_ns` instead of the chain's current time.
+    pub fn block_timestamp(mut self, timestamp_ns: u64) -> Self {
+        self.options.context.block_timestamp = timestamp_ns;
+        self
+    }
+
+    /// Executes the call: through the real VM, committing its state changes
+    /// if it returns (never for a view).
+    pub fn run(self) -> CallResult {
+        let Options {
+            contract,
+            method,
+            args,
+            context,
+        } = self.options;
+        let label = format!("{method} on {contract} as {}", context.caller);
+        let outcome = args.and_then(|args| {
+            match self.chain {
+                Target::Call(chain) => chain.chain.call(&contract, &method, &args, &context),
+                Target::View(chain) => chain.chain.view(&contract, &method, &args, &context),
+            }
+            .map_err(Error::from)
+        });
+        CallResult::new(label, outcome)
+    }
+}

@@ -1,0 +1,58 @@
+//! Test kit for contract developers: deploy `.wasm` contracts and call them
+//! through the real VM, in-process, from ordinary Rust tests.
+//!
+//! ```no_run
+//! use detvm_testkit::{TestChain, TrapKind};
+//!
+//! let mut chain = TestChain::new();
+//! let token = chain.deploy_example("token").unwrap();
+//! chain.call(&token, "init", &("TOK".to_string(),)).from("alice").run().assert_ok();
+//! chain.call(&token, "mint", &("bob".to_string(), 100u128)).from("alice").run().assert_ok();
+//!
+//! let transfer = chain
+//!     .call(&token, "transfer", &("carol".to_string(), 500u128))
+//!     .from("bob")
+//!     .gas(10_000_000)
+//!     .run();
+//! transfer.assert_host_trap("insufficient balance");
+//! assert!(transfer.state_changes().is_empty());
+//!
+//! let balance: u128 = chain.view(&token, "balance_of", &("bob".to_string(),)).run().returned();
+//! assert_eq!(balance, 100);
+//! # let _ = TrapKind::OutOfGas;
+//! ```
+//!
+//! * [`TestChain`] wraps an in-memory [`detvm_host::Chain`]: deploy code from
+//!   bytes, a file or the repository's example contracts ([`contracts`]),
+//!   and read a contract's committed state.
+//! * [`TestChain::call`] and [`TestChain::view`] build a call: arguments are
+//!   any borsh-encodable value (a method's arguments are the borsh tuple of
+//!   its parameters), then the caller, gas and block are chosen, then
+//!   [`Call::run`] executes it.
+//! * [`CallResult`] holds the receipt, or the error if the runtime refused
+//!   the call, with accessors (return value, gas, logs, state changes,
+//!   receipt hash) and assertion helpers.
+//!
+//! Nothing here panics except the assertion helpers (`assert_*`,
+//! [`CallResult::returned`], [`TestChain::new`]), which panic with a
+//! message that says what was expected and what happened, as test helpers
+//! should; every other failure is an [`Error`].
+
+#![deny(missing_docs)]
+
+mod chain;
+pub mod contracts;
+mod error;
+mod result;
+
+pub use chain::{Call, TestChain};
+pub use detvm_host::{self as host, ContractId, DeployReceipt, Receipt, ReceiptOutcome, TrapKind};
+pub use error::Error;
+pub use result::CallResult;
+
+/// The caller of calls and deploys that do not choose one.
+pub const DEFAULT_ACCOUNT: &str = "alice";
+
+/// The gas of calls that do not choose it: enough for any example method,
+/// low enough that a runaway contract stops quickly.
+pub const DEFAULT_GAS: u64 = 100_000_000;
