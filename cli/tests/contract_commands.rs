@@ -6,36 +6,13 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+mod common;
+
+use common::{detvm_in, json_of, wasm};
 use detvm_host::{HostFees, Receipt, ReceiptOutcome, TrapKind};
-use serde_json::Value;
-
-fn detvm_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_detvm"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the detvm binary runs")
-}
-
-fn json_of(output: &Output) -> Value {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON object ({e}): {stdout}\nstderr: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
 
 fn stdout_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
-fn wasm(text: &str) -> Vec<u8> {
-    wast::parser::parse::<wast::Wat>(&wast::parser::ParseBuffer::new(text).unwrap())
-        .unwrap()
-        .encode()
-        .unwrap()
 }
 
 fn unhex(text: &str) -> Vec<u8> {

@@ -1,29 +1,9 @@
 //! End-to-end tests of `detvm validate` and `detvm instrument`: the real
 //! binary, real files, exit codes and JSON.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-use serde_json::Value;
-
-fn detvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_detvm"))
-        .args(args)
-        .output()
-        .expect("the detvm binary runs")
-}
-
-fn json_of(output: &Output) -> Value {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {stdout}"))
-}
-
-fn write(dir: &Path, name: &str, contents: impl AsRef<[u8]>) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, contents).expect("temp file is writable");
-    path.to_str().expect("temp paths are UTF-8").to_owned()
-}
+use common::{detvm, json_of, write};
 
 const ADD: &str = r#"(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))"#;
 

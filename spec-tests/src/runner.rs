@@ -178,12 +178,7 @@ impl Runner {
             WastDirective::AssertUnlinkable {
                 module, message, ..
             } => {
-                let mut module = QuoteWat::Wat(module);
-                let bytes = module
-                    .encode()
-                    .map_err(|e| format!("module does not encode: {e}"))?;
-                let compiled = Module::new(&self.engine, &bytes)
-                    .map_err(|e| format!("module rejected: {e}"))?;
+                let compiled = self.compile(&mut QuoteWat::Wat(module))?;
                 match Instance::new(&mut self.store, &compiled, &self.linker) {
                     Err(Error::Link { .. }) => Ok(()),
                     Err(other) => Err(format!("expected link error `{message}`, got: {other}")),
@@ -199,12 +194,16 @@ impl Runner {
         }
     }
 
-    fn instantiate(&mut self, module: &mut QuoteWat<'_>) -> Result<Instance, String> {
+    /// Encodes and compiles a module that the script expects to be valid.
+    fn compile(&self, module: &mut QuoteWat<'_>) -> Result<Module, String> {
         let bytes = module
             .encode()
             .map_err(|e| format!("module does not encode: {e}"))?;
-        let compiled =
-            Module::new(&self.engine, &bytes).map_err(|e| format!("module rejected: {e}"))?;
+        Module::new(&self.engine, &bytes).map_err(|e| format!("module rejected: {e}"))
+    }
+
+    fn instantiate(&mut self, module: &mut QuoteWat<'_>) -> Result<Instance, String> {
+        let compiled = self.compile(module)?;
         Instance::new(&mut self.store, &compiled, &self.linker)
             .map_err(|e| format!("instantiation failed: {e}"))
     }
@@ -291,12 +290,7 @@ impl Runner {
                 )),
             },
             WastExecute::Wat(wat) => {
-                let mut module = QuoteWat::Wat(wat);
-                let bytes = module
-                    .encode()
-                    .map_err(|e| format!("module does not encode: {e}"))?;
-                let compiled = Module::new(&self.engine, &bytes)
-                    .map_err(|e| format!("module rejected: {e}"))?;
+                let compiled = self.compile(&mut QuoteWat::Wat(wat))?;
                 match Instance::new(&mut self.store, &compiled, &self.linker) {
                     Err(error) => match error.trap_kind() {
                         Some(kind) if trap_matches(kind, message) => Ok(()),

@@ -1,65 +1,10 @@
 //! Control flow, multi-value, calls and memory through the public API at
 //! both optimisation levels.
 
-use detvm_vm::{
-    Engine, EngineConfig, HostError, Instance, Linker, Module, OptLevel, Outcome, Store, ValType,
-    Value,
-};
+mod common;
 
-struct Both(Vec<(Store<()>, Instance)>);
-
-impl Both {
-    fn new(wat: &str) -> Self {
-        let bytes = wat::parse_str(wat).expect("wat");
-        let mut v = Vec::new();
-        for opt in [OptLevel::None, OptLevel::Speed] {
-            let mut config = EngineConfig::default();
-            config.opt_level = opt;
-            let engine = Engine::new(config).expect("engine");
-            let module = Module::new(&engine, &bytes).expect("compiles");
-            let mut store = Store::new(&engine, ());
-            let mut linker = Linker::new(&engine);
-            linker.func(
-                "env",
-                "mix",
-                &[ValType::I32, ValType::I64, ValType::F32, ValType::F64],
-                &[ValType::F64, ValType::I32],
-                |_, args| {
-                    let (Value::I32(a), Value::I64(b), Value::F32(c), Value::F64(d)) =
-                        (args[0], args[1], args[2], args[3])
-                    else {
-                        return Err(HostError::message("bad arguments"));
-                    };
-                    if a == 0 {
-                        return Err(HostError::message("zero"));
-                    }
-                    let sum =
-                        f64::from(a) + b as f64 + f64::from(f32::from_bits(c)) + f64::from_bits(d);
-                    Ok(vec![Value::F64(sum.to_bits()), Value::I32(-1)])
-                },
-            );
-            let inst = Instance::new(&mut store, &module, &linker).expect("instantiates");
-            v.push((store, inst));
-        }
-        Self(v)
-    }
-
-    /// Results, or the trap's stable name; both levels must agree.
-    fn call(&mut self, name: &str, args: &[Value]) -> Result<Vec<Value>, &'static str> {
-        let mut outcome = None;
-        for (store, inst) in &mut self.0 {
-            let r = match inst.call(store, name, args, 1 << 40).expect("call") {
-                Outcome::Success { results, .. } => Ok(results),
-                Outcome::Trap { kind, .. } => Err(kind.name()),
-            };
-            if let Some(prev) = &outcome {
-                assert_eq!(prev, &r, "{name}{args:?}: optimisation levels disagree");
-            }
-            outcome = Some(r);
-        }
-        outcome.expect("ran")
-    }
-}
+use common::Both;
+use detvm_vm::{HostError, ValType, Value};
 
 fn i32s(v: &[i32]) -> Vec<Value> {
     v.iter().map(|&x| Value::I32(x)).collect()
@@ -120,9 +65,34 @@ const CONTROL: &str = r#"(module
         (i32.load (i32.const 65532))
         (i32.add (memory.size) (i32.load (i32.const 65536)))))"#;
 
+/// The control-flow module, with its `env.mix` host function.
+fn control() -> Both {
+    Both::with_linker(CONTROL, |linker| {
+        linker.func(
+            "env",
+            "mix",
+            &[ValType::I32, ValType::I64, ValType::F32, ValType::F64],
+            &[ValType::F64, ValType::I32],
+            |_, args| {
+                let (Value::I32(a), Value::I64(b), Value::F32(c), Value::F64(d)) =
+                    (args[0], args[1], args[2], args[3])
+                else {
+                    return Err(HostError::message("bad arguments"));
+                };
+                if a == 0 {
+                    return Err(HostError::message("zero"));
+                }
+                let sum =
+                    f64::from(a) + b as f64 + f64::from(f32::from_bits(c)) + f64::from_bits(d);
+                Ok(vec![Value::F64(sum.to_bits()), Value::I32(-1)])
+            },
+        );
+    })
+}
+
 #[test]
 fn loops_branches_and_multi_value() {
-    let mut m = Both::new(CONTROL);
+    let mut m = control();
     assert_eq!(m.call("sum", &i32s(&[100])), Ok(i32s(&[5050])));
     for (k, r) in [(0, 107), (1, 207), (2, 307), (3, 207), (-1, 207)] {
         assert_eq!(m.call("table", &i32s(&[k])), Ok(i32s(&[r])), "br_table {k}");
@@ -134,7 +104,7 @@ fn loops_branches_and_multi_value() {
 
 #[test]
 fn direct_indirect_and_host_calls() {
-    let mut m = Both::new(CONTROL);
+    let mut m = control();
     assert_eq!(m.call("ind", &i32s(&[7, 5, 0])), Ok(i32s(&[12])));
     assert_eq!(m.call("ind", &i32s(&[7, 5, 1])), Ok(i32s(&[2])));
     let expected = Ok(vec![
@@ -153,7 +123,7 @@ fn direct_indirect_and_host_calls() {
 
 #[test]
 fn memory_grow_moves_are_seen() {
-    let mut m = Both::new(CONTROL);
+    let mut m = control();
     assert_eq!(
         m.call("grow", &i32s(&[1])),
         Ok(i32s(&[1, 0x01020304, 2 + 9]))

@@ -2,43 +2,10 @@
 //! that only move bits keep NaN payloads exactly (public API, both
 //! optimisation levels).
 
-use detvm_vm::{Engine, EngineConfig, Instance, Linker, Module, OptLevel, Outcome, Store, Value};
+mod common;
 
-struct Both(Vec<(Store<()>, Instance)>);
-
-impl Both {
-    fn new(wat: &str) -> Self {
-        let bytes = wat::parse_str(wat).expect("wat");
-        let mut v = Vec::new();
-        for opt in [OptLevel::None, OptLevel::Speed] {
-            let mut config = EngineConfig::default();
-            config.opt_level = opt;
-            let engine = Engine::new(config).expect("engine");
-            let module = Module::new(&engine, &bytes).expect("compiles");
-            let mut store = Store::new(&engine, ());
-            let linker = Linker::new(&engine);
-            let inst = Instance::new(&mut store, &module, &linker).expect("instantiates");
-            v.push((store, inst));
-        }
-        Self(v)
-    }
-
-    /// Results, or the trap's stable name; both levels must agree.
-    fn call(&mut self, name: &str, args: &[Value]) -> Result<Vec<Value>, &'static str> {
-        let mut outcome = None;
-        for (store, inst) in &mut self.0 {
-            let r = match inst.call(store, name, args, 1 << 40).expect("call") {
-                Outcome::Success { results, .. } => Ok(results),
-                Outcome::Trap { kind, .. } => Err(kind.name()),
-            };
-            if let Some(prev) = &outcome {
-                assert_eq!(prev, &r, "{name}{args:?}: optimisation levels disagree");
-            }
-            outcome = Some(r);
-        }
-        outcome.expect("ran")
-    }
-}
+use common::Both;
+use detvm_vm::Value;
 
 const CANON32: u32 = 0x7fc0_0000;
 const CANON64: u64 = 0x7ff8_0000_0000_0000;

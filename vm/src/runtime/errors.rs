@@ -35,21 +35,10 @@ pub enum TrapKind {
 }
 
 impl TrapKind {
-    /// The stable name of the trap kind, for logs and JSON.
+    /// The stable name of the trap kind, for logs and JSON. The names are
+    /// defined once, with the trap codes compiled code stores.
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Unreachable => "unreachable",
-            Self::MemoryOutOfBounds => "memory_out_of_bounds",
-            Self::TableOutOfBounds => "table_out_of_bounds",
-            Self::UninitializedElement => "uninitialized_element",
-            Self::IndirectCallTypeMismatch => "indirect_call_type_mismatch",
-            Self::IntegerDivideByZero => "integer_divide_by_zero",
-            Self::IntegerOverflow => "integer_overflow",
-            Self::InvalidConversionToInteger => "invalid_conversion_to_integer",
-            Self::OutOfGas => "out_of_gas",
-            Self::StackOverflow => "stack_overflow",
-            Self::Host => "host",
-        }
+        self.code().name()
     }
 
     /// The trap code compiled code stores for this kind.

@@ -1,0 +1,51 @@
+//! What the CLI tests share: running the real binary and reading its JSON.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// Runs `detvm` with `args` in the current directory.
+pub fn detvm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_detvm"))
+        .args(args)
+        .output()
+        .expect("the detvm binary runs")
+}
+
+/// Runs `detvm` with `args` in `dir`.
+pub fn detvm_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_detvm"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the detvm binary runs")
+}
+
+/// The one JSON object a `--json` command prints on stdout.
+pub fn json_of(output: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON object ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// Writes `contents` to `dir/name` and returns the path as a string.
+pub fn write(dir: &Path, name: &str, contents: impl AsRef<[u8]>) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("temp file is writable");
+    path.to_str().expect("temp paths are UTF-8").to_owned()
+}
+
+/// Encodes WebAssembly text to a binary module.
+pub fn wasm(text: &str) -> Vec<u8> {
+    wast::parser::parse::<wast::Wat>(&wast::parser::ParseBuffer::new(text).unwrap())
+        .unwrap()
+        .encode()
+        .unwrap()
+}
