@@ -19,5 +19,10 @@ fi
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L $sysroot"
 
+# Our own crates at opt-level 1: under emulation the unoptimised compiler is
+# the bottleneck (about 3x slower); debug assertions, and with them
+# Cranelift's IR verifier, stay on.
+export CARGO_PROFILE_DEV_OPT_LEVEL=1
+
 # The host-side test names stay the same, so a failure reads identically.
 cargo test --target "$target" -p detvm-vm -p detvm-spec-tests "$@"
