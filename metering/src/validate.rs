@@ -3,8 +3,9 @@
 
 use wasmparser::{
     BinaryReaderError, DataKind, ElementItems, ElementKind, Encoding, ExternalKind, FuncType,
-    FunctionBody, Imports, MemoryType, Operator, Parser, Payload, SectionLimited, TableInit,
-    TableType, TypeRef, ValType, Validator, WasmFeatures,
+    FuncValidator, FuncValidatorAllocations, FunctionBody, Imports, MemoryType, Operator, Parser,
+    Payload, SectionLimited, TableInit, TableType, TypeRef, ValType, ValidPayload, Validator,
+    ValidatorResources, WasmFeatures,
 };
 
 use crate::features::{self, Feature, PROFILE};
@@ -21,7 +22,20 @@ pub fn validate(bytes: &[u8], config: &Config) -> Result<ModuleInfo, ValidationE
     let size = bytes.len() as u64;
     check(Limit::ModuleSize, size, config.limits.module_size, 0)?;
 
-    let mut scan = Scan::new(config, bytes);
+    if let Some(mut info) = accept(bytes, config) {
+        info.size = bytes.len();
+        return Ok(info);
+    }
+
+    // The module is rejected: the checks in their documented order find
+    // the error to report.
+    in_order(bytes, config)
+}
+
+/// §2 steps 2 to 4 one after the other, as documented: accepts exactly
+/// the modules [`accept`] accepts, and finds the error of the others.
+fn in_order(bytes: &[u8], config: &Config) -> Result<ModuleInfo, ValidationError> {
+    let mut scan = Scan::new(config, bytes, true);
     scan.module()?;
 
     match Validator::new_with_features(PROFILE).validate_all(bytes) {
@@ -31,6 +45,54 @@ pub fn validate(bytes: &[u8], config: &Config) -> Result<ModuleInfo, ValidationE
         }
         Err(profile_error) => Err(classify(bytes, scan.first_feature, &profile_error)),
     }
+}
+
+/// The single-pass form of §2 steps 2 and 3 for modules that pass both.
+///
+/// One decoding of the module, with the profile's grammar, feeds the
+/// structural checks and the reference validator item by item and
+/// instruction by instruction. It returns the module's info if every check
+/// passes, and `None` at the first that fails, without saying which: the
+/// caller then runs the steps in their documented order to find the error.
+///
+/// For a module the profile accepts, every proposal's grammar decodes the
+/// same items as the profile's (the grammars only differ on encodings the
+/// profile rejects), so the structural checks see what the structural pass
+/// would see, and both ways accept the same modules with the same info.
+fn accept(bytes: &[u8], config: &Config) -> Option<ModuleInfo> {
+    let mut scan = Scan::new(config, bytes, false);
+    let mut validator = Validator::new_with_features(PROFILE);
+    let mut parser = Parser::new(0);
+    parser.set_features(PROFILE);
+    let mut allocations = FuncValidatorAllocations::default();
+    for payload in parser.parse_all(bytes) {
+        let payload = payload.ok()?;
+        if let Payload::CodeSectionEntry(body) = &payload {
+            // Limits first, as the structural pass checks them before the
+            // body is validated.
+            scan.body_size(body).ok()?;
+            let ValidPayload::Func(func, _) = validator.payload(&payload).ok()? else {
+                return None;
+            };
+            let func = func.into_validator(std::mem::take(&mut allocations));
+            allocations = scan.validate_body(body, func)?;
+            continue;
+        }
+        // Section limits are checked before the validator allocates from
+        // the section's count.
+        if let Flow::Stop = scan.payload(&payload).ok()? {
+            return None;
+        }
+        validator.payload(&payload).ok()?;
+    }
+    Some(scan.info)
+}
+
+/// Whether the structural pass goes on after a payload.
+enum Flow {
+    Continue,
+    /// A component: nothing after its header is a core module construct.
+    Stop,
 }
 
 /// Decides why a module the profile rejects is rejected: either it is not
@@ -87,12 +149,15 @@ struct Scan<'c, 'b> {
     func_types: Vec<Option<FuncType>>,
     imported_globals: u32,
     memories: u32,
+    /// Whether to look for constructs outside the profile; only needed to
+    /// classify a rejected module.
+    record: bool,
 }
 
 type Result<T, E = ValidationError> = std::result::Result<T, E>;
 
 impl<'c, 'b> Scan<'c, 'b> {
-    fn new(config: &'c Config, bytes: &'b [u8]) -> Self {
+    fn new(config: &'c Config, bytes: &'b [u8], record: bool) -> Self {
         Self {
             bytes,
             limits: &config.limits,
@@ -102,12 +167,16 @@ impl<'c, 'b> Scan<'c, 'b> {
             func_types: Vec::new(),
             imported_globals: 0,
             memories: 0,
+            record,
         }
     }
 
     /// Records `feature` at `offset` if it is the first construct outside
     /// the profile. `what` is only evaluated then.
     fn note(&mut self, feature: Option<Feature>, offset: u64, what: impl FnOnce() -> String) {
+        if !self.record {
+            return;
+        }
         if let (None, Some(feature)) = (&self.first_feature, feature) {
             self.first_feature = Some(FeatureUse {
                 feature,
@@ -119,143 +188,159 @@ impl<'c, 'b> Scan<'c, 'b> {
 
     fn module(&mut self) -> Result<()> {
         for payload in Parser::new(0).parse_all(self.bytes) {
-            match payload.map_err(|e| malformed(&e))? {
-                Payload::Version {
-                    encoding: Encoding::Component,
-                    range,
-                    ..
-                } => {
-                    // Nothing inside a component is a core module construct:
-                    // the header, at its version field, is the whole story.
-                    self.note(Some(Feature::ComponentModel), range.start + 4, || {
-                        "a component, not a core module".to_string()
-                    });
-                    return Ok(());
-                }
-                Payload::TypeSection(reader) => self.types(reader)?,
-                Payload::ImportSection(reader) => self.import_section(reader)?,
-                Payload::FunctionSection(reader) => {
-                    let total = u64::from(self.info.imported_functions) + u64::from(reader.count());
-                    check(
-                        Limit::Functions,
-                        total,
-                        self.limits.functions,
-                        reader.range().start,
-                    )?;
-                    self.info.defined_functions = reader.count();
-                    for item in reader {
-                        item.map_err(|e| malformed(&e))?;
-                    }
-                }
-                Payload::TableSection(reader) => {
-                    let total = self.info.tables.len() as u64 + u64::from(reader.count());
-                    check(
-                        Limit::Tables,
-                        total,
-                        self.limits.tables,
-                        reader.range().start,
-                    )?;
-                    for item in reader.into_iter_with_offsets() {
-                        let (offset, table) = item.map_err(|e| malformed(&e))?;
-                        // An initialiser comes as a `0x40 0x00` prefix.
-                        let type_offset = match table.init {
-                            TableInit::Expr(_) => offset + 2,
-                            TableInit::RefNull => offset,
-                        };
-                        self.table(table.ty, offset, Some(type_offset))?;
-                        if let TableInit::Expr(expr) = table.init {
-                            self.note(Some(Feature::FunctionReferences), offset, || {
-                                "table with an initialiser expression".to_string()
-                            });
-                            self.const_expr(&expr)?;
-                        }
-                    }
-                }
-                Payload::MemorySection(reader) => {
-                    for item in reader.into_iter_with_offsets() {
-                        let (offset, memory) = item.map_err(|e| malformed(&e))?;
-                        self.memory(memory, false, offset)?;
-                    }
-                }
-                Payload::TagSection(reader) => {
-                    self.note(Some(Feature::Exceptions), reader.range().start, || {
-                        "tag section".to_string()
-                    });
-                    for item in reader {
-                        item.map_err(|e| malformed(&e))?;
-                    }
-                }
-                Payload::GlobalSection(reader) => {
-                    let total = u64::from(self.info.globals) + u64::from(reader.count());
-                    check(
-                        Limit::Globals,
-                        total,
-                        self.limits.globals,
-                        reader.range().start,
-                    )?;
-                    for item in reader.into_iter_with_offsets() {
-                        let (offset, global) = item.map_err(|e| malformed(&e))?;
-                        self.note(features::global_type(&global.ty), offset, || {
-                            describe_global(&global.ty)
-                        });
-                        self.const_expr(&global.init_expr)?;
-                        self.info.globals = self.info.globals.saturating_add(1);
-                    }
-                }
-                Payload::ExportSection(reader) => {
-                    check(
-                        Limit::Exports,
-                        u64::from(reader.count()),
-                        self.limits.exports,
-                        reader.range().start,
-                    )?;
-                    for item in reader.into_iter_with_offsets() {
-                        let (offset, export) = item.map_err(|e| malformed(&e))?;
-                        if export.kind == ExternalKind::Tag {
-                            self.note(Some(Feature::Exceptions), offset, || {
-                                "export of a tag".to_string()
-                            });
-                        }
-                        self.info.exports = self.info.exports.saturating_add(1);
-                    }
-                }
-                Payload::ElementSection(reader) => self.elements(reader)?,
-                Payload::DataSection(reader) => {
-                    check(
-                        Limit::DataSegments,
-                        u64::from(reader.count()),
-                        self.limits.data_segments,
-                        reader.range().start,
-                    )?;
-                    for item in reader {
-                        let data = item.map_err(|e| malformed(&e))?;
-                        if let DataKind::Active { offset_expr, .. } = data.kind {
-                            self.const_expr(&offset_expr)?;
-                        }
-                        self.info.data_segments = self.info.data_segments.saturating_add(1);
-                    }
-                }
-                Payload::CodeSectionStart {
-                    count,
-                    unchecked_range: range,
-                    ..
-                } => {
-                    let total = u64::from(self.info.imported_functions) + u64::from(count);
-                    check(Limit::Functions, total, self.limits.functions, range.start)?;
-                }
-                Payload::CodeSectionEntry(body) => self.body(&body)?,
-                Payload::UnknownSection { id, range, .. } => {
-                    return Err(ValidationError::Malformed {
-                        offset: range.start,
-                        message: format!("unknown section id {id}"),
-                    });
-                }
-                // The header, start, data-count and custom sections carry
-                // nothing to check here; custom sections are opaque.
-                _ => {}
+            let payload = payload.map_err(|e| malformed(&e))?;
+            if let Flow::Stop = self.payload(&payload)? {
+                break;
             }
         }
         Ok(())
+    }
+
+    /// The checks of one payload.
+    fn payload(&mut self, payload: &Payload<'b>) -> Result<Flow> {
+        match payload {
+            Payload::Version {
+                encoding: Encoding::Component,
+                range,
+                ..
+            } => {
+                // Nothing inside a component is a core module construct:
+                // the header, at its version field, is the whole story.
+                self.note(Some(Feature::ComponentModel), range.start + 4, || {
+                    "a component, not a core module".to_string()
+                });
+                return Ok(Flow::Stop);
+            }
+            Payload::TypeSection(reader) => self.types(reader.clone())?,
+            Payload::ImportSection(reader) => self.import_section(reader.clone())?,
+            Payload::FunctionSection(reader) => {
+                let reader = reader.clone();
+                let total = u64::from(self.info.imported_functions) + u64::from(reader.count());
+                check(
+                    Limit::Functions,
+                    total,
+                    self.limits.functions,
+                    reader.range().start,
+                )?;
+                self.info.defined_functions = reader.count();
+                for item in reader {
+                    item.map_err(|e| malformed(&e))?;
+                }
+            }
+            Payload::TableSection(reader) => {
+                let reader = reader.clone();
+                let total = self.info.tables.len() as u64 + u64::from(reader.count());
+                check(
+                    Limit::Tables,
+                    total,
+                    self.limits.tables,
+                    reader.range().start,
+                )?;
+                for item in reader.into_iter_with_offsets() {
+                    let (offset, table) = item.map_err(|e| malformed(&e))?;
+                    // An initialiser comes as a `0x40 0x00` prefix.
+                    let type_offset = match table.init {
+                        TableInit::Expr(_) => offset + 2,
+                        TableInit::RefNull => offset,
+                    };
+                    self.table(table.ty, offset, Some(type_offset))?;
+                    if let TableInit::Expr(expr) = table.init {
+                        self.note(Some(Feature::FunctionReferences), offset, || {
+                            "table with an initialiser expression".to_string()
+                        });
+                        self.const_expr(&expr)?;
+                    }
+                }
+            }
+            Payload::MemorySection(reader) => {
+                let reader = reader.clone();
+                for item in reader.into_iter_with_offsets() {
+                    let (offset, memory) = item.map_err(|e| malformed(&e))?;
+                    self.memory(memory, false, offset)?;
+                }
+            }
+            Payload::TagSection(reader) => {
+                let reader = reader.clone();
+                self.note(Some(Feature::Exceptions), reader.range().start, || {
+                    "tag section".to_string()
+                });
+                for item in reader {
+                    item.map_err(|e| malformed(&e))?;
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                let reader = reader.clone();
+                let total = u64::from(self.info.globals) + u64::from(reader.count());
+                check(
+                    Limit::Globals,
+                    total,
+                    self.limits.globals,
+                    reader.range().start,
+                )?;
+                for item in reader.into_iter_with_offsets() {
+                    let (offset, global) = item.map_err(|e| malformed(&e))?;
+                    self.note(features::global_type(&global.ty), offset, || {
+                        describe_global(&global.ty)
+                    });
+                    self.const_expr(&global.init_expr)?;
+                    self.info.globals = self.info.globals.saturating_add(1);
+                }
+            }
+            Payload::ExportSection(reader) => {
+                let reader = reader.clone();
+                check(
+                    Limit::Exports,
+                    u64::from(reader.count()),
+                    self.limits.exports,
+                    reader.range().start,
+                )?;
+                for item in reader.into_iter_with_offsets() {
+                    let (offset, export) = item.map_err(|e| malformed(&e))?;
+                    if export.kind == ExternalKind::Tag {
+                        self.note(Some(Feature::Exceptions), offset, || {
+                            "export of a tag".to_string()
+                        });
+                    }
+                    self.info.exports = self.info.exports.saturating_add(1);
+                }
+            }
+            Payload::ElementSection(reader) => self.elements(reader.clone())?,
+            Payload::DataSection(reader) => {
+                let reader = reader.clone();
+                check(
+                    Limit::DataSegments,
+                    u64::from(reader.count()),
+                    self.limits.data_segments,
+                    reader.range().start,
+                )?;
+                for item in reader {
+                    let data = item.map_err(|e| malformed(&e))?;
+                    if let DataKind::Active { offset_expr, .. } = data.kind {
+                        self.const_expr(&offset_expr)?;
+                    }
+                    self.info.data_segments = self.info.data_segments.saturating_add(1);
+                }
+            }
+            Payload::CodeSectionStart {
+                count,
+                unchecked_range: range,
+                ..
+            } => {
+                let total = u64::from(self.info.imported_functions) + u64::from(*count);
+                check(Limit::Functions, total, self.limits.functions, range.start)?;
+            }
+            Payload::CodeSectionEntry(body) => self.body(body)?,
+            Payload::UnknownSection { id, range, .. } => {
+                return Err(ValidationError::Malformed {
+                    offset: range.start,
+                    message: format!("unknown section id {id}"),
+                });
+            }
+            // The header, start, data-count and custom sections carry
+            // nothing to check here; custom sections are opaque.
+            _ => {}
+        }
+        Ok(Flow::Continue)
     }
 
     fn types(&mut self, reader: SectionLimited<'_, wasmparser::RecGroup>) -> Result<()> {
@@ -289,9 +374,11 @@ impl<'c, 'b> Scan<'c, 'b> {
                     self.limits.types,
                     offset,
                 )?;
-                let feature = features::sub_type(&ty)
-                    .or_else(|| features::encoding::<wasmparser::SubType>(self.bytes, offset));
-                self.note(feature, offset, || format!("type {ty}"));
+                if self.record {
+                    let feature = features::sub_type(&ty)
+                        .or_else(|| features::encoding::<wasmparser::SubType>(self.bytes, offset));
+                    self.note(feature, offset, || format!("type {ty}"));
+                }
                 match ty.composite_type.inner {
                     wasmparser::CompositeInnerType::Func(f) => {
                         check(
@@ -378,7 +465,7 @@ impl<'c, 'b> Scan<'c, 'b> {
                         });
                     }
                 }
-                if self.first_feature.is_none() {
+                if self.record && self.first_feature.is_none() {
                     let feature = features::encoding::<wasmparser::Import<'_>>(self.bytes, offset);
                     self.note(feature, offset, || {
                         "encoding of the import's limits".to_string()
@@ -445,7 +532,7 @@ impl<'c, 'b> Scan<'c, 'b> {
         check(Limit::Tables, count, self.limits.tables, offset)?;
         let feature = features::table_type(&ty);
         self.note(feature, offset, || format!("table of {}", ty.element_type));
-        if let Some(type_offset) = defined_at {
+        if let Some(type_offset) = defined_at.filter(|_| self.record) {
             let encoding = features::encoding::<TableType>(self.bytes, type_offset);
             self.note(encoding, offset, || {
                 "encoding of the table's limits".to_string()
@@ -486,7 +573,7 @@ impl<'c, 'b> Scan<'c, 'b> {
                 "a second memory".to_string()
             });
         }
-        if !imported {
+        if !imported && self.record {
             let encoding = features::encoding::<MemoryType>(self.bytes, offset);
             self.note(encoding, offset, || {
                 "encoding of the memory's limits".to_string()
@@ -557,7 +644,7 @@ impl<'c, 'b> Scan<'c, 'b> {
         Ok(())
     }
 
-    fn body(&mut self, body: &FunctionBody<'_>) -> Result<()> {
+    fn body_size(&self, body: &FunctionBody<'_>) -> Result<()> {
         let range = body.range();
         let size = range.end.saturating_sub(range.start);
         check(
@@ -565,27 +652,105 @@ impl<'c, 'b> Scan<'c, 'b> {
             size,
             self.limits.function_body_size,
             range.start,
+        )
+    }
+
+    /// The limits of one local declaration `(count, _)` at `offset`, given
+    /// the locals the body declared before it.
+    fn locals(&mut self, declared: &mut u64, count: u32, offset: u64) -> Result<()> {
+        *declared = declared.saturating_add(u64::from(count));
+        check(
+            Limit::LocalsPerFunction,
+            *declared,
+            self.limits.locals_per_function,
+            offset,
         )?;
+        self.info.total_locals = self.info.total_locals.saturating_add(u64::from(count));
+        check(
+            Limit::LocalsTotal,
+            self.info.total_locals,
+            self.limits.locals_total,
+            offset,
+        )
+    }
+
+    /// The limits of a `block`, `loop` or `if` at `offset`, given the
+    /// blocks the body had before it.
+    fn block(&mut self, blocks: &mut u64, offset: u64) -> Result<()> {
+        *blocks += 1;
+        check(
+            Limit::BlocksPerFunction,
+            *blocks,
+            self.limits.blocks_per_function,
+            offset,
+        )?;
+        self.info.total_blocks += 1;
+        check(
+            Limit::BlocksTotal,
+            self.info.total_blocks,
+            self.limits.blocks_total,
+            offset,
+        )
+    }
+
+    /// The body's limits, checked as the structural pass does, interleaved
+    /// with its validation by `func`: one decoding serves both. `None` if
+    /// any check fails. The body size was checked already.
+    fn validate_body(
+        &mut self,
+        body: &FunctionBody<'b>,
+        mut func: FuncValidator<ValidatorResources>,
+    ) -> Option<FuncValidatorAllocations> {
+        let mut reader = body.get_binary_reader();
+        reader.set_features(PROFILE);
+        let mut declared: u64 = 0;
+        for _ in 0..reader.read_var_u32().ok()? {
+            let offset = reader.original_position();
+            let count: u32 = reader.read().ok()?;
+            let ty: ValType = reader.read().ok()?;
+            self.locals(&mut declared, count, offset).ok()?;
+            func.define_locals(offset, count, ty).ok()?;
+        }
+        let mut blocks: u64 = 0;
+        while !reader.eof() {
+            let offset = reader.original_position();
+            // `block`, `loop`, `if` and `br_table` are one-byte opcodes.
+            match self.bytes.get(usize::try_from(offset).ok()?) {
+                Some(0x02..=0x04) => self.block(&mut blocks, offset).ok()?,
+                Some(0x0e) => {
+                    let mut immediate = reader.clone();
+                    immediate.read_u8().ok()?;
+                    let targets = immediate.read_var_u32().ok()?;
+                    check(
+                        Limit::BrTableTargets,
+                        u64::from(targets),
+                        self.limits.br_table_targets,
+                        offset,
+                    )
+                    .ok()?;
+                }
+                _ => {}
+            }
+            reader
+                .visit_operator(&mut func.visitor(offset))
+                .ok()?
+                .ok()?;
+        }
+        reader
+            .finish_expression(&func.visitor(reader.original_position()))
+            .ok()?;
+        Some(func.into_allocations())
+    }
+
+    fn body(&mut self, body: &FunctionBody<'_>) -> Result<()> {
+        self.body_size(body)?;
 
         let mut locals = body.get_locals_reader().map_err(|e| malformed(&e))?;
         let mut declared: u64 = 0;
         for _ in 0..locals.get_count() {
             let offset = locals.original_position();
             let (count, ty) = locals.read().map_err(|e| malformed(&e))?;
-            declared = declared.saturating_add(u64::from(count));
-            check(
-                Limit::LocalsPerFunction,
-                declared,
-                self.limits.locals_per_function,
-                offset,
-            )?;
-            self.info.total_locals = self.info.total_locals.saturating_add(u64::from(count));
-            check(
-                Limit::LocalsTotal,
-                self.info.total_locals,
-                self.limits.locals_total,
-                offset,
-            )?;
+            self.locals(&mut declared, count, offset)?;
             self.note(features::val_type(ty), offset, || {
                 format!("local of type {ty}")
             });
@@ -597,20 +762,7 @@ impl<'c, 'b> Scan<'c, 'b> {
             let (op, offset) = ops.read_with_offset().map_err(|e| malformed(&e))?;
             match &op {
                 Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
-                    blocks += 1;
-                    check(
-                        Limit::BlocksPerFunction,
-                        blocks,
-                        self.limits.blocks_per_function,
-                        offset,
-                    )?;
-                    self.info.total_blocks += 1;
-                    check(
-                        Limit::BlocksTotal,
-                        self.info.total_blocks,
-                        self.limits.blocks_total,
-                        offset,
-                    )?;
+                    self.block(&mut blocks, offset)?;
                 }
                 Operator::BrTable { targets } => {
                     check(
@@ -707,4 +859,147 @@ fn signature(params: &[ValType], results: &[ValType]) -> String {
             .join(", ")
     };
     format!("({}) -> ({})", list(params), list(results))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AllowedImport;
+    use arbitrary::{Arbitrary, Unstructured};
+
+    /// Bytes for `Unstructured`, the same on every run.
+    fn seed_bytes(seed: u64, len: usize) -> Vec<u8> {
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect()
+    }
+
+    /// Limits tight enough that generated modules cross them.
+    fn tight_limits(u: &mut Unstructured<'_>) -> Limits {
+        let mut limits = Limits::contract();
+        for &limit in Limit::ALL {
+            if limit != Limit::ModuleSize && u.arbitrary::<bool>().unwrap_or(false) {
+                limits.set(limit, u.int_in_range(0..=6).unwrap_or(0));
+            }
+        }
+        limits
+    }
+
+    fn config(u: &mut Unstructured<'_>) -> Config {
+        let limits = if u.arbitrary::<bool>().unwrap_or(false) {
+            tight_limits(u)
+        } else {
+            Limits::spec()
+        };
+        let imports = match u.int_in_range(0..=2).unwrap_or(0) {
+            0 => ImportPolicy::Any,
+            1 => ImportPolicy::AllowList(Vec::new()),
+            _ => ImportPolicy::AllowList(vec![AllowedImport::new("", "", [], [])]),
+        };
+        Config { limits, imports }
+    }
+
+    /// The single pass accepts a module, with the same info, exactly when
+    /// the checks in their documented order do.
+    fn assert_same(bytes: &[u8], config: &Config) -> bool {
+        let fast = accept(bytes, config).map(|mut info| {
+            info.size = bytes.len();
+            info
+        });
+        let slow = in_order(bytes, config);
+        assert_eq!(fast, slow.clone().ok(), "{slow:?} for {bytes:02x?}");
+        assert_eq!(validate(bytes, config), slow);
+        slow.is_ok()
+    }
+
+    #[test]
+    fn single_pass_agrees_with_the_documented_order() {
+        let (mut accepted, mut rejected) = (0, 0);
+        for seed in 0..1000u64 {
+            let data = seed_bytes(seed, 4096);
+            let mut u = Unstructured::new(&data);
+            let Ok(mut smith) = wasm_smith::Config::arbitrary(&mut u) else {
+                continue;
+            };
+            if seed % 2 == 0 {
+                // Mostly modules inside the profile, so most are accepted.
+                smith.simd_enabled = false;
+                smith.relaxed_simd_enabled = false;
+                smith.threads_enabled = false;
+                smith.exceptions_enabled = false;
+                smith.gc_enabled = false;
+                smith.tail_call_enabled = false;
+                smith.memory64_enabled = false;
+                smith.extended_const_enabled = false;
+                smith.wide_arithmetic_enabled = false;
+                smith.custom_page_sizes_enabled = false;
+                smith.compact_imports_enabled = false;
+                smith.custom_descriptors_enabled = false;
+                smith.shared_everything_threads_enabled = false;
+                smith.max_memories = smith.max_memories.min(1);
+            }
+            let Ok(module) = wasm_smith::Module::new(smith, &mut u) else {
+                continue;
+            };
+            let mut bytes = module.to_bytes();
+            let config = config(&mut u);
+            if assert_same(&bytes, &config) {
+                accepted += 1;
+            } else {
+                rejected += 1;
+            }
+            // And a few corruptions of it.
+            for _ in 0..4 {
+                let (Ok(at), Ok(value)) = (u.int_in_range(0..=bytes.len()), u.arbitrary::<u8>())
+                else {
+                    break;
+                };
+                if at < bytes.len() {
+                    bytes[at] = value;
+                } else {
+                    bytes.push(value);
+                }
+                assert_same(&bytes, &config);
+            }
+        }
+        assert!(
+            accepted >= 100 && rejected >= 100,
+            "{accepted} accepted, {rejected} rejected"
+        );
+    }
+
+    /// A limit crossed late in the module wins over an invalid instruction
+    /// earlier, because the structural pass comes first.
+    #[test]
+    fn a_late_limit_wins_over_an_earlier_invalid_instruction() {
+        let bytes = wat::parse_str(
+            r#"(module
+                (func (result i32) i64.const 1)
+                (func block block nop end end))"#,
+        )
+        .expect("parses");
+        let mut limits = Limits::spec();
+        limits.blocks_per_function = 1;
+        let config = Config::with_limits(limits);
+        assert!(!assert_same(&bytes, &config));
+        match validate(&bytes, &config) {
+            Err(ValidationError::LimitExceeded {
+                limit: Limit::BlocksPerFunction,
+                value: 2,
+                max: 1,
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            validate(&bytes, &Config::with_limits(Limits::spec())),
+            Err(ValidationError::Invalid { .. })
+        ));
+    }
 }

@@ -379,11 +379,7 @@ pub(crate) fn emit(
                 out.section(&data);
             }
             Payload::CodeSectionStart { .. } => {
-                let data = code_section(bytes, parsed, context, &wrappers, &mut stats)?;
-                out.section(&RawSection {
-                    id: SectionId::Code as u8,
-                    data: &data,
-                });
+                code_section(&mut out.0, bytes, parsed, context, &wrappers, &mut stats)?;
             }
             _ => return Err(unsupported(0, "section outside the profile")),
         }
@@ -458,13 +454,15 @@ fn reserved_imports(reserved_type: u32) -> ImportSection {
     imports
 }
 
+/// Appends the code section, with its id and size, to `out`.
 fn code_section(
+    out: &mut Vec<u8>,
     bytes: &[u8],
     parsed: &ParsedModule<'_>,
     context: &EmitContext<'_>,
     wrappers: &WrapperTypes,
     stats: &mut InstrumentStats,
-) -> Result<Vec<u8>, InstrumentError> {
+) -> Result<(), InstrumentError> {
     let input_code: usize = parsed
         .bodies
         .iter()
@@ -472,10 +470,16 @@ fn code_section(
         .sum();
     // Injected code roughly doubles typical bodies; reserving once avoids
     // repeated copies of a large section.
-    let mut section = Vec::with_capacity(input_code * 2 + 16);
+    out.reserve(input_code * 2 + 16);
+    out.push(SectionId::Code as u8);
+    // The contents are written in place, after room for the longest size
+    // prefix; the prefix is then written and the contents moved up to it.
+    let size_at = out.len();
+    out.extend_from_slice(&[0; 5]);
+    let contents = out.len();
     let count = u32::try_from(parsed.bodies.len())
         .map_err(|_| unsupported(0, "too many function bodies"))?;
-    count.encode(&mut section);
+    count.encode(out);
     let mut analyzer = Analyzer::new(
         &parsed.types,
         context.schedule,
@@ -498,7 +502,7 @@ fn code_section(
             analyzer.edits(),
             wrapper,
         )?;
-        body_bytes.as_slice().encode(&mut section);
+        body_bytes.as_slice().encode(out);
 
         stats.functions += 1;
         stats.metered_blocks += plan.charged_blocks;
@@ -506,7 +510,14 @@ fn code_section(
         stats.max_frame = stats.max_frame.max(plan.frame);
         stats.dynamic_charges += plan.dynamic_charges;
     }
-    Ok(section)
+    let size = u32::try_from(out.len() - contents)
+        .map_err(|_| unsupported(0, "code section too large"))?;
+    let mut prefix = Vec::with_capacity(5);
+    size.encode(&mut prefix);
+    out[size_at..size_at + prefix.len()].copy_from_slice(&prefix);
+    out.copy_within(contents.., size_at + prefix.len());
+    out.truncate(out.len() - (5 - prefix.len()));
+    Ok(())
 }
 
 pub(crate) fn encode_val_type(
@@ -579,5 +590,44 @@ impl Reencode for NameShifter {
             return Ok(());
         }
         wasm_encoder::reencode::utils::parse_custom_name_subsection(self, names, section)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Config, Limits, Schedule, StackConfig, instrument, validate};
+
+    /// A module whose code section is `functions` bodies of `adds` additions.
+    fn module(functions: usize, adds: usize) -> Vec<u8> {
+        let body = "local.get 0 i32.const 7 i32.add local.set 0 ".repeat(adds);
+        let funcs = format!("(func (param i32) {body})").repeat(functions);
+        wat::parse_str(format!("(module {funcs})")).expect("parses")
+    }
+
+    /// The code section, written in place, gets a size prefix of every
+    /// length, and the contents after it are intact.
+    #[test]
+    fn code_section_size_prefixes_of_every_length() {
+        for (functions, adds) in [(0, 0), (1, 0), (1, 10), (1, 1_000), (40, 3_000)] {
+            let bytes = module(functions, adds);
+            let info = validate(&bytes, &Config::with_limits(Limits::spec())).expect("valid");
+            let out = instrument(&bytes, &info, &Schedule::v1(), &StackConfig::default())
+                .expect("instruments");
+            assert_eq!(out.bytes.len(), out.stats.output_size);
+            wasmparser::Validator::new()
+                .validate_all(&out.bytes)
+                .expect("the output is valid");
+            let mut bodies = 0;
+            for payload in wasmparser::Parser::new(0).parse_all(&out.bytes) {
+                if let wasmparser::Payload::CodeSectionEntry(body) = payload.expect("decodes") {
+                    let mut ops = body.get_operators_reader().expect("decodes");
+                    while !ops.eof() {
+                        ops.read().expect("decodes");
+                    }
+                    bodies += 1;
+                }
+            }
+            assert_eq!(bodies, functions);
+        }
     }
 }
