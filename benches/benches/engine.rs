@@ -1,0 +1,167 @@
+//! Criterion benchmarks of every engine stage: front end (validate +
+//! instrument), compilation (realistic and adversarial modules),
+//! instantiation, host↔wasm calls, and compute kernels with metering on and
+//! off. `cargo bench -p detvm-benches -- --test` runs each once (CI).
+
+// criterion_group!/criterion_main! generate undocumented public items.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use detvm_benches::fixtures::{self, HOST_CALLS, KERNELS, Loaded};
+use detvm_benches::{limits, realistic};
+use detvm_metering::{Config, Schedule, StackConfig, prepare};
+use detvm_vm::{EngineConfig, Instance, Module, Store, Value};
+
+/// Realistic module sizes, in bytes.
+const SIZES: [(&str, usize); 3] = [("10KB", 10_000), ("100KB", 100_000), ("1MB", 1_000_000)];
+
+fn validate_instrument(c: &mut Criterion) {
+    let config = Config::default();
+    let schedule = Schedule::default();
+    let stack = StackConfig::default();
+    let mut group = c.benchmark_group("validate_instrument");
+    group.sample_size(10);
+    for (name, size) in SIZES {
+        let wasm = realistic::module(size, realistic::SEED);
+        group.throughput(Throughput::Bytes(wasm.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| prepare(black_box(&wasm), &config, &schedule, &stack).expect("valid"))
+        });
+    }
+    group.finish();
+}
+
+fn compile(c: &mut Criterion) {
+    let mut group = c.benchmark_group("compile");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
+    for metering in [true, false] {
+        let engine = fixtures::engine(metering);
+        let setting = if metering { "metered" } else { "unmetered" };
+        for (name, size) in SIZES {
+            let wasm = realistic::module(size, realistic::SEED);
+            group.throughput(Throughput::Bytes(wasm.len() as u64));
+            group.bench_function(BenchmarkId::new(setting, name), |b| {
+                b.iter(|| Module::new(&engine, black_box(&wasm)).expect("compiles"))
+            });
+        }
+    }
+    group.finish();
+}
+
+/// The limit modules, with the (default) contract configuration. Criterion
+/// reports time and bytes/s; the report turns them into time per byte.
+fn compile_limits(c: &mut Criterion) {
+    let engine = fixtures::engine(true);
+    let mut group = c.benchmark_group("compile_limits");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
+    for module in limits::all() {
+        group.throughput(Throughput::Bytes(module.bytes.len() as u64));
+        group.bench_function(module.name, |b| {
+            b.iter(|| Module::new(&engine, black_box(&module.bytes)).expect("compiles"))
+        });
+    }
+    group.finish();
+}
+
+fn instantiate(c: &mut Criterion) {
+    let engine = fixtures::engine(true);
+    let module = Module::new(&engine, &fixtures::contract_wasm()).expect("compiles");
+    let linker = fixtures::linker(&engine);
+    let mut group = c.benchmark_group("instantiate");
+    // A fresh store and instance, as each transaction gets; dropped
+    // outside the timing, as in the report.
+    group.bench_function("store_and_instance", |b| {
+        b.iter_with_large_drop(|| {
+            let mut store = Store::new(&engine, ());
+            let instance = Instance::new(&mut store, &module, &linker).expect("instantiates");
+            (store, instance)
+        })
+    });
+    // The instance alone, into a store made (and dropped) outside the timing.
+    group.bench_function("instance", |b| {
+        b.iter_batched_ref(
+            || Store::new(&engine, ()),
+            |store| Instance::new(store, &module, &linker).expect("instantiates"),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn calls(c: &mut Criterion) {
+    let mut group = c.benchmark_group("call_empty");
+    for metering in [true, false] {
+        let engine = fixtures::engine(metering);
+        let mut loaded = Loaded::new(&engine, &fixtures::kernels_wasm()).expect("loads");
+        let nop = loaded.func("nop");
+        let setting = if metering { "metered" } else { "unmetered" };
+        group.bench_function(BenchmarkId::new("func", setting), |b| {
+            b.iter(|| loaded.call(nop, &[]))
+        });
+        // Through `Instance::call`, which also looks the export up by name.
+        group.bench_function(BenchmarkId::new("by_name", setting), |b| {
+            b.iter(|| {
+                loaded
+                    .instance
+                    .call(&mut loaded.store, "nop", &[], fixtures::GAS)
+                    .expect("calls")
+            })
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("call_host");
+    group.throughput(Throughput::Elements(HOST_CALLS as u64));
+    for metering in [true, false] {
+        let engine = fixtures::engine(metering);
+        let mut loaded = Loaded::new(&engine, &fixtures::kernels_wasm()).expect("loads");
+        let call_host = loaded.func("call_host");
+        let setting = if metering { "metered" } else { "unmetered" };
+        group.bench_function(setting, |b| {
+            b.iter(|| loaded.call(call_host, &[Value::I32(HOST_CALLS)]))
+        });
+    }
+    group.finish();
+}
+
+fn kernels(c: &mut Criterion) {
+    for kernel in KERNELS {
+        let mut group = c.benchmark_group(kernel.name);
+        group.sample_size(20);
+        for metering in [true, false] {
+            let engine = fixtures::engine(metering);
+            let mut loaded = Loaded::new(&engine, &fixtures::kernels_wasm()).expect("loads");
+            let func = loaded.func(kernel.export);
+            let setting = if metering { "metered" } else { "unmetered" };
+            group.bench_function(setting, |b| {
+                b.iter(|| loaded.call(func, &[Value::I32(black_box(kernel.arg))]))
+            });
+        }
+        group.finish();
+    }
+}
+
+/// The engine's own setup, for completeness: creating an `Engine` (ISA
+/// detection and flags) is paid once per process.
+fn engine_new(c: &mut Criterion) {
+    c.bench_function("engine_new", |b| {
+        b.iter(|| detvm_vm::Engine::new(EngineConfig::default()).expect("engine"))
+    });
+}
+
+criterion_group!(
+    benches,
+    validate_instrument,
+    compile,
+    compile_limits,
+    instantiate,
+    calls,
+    kernels,
+    engine_new
+);
+criterion_main!(benches);

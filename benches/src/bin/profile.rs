@@ -1,0 +1,98 @@
+//! Runs one workload in a loop, for a profiler (`perf record`, callgrind):
+//!
+//! ```sh
+//! cargo build --release -p detvm-benches --bin profile
+//! perf record -g target/release/profile limit nested_ifs_5000 metered 5
+//! ```
+//!
+//! Usage: `profile WHAT NAME metered|unmetered [REPEAT]`, where `WHAT` is
+//! `limit` (compile a limit module), `prepare` (validate + instrument a
+//! limit module), `compile` (a realistic module of NAME bytes) or `kernel`.
+//! A limit module's NAME may be prefixed with `half:` for its half size.
+//! With the `peers` feature, `wasmtime-limit NAME backtracking|single_pass`
+//! compiles a limit module with wasmtime (the same Cranelift) and the given
+//! register allocator, to tell the code generator's costs from detvm's.
+
+use std::time::Instant;
+
+use detvm_benches::fixtures::{self, KERNELS, Loaded};
+use detvm_benches::{limits, realistic};
+use detvm_metering::{Config, Schedule, StackConfig, prepare};
+use detvm_vm::{Module, Value};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [what, name, setting, rest @ ..] = &args[..] else {
+        eprintln!("usage: profile limit|prepare|compile|kernel NAME metered|unmetered [REPEAT]");
+        std::process::exit(2)
+    };
+    let metering = setting == "metered";
+    let repeat: u32 = rest.first().and_then(|r| r.parse().ok()).unwrap_or(1);
+    let engine = fixtures::engine(metering);
+    // `half:NAME` is the module of `limits::halves` with that name.
+    let limit = |name: &str| {
+        let (modules, name) = match name.strip_prefix("half:") {
+            Some(name) => (limits::halves(), name),
+            None => (limits::all(), name),
+        };
+        modules
+            .into_iter()
+            .find(|m| m.name == name)
+            .map(|m| m.bytes)
+            .unwrap_or_else(|| panic!("no limit module {name}"))
+    };
+    let start = Instant::now();
+    match what.as_str() {
+        "limit" => {
+            let bytes = limit(name);
+            for _ in 0..repeat {
+                Module::new(&engine, &bytes).expect("compiles");
+            }
+        }
+        "prepare" => {
+            let bytes = limit(name);
+            for _ in 0..repeat {
+                prepare(
+                    &bytes,
+                    &Config::default(),
+                    &Schedule::default(),
+                    &StackConfig::default(),
+                )
+                .expect("valid");
+            }
+        }
+        "compile" => {
+            let bytes = realistic::module(name.parse().expect("a size"), realistic::SEED);
+            for _ in 0..repeat {
+                Module::new(&engine, &bytes).expect("compiles");
+            }
+        }
+        "kernel" => {
+            let kernel = KERNELS
+                .iter()
+                .find(|k| k.name == name)
+                .unwrap_or_else(|| panic!("no kernel {name}"));
+            let mut loaded = Loaded::new(&engine, &fixtures::kernels_wasm()).expect("loads");
+            let func = loaded.func(kernel.export);
+            for _ in 0..repeat {
+                loaded.call(func, &[Value::I32(kernel.arg)]);
+            }
+        }
+        #[cfg(feature = "peers")]
+        "wasmtime-limit" => {
+            let bytes = limit(name);
+            let mut config = wasmtime::Config::new();
+            config.cranelift_regalloc_algorithm(if setting == "single_pass" {
+                wasmtime::RegallocAlgorithm::SinglePass
+            } else {
+                wasmtime::RegallocAlgorithm::Backtracking
+            });
+            let engine = wasmtime::Engine::new(&config).expect("wasmtime engine");
+            for _ in 0..repeat {
+                wasmtime::Module::new(&engine, &bytes).expect("compiles");
+            }
+        }
+        other => panic!("unknown workload {other}"),
+    }
+    eprintln!("{what} {name} {setting} ×{repeat}: {:?}", start.elapsed());
+}

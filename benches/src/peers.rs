@@ -1,0 +1,264 @@
+//! Other engines on the same inputs, for the report: wasmtime 48 with
+//! Cranelift defaults (no metering), the same with fuel, and wasmi 2 with
+//! fuel. They get the uninstrumented `.wasm` (they meter by themselves, or
+//! not at all) and are driven the way their documentation recommends:
+//! typed function handles, wasmtime's `InstancePre`, wasmi's eager
+//! translation (its default, lazy translation, would make "compile" mean
+//! "parse").
+
+use std::time::Duration;
+
+use crate::fixtures::{self, HOST_CALLS, KERNELS};
+use crate::measure::{self, Sample};
+
+/// A peer engine configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// wasmtime with its default Cranelift settings, no fuel.
+    Wasmtime,
+    /// wasmtime with `consume_fuel(true)`.
+    WasmtimeFuel,
+    /// wasmi (an interpreter) with fuel, eager translation.
+    WasmiFuel,
+}
+
+impl Peer {
+    /// Every peer, in report order.
+    pub const ALL: [Peer; 3] = [Self::Wasmtime, Self::WasmtimeFuel, Self::WasmiFuel];
+
+    /// The name used in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Wasmtime => "wasmtime 48",
+            Self::WasmtimeFuel => "wasmtime 48 + fuel",
+            Self::WasmiFuel => "wasmi 2 + fuel",
+        }
+    }
+}
+
+/// A peer's numbers, in the same order as detvm's in the report.
+#[derive(Debug, Clone)]
+pub struct PeerResults {
+    /// Compile time of each module of `compile_inputs`.
+    pub compile: Vec<Sample>,
+    /// A fresh store and instance of the small contract.
+    pub instantiate: Sample,
+    /// One host→wasm call of `nop`.
+    pub call_empty: Sample,
+    /// `HOST_CALLS` wasm→host calls.
+    pub call_host: Sample,
+    /// Each of [`KERNELS`].
+    pub kernels: Vec<Sample>,
+}
+
+/// Measures `peer` on `compile_inputs` and the fixed workloads, each with
+/// `budget` (compile with `compile_budget`).
+pub fn measure(
+    peer: Peer,
+    compile_inputs: &[Vec<u8>],
+    compile_budget: Duration,
+    budget: Duration,
+) -> PeerResults {
+    match peer {
+        Peer::Wasmtime => wasmtime_peer::measure(false, compile_inputs, compile_budget, budget),
+        Peer::WasmtimeFuel => wasmtime_peer::measure(true, compile_inputs, compile_budget, budget),
+        Peer::WasmiFuel => wasmi_peer::measure(compile_inputs, compile_budget, budget),
+    }
+}
+
+/// Fuel given to every store: as much as allowed, so nothing runs out.
+const FUEL: u64 = 1 << 62;
+
+mod wasmtime_peer {
+    use super::*;
+    use wasmtime::{Config, Engine, Linker, Module, Store};
+
+    fn linker(engine: &Engine) -> Linker<()> {
+        let mut linker = Linker::new(engine);
+        linker
+            .func_wrap("env", "noop", || {})
+            .expect("defines noop");
+        linker
+            .func_wrap("env", "log", |_: i32, _: i32| {})
+            .expect("defines log");
+        linker
+    }
+
+    fn store(engine: &Engine, fuel: bool) -> Store<()> {
+        let mut store = Store::new(engine, ());
+        if fuel {
+            store.set_fuel(FUEL).expect("fuel is enabled");
+        }
+        store
+    }
+
+    pub(super) fn measure(
+        fuel: bool,
+        compile_inputs: &[Vec<u8>],
+        compile_budget: Duration,
+        budget: Duration,
+    ) -> PeerResults {
+        let mut config = Config::new();
+        config.consume_fuel(fuel);
+        let engine = Engine::new(&config).expect("wasmtime engine");
+        let compile = compile_inputs
+            .iter()
+            .map(|wasm| {
+                measure::run(compile_budget, || {
+                    Module::new(&engine, wasm).expect("wasmtime compiles")
+                })
+            })
+            .collect();
+
+        let contract = Module::new(&engine, fixtures::contract_wasm()).expect("compiles");
+        let pre = linker(&engine)
+            .instantiate_pre(&contract)
+            .expect("links the contract");
+        let instantiate = measure::run_with_setup(
+            budget,
+            || (),
+            |_| {
+                let mut store = store(&engine, fuel);
+                let instance = pre.instantiate(&mut store).expect("instantiates");
+                (store, instance)
+            },
+        );
+
+        let kernels = Module::new(&engine, fixtures::kernels_wasm()).expect("compiles");
+        let mut store = store(&engine, fuel);
+        let instance = linker(&engine)
+            .instantiate(&mut store, &kernels)
+            .expect("instantiates");
+        let nop = instance
+            .get_typed_func::<(), ()>(&mut store, "nop")
+            .expect("nop");
+        let call_empty = measure::run(budget, || nop.call(&mut store, ()).expect("nop runs"));
+        let call_host_func = instance
+            .get_typed_func::<i32, ()>(&mut store, "call_host")
+            .expect("call_host");
+        let call_host = measure::run(budget, || {
+            call_host_func
+                .call(&mut store, HOST_CALLS)
+                .expect("call_host runs")
+        });
+        let kernels = KERNELS
+            .iter()
+            .map(|kernel| {
+                if kernel.export == "memory_sum" {
+                    let f = instance
+                        .get_typed_func::<i32, i64>(&mut store, kernel.export)
+                        .expect("kernel");
+                    measure::run(budget, || f.call(&mut store, kernel.arg).expect("runs"))
+                } else {
+                    let f = instance
+                        .get_typed_func::<i32, i32>(&mut store, kernel.export)
+                        .expect("kernel");
+                    measure::run(budget, || f.call(&mut store, kernel.arg).expect("runs"))
+                }
+            })
+            .collect();
+        PeerResults {
+            compile,
+            instantiate,
+            call_empty,
+            call_host,
+            kernels,
+        }
+    }
+}
+
+mod wasmi_peer {
+    use super::*;
+    use wasmi::{CompilationMode, Config, Engine, Linker, Module, Store};
+
+    fn linker(engine: &Engine) -> Linker<()> {
+        let mut linker = Linker::new(engine);
+        linker
+            .func_wrap("env", "noop", || {})
+            .expect("defines noop");
+        linker
+            .func_wrap("env", "log", |_: i32, _: i32| {})
+            .expect("defines log");
+        linker
+    }
+
+    fn store(engine: &Engine) -> Store<()> {
+        let mut store = Store::new(engine, ());
+        store.set_fuel(FUEL).expect("fuel is enabled");
+        store
+    }
+
+    pub(super) fn measure(
+        compile_inputs: &[Vec<u8>],
+        compile_budget: Duration,
+        budget: Duration,
+    ) -> PeerResults {
+        let mut config = Config::default();
+        config.consume_fuel(true);
+        config.compilation_mode(CompilationMode::Eager);
+        let engine = Engine::new(&config);
+        let compile = compile_inputs
+            .iter()
+            .map(|wasm| {
+                measure::run(compile_budget, || {
+                    Module::new(&engine, wasm).expect("wasmi compiles")
+                })
+            })
+            .collect();
+
+        let contract = Module::new(&engine, fixtures::contract_wasm()).expect("compiles");
+        let contract_linker = linker(&engine);
+        let instantiate = measure::run_with_setup(
+            budget,
+            || (),
+            |_| {
+                let mut store = store(&engine);
+                let instance = contract_linker
+                    .instantiate_and_start(&mut store, &contract)
+                    .expect("instantiates");
+                (store, instance)
+            },
+        );
+
+        let kernels = Module::new(&engine, fixtures::kernels_wasm()).expect("compiles");
+        let mut store = store(&engine);
+        let instance = linker(&engine)
+            .instantiate_and_start(&mut store, &kernels)
+            .expect("instantiates");
+        let nop = instance
+            .get_typed_func::<(), ()>(&store, "nop")
+            .expect("nop");
+        let call_empty = measure::run(budget, || nop.call(&mut store, ()).expect("nop runs"));
+        let call_host_func = instance
+            .get_typed_func::<i32, ()>(&store, "call_host")
+            .expect("call_host");
+        let call_host = measure::run(budget, || {
+            call_host_func
+                .call(&mut store, HOST_CALLS)
+                .expect("call_host runs")
+        });
+        let kernels = KERNELS
+            .iter()
+            .map(|kernel| {
+                if kernel.export == "memory_sum" {
+                    let f = instance
+                        .get_typed_func::<i32, i64>(&store, kernel.export)
+                        .expect("kernel");
+                    measure::run(budget, || f.call(&mut store, kernel.arg).expect("runs"))
+                } else {
+                    let f = instance
+                        .get_typed_func::<i32, i32>(&store, kernel.export)
+                        .expect("kernel");
+                    measure::run(budget, || f.call(&mut store, kernel.arg).expect("runs"))
+                }
+            })
+            .collect();
+        PeerResults {
+            compile,
+            instantiate,
+            call_empty,
+            call_host,
+            kernels,
+        }
+    }
+}
