@@ -115,6 +115,10 @@ pub(super) struct Translator<'a, 'f> {
     /// Blocks opened inside unreachable code, skipped without frames.
     pub unreachable_depth: u32,
     pub results: Vec<ir::Type>,
+    /// `gas_left` and `stack_left` of an instrumented module, kept in
+    /// variables: loaded at entry and after every call, stored back to
+    /// `VMRuntime` before every call, return and trap exit.
+    counters: Option<[Variable; 2]>,
     trap_blocks: [Option<Block>; TRAP_CODES],
     propagate_block: Option<Block>,
     // Function invariants, hoisted on first use.
@@ -140,6 +144,18 @@ pub(super) struct Translator<'a, 'f> {
     pub checked: Vec<(Value, u64)>,
 }
 
+/// Where an instrumentation counter lives in the function being compiled.
+enum Counter {
+    /// In a variable (see `Translator::counters`).
+    Variable(Variable),
+    /// In `VMRuntime`, at this offset: every access is a load or store.
+    Memory(i32),
+}
+
+/// `VMRuntime` offsets of the counters, in the order of
+/// `Translator::counters`.
+const COUNTER_OFFSETS: [i32; 2] = [runtime_offsets::GAS_LEFT, runtime_offsets::STACK_LEFT];
+
 /// How many proven bounds are remembered at once.
 const CHECKED_CAPACITY: usize = 16;
 
@@ -152,6 +168,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         jit: &'a mut JITModule,
         func_index: u32,
         results: Vec<ir::Type>,
+        counters_in_variables: bool,
     ) -> Result<Self, CompileError> {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
@@ -161,6 +178,16 @@ impl<'a, 'f> Translator<'a, 'f> {
         let rt = b
             .ins()
             .load(PTR, invariant_flags(), vmctx, vmctx_offsets::RUNTIME);
+        let counters = if m.instrumented && counters_in_variables {
+            let vars = [b.declare_var(I64), b.declare_var(I64)];
+            for (var, off) in vars.into_iter().zip(COUNTER_OFFSETS) {
+                let v = b.ins().load(I64, state_flags(), rt, off);
+                b.def_var(var, v);
+            }
+            Some(vars)
+        } else {
+            None
+        };
         let limit = b
             .ins()
             .load(PTR, state_flags(), rt, runtime_offsets::NATIVE_STACK_LIMIT);
@@ -189,6 +216,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             reachable: true,
             unreachable_depth: 0,
             results,
+            counters,
             trap_blocks,
             propagate_block: None,
             memory_ptr: None,
@@ -278,26 +306,55 @@ impl<'a, 'f> Translator<'a, 'f> {
         block
     }
 
+    /// The target of a conditional branch to the trap exit `code`: the
+    /// shared trap block, or, with counters, a new cold block that
+    /// [`Self::fill_trap_site`] fills after the branch. The shared blocks
+    /// take no arguments: with thousands of checks, arguments on them would
+    /// make register allocation superlinear.
+    fn trap_target(&mut self, code: TrapCode) -> Block {
+        if self.counters.is_none() {
+            return self.trap_block(code);
+        }
+        let site = self.b.create_block();
+        self.b.set_cold_block(site);
+        site
+    }
+
+    /// Fills a block from [`Self::trap_target`] (once its only branch is
+    /// emitted): store the counters and jump to the shared trap block.
+    fn fill_trap_site(&mut self, site: Block, code: TrapCode) {
+        if self.counters.is_none() {
+            return;
+        }
+        self.b.switch_to_block(site);
+        self.b.seal_block(site);
+        self.trap_now(code);
+    }
+
     /// Traps with `code` when `cond` is non-zero; continues in a new block.
     pub fn trap_if(&mut self, cond: Value, code: TrapCode) {
-        let trap = self.trap_block(code);
+        let trap = self.trap_target(code);
         let next = self.b.create_block();
         self.b.ins().brif(cond, trap, &[], next, &[]);
+        self.fill_trap_site(trap, code);
         self.b.switch_to_block(next);
         self.b.seal_block(next);
     }
 
     /// Traps with `code` when `cond` is zero; continues in a new block.
     pub fn trap_unless(&mut self, cond: Value, code: TrapCode) {
-        let trap = self.trap_block(code);
+        let trap = self.trap_target(code);
         let next = self.b.create_block();
         self.b.ins().brif(cond, next, &[], trap, &[]);
+        self.fill_trap_site(trap, code);
         self.b.switch_to_block(next);
         self.b.seal_block(next);
     }
 
-    /// Takes a trap exit unconditionally; the current block ends.
+    /// Takes a trap exit unconditionally (storing the counters first); the
+    /// current block ends.
     pub fn trap_now(&mut self, code: TrapCode) {
+        self.store_counters();
         let trap = self.trap_block(code);
         self.b.ins().jump(trap, &[]);
     }
@@ -323,10 +380,67 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.switch_to_block(next);
         self.b.seal_block(next);
         self.mem_cache = None;
+        self.load_counters();
+    }
+
+    /// Stores the counter variables to `VMRuntime`: before every call,
+    /// return and trap exit.
+    pub fn store_counters(&mut self) {
+        let Some(vars) = self.counters else { return };
+        for (var, off) in vars.into_iter().zip(COUNTER_OFFSETS) {
+            let v = self.b.use_var(var);
+            self.b.ins().store(state_flags(), v, self.rt, off);
+        }
+    }
+
+    /// The fused lowering of a counter charge (`docs/gas.md` §5.1, and the
+    /// frame check of §5.3): `global.get g; i64.const c; i64.lt_u; if; call
+    /// t; end; global.get g; i64.const c; i64.sub; global.set g` for the
+    /// counter `g` (0: gas, 1: stack) whose trap `t` is `trap`. One
+    /// subtraction whose borrow takes the trap exit; the exit sees the
+    /// counter as it was before the charge, as in the general lowering.
+    pub fn fused_charge(&mut self, counter: usize, amount: u64, trap: TrapCode) {
+        let Some(vars) = self.counters else { return };
+        let var = vars[counter];
+        let old = self.b.use_var(var);
+        let amount = self.b.ins().iconst(I64, amount as i64);
+        let borrow = self.b.ins().icmp(IntCC::UnsignedLessThan, old, amount);
+        let new = self.b.ins().isub(old, amount);
+        let site = self.b.create_block();
+        self.b.set_cold_block(site);
+        let next = self.b.create_block();
+        self.b.ins().brif(borrow, site, &[], next, &[]);
+        self.b.switch_to_block(site);
+        self.b.seal_block(site);
+        // The value before the charge, without keeping `old` alive on the
+        // fast path.
+        let before = self.b.ins().iadd(new, amount);
+        self.b.def_var(var, before);
+        self.trap_now(trap);
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+        self.b.def_var(var, new);
+    }
+
+    /// Whether the counters are kept in variables (an instrumented module).
+    pub fn has_counters(&self) -> bool {
+        self.counters.is_some()
+    }
+
+    /// Reloads the counter variables from `VMRuntime`: after every call
+    /// (the callee, a builtin or a host function may have changed them).
+    fn load_counters(&mut self) {
+        let Some(vars) = self.counters else { return };
+        for (var, off) in vars.into_iter().zip(COUNTER_OFFSETS) {
+            let v = self.b.ins().load(I64, state_flags(), self.rt, off);
+            self.b.def_var(var, v);
+        }
     }
 
     /// Emits the trap-exit blocks that were used: store the code (unless
-    /// only propagating) and return zeros.
+    /// only propagating) and return zeros. The counters were stored on the
+    /// way (by the trap site, or by the trapping callee); at the native
+    /// stack check in the prologue they are still as loaded.
     pub fn emit_trap_blocks(&mut self) {
         for (slot, block) in self.trap_blocks.into_iter().enumerate() {
             let Some(block) = block else { continue };
@@ -501,22 +615,30 @@ impl<'a, 'f> Translator<'a, 'f> {
 
     /// The instrumentation counter behind a reserved global, if `index` is
     /// one.
-    fn reserved_global(&self, index: u32) -> Option<i32> {
+    fn reserved_global(&self, index: u32) -> Option<Counter> {
         use detvm_metering::abi;
         if !self.m.instrumented {
             return None;
         }
-        match index {
-            abi::GAS_LEFT_GLOBAL => Some(runtime_offsets::GAS_LEFT),
-            abi::STACK_LEFT_GLOBAL => Some(runtime_offsets::STACK_LEFT),
-            _ => None,
-        }
+        let slot = match index {
+            abi::GAS_LEFT_GLOBAL => 0,
+            abi::STACK_LEFT_GLOBAL => 1,
+            _ => return None,
+        };
+        Some(match self.counters {
+            Some(vars) => Counter::Variable(vars[slot]),
+            None => Counter::Memory(COUNTER_OFFSETS[slot]),
+        })
     }
 
     /// `global.get`.
     pub fn global_get(&mut self, index: u32) -> Result<Value, CompileError> {
-        if let Some(off) = self.reserved_global(index) {
-            return Ok(self.b.ins().load(I64, state_flags(), self.rt, off));
+        match self.reserved_global(index) {
+            Some(Counter::Variable(var)) => return Ok(self.b.use_var(var)),
+            Some(Counter::Memory(off)) => {
+                return Ok(self.b.ins().load(I64, state_flags(), self.rt, off));
+            }
+            None => {}
         }
         let gt = *self
             .m
@@ -537,9 +659,16 @@ impl<'a, 'f> Translator<'a, 'f> {
 
     /// `global.set`.
     pub fn global_set(&mut self, index: u32, value: Value) -> Result<(), CompileError> {
-        if let Some(off) = self.reserved_global(index) {
-            self.b.ins().store(state_flags(), value, self.rt, off);
-            return Ok(());
+        match self.reserved_global(index) {
+            Some(Counter::Variable(var)) => {
+                self.b.def_var(var, value);
+                return Ok(());
+            }
+            Some(Counter::Memory(off)) => {
+                self.b.ins().store(state_flags(), value, self.rt, off);
+                return Ok(());
+            }
+            None => {}
         }
         if self.m.env.globals.get(index as usize).is_none() {
             return Err(self.err(format!("unknown global {index}")));
@@ -677,6 +806,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             );
             let args = self.call_args(type_index, callee_vmctx)?;
             let sig = self.sig_ref(type_index)?;
+            self.store_counters();
             let inst = self.b.ins().call_indirect(sig, code, &args);
             self.finish_call(inst);
         } else {
@@ -690,6 +820,7 @@ impl<'a, 'f> Translator<'a, 'f> {
                 }
             };
             let args = self.call_args(type_index, self.vmctx)?;
+            self.store_counters();
             let inst = self.b.ins().call(fref, &args);
             self.finish_call(inst);
         }
@@ -722,6 +853,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             .load(PTR, state_flags(), funcref, funcref_offsets::VMCTX);
         let args = self.call_args(type_index, callee_vmctx)?;
         let sig = self.sig_ref(type_index)?;
+        self.store_counters();
         let inst = self.b.ins().call_indirect(sig, code, &args);
         self.finish_call(inst);
         Ok(())
@@ -746,6 +878,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         let mut all = Vec::with_capacity(args.len() + 1);
         all.push(self.vmctx);
         all.extend_from_slice(args);
+        self.store_counters();
         let inst = self.b.ins().call_indirect(sig, f, &all);
         let result = self.b.inst_results(inst).first().copied();
         self.check_trap_after_call();

@@ -5,7 +5,7 @@
 //! checked after every call, and all instance state is reached through the
 //! offsets of [`crate::vmctx`].
 //!
-//! * [`make_isa`] builds the host ISA with the settings determinism needs.
+//! * [`make_isas`] builds the host ISAs with the settings determinism needs.
 //! * [`compile_module`] translates every defined function, one entry
 //!   trampoline and one host stub per type index, and links them into
 //!   executable memory owned by [`CompiledCode`].
@@ -99,17 +99,42 @@ pub(crate) enum CompileError {
     Memory(String),
 }
 
+/// The two host ISAs a module is compiled with: `normal` for almost every
+/// function, `large` (Cranelift's single-pass register allocator, no
+/// optimisation) for the rare functions above the thresholds of
+/// [`is_large_function`], whose compile time would otherwise grow faster
+/// than their size. Both produce code with the same behaviour.
+pub(crate) struct TargetIsas {
+    /// The engine's settings.
+    pub normal: OwnedTargetIsa,
+    /// The settings for large functions.
+    pub large: OwnedTargetIsa,
+}
+
+/// Builds both host ISAs (see [`TargetIsas`]).
+pub(crate) fn make_isas(cfg: &CodegenConfig) -> Result<TargetIsas, CompileError> {
+    Ok(TargetIsas {
+        normal: make_isa(cfg, false)?,
+        large: make_isa(cfg, true)?,
+    })
+}
+
 /// Builds the host ISA: Cranelift's native target with the flags that
-/// compiled code relies on.
-pub(crate) fn make_isa(cfg: &CodegenConfig) -> Result<OwnedTargetIsa, CompileError> {
+/// compiled code relies on. `large` selects the settings for large
+/// functions: no optimisation and the single-pass register allocator,
+/// whatever `cfg.opt_level`.
+fn make_isa(cfg: &CodegenConfig, large: bool) -> Result<OwnedTargetIsa, CompileError> {
     let mut flags = settings::builder();
     let opt = match cfg.opt_level {
+        _ if large => "none",
         OptLevel::None => "none",
         OptLevel::Speed => "speed",
     };
+    let regalloc = if large { "single_pass" } else { "backtracking" };
     let verify = if cfg.verify { "true" } else { "false" };
-    let settings: [(&str, &str); 9] = [
+    let settings: [(&str, &str); 10] = [
         ("opt_level", opt),
+        ("regalloc_algorithm", regalloc),
         ("enable_verifier", verify),
         // NaN results must be bit-identical on every CPU.
         ("enable_nan_canonicalization", "true"),
@@ -275,10 +300,11 @@ pub(crate) struct ModuleCtx<'m> {
 /// Compiles every defined function of `env` (decoded from `wasm`), plus one
 /// entry trampoline and one host stub per type index.
 pub(crate) fn compile_module(
-    isa: &OwnedTargetIsa,
+    isas: &TargetIsas,
     env: &ModuleEnv,
     wasm: &[u8],
 ) -> Result<CompiledCode, CompileError> {
+    let isa = &isas.normal;
     let call_conv = isa.default_call_conv();
     let provider = ArenaMemoryProvider::new_with_size(code_reservation(wasm.len()))
         .map_err(|e| CompileError::Memory(e.to_string()))?;
@@ -333,7 +359,6 @@ pub(crate) fn compile_module(
 
     let mut ctx = jit.make_context();
     let mut fctx = FunctionBuilderContext::new();
-    let mut fallback: Option<Option<OwnedTargetIsa>> = None;
     for defined in 0..env.bodies.len() {
         let func_index = imported + defined as u32;
         let ty = env.funcs[func_index as usize];
@@ -346,22 +371,26 @@ pub(crate) fn compile_module(
                 offset: 0,
                 message: "function body out of range".into(),
             })?;
-        translate::translate_function(&mctx, &mut jit, &mut ctx.func, &mut fctx, func_index, body)?;
+        let body_size = env.bodies[defined].range.len();
+        let wasm_blocks = translate::count_blocks(&body).unwrap_or(u32::MAX);
+        // Large shapes keep the counters in memory: in variables, 5,000
+        // nested `if`s would keep 5,000 counter values live at once.
+        let large_shape = is_large_function(wasm_blocks, body_size, 0);
+        translate::translate_function(
+            &mctx,
+            &mut jit,
+            &mut ctx.func,
+            &mut fctx,
+            func_index,
+            body,
+            !large_shape,
+        )?;
         let id = mctx.func_ids[defined];
-        let huge = ctx.func.dfg.num_blocks() > LARGE_FUNCTION_BLOCKS;
-        let fallback_isa = if huge && isa.flags().opt_level() != settings::OptLevel::None {
-            if fallback.is_none() {
-                fallback = Some(unoptimized_variant(isa));
-            }
-            fallback.as_ref().and_then(|f| f.as_ref())
+        if is_large_function(wasm_blocks, body_size, ctx.func.dfg.num_blocks()) {
+            define_with(&mut jit, &isas.large, id, &mut ctx)
         } else {
-            None
-        };
-        match fallback_isa {
-            Some(unopt) => define_with(&mut jit, unopt, id, &mut ctx),
-            None => jit
-                .define_function(id, &mut ctx)
-                .map_err(|e| module_error_message(&e)),
+            jit.define_function(id, &mut ctx)
+                .map_err(|e| module_error_message(&e))
         }
         .map_err(|message| CompileError::Codegen {
             func_index,
@@ -461,28 +490,26 @@ pub(crate) fn compile_module(
     })
 }
 
-/// Functions with more Cranelift blocks than this are compiled without
-/// optimisation. Every explicit check is a branch, so a long straight run of
-/// memory accesses becomes a very deep dominator tree, on which Cranelift's
-/// optimiser and register allocator take superlinear time; unoptimised code
-/// for such rare functions keeps compile time in check and is just as
-/// correct.
-const LARGE_FUNCTION_BLOCKS: usize = 8_192;
+/// Above this many Wasm blocks (`block`, `loop`, `if`) a function is large.
+pub(crate) const LARGE_FUNCTION_WASM_BLOCKS: u32 = 1_000;
+/// Above this many bytes of (instrumented) body a function is large.
+pub(crate) const LARGE_FUNCTION_BODY_BYTES: usize = 64 << 10;
+/// Above this many Cranelift blocks a function is large. Every explicit
+/// check is a branch, so a long straight run of memory accesses has many
+/// more Cranelift blocks than Wasm blocks.
+pub(crate) const LARGE_FUNCTION_CLIF_BLOCKS: usize = 8_192;
 
-/// `isa` with `opt_level=none`, or `None` if it cannot be rebuilt (the
-/// caller then keeps `isa`).
-fn unoptimized_variant(isa: &OwnedTargetIsa) -> Option<OwnedTargetIsa> {
-    let mut flags = settings::builder();
-    for value in isa.flags().iter() {
-        if value.name != "opt_level" {
-            flags.set(value.name, &value.value_string()).ok()?;
-        }
-    }
-    flags.set("opt_level", "none").ok()?;
-    cranelift_native::builder()
-        .ok()?
-        .finish(settings::Flags::new(flags))
-        .ok()
+/// Whether a function is compiled with [`TargetIsas::large`]. Cranelift's
+/// optimiser and its default (backtracking) register allocator take
+/// superlinear time on very deep dominator trees and on values live across
+/// thousands of merge points (5,000 nested `if`s compile quadratically);
+/// the single-pass allocator without optimisation stays linear. Such
+/// functions are rare, and only the speed of their code drops: results, gas
+/// and traps are the same.
+pub(crate) fn is_large_function(wasm_blocks: u32, body_bytes: usize, clif_blocks: usize) -> bool {
+    wasm_blocks > LARGE_FUNCTION_WASM_BLOCKS
+        || body_bytes > LARGE_FUNCTION_BODY_BYTES
+        || clif_blocks > LARGE_FUNCTION_CLIF_BLOCKS
 }
 
 /// Compiles `ctx.func` with `isa` (instead of the JIT module's own) and

@@ -17,7 +17,10 @@ use crate::vmctx::TrapCode;
 /// only keeps a corrupt count from exhausting memory.
 const MAX_LOCALS: u64 = 1 << 20;
 
-/// Translates the body of function `func_index` into `func`.
+/// Translates the body of function `func_index` into `func`. With
+/// `counters_in_variables`, an instrumented module's counters are kept in
+/// variables (see `Translator::counters`); otherwise every access is a load
+/// or store of `VMRuntime`.
 pub(super) fn translate_function(
     m: &ModuleCtx<'_>,
     jit: &mut JITModule,
@@ -25,6 +28,7 @@ pub(super) fn translate_function(
     fctx: &mut FunctionBuilderContext,
     func_index: u32,
     body: wasmparser::FunctionBody<'_>,
+    counters_in_variables: bool,
 ) -> Result<(), CompileError> {
     let err = |offset: u64, message: String| CompileError::Translate {
         func_index,
@@ -41,7 +45,7 @@ pub(super) fn translate_function(
         results.push(clif_type(r).ok_or_else(|| err(0, "result type outside the profile".into()))?);
     }
     let builder = FunctionBuilder::new(func, fctx);
-    let mut t = Translator::new(builder, m, jit, func_index, results)?;
+    let mut t = Translator::new(builder, m, jit, func_index, results, counters_in_variables)?;
 
     // Parameters, then zero-initialised locals.
     let params: Vec<Value> = {
@@ -87,6 +91,17 @@ pub(super) fn translate_function(
         if done {
             return Err(t.err("operators after the end of the function"));
         }
+        if let Operator::GlobalGet { global_index } = op
+            && t.reachable
+            && t.has_counters()
+        {
+            let mut ahead = ops.clone();
+            if let Some((counter, amount, trap)) = match_charge(global_index, &mut ahead) {
+                t.fused_charge(counter, amount, trap);
+                ops = ahead;
+                continue;
+            }
+        }
         done = t.translate_op(op)?;
     }
     if !done {
@@ -97,6 +112,73 @@ pub(super) fn translate_function(
     let config = t.jit.isa().frontend_config();
     t.b.finalize(config);
     Ok(())
+}
+
+/// The number of Wasm blocks (`block`, `loop`, `if`) in `body`, reachable
+/// or not; `None` if the body does not decode (translation reports why).
+pub(super) fn count_blocks(body: &wasmparser::FunctionBody<'_>) -> Option<u32> {
+    let mut ops = body.get_operators_reader().ok()?;
+    let mut blocks: u32 = 0;
+    while !ops.eof() {
+        if matches!(
+            ops.read().ok()?,
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. }
+        ) {
+            blocks = blocks.saturating_add(1);
+        }
+    }
+    Some(blocks)
+}
+
+/// After a `global.get` of a counter, matches the rest of a fixed charge
+/// sequence (see [`Translator::fused_charge`]) in `ops`: the counter index
+/// (0: gas, 1: stack), the amount and the trap. Leaves `ops` after the
+/// sequence; on `None` the caller discards `ops` and translates the
+/// operators one by one.
+fn match_charge(
+    global: u32,
+    ops: &mut wasmparser::OperatorsReader<'_>,
+) -> Option<(usize, u64, TrapCode)> {
+    use detvm_metering::abi;
+    let (counter, trap_func, trap) = match global {
+        abi::GAS_LEFT_GLOBAL => (0, abi::OUT_OF_GAS_FUNC, TrapCode::OutOfGas),
+        abi::STACK_LEFT_GLOBAL => (1, abi::STACK_OVERFLOW_FUNC, TrapCode::StackOverflow),
+        _ => return None,
+    };
+    let mut next = || ops.read().ok();
+    let Operator::I64Const { value: amount } = next()? else {
+        return None;
+    };
+    if !matches!(next()?, Operator::I64LtU) {
+        return None;
+    }
+    if !matches!(
+        next()?,
+        Operator::If {
+            blockty: wasmparser::BlockType::Empty
+        }
+    ) {
+        return None;
+    }
+    if !matches!(next()?, Operator::Call { function_index } if function_index == trap_func) {
+        return None;
+    }
+    if !matches!(next()?, Operator::End) {
+        return None;
+    }
+    if !matches!(next()?, Operator::GlobalGet { global_index } if global_index == global) {
+        return None;
+    }
+    if !matches!(next()?, Operator::I64Const { value } if value == amount) {
+        return None;
+    }
+    if !matches!(next()?, Operator::I64Sub) {
+        return None;
+    }
+    if !matches!(next()?, Operator::GlobalSet { global_index } if global_index == global) {
+        return None;
+    }
+    Some((counter, amount as u64, trap))
 }
 
 /// Valid input range of a trapping float-to-int truncation: the operand

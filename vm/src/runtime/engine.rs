@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use cranelift_codegen::isa::OwnedTargetIsa;
 use detvm_metering::{Config, ImportPolicy, Limits, Schedule, StackConfig};
 
 use super::{Error, FuncType};
@@ -98,7 +97,7 @@ pub struct Engine {
 
 struct EngineInner {
     config: EngineConfig,
-    isa: OwnedTargetIsa,
+    isas: compile::TargetIsas,
     signatures: RwLock<SignatureRegistry>,
 }
 
@@ -140,7 +139,7 @@ impl Engine {
         if config.stack.limit > i64::MAX as u64 {
             return Err(Error::Config("stack limit does not fit in i64".into()));
         }
-        let isa = compile::make_isa(&compile::CodegenConfig {
+        let isas = compile::make_isas(&compile::CodegenConfig {
             opt_level: match config.opt_level {
                 OptLevel::None => compile::OptLevel::None,
                 OptLevel::Speed => compile::OptLevel::Speed,
@@ -151,7 +150,7 @@ impl Engine {
         Ok(Self {
             inner: Arc::new(EngineInner {
                 config,
-                isa,
+                isas,
                 signatures: RwLock::default(),
             }),
         })
@@ -167,8 +166,8 @@ impl Engine {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    pub(crate) fn isa(&self) -> &OwnedTargetIsa {
-        &self.inner.isa
+    pub(crate) fn isas(&self) -> &compile::TargetIsas {
+        &self.inner.isas
     }
 
     /// The canonical id of `ty`, registering it if new.

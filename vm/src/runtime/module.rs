@@ -124,7 +124,7 @@ impl Module {
                 "instrumentation imports do not match the metering setting",
             ));
         }
-        let code = compile::compile_module(engine.isa(), &env, &wasm)
+        let code = compile::compile_module(engine.isas(), &env, &wasm)
             .map_err(|e| Error::Compile(e.to_string()))?;
         let inner = plan(engine, env, code, &wasm, &info)?;
         Ok(Self {

@@ -5,10 +5,11 @@
 use std::ffi::c_void;
 use std::sync::OnceLock;
 
-use cranelift_codegen::isa::OwnedTargetIsa;
 use wasmparser::ExternalKind;
 
-use crate::compile::{CodegenConfig, CompiledCode, OptLevel, compile_module, make_isa};
+use crate::compile::{
+    CodegenConfig, CompiledCode, OptLevel, TargetIsas, compile_module, make_isas,
+};
 use crate::env::{ConstOp, ElementMode, ImportKind, ModuleEnv};
 use crate::vmctx::{
     TrapCode, VMBuiltins, VMContext, VMFuncRef, VMGlobal, VMHostContext, VMMemory, VMRuntime,
@@ -62,15 +63,15 @@ pub struct Instance {
     code: CompiledCode,
 }
 
-fn isa(opt: OptLevel) -> &'static OwnedTargetIsa {
-    static NONE: OnceLock<OwnedTargetIsa> = OnceLock::new();
-    static SPEED: OnceLock<OwnedTargetIsa> = OnceLock::new();
+fn isa(opt: OptLevel) -> &'static TargetIsas {
+    static NONE: OnceLock<TargetIsas> = OnceLock::new();
+    static SPEED: OnceLock<TargetIsas> = OnceLock::new();
     let cell = match opt {
         OptLevel::None => &NONE,
         OptLevel::Speed => &SPEED,
     };
     cell.get_or_init(|| {
-        make_isa(&CodegenConfig {
+        make_isas(&CodegenConfig {
             opt_level: opt,
             verify: true,
         })
@@ -79,15 +80,15 @@ fn isa(opt: OptLevel) -> &'static OwnedTargetIsa {
 }
 
 /// The production ISA (no IR verifier), for timing.
-fn isa_unverified(opt: OptLevel) -> &'static OwnedTargetIsa {
-    static NONE: OnceLock<OwnedTargetIsa> = OnceLock::new();
-    static SPEED: OnceLock<OwnedTargetIsa> = OnceLock::new();
+fn isa_unverified(opt: OptLevel) -> &'static TargetIsas {
+    static NONE: OnceLock<TargetIsas> = OnceLock::new();
+    static SPEED: OnceLock<TargetIsas> = OnceLock::new();
     let cell = match opt {
         OptLevel::None => &NONE,
         OptLevel::Speed => &SPEED,
     };
     cell.get_or_init(|| {
-        make_isa(&CodegenConfig {
+        make_isas(&CodegenConfig {
             opt_level: opt,
             verify: false,
         })
@@ -276,6 +277,26 @@ extern "C" fn elem_drop(vmctx: *mut VMContext, seg: u32) {
     state(vmctx).elem_dropped[seg as usize] = true;
 }
 
+thread_local! {
+    /// The `VMRuntime` of the host call in progress on this thread.
+    static HOST_RUNTIME: std::cell::Cell<*mut VMRuntime> =
+        const { std::cell::Cell::new(std::ptr::null_mut()) };
+}
+
+/// Inside a host function: the calling instance's `detvm` counters, as
+/// `(gas_left, stack_left)`, for the host to read and change.
+///
+/// # Panics
+/// Outside a host function.
+pub fn with_host_counters<R>(f: impl FnOnce(&mut i64, &mut i64) -> R) -> R {
+    let runtime = HOST_RUNTIME.with(|r| r.get());
+    assert!(!runtime.is_null(), "not inside a host function");
+    // SAFETY: set by `call_host` to the live runtime of the instance whose
+    // compiled code is suspended in this host call.
+    let runtime = unsafe { &mut *runtime };
+    f(&mut runtime.gas_left, &mut runtime.stack_left)
+}
+
 extern "C" fn call_host(ctx: *mut VMHostContext, values: *mut ValRaw) {
     // SAFETY: host stubs pass the `VMHostContext` the test instance built,
     // whose `func` points at a live `Host`, and an array of at least
@@ -283,7 +304,10 @@ extern "C" fn call_host(ctx: *mut VMHostContext, values: *mut ValRaw) {
     unsafe {
         let host = &*((*ctx).func as *const Host);
         let args = std::slice::from_raw_parts(values, host.params).to_vec();
-        match (host.f)(&args) {
+        HOST_RUNTIME.with(|r| r.set((*ctx).runtime));
+        let outcome = (host.f)(&args);
+        HOST_RUNTIME.with(|r| r.set(std::ptr::null_mut()));
+        match outcome {
             Some(results) => {
                 assert_eq!(results.len(), host.results);
                 for (i, r) in results.into_iter().enumerate() {

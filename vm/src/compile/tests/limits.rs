@@ -79,3 +79,62 @@ fn wide_br_table() {
         }
     }
 }
+
+#[test]
+fn large_function_rule() {
+    use crate::compile::is_large_function;
+    assert!(!is_large_function(1_000, 64 << 10, 8_192));
+    assert!(is_large_function(1_001, 0, 0));
+    assert!(is_large_function(0, (64 << 10) + 1, 0));
+    assert!(is_large_function(0, 0, 8_193));
+}
+
+/// A function mixing a loop, memory, a call, locals and a trap, wrapped in
+/// `blocks` nested blocks.
+fn wrapped_kernel(blocks: usize) -> String {
+    format!(
+        r#"(module
+          (memory 1)
+          (func $mix (param i64 i64) (result i64)
+            (i64.add (i64.mul (local.get 0) (i64.const 0x9E3779B97F4A7C15))
+                     (i64.rotl (local.get 1) (i64.const 7))))
+          (func (export "run") (param $n i64) (result i64) (local $i i64) (local $acc i64)
+            {open}
+            (if (i64.eq (local.get $n) (i64.const 0xdead)) (then unreachable))
+            (local.set $acc (local.get $n))
+            (loop $l
+              (i64.store (i32.wrap_i64 (i64.and (i64.mul (local.get $i) (i64.const 8)) (i64.const 0xfff8)))
+                         (local.get $acc))
+              (local.set $acc
+                (call $mix (local.get $acc)
+                  (i64.load (i32.wrap_i64 (i64.and (i64.mul (local.get $i) (i64.const 24)) (i64.const 0xfff8))))))
+              (local.set $acc (i64.xor (local.get $acc) (local.get $i)))
+              (local.set $i (i64.add (local.get $i) (i64.const 1)))
+              (br_if $l (i64.lt_u (local.get $i) (local.get $n))))
+            (drop (i64.load (i32.wrap_i64 (local.get $n))))
+            {close}
+            (local.get $acc)))"#,
+        open = "(block ".repeat(blocks),
+        close = ")".repeat(blocks),
+    )
+}
+
+#[test]
+fn large_functions_compute_the_same() {
+    use super::harness::Instance as Inst;
+    let small = wrapped_kernel(10);
+    let large = wrapped_kernel(1_001);
+    for opt in [OptLevel::None, OptLevel::Speed] {
+        let mut a = Inst::new(&small, opt, Vec::new());
+        let mut b = Inst::new(&large, opt, Vec::new());
+        for n in [0u64, 1, 7, 1_000, 20_000, 0xdead, 70_000] {
+            let result = b.call("run", &[n]);
+            assert_eq!(a.call("run", &[n]), result, "n = {n} at {opt:?}");
+            assert_eq!(result.is_err(), n >= 0xdead, "n = {n} at {opt:?}");
+            assert!(
+                a.memory() == b.memory(),
+                "n = {n}: memory differs at {opt:?}"
+            );
+        }
+    }
+}

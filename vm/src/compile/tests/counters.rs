@@ -1,0 +1,237 @@
+//! The `detvm` counters kept in variables: synchronised with `VMRuntime`
+//! around calls, host calls, returns and trap exits, with the fused charge
+//! sequence and the general lowering alike.
+
+use super::harness::{HostFn, Instance, OPTS, with_host_counters};
+use crate::vmctx::TrapCode;
+
+/// The imports of an instrumented module, and `$charge_N` / `$frame_N`
+/// spelled out as the instrumentation writes them (the fused sequence).
+const PRELUDE: &str = r#"
+    (import "detvm" "out_of_gas" (func $oog))
+    (import "detvm" "stack_overflow" (func $so))
+    (import "detvm" "gas_left" (global $gas (mut i64)))
+    (import "detvm" "stack_left" (global $stack (mut i64)))
+"#;
+
+fn charge(c: u64) -> String {
+    format!(
+        "global.get $gas i64.const {c} i64.lt_u if call $oog end \
+         global.get $gas i64.const {c} i64.sub global.set $gas"
+    )
+}
+
+fn frame(f: u64) -> String {
+    format!(
+        "global.get $stack i64.const {f} i64.lt_u if call $so end \
+         global.get $stack i64.const {f} i64.sub global.set $stack"
+    )
+}
+
+fn release(f: u64) -> String {
+    format!("global.get $stack i64.const {f} i64.add global.set $stack")
+}
+
+/// The same charge, not in the fixed form (the amount comes from a local),
+/// so it takes the general lowering.
+fn charge_general(c: u64) -> String {
+    format!(
+        "i64.const {c} local.set $amount \
+         global.get $gas local.get $amount i64.lt_u if call $oog end \
+         global.get $gas local.get $amount i64.sub global.set $gas"
+    )
+}
+
+fn module(body: &str) -> String {
+    format!("(module {PRELUDE} {body})")
+}
+
+fn both_lowerings(f: impl Fn(&dyn Fn(u64) -> String)) {
+    f(&charge);
+    f(&charge_general);
+}
+
+#[test]
+fn a_trap_in_a_callee_leaves_the_callees_counters() {
+    both_lowerings(|charge| {
+        let wat = module(&format!(
+            r#"(func $callee (param i32) (local $amount i64)
+                 {c10} {f16}
+                 (if (local.get 0) (then unreachable))
+                 {r16})
+               (func (export "run") (param i32) (local $amount i64)
+                 {c5}
+                 (call $callee (i32.const 0))
+                 {c5}
+                 (call $callee (local.get 0))
+                 {c5})"#,
+            c10 = charge(10),
+            c5 = charge(5),
+            f16 = frame(16),
+            r16 = release(16),
+        ));
+        for opt in OPTS {
+            let mut inst = Instance::new(&wat, opt, Vec::new());
+            inst.set_counters(100, 1000);
+            assert_eq!(inst.call("run", &[0]), Ok(vec![]));
+            assert_eq!(inst.counters(), (100 - 35, 1000));
+            inst.set_counters(100, 1000);
+            assert_eq!(inst.call("run", &[1]), Err(TrapCode::Unreachable));
+            // Charged up to the trap; the callee's frame is still taken.
+            assert_eq!(inst.counters(), (100 - 30, 1000 - 16));
+        }
+    });
+}
+
+#[test]
+fn out_of_gas_in_a_callee_of_a_loop() {
+    both_lowerings(|charge| {
+        let wat = module(&format!(
+            r#"(func $callee (local $amount i64) {c7})
+               (func (export "run") (param $n i32) (result i32) (local $amount i64)
+                 (loop $next
+                   {c3}
+                   (call $callee)
+                   (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                   (br_if $next (local.get $n)))
+                 (i32.const 7))"#,
+            c7 = charge(7),
+            c3 = charge(3),
+        ));
+        for opt in OPTS {
+            let mut inst = Instance::new(&wat, opt, Vec::new());
+            inst.set_counters(105, 1000);
+            assert_eq!(inst.call("run", &[10]), Ok(vec![7]));
+            assert_eq!(inst.counters(), (5, 1000));
+            // The 11th iteration: the loop's charge leaves 2, the callee's
+            // charge of 7 fails; gas_left is what it was before it.
+            inst.set_counters(105, 1000);
+            assert_eq!(inst.call("run", &[11]), Err(TrapCode::OutOfGas));
+            assert_eq!(inst.counters(), (2, 1000));
+            // Failing in the loop itself.
+            inst.set_counters(101, 1000);
+            assert_eq!(inst.call("run", &[11]), Err(TrapCode::OutOfGas));
+            assert_eq!(inst.counters(), (1, 1000));
+        }
+    });
+}
+
+fn host_charge() -> Vec<(&'static str, HostFn)> {
+    vec![(
+        "charge",
+        Box::new(|args: &[u64]| {
+            with_host_counters(|gas, _| {
+                let amount = args[0] as i64;
+                if amount > *gas {
+                    *gas = 0;
+                    None
+                } else {
+                    *gas -= amount;
+                    Some(vec![])
+                }
+            })
+        }),
+    )]
+}
+
+#[test]
+fn host_charges_inside_a_loop() {
+    both_lowerings(|charge| {
+        let wat = format!(
+            r#"(module
+                 (import "detvm" "out_of_gas" (func $oog))
+                 (import "detvm" "stack_overflow" (func $so))
+                 (import "detvm" "gas_left" (global $gas (mut i64)))
+                 (import "detvm" "stack_left" (global $stack (mut i64)))
+                 (import "env" "charge" (func $charge (param i64)))
+                 (func (export "run") (param $n i32) (result i64) (local $amount i64)
+                   (loop $next
+                     {c1}
+                     (call $charge (i64.const 10))
+                     (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                     (br_if $next (local.get $n)))
+                   (global.get $gas)))"#,
+            c1 = charge(1),
+        );
+        for opt in OPTS {
+            let mut inst = Instance::new(&wat, opt, host_charge());
+            inst.set_counters(1000, 1000);
+            assert_eq!(inst.call("run", &[50]), Ok(vec![1000 - 50 * 11]));
+            assert_eq!(inst.counters(), (1000 - 50 * 11, 1000));
+            // The host runs out: gas_left is what the host left.
+            inst.set_counters(1000, 1000);
+            assert_eq!(inst.call("run", &[100]), Err(TrapCode::Host));
+            assert_eq!(inst.counters(), (0, 1000));
+        }
+    });
+}
+
+#[test]
+fn stack_left_is_restored_across_calls() {
+    let wat = module(&format!(
+        r#"(func $down (param $d i32) (result i32)
+             {f24}
+             (if (result i32) (local.get $d)
+               (then (call $down (i32.sub (local.get $d) (i32.const 1))))
+               (else (i32.wrap_i64 (global.get $stack))))
+             {r24})
+           (func (export "run") (param i32) (result i32 i64)
+             {f8}
+             (call $down (local.get 0))
+             (global.get $stack)
+             {r8})"#,
+        f24 = frame(24),
+        r24 = release(24),
+        f8 = frame(8),
+        r8 = release(8),
+    ));
+    for opt in OPTS {
+        let mut inst = Instance::new(&wat, opt, Vec::new());
+        inst.set_counters(1000, 1000);
+        // The innermost call sees every frame taken; after the calls the
+        // caller's own frame is all that is.
+        assert_eq!(
+            inst.call("run", &[3]),
+            Ok(vec![1000 - 8 - 4 * 24, 1000 - 8])
+        );
+        assert_eq!(inst.counters(), (1000, 1000));
+        // 1000 - 8 = 992 = 41 frames of 24 and 8 left: the 42nd overflows,
+        // with stack_left as it was before it.
+        inst.set_counters(1000, 1000);
+        assert_eq!(inst.call("run", &[100]), Err(TrapCode::StackOverflow));
+        assert_eq!(inst.counters(), (1000, 8));
+    }
+}
+
+#[test]
+fn large_functions_keep_the_same_counters() {
+    // Above 1,000 Wasm blocks the counters stay in memory; the observable
+    // counters are the same.
+    for blocks in [0, 1_001] {
+        let wat = module(&format!(
+            r#"(func $callee {c7})
+               (func (export "run") (param $n i32) (result i32)
+                 {open}
+                 (loop $next
+                   {c3}
+                   (call $callee)
+                   (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                   (br_if $next (local.get $n)))
+                 {close}
+                 (i32.const 7))"#,
+            c7 = charge(7),
+            c3 = charge(3),
+            open = "(block ".repeat(blocks),
+            close = ")".repeat(blocks),
+        ));
+        for opt in OPTS {
+            let mut inst = Instance::new(&wat, opt, Vec::new());
+            inst.set_counters(105, 1000);
+            assert_eq!(inst.call("run", &[10]), Ok(vec![7]), "{blocks} blocks");
+            assert_eq!(inst.counters(), (5, 1000));
+            inst.set_counters(105, 1000);
+            assert_eq!(inst.call("run", &[11]), Err(TrapCode::OutOfGas));
+            assert_eq!(inst.counters(), (2, 1000));
+        }
+    }
+}
