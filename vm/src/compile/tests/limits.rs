@@ -1,12 +1,9 @@
 //! Modules at each `Limits::contract()` boundary compile, run correctly, and
 //! compile in time linear in their size (printed, not asserted).
 
-#[path = "limit_modules.rs"]
-mod gen_modules;
-
 use std::time::Instant;
 
-use gen_modules::Nest;
+use detvm_fixtures::limits::{self, Nest};
 
 use super::harness::{Instance, compile, compile_unverified};
 use crate::compile::OptLevel;
@@ -31,7 +28,7 @@ fn run(bytes: Vec<u8>, arg: u64) -> u64 {
 #[test]
 fn nested_blocks_loops_and_ifs() {
     for (kind, expected) in [(Nest::Block, 2), (Nest::Loop, 3), (Nest::If, 2)] {
-        let bytes = gen_modules::nested(kind, 5_000);
+        let bytes = limits::nested(kind, 5_000);
         timed(&format!("5000 nested {kind:?}"), &bytes);
         assert_eq!(run(bytes, 1), expected, "{kind:?}");
     }
@@ -39,21 +36,21 @@ fn nested_blocks_loops_and_ifs() {
 
 #[test]
 fn many_locals() {
-    let bytes = gen_modules::many_locals(4_096);
+    let bytes = limits::many_locals(4_096);
     timed("4096 locals", &bytes);
     assert_eq!(run(bytes, 1), 4096 + 4096 * 4095 / 2);
 }
 
 #[test]
 fn big_function() {
-    let (bytes, expected) = gen_modules::big_function(256 << 10);
+    let (bytes, expected) = limits::big_function(256 << 10);
     timed("256 KiB function", &bytes);
     assert_eq!(run(bytes, 0), expected as u64);
 }
 
 #[test]
 fn many_functions() {
-    let bytes = gen_modules::many_functions(10_000);
+    let bytes = limits::many_functions(10_000);
     timed("10000 functions", &bytes);
     assert_eq!(run(bytes, 300), 300);
 }
@@ -61,7 +58,7 @@ fn many_functions() {
 #[test]
 fn wide_br_table() {
     for with_value in [false, true] {
-        let bytes = gen_modules::wide_br_table(65_536, with_value);
+        let bytes = limits::wide_br_table(65_536, with_value);
         timed(
             &format!("65536 br_table targets (value: {with_value})"),
             &bytes,
