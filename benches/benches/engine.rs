@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use detvm_benches::fixtures::{self, HOST_CALLS, KERNELS, Loaded};
-use detvm_benches::{limits, realistic};
+use detvm_benches::{limits, realistic, token};
 use detvm_metering::{Config, Schedule, StackConfig, prepare};
 use detvm_vm::{EngineConfig, Instance, Module, Store, Value};
 
@@ -146,6 +146,19 @@ fn kernels(c: &mut Criterion) {
     }
 }
 
+/// Token transfers through the chain (instantiate, run, commit per call),
+/// per transfer.
+fn token_transfers(c: &mut Criterion) {
+    let code = detvm_testkit::contracts::wasm("token").expect("the token contract is built");
+    let mut chain = token::TokenChain::new(&code).expect("sets up");
+    let mut group = c.benchmark_group("token");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("transfer", |b| {
+        b.iter(|| chain.transfers(1).expect("transfers"))
+    });
+    group.finish();
+}
+
 /// The engine's own setup, for completeness: creating an `Engine` (ISA
 /// detection and flags) is paid once per process.
 fn engine_new(c: &mut Criterion) {
@@ -162,6 +175,7 @@ criterion_group!(
     instantiate,
     calls,
     kernels,
+    token_transfers,
     engine_new
 );
 criterion_main!(benches);

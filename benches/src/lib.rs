@@ -14,4 +14,4 @@ pub mod fixtures;
 pub mod measure;
 #[cfg(feature = "peers")]
 pub mod peers;
-
+pub mod token;

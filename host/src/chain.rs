@@ -21,6 +21,11 @@ use crate::storage::{Change, Entry, MemoryStorage, RedbStorage, Storage, Storage
 /// version constant of its own; the workspace shares one version.
 const ENGINE_VERSION: &str = concat!("detvm-vm/", env!("CARGO_PKG_VERSION"));
 
+/// Stack a call needs above its Wasm frames for the chain's and the
+/// runtime's own frames (instantiation, the call path), when it runs on the
+/// caller's thread.
+const HOST_FRAMES: u64 = 1 << 20;
+
 /// The database file inside a state directory.
 pub const STATE_FILE: &str = "state.redb";
 
@@ -128,6 +133,20 @@ pub struct CallContext {
     pub block_timestamp: u64,
 }
 
+/// The parts of a [`CacheKey`] that depend on the engine and the fees,
+/// with a zero code hash.
+fn config_key(engine: &Engine, fees: &HostFees) -> CacheKey {
+    let config = engine.config();
+    CacheKey {
+        code_hash: [0; 32],
+        schedule_hash: config.schedule.hash(),
+        limits: Limit::ALL.iter().map(|&l| config.limits.get(l)).collect(),
+        stack: (config.stack.limit, config.stack.frame_overhead),
+        engine_version: ENGINE_VERSION,
+        host_fees_hash: fees.hash(),
+    }
+}
+
 /// What is stored per contract.
 #[derive(Debug, BorshSerialize, BorshDeserialize)]
 struct ContractMeta {
@@ -151,14 +170,18 @@ struct CacheKey {
 /// A chain of contracts over one store: deploy, call (commits on success),
 /// view (never commits), and state listing.
 ///
-/// Calls run on a thread of their own with a native stack large enough for
-/// the engine's stack limit, so `Chain` can be used from any thread.
+/// A call runs on the caller's thread when its native stack has room for the
+/// engine's stack limit, and otherwise on a thread made for it with a stack
+/// that large, so `Chain` can be used from any thread.
 pub struct Chain {
     storage: Arc<dyn Storage>,
     engine: Engine,
     linker: Linker<HostState>,
     fees: Arc<HostFees>,
     cache: Mutex<BTreeMap<CacheKey, Compiled>>,
+    /// The cache key's parts other than the code hash: fixed for the
+    /// chain's life, so hashed once rather than at every call.
+    config_key: CacheKey,
 }
 
 impl std::fmt::Debug for Chain {
@@ -235,12 +258,15 @@ impl Chain {
         let engine = Engine::new(config).map_err(|e| Error::Engine(e.to_string()))?;
         let mut linker = Linker::new(&engine);
         abi::register(&mut linker);
+        let fees = Arc::new(HostFees::v1());
+        let config_key = config_key(&engine, &fees);
         Ok(Self {
             storage,
             engine,
             linker,
-            fees: Arc::new(HostFees::v1()),
+            fees,
             cache: Mutex::new(BTreeMap::new()),
+            config_key,
         })
     }
 
@@ -269,24 +295,26 @@ impl Chain {
     }
 
     fn cache_key(&self, code_hash: [u8; 32]) -> CacheKey {
-        let config = self.engine.config();
         CacheKey {
             code_hash,
-            schedule_hash: config.schedule.hash(),
-            limits: Limit::ALL.iter().map(|&l| config.limits.get(l)).collect(),
-            stack: (config.stack.limit, config.stack.frame_overhead),
-            engine_version: ENGINE_VERSION,
-            host_fees_hash: self.fees.hash(),
+            ..self.config_key.clone()
         }
     }
 
-    /// The compiled module for `code`, from the cache or compiled and
-    /// checked against the deploy rules.
-    fn module(&self, code_hash: [u8; 32], code: &[u8]) -> Result<Compiled, Error> {
+    /// The compiled module of the code with `code_hash`, from the cache, or
+    /// compiled from `code()` and checked against the deploy rules. The code
+    /// is only fetched on a miss: most calls hit.
+    fn module(
+        &self,
+        code_hash: [u8; 32],
+        code: impl FnOnce() -> Result<Vec<u8>, Error>,
+    ) -> Result<Compiled, Error> {
         let key = self.cache_key(code_hash);
         if let Some(compiled) = self.lock_cache().get(&key) {
             return Ok(compiled.clone());
         }
+        let code = code()?;
+        let code = code.as_slice();
         let module = Module::new(&self.engine, code).map_err(|e| match e {
             detvm_vm::Error::Rejected(m) => rejected(m.kind(), m.to_string()),
             other => rejected(other.kind(), other.to_string()),
@@ -342,7 +370,7 @@ impl Chain {
     pub fn deploy(&mut self, code: &[u8], from: &str) -> Result<DeployReceipt, Error> {
         check_account(from)?;
         let code_hash: [u8; 32] = Sha256::digest(code).into();
-        self.module(code_hash, code)?;
+        self.module(code_hash, || Ok(code.to_vec()))?;
 
         let nonce_key = concat(&[NONCE_PREFIX, from.as_bytes()]);
         let nonce = decode_u64(self.storage.get(&nonce_key)?, "deploy nonce")?;
@@ -462,11 +490,12 @@ impl Chain {
                 max: self.fees.max_input_len,
             });
         }
-        let code = self
-            .storage
-            .get(&concat(&[CODE_PREFIX, &meta.code_hash]))?
-            .ok_or_else(|| Error::Corrupt(format!("code of {contract} is missing")))?;
-        let compiled = self.module(meta.code_hash, &code).map_err(|e| match e {
+        let code = || {
+            self.storage
+                .get(&concat(&[CODE_PREFIX, &meta.code_hash]))?
+                .ok_or_else(|| Error::Corrupt(format!("code of {contract} is missing")))
+        };
+        let compiled = self.module(meta.code_hash, code).map_err(|e| match e {
             Error::Rejected { reason, .. } => Error::Engine(format!(
                 "stored code of {contract} no longer compiles: {reason}"
             )),
@@ -543,8 +572,9 @@ impl Chain {
         Ok((receipt, namespace))
     }
 
-    /// Instantiates `module` and runs `method` on a thread whose native
-    /// stack fits the engine's stack limit.
+    /// Instantiates `module` and runs `method` on a native stack that fits
+    /// the engine's stack limit: the caller's own, when it has room, or a
+    /// thread made for the call.
     fn run(
         &self,
         module: &Module,
@@ -552,7 +582,8 @@ impl Chain {
         gas: u64,
         state: HostState,
     ) -> Result<(Outcome, HostState), Error> {
-        let stack_size = native_stack::needed(self.engine.config().stack.limit)
+        let needed = native_stack::needed(self.engine.config().stack.limit);
+        let stack_size = needed
             .saturating_add(native_stack::HOST_RESERVE)
             .saturating_add(8 << 20);
         let stack_size = usize::try_from(stack_size).unwrap_or(usize::MAX);
@@ -565,6 +596,13 @@ impl Chain {
                 .map_err(|e| Error::Engine(e.to_string()))?;
             Ok((outcome, store.into_data()))
         };
+        // A thread costs more than a small call (tens of microseconds to
+        // create and map its stack), so run here when this thread's stack
+        // has room for the call and for the host frames around it.
+        if native_stack::available() >= needed.saturating_add(HOST_FRAMES) {
+            return std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .map_err(|_| Error::Engine("the call panicked".into()))?;
+        }
         std::thread::scope(|scope| {
             let handle = std::thread::Builder::new()
                 .name("detvm-call".into())

@@ -7,7 +7,9 @@
 //!
 //! Usage: `profile WHAT NAME metered|unmetered [REPEAT]`, where `WHAT` is
 //! `limit` (compile a limit module), `prepare` (validate + instrument a
-//! limit module), `compile` (a realistic module of NAME bytes) or `kernel`.
+//! limit module), `compile` (a realistic module of NAME bytes), `kernel`,
+//! or `token` (NAME `transfers`: REPEAT × `token::TRANSFERS` token
+//! transfers through the chain; the chain always meters).
 //! A limit module's NAME may be prefixed with `half:` for its half size.
 //! With the `peers` feature, `wasmtime-limit NAME backtracking|single_pass`
 //! compiles a limit module with wasmtime (the same Cranelift) and the given
@@ -16,14 +18,16 @@
 use std::time::Instant;
 
 use detvm_benches::fixtures::{self, KERNELS, Loaded};
-use detvm_benches::{limits, realistic};
+use detvm_benches::{limits, realistic, token};
 use detvm_metering::{Config, Schedule, StackConfig, prepare};
 use detvm_vm::{Module, Value};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [what, name, setting, rest @ ..] = &args[..] else {
-        eprintln!("usage: profile limit|prepare|compile|kernel NAME metered|unmetered [REPEAT]");
+        eprintln!(
+            "usage: profile limit|prepare|compile|kernel|token NAME metered|unmetered [REPEAT]"
+        );
         std::process::exit(2)
     };
     let metering = setting == "metered";
@@ -76,6 +80,13 @@ fn main() {
             let func = loaded.func(kernel.export);
             for _ in 0..repeat {
                 loaded.call(func, &[Value::I32(kernel.arg)]);
+            }
+        }
+        "token" => {
+            let code = detvm_testkit::contracts::wasm("token").expect("the token is built");
+            let mut chain = token::TokenChain::new(&code).expect("sets up");
+            for _ in 0..repeat {
+                chain.transfers(token::TRANSFERS).expect("transfers");
             }
         }
         #[cfg(feature = "peers")]

@@ -223,24 +223,35 @@ pub mod native_stack {
             .saturating_add(ENTRY_RESERVE)
     }
 
+    /// Bytes of native stack left for Wasm on the current thread: from
+    /// here down to [`HOST_RESERVE`] above the thread's lowest stack
+    /// address (0 where the bounds are unknown). An embedder compares it
+    /// with [`needed`] to decide whether a call can run on this thread or
+    /// needs one with a larger stack.
+    pub fn available() -> u64 {
+        limit_and_available().map_or(0, |(_, available)| available)
+    }
+
     /// The native stack limit for a call from here, or why there is not
     /// enough stack for one.
     pub(crate) fn limit_for_call(stack_limit: u64) -> Result<usize, Error> {
         let needed = needed(stack_limit);
-        let Some(low) = bounds::thread_stack_low() else {
-            return Err(Error::NativeStackTooSmall {
-                needed,
-                available: 0,
-            });
-        };
-        let limit = low.saturating_add(HOST_RESERVE as usize);
-        let marker = 0u8;
-        let sp = core::hint::black_box(&raw const marker) as usize;
-        let available = sp.saturating_sub(limit) as u64;
+        let (limit, available) = limit_and_available().unwrap_or((0, 0));
         if available < needed {
             return Err(Error::NativeStackTooSmall { needed, available });
         }
         Ok(limit)
+    }
+
+    /// The lowest address Wasm frames may use on this thread, and the
+    /// bytes between the caller's frame and it.
+    #[inline(always)]
+    fn limit_and_available() -> Option<(usize, u64)> {
+        let low = bounds::thread_stack_low()?;
+        let limit = low.saturating_add(HOST_RESERVE as usize);
+        let marker = 0u8;
+        let sp = core::hint::black_box(&raw const marker) as usize;
+        Some((limit, sp.saturating_sub(limit) as u64))
     }
 
     #[cfg(target_os = "linux")]
