@@ -10,16 +10,21 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use detvm_benches::fixtures::{self, HOST_CALLS, KERNELS, Loaded};
+use detvm_benches::fixtures::{self, HOST_CALLS, KERNELS, Loaded, RUST_KERNELS};
 use detvm_benches::{limits, realistic, token};
-use detvm_metering::{Config, Schedule, StackConfig, prepare};
+use detvm_metering::{Schedule, StackConfig, prepare};
 use detvm_vm::{EngineConfig, Instance, Module, Store, Value};
 
 /// Realistic module sizes, in bytes.
-const SIZES: [(&str, usize); 3] = [("10KB", 10_000), ("100KB", 100_000), ("1MB", 1_000_000)];
+const SIZES: [(&str, usize); 4] = [
+    ("10KB", 10_000),
+    ("100KB", 100_000),
+    ("1MB", 1_000_000),
+    ("4MB", 4_000_000),
+];
 
 fn validate_instrument(c: &mut Criterion) {
-    let config = Config::default();
+    let config = fixtures::corpus_config();
     let schedule = Schedule::default();
     let stack = StackConfig::default();
     let mut group = c.benchmark_group("validate_instrument");
@@ -39,7 +44,7 @@ fn compile(c: &mut Criterion) {
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(10));
     for metering in [true, false] {
-        let engine = fixtures::engine(metering);
+        let engine = fixtures::corpus_engine(metering);
         let setting = if metering { "metered" } else { "unmetered" };
         for (name, size) in SIZES {
             let wasm = realistic::module(size, realistic::SEED);
@@ -130,17 +135,18 @@ fn calls(c: &mut Criterion) {
 }
 
 fn kernels(c: &mut Criterion) {
-    for kernel in KERNELS {
+    for kernel in KERNELS.iter().chain(&RUST_KERNELS) {
+        let wasm = fixtures::kernels_wasm_of(kernel.source);
         let mut group = c.benchmark_group(kernel.name);
         group.sample_size(20);
         for metering in [true, false] {
             let engine = fixtures::engine(metering);
-            let mut loaded = Loaded::new(&engine, &fixtures::kernels_wasm()).expect("loads");
+            let mut loaded = Loaded::new(&engine, &wasm).expect("loads");
+            loaded.prepare(kernel);
             let func = loaded.func(kernel.export);
+            let args = kernel.args();
             let setting = if metering { "metered" } else { "unmetered" };
-            group.bench_function(setting, |b| {
-                b.iter(|| loaded.call(func, &[Value::I32(black_box(kernel.arg))]))
-            });
+            group.bench_function(setting, |b| b.iter(|| loaded.call(func, black_box(&args))));
         }
         group.finish();
     }

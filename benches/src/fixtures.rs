@@ -2,6 +2,7 @@
 //! is set up to run them. The criterion targets and the report use exactly
 //! these, so their numbers describe the same work.
 
+use detvm_metering::Limits;
 use detvm_vm::{
     Engine, EngineConfig, Error, Func, Instance, Linker, Module, Store, ValType, Value,
 };
@@ -111,41 +112,146 @@ pub const CONTRACT_WAT: &str = r#"
 )
 "#;
 
-/// One compute kernel of [`KERNELS_WAT`] at its benchmark size.
+/// Which module a kernel is exported by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// [`KERNELS_WAT`]: small hand-written loops.
+    Wat,
+    /// The `kernels` module built from Rust (`contracts/kernels`), see
+    /// [`rust_kernels_wasm`].
+    Rust,
+}
+
+/// One compute kernel at its benchmark size.
 #[derive(Debug, Clone, Copy)]
 pub struct Kernel {
     /// Benchmark id.
     pub name: &'static str,
+    /// The module that exports it.
+    pub source: Source,
     /// The export it calls.
     pub export: &'static str,
-    /// Its argument.
-    pub arg: i32,
+    /// Its argument, if it takes one (an `i32`; every kernel returns one
+    /// integer).
+    pub arg: Option<i32>,
+    /// An export to call once per instance before timing, with its
+    /// argument: it builds the kernel's input.
+    pub prepare: Option<(&'static str, i32)>,
     /// What one call does, for the report.
     pub describe: &'static str,
 }
 
-/// The kernels, sized so one call takes milliseconds: long enough that call
-/// overhead does not matter, short enough for criterion's quick mode.
+impl Kernel {
+    /// The arguments of one call.
+    pub fn args(&self) -> Vec<Value> {
+        self.arg.map(Value::I32).into_iter().collect()
+    }
+}
+
+/// The hand-written kernels of [`KERNELS_WAT`], sized so one call takes
+/// milliseconds: long enough that call overhead does not matter, short
+/// enough for criterion's quick mode.
 pub const KERNELS: [Kernel; 3] = [
     Kernel {
         name: "loop",
+        source: Source::Wat,
         export: "loop",
-        arg: 1_000_000,
+        arg: Some(1_000_000),
+        prepare: None,
         describe: "counting loop, 10^6 iterations",
     },
     Kernel {
         name: "fib_recursive",
+        source: Source::Wat,
         export: "fib",
-        arg: 25,
+        arg: Some(25),
+        prepare: None,
         describe: "recursive fib(25), 242,785 calls",
     },
     Kernel {
         name: "memory_loop",
+        source: Source::Wat,
         export: "memory_sum",
-        arg: 1 << 20,
+        arg: Some(1 << 20),
+        prepare: None,
         describe: "sum of 131,072 i64 loads over 1 MiB",
     },
 ];
+
+/// The kernels of the Rust-built module (`contracts/kernels`, whose crate
+/// documentation describes each), at the sizes it documents.
+pub const RUST_KERNELS: [Kernel; 7] = [
+    Kernel {
+        name: "sha256",
+        source: Source::Rust,
+        export: "sha256",
+        arg: Some(131_072),
+        prepare: None,
+        describe: "SHA-256 of 128 KiB (`sha2` crate)",
+    },
+    Kernel {
+        name: "keccak256",
+        source: Source::Rust,
+        export: "keccak256",
+        arg: Some(131_072),
+        prepare: None,
+        describe: "Keccak-256 of 128 KiB (`sha3` crate)",
+    },
+    Kernel {
+        name: "sort",
+        source: Source::Rust,
+        export: "sort",
+        arg: Some(50_000),
+        prepare: None,
+        describe: "`sort_unstable` of 50,000 `u32`",
+    },
+    Kernel {
+        name: "sort_indirect",
+        source: Source::Rust,
+        export: "sort_indirect",
+        arg: Some(20_000),
+        prepare: None,
+        describe: "sort of 20,000 `u32`, comparator through `call_indirect`",
+    },
+    Kernel {
+        name: "sieve",
+        source: Source::Rust,
+        export: "sieve",
+        arg: Some(1_000_000),
+        prepare: None,
+        describe: "sieve of Eratosthenes to 10^6",
+    },
+    Kernel {
+        name: "matmul",
+        source: Source::Rust,
+        export: "matmul",
+        arg: Some(100),
+        prepare: None,
+        describe: "100×100 `u32` matrix product",
+    },
+    Kernel {
+        name: "json_parse",
+        source: Source::Rust,
+        export: "json_parse",
+        arg: None,
+        prepare: Some(("json_prepare", 131_072)),
+        describe: "`serde_json` parse of a 128 KiB document into typed records",
+    },
+];
+
+/// The Rust-built kernels module, as the test kit's build script built it
+/// (`target/contracts`).
+pub fn rust_kernels_wasm() -> Vec<u8> {
+    detvm_testkit::contracts::wasm("kernels").expect("the kernels module is built")
+}
+
+/// The module exporting kernels of `source`.
+pub fn kernels_wasm_of(source: Source) -> Vec<u8> {
+    match source {
+        Source::Wat => kernels_wasm(),
+        Source::Rust => rust_kernels_wasm(),
+    }
+}
 
 /// Host calls made by one `call_host` benchmark iteration.
 pub const HOST_CALLS: i32 = 1_000;
@@ -192,6 +298,23 @@ pub fn engine(metering: bool) -> Engine {
     Engine::new(config).expect("the host CPU is supported")
 }
 
+/// The engine of [`engine`] with the spec limits, for the compile corpus:
+/// the 4 MB realistic module has more blocks (about 12 per KB) than the
+/// contract limits allow in one module (`blocks_total` = 50,000). Limits
+/// only decide what is accepted, never how it is compiled, so the numbers
+/// of the smaller modules are the same under either.
+pub fn corpus_engine(metering: bool) -> Engine {
+    let mut config = EngineConfig::default();
+    config.metering = metering;
+    config.limits = Limits::spec();
+    Engine::new(config).expect("the host CPU is supported")
+}
+
+/// The front-end configuration of [`corpus_engine`].
+pub fn corpus_config() -> detvm_metering::Config {
+    detvm_metering::Config::with_limits(Limits::spec())
+}
+
 /// A linker with the host functions the kernels and the contract import:
 /// `env.noop: () -> ()` and `env.log: (i32, i32) -> ()`, both doing
 /// nothing.
@@ -226,6 +349,14 @@ impl Loaded {
         self.instance
             .get_func(&self.store, name)
             .unwrap_or_else(|| panic!("no exported function {name}"))
+    }
+
+    /// Calls the export that prepares `kernel`'s input, if it has one.
+    pub fn prepare(&mut self, kernel: &Kernel) {
+        if let Some((export, arg)) = kernel.prepare {
+            let func = self.func(export);
+            self.call(func, &[Value::I32(arg)]);
+        }
     }
 
     /// Calls `func` with `args` and [`GAS`], returning the results;

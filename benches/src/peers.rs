@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::fixtures::{self, HOST_CALLS, KERNELS};
+use crate::fixtures::{self, HOST_CALLS, KERNELS, Kernel, RUST_KERNELS, Source};
 use crate::measure::{self, Sample};
 
 /// A peer engine configuration.
@@ -47,7 +47,7 @@ pub struct PeerResults {
     pub call_empty: Sample,
     /// `HOST_CALLS` wasm→host calls.
     pub call_host: Sample,
-    /// Each of [`KERNELS`].
+    /// Each of [`KERNELS`], then each of [`RUST_KERNELS`].
     pub kernels: Vec<Sample>,
 }
 
@@ -66,12 +66,17 @@ pub fn measure(
     }
 }
 
+/// Every kernel, in the order of [`PeerResults::kernels`].
+fn all_kernels() -> impl Iterator<Item = &'static Kernel> {
+    KERNELS.iter().chain(&RUST_KERNELS)
+}
+
 /// Fuel given to every store: as much as allowed, so nothing runs out.
 const FUEL: u64 = 1 << 62;
 
 mod wasmtime_peer {
     use super::*;
-    use wasmtime::{Config, Engine, Linker, Module, Store};
+    use wasmtime::{Config, Engine, Linker, Module, Store, Val};
 
     fn linker(engine: &Engine) -> Linker<()> {
         let mut linker = Linker::new(engine);
@@ -141,20 +146,32 @@ mod wasmtime_peer {
                 .call(&mut store, HOST_CALLS)
                 .expect("call_host runs")
         });
-        let kernels = KERNELS
-            .iter()
+        let rust = Module::new(&engine, fixtures::rust_kernels_wasm()).expect("compiles");
+        let rust = linker(&engine)
+            .instantiate(&mut store, &rust)
+            .expect("instantiates");
+        let kernels = all_kernels()
             .map(|kernel| {
-                if kernel.export == "memory_sum" {
+                let instance = match kernel.source {
+                    Source::Wat => instance,
+                    Source::Rust => rust,
+                };
+                if let Some((export, arg)) = kernel.prepare {
                     let f = instance
-                        .get_typed_func::<i32, i64>(&mut store, kernel.export)
-                        .expect("kernel");
-                    measure::run(budget, || f.call(&mut store, kernel.arg).expect("runs"))
-                } else {
-                    let f = instance
-                        .get_typed_func::<i32, i32>(&mut store, kernel.export)
-                        .expect("kernel");
-                    measure::run(budget, || f.call(&mut store, kernel.arg).expect("runs"))
+                        .get_typed_func::<i32, i64>(&mut store, export)
+                        .expect("prepare export");
+                    f.call(&mut store, arg).expect("prepares");
                 }
+                // Untyped: kernels differ in signature, and a call's
+                // overhead is nothing next to a kernel's milliseconds.
+                let f = instance
+                    .get_func(&mut store, kernel.export)
+                    .expect("kernel");
+                let args: Vec<Val> = kernel.arg.map(Val::I32).into_iter().collect();
+                let mut results = [Val::I64(0)];
+                measure::run(budget, || {
+                    f.call(&mut store, &args, &mut results).expect("runs")
+                })
             })
             .collect();
         PeerResults {
@@ -169,7 +186,7 @@ mod wasmtime_peer {
 
 mod wasmi_peer {
     use super::*;
-    use wasmi::{CompilationMode, Config, Engine, Linker, Module, Store};
+    use wasmi::{CompilationMode, Config, Engine, Linker, Module, Store, Val};
 
     fn linker(engine: &Engine) -> Linker<()> {
         let mut linker = Linker::new(engine);
@@ -237,20 +254,28 @@ mod wasmi_peer {
                 .call(&mut store, HOST_CALLS)
                 .expect("call_host runs")
         });
-        let kernels = KERNELS
-            .iter()
+        let rust = Module::new(&engine, fixtures::rust_kernels_wasm()).expect("compiles");
+        let rust = linker(&engine)
+            .instantiate_and_start(&mut store, &rust)
+            .expect("instantiates");
+        let kernels = all_kernels()
             .map(|kernel| {
-                if kernel.export == "memory_sum" {
+                let instance = match kernel.source {
+                    Source::Wat => instance,
+                    Source::Rust => rust,
+                };
+                if let Some((export, arg)) = kernel.prepare {
                     let f = instance
-                        .get_typed_func::<i32, i64>(&store, kernel.export)
-                        .expect("kernel");
-                    measure::run(budget, || f.call(&mut store, kernel.arg).expect("runs"))
-                } else {
-                    let f = instance
-                        .get_typed_func::<i32, i32>(&store, kernel.export)
-                        .expect("kernel");
-                    measure::run(budget, || f.call(&mut store, kernel.arg).expect("runs"))
+                        .get_typed_func::<i32, i64>(&store, export)
+                        .expect("prepare export");
+                    f.call(&mut store, arg).expect("prepares");
                 }
+                let f = instance.get_func(&store, kernel.export).expect("kernel");
+                let args: Vec<Val> = kernel.arg.map(Val::I32).into_iter().collect();
+                let mut results = [Val::I64(0)];
+                measure::run(budget, || {
+                    f.call(&mut store, &args, &mut results).expect("runs")
+                })
             })
             .collect();
         PeerResults {

@@ -17,10 +17,10 @@
 
 use std::time::Instant;
 
-use detvm_benches::fixtures::{self, KERNELS, Loaded};
+use detvm_benches::fixtures::{self, KERNELS, Loaded, RUST_KERNELS};
 use detvm_benches::{limits, realistic, token};
 use detvm_metering::{Config, Schedule, StackConfig, prepare};
-use detvm_vm::{Module, Value};
+use detvm_vm::Module;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -66,6 +66,7 @@ fn main() {
             }
         }
         "compile" => {
+            let engine = fixtures::corpus_engine(metering);
             let bytes = realistic::module(name.parse().expect("a size"), realistic::SEED);
             for _ in 0..repeat {
                 Module::new(&engine, &bytes).expect("compiles");
@@ -74,12 +75,16 @@ fn main() {
         "kernel" => {
             let kernel = KERNELS
                 .iter()
+                .chain(&RUST_KERNELS)
                 .find(|k| k.name == name)
                 .unwrap_or_else(|| panic!("no kernel {name}"));
-            let mut loaded = Loaded::new(&engine, &fixtures::kernels_wasm()).expect("loads");
+            let wasm = fixtures::kernels_wasm_of(kernel.source);
+            let mut loaded = Loaded::new(&engine, &wasm).expect("loads");
+            loaded.prepare(kernel);
             let func = loaded.func(kernel.export);
+            let args = kernel.args();
             for _ in 0..repeat {
-                loaded.call(func, &[Value::I32(kernel.arg)]);
+                loaded.call(func, &args);
             }
         }
         "token" => {

@@ -17,19 +17,25 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use detvm_benches::fixtures::{self, HOST_CALLS, KERNELS, Loaded};
+use detvm_benches::fixtures::{self, HOST_CALLS, KERNELS, Loaded, RUST_KERNELS};
 use detvm_benches::measure::{self, Sample, geomean};
-use detvm_benches::{limits, realistic};
-use detvm_metering::{Config, Schedule, StackConfig, prepare};
+use detvm_benches::{limits, realistic, token};
+use detvm_metering::{Schedule, StackConfig, prepare};
 use detvm_vm::{Instance, Module, Store, Value};
 
 /// Realistic module sizes, as in the criterion target.
-const SIZES: [(&str, usize); 3] = [("10 KB", 10_000), ("100 KB", 100_000), ("1 MB", 1_000_000)];
+const SIZES: [(&str, usize); 4] = [
+    ("10 KB", 10_000),
+    ("100 KB", 100_000),
+    ("1 MB", 1_000_000),
+    ("4 MB", 4_000_000),
+];
 
 /// Goals from the issue.
 const GOAL_INSTANTIATE_NS: f64 = 10_000.0;
 const GOAL_CALL_EMPTY_NS: f64 = 100.0;
 const GOAL_METERING_RATIO: f64 = 1.3;
+const GOAL_FRONT_END_MB_S: f64 = 50.0;
 /// Doubling a limit module's size may at most multiply its compile time by
 /// this to count as linear (2.0 is exactly linear; quadratic is 4.0).
 const LINEAR_DOUBLING: f64 = 2.6;
@@ -107,17 +113,29 @@ fn main() {
             let mut loaded = Loaded::new(&engine, &wasm).expect("loads");
             for (i, kernel) in KERNELS.iter().enumerate() {
                 let func = loaded.func(kernel.export);
-                placements[i].push(measure::run(kernel_budget, || {
-                    loaded.call(func, &[Value::I32(kernel.arg)])
-                }));
+                let args = kernel.args();
+                placements[i].push(measure::run(kernel_budget, || loaded.call(func, &args)));
             }
         }
         let kernels: Vec<Placed> = placements.into_iter().map(Placed::new).collect();
+        // The Rust-built kernels at one placement: their module is not
+        // generated here, so it cannot be padded.
+        let mut loaded = Loaded::new(&engine, &fixtures::rust_kernels_wasm()).expect("loads");
+        let rust_kernels = RUST_KERNELS
+            .iter()
+            .map(|kernel| {
+                loaded.prepare(kernel);
+                let func = loaded.func(kernel.export);
+                let args = kernel.args();
+                measure::run(budget, || loaded.call(func, &args))
+            })
+            .collect();
         let calls = Calls {
             call_empty,
             by_name,
             host,
             kernels,
+            rust_kernels,
         };
         if metering {
             r.metered = Some(calls);
@@ -126,12 +144,20 @@ fn main() {
         }
     }
 
+    eprintln!("token transfers");
+    let code = detvm_testkit::contracts::wasm("token").expect("the token contract is built");
+    let mut chain = token::TokenChain::new(&code).expect("sets up the token");
+    r.token = Some(measure::run(budget, || {
+        chain.transfers(token::TRANSFERS).expect("transfers")
+    }));
+    drop(chain);
+
     eprintln!("validate + instrument");
     let inputs: Vec<Vec<u8>> = SIZES
         .iter()
         .map(|&(_, size)| realistic::module(size, realistic::SEED))
         .collect();
-    let config = Config::default();
+    let config = fixtures::corpus_config();
     let schedule = Schedule::default();
     let stack = StackConfig::default();
     for wasm in &inputs {
@@ -142,7 +168,7 @@ fn main() {
 
     eprintln!("compile");
     for metering in [true, false] {
-        let engine = fixtures::engine(metering);
+        let engine = fixtures::corpus_engine(metering);
         let row: Vec<Sample> = inputs
             .iter()
             .map(|wasm| {
@@ -217,7 +243,10 @@ struct Calls {
     call_empty: Sample,
     by_name: Sample,
     host: Sample,
+    /// [`KERNELS`], at every placement.
     kernels: Vec<Placed>,
+    /// [`RUST_KERNELS`].
+    rust_kernels: Vec<Sample>,
 }
 
 /// One kernel measured at each code placement.
@@ -252,6 +281,8 @@ struct Report {
     limits: Vec<(limits::LimitModule, Sample, usize, Sample)>,
     instantiate: Option<Sample>,
     instance_only: Option<Sample>,
+    /// [`token::TRANSFERS`] token transfers.
+    token: Option<Sample>,
     metered: Option<Calls>,
     unmetered: Option<Calls>,
     #[cfg(feature = "peers")]
@@ -291,11 +322,20 @@ impl Report {
         let unmetered = self.unmetered.as_ref().expect("measured");
         let instantiate = self.instantiate.expect("measured");
         let instance_only = self.instance_only.expect("measured");
+        // Every kernel's metered/unmetered ratio: the hand-written ones,
+        // then the Rust-built ones.
         let ratios: Vec<f64> = metered
             .kernels
             .iter()
             .zip(&unmetered.kernels)
             .map(|(m, u)| m.median.median_ns / u.median.median_ns)
+            .chain(
+                metered
+                    .rust_kernels
+                    .iter()
+                    .zip(&unmetered.rust_kernels)
+                    .map(|(m, u)| m.median_ns / u.median_ns),
+            )
             .collect();
         let ratio_geomean = geomean(&ratios);
         let ratio_max = ratios.iter().copied().fold(0.0, f64::max);
@@ -369,6 +409,26 @@ impl Report {
                 .fold(0.0, f64::max),
             verdict(linear)
         );
+        let front_end_slowest = self
+            .front_end
+            .iter()
+            .zip(&self.input_sizes)
+            .map(|(s, &bytes)| mb_per_s(bytes, s.median_ns))
+            .fold(f64::INFINITY, f64::min);
+        let _ = writeln!(
+            o,
+            "| instrumentation ≥ 50 MB/s | validate + instrument: slowest {:.1} MB/s | {} |",
+            front_end_slowest,
+            verdict(front_end_slowest >= GOAL_FRONT_END_MB_S)
+        );
+        if let Some(token) = self.token {
+            let per_second = 1e9 / (token.median_ns / token::TRANSFERS as f64);
+            let _ = writeln!(
+                o,
+                "| token transfers per second on one core, reported | {per_second:.0} transfers/s | reported |"
+            );
+        }
+        self.render_peer_goals(&mut o, metered);
         let _ = writeln!(o);
 
         // Machine and method.
@@ -527,13 +587,16 @@ impl Report {
         let _ = writeln!(o, "## Kernels: metering on and off\n");
         let _ = writeln!(
             o,
-            "Same module (`fixtures::KERNELS_WAT`), same engine settings except `metering`. \
-             Off is the engine's measurement-only setting (no instrumentation). Each kernel \
-             is measured at {} code placements (`fixtures::kernels_wasm_padded`: a never-called \
+            "Same module, same engine settings except `metering`. Off is the engine's \
+             measurement-only setting (no instrumentation). The first three kernels are \
+             hand-written loops (`fixtures::KERNELS_WAT`); each is measured at {} code placements (`fixtures::kernels_wasm_padded`: a never-called \
              function of 0, 1, … stores before the kernels): Cranelift does not align loop \
              headers, and where a hot loop lands relative to the CPU's fetch windows changes its \
-             speed by up to 1.7× here. Cells: median over placements (fastest–slowest \
-             placement); the ratio is of the medians.\n",
+             speed by up to 1.7× here; their cells are the median over placements \
+             (fastest–slowest placement). The kernels marked Rust are the exports of the \
+             `kernels` module built from Rust (`contracts/kernels`, `opt-level = 3`; inputs \
+             generated inside the call, a checksum returned), measured at one placement, with \
+             the noise of the batches. Ratios are of the medians.\n",
             fixtures::PLACEMENTS
         );
         let _ = writeln!(
@@ -560,7 +623,49 @@ impl Report {
                 ratios[i]
             );
         }
+        for (i, kernel) in RUST_KERNELS.iter().enumerate() {
+            let (m, u) = (&metered.rust_kernels[i], &unmetered.rust_kernels[i]);
+            let _ = writeln!(
+                o,
+                "| `{}` (Rust) | {} | {} ({}) | {} ({}) | {:.2}× |",
+                kernel.name,
+                kernel.describe,
+                time(m.median_ns),
+                spread(m),
+                time(u.median_ns),
+                spread(u),
+                ratios[KERNELS.len() + i]
+            );
+        }
         let _ = writeln!(o, "| **geomean** | | | | **{ratio_geomean:.2}×** |\n");
+
+        if let Some(token) = self.token {
+            let per_transfer = token.median_ns / token::TRANSFERS as f64;
+            let _ = writeln!(o, "## Token transfers\n");
+            let _ = writeln!(
+                o,
+                "The example token contract (`contracts/token`) on a chain over in-memory \
+                 storage (`detvm_benches::token`): {} transfers between {} accounts, each one \
+                 call the way a node runs it (look up and reuse the compiled module, \
+                 instantiate, run `transfer` with metering, commit the state changes \
+                 atomically). One core, the calling thread.\n",
+                token::TRANSFERS,
+                token::ACCOUNTS
+            );
+            let _ = writeln!(
+                o,
+                "| workload | median | per transfer | transfers per second |\n| --- | ---: | ---: | ---: |"
+            );
+            let _ = writeln!(
+                o,
+                "| {} transfers | {} ({}) | {} | {:.0} |\n",
+                token::TRANSFERS,
+                time(token.median_ns),
+                spread(&token),
+                time(per_transfer),
+                1e9 / per_transfer
+            );
+        }
 
         self.render_peers(&mut o, metered, instantiate);
 
@@ -628,6 +733,14 @@ impl Report {
                 Box::new(move |p| p.kernels[i].median_ns),
             ));
         }
+        for (i, kernel) in RUST_KERNELS.iter().enumerate() {
+            stages.push((
+                "kernels",
+                format!("kernel `{}` (Rust)", kernel.name),
+                metered.rust_kernels[i].median_ns,
+                Box::new(move |p| p.kernels[KERNELS.len() + i].median_ns),
+            ));
+        }
         let mut by_stage: Vec<(&str, Vec<Vec<f64>>)> = Vec::new();
         for (stage, label, detvm, pick) in &stages {
             let mut line = format!("| {label} | {} |", time(*detvm));
@@ -655,6 +768,94 @@ impl Report {
             let _ = writeln!(o, "{line}");
         }
         let _ = writeln!(o);
+    }
+
+    /// The goals stated relative to the peers, as rows of the goals table.
+    #[cfg(feature = "peers")]
+    fn render_peer_goals(&self, o: &mut String, metered: &Calls) {
+        use detvm_benches::peers::{Peer, PeerResults};
+        // Goals relative to the peers, as detvm time / peer time.
+        const GOAL_VS_WASMTIME_KERNELS: f64 = 1.3;
+        const GOAL_VS_WASMTIME_FUEL_KERNELS: f64 = 1.0;
+        const GOAL_VS_WASMI_FUEL_KERNELS: f64 = 0.2;
+        const GOAL_VS_WASMTIME_COMPILE: f64 = 1.25;
+        const GOAL_VS_WASMTIME_CALL: f64 = 1.5;
+        let peer = |which: Peer| -> Option<&PeerResults> {
+            self.peers
+                .iter()
+                .find(|(name, _)| *name == which.name())
+                .map(|(_, results)| results)
+        };
+        let detvm_kernels: Vec<f64> = metered
+            .kernels
+            .iter()
+            .map(|p| p.median.median_ns)
+            .chain(metered.rust_kernels.iter().map(|s| s.median_ns))
+            .collect();
+        let kernel_ratios = |p: &PeerResults| -> (f64, f64) {
+            let ratios: Vec<f64> = detvm_kernels
+                .iter()
+                .zip(&p.kernels)
+                .map(|(d, s)| d / s.median_ns)
+                .collect();
+            (geomean(&ratios), ratios.iter().copied().fold(0.0, f64::max))
+        };
+        if let Some(p) = peer(Peer::Wasmtime) {
+            let (g, worst) = kernel_ratios(p);
+            let _ = writeln!(
+                o,
+                "| metered kernels ≤ 1.3× unmetered wasmtime (geomean) | geomean {g:.2}×, worst {worst:.2}× | {} |",
+                verdict(g <= GOAL_VS_WASMTIME_KERNELS)
+            );
+        }
+        if let Some(p) = peer(Peer::WasmtimeFuel) {
+            let (g, worst) = kernel_ratios(p);
+            let _ = writeln!(
+                o,
+                "| never slower than wasmtime with fuel | geomean {g:.2}×, worst {worst:.2}× | {} (geomean), {} (every kernel) |",
+                verdict(g <= GOAL_VS_WASMTIME_FUEL_KERNELS),
+                verdict(worst <= GOAL_VS_WASMTIME_FUEL_KERNELS)
+            );
+        }
+        if let Some(p) = peer(Peer::WasmiFuel) {
+            let (g, worst) = kernel_ratios(p);
+            let _ = writeln!(
+                o,
+                "| at least 5× faster than wasmi with fuel | geomean {g:.2}× (time ratio), worst {worst:.2}× | {} (geomean), {} (every kernel) |",
+                verdict(g <= GOAL_VS_WASMI_FUEL_KERNELS),
+                verdict(worst <= GOAL_VS_WASMI_FUEL_KERNELS)
+            );
+        }
+        if let Some(p) = peer(Peer::Wasmtime) {
+            let ratios: Vec<f64> = self
+                .compile_metered
+                .iter()
+                .zip(&p.compile)
+                .map(|(d, w)| d.median_ns / w.median_ns)
+                .collect();
+            let g = geomean(&ratios);
+            let _ = writeln!(
+                o,
+                "| compile (validate + instrument + Cranelift) ≤ 1.25× wasmtime | geomean {g:.2}× over the realistic modules | {} |",
+                verdict(g <= GOAL_VS_WASMTIME_COMPILE)
+            );
+            let call = metered.call_empty.median_ns / p.call_empty.median_ns;
+            let _ = writeln!(
+                o,
+                "| host→wasm call ≤ 1.5× wasmtime | {call:.2}× ({} vs {}) | {} |",
+                time(metered.call_empty.median_ns),
+                time(p.call_empty.median_ns),
+                verdict(call <= GOAL_VS_WASMTIME_CALL)
+            );
+        }
+    }
+
+    #[cfg(not(feature = "peers"))]
+    fn render_peer_goals(&self, o: &mut String, _: &Calls) {
+        let _ = writeln!(
+            o,
+            "| goals relative to wasmtime and wasmi | not measured (built without the `peers` feature) | — |"
+        );
     }
 
     #[cfg(not(feature = "peers"))]
