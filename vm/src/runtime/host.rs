@@ -112,21 +112,35 @@ unsafe fn dispatch<T>(header: *const HostFuncHeader, values: *mut ValRaw) {
     let func = unsafe { &*header.cast::<HostFuncData<T>>() };
     let store = func.store;
     let memory = func.memory;
-    let ty = func.ty.clone();
-    let callback = func.callback.clone();
     let runtime = func.header.ctx.runtime;
+    // Borrowed, not cloned: both `Arc`s belong to this `HostFuncData`,
+    // which the store owns and never drops or replaces while it lives, and
+    // nothing the callback can reach through `Caller` touches the store's
+    // host functions; the pointees are immutable.
+    let ty: *const FuncType = Arc::as_ptr(&func.ty);
+    let callback: *const HostCallback<T> = Arc::as_ptr(&func.callback);
+    // SAFETY: as just said.
+    let (ty, callback) = unsafe { (&*ty, &*callback) };
 
     // SAFETY: the store outlives every host function bound to it, and
     // nothing else references it while compiled code runs.
     let store = unsafe { &mut *store };
     let store_id = store.objects.id;
-    let args: Vec<Value> = ty
-        .params()
-        .iter()
-        .enumerate()
-        // SAFETY: `values` holds at least `params` initialised slots.
-        .map(|(i, &t)| Value::from_raw(unsafe { *values.add(i) }, t, store_id))
-        .collect();
+    let params = ty.params();
+    // SAFETY: `values` holds at least `params` initialised slots.
+    let arg = |i: usize| Value::from_raw(unsafe { *values.add(i) }, params[i], store_id);
+    // The arguments live on the stack unless there are unusually many.
+    let mut inline = [Value::I32(0); INLINE_ARGS];
+    let heap: Vec<Value>;
+    let args: &[Value] = if params.len() <= INLINE_ARGS {
+        for (i, slot) in inline.iter_mut().enumerate().take(params.len()) {
+            *slot = arg(i);
+        }
+        &inline[..params.len()]
+    } else {
+        heap = (0..params.len()).map(arg).collect();
+        &heap
+    };
 
     let result = catch_unwind(AssertUnwindSafe(|| {
         let mut caller = Caller {
@@ -135,7 +149,7 @@ unsafe fn dispatch<T>(header: *const HostFuncHeader, values: *mut ValRaw) {
             runtime,
             pending: Cell::new(None),
         };
-        let result = callback(&mut caller, &args);
+        let result = callback(&mut caller, args);
         (result, caller.pending.get())
     }));
 
@@ -143,7 +157,7 @@ unsafe fn dispatch<T>(header: *const HostFuncHeader, values: *mut ValRaw) {
         Err(panic) => Some((TrapKind::Host, Some(panic_message(&*panic)))),
         Ok((_, Some(pending))) => Some((pending, None)),
         Ok((Err(e), None)) => Some(e.into_parts()),
-        Ok((Ok(results), None)) => match check_results(&ty, &results, store_id) {
+        Ok((Ok(results), None)) => match check_results(ty, &results, store_id) {
             Ok(()) => {
                 for (i, value) in results.iter().enumerate() {
                     // SAFETY: `values` has room for `results` slots.
@@ -160,6 +174,9 @@ unsafe fn dispatch<T>(header: *const HostFuncHeader, values: *mut ValRaw) {
         unsafe { (*runtime).trap_code = kind.code() as u32 };
     }
 }
+
+/// Arguments of a host call kept on the stack; more go to the heap.
+const INLINE_ARGS: usize = 8;
 
 fn check_results(ty: &FuncType, results: &[Value], store_id: u64) -> Result<(), String> {
     if results.len() != ty.results().len() {
