@@ -1,6 +1,7 @@
 //! Host functions: how compiled code reaches a Rust closure, and what the
 //! closure can do through [`Caller`].
 
+use core::mem::MaybeUninit;
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -129,20 +130,26 @@ unsafe fn dispatch<T>(header: *const HostFuncHeader, values: *mut ValRaw) {
     let params = ty.params();
     // SAFETY: `values` holds at least `params` initialised slots.
     let arg = |i: usize| Value::from_raw(unsafe { *values.add(i) }, params[i], store_id);
-    // The arguments live on the stack unless there are unusually many.
-    let mut inline = [Value::I32(0); INLINE_ARGS];
+    // The arguments live on the stack unless there are unusually many;
+    // only the slots used are written.
+    let mut inline = [const { MaybeUninit::<Value>::uninit() }; INLINE_ARGS];
     let heap: Vec<Value>;
     let args: &[Value] = if params.len() <= INLINE_ARGS {
         for (i, slot) in inline.iter_mut().enumerate().take(params.len()) {
-            *slot = arg(i);
+            slot.write(arg(i));
         }
-        &inline[..params.len()]
+        // SAFETY: the first `params.len()` elements were just written
+        // (`Value` is `Copy`, so nothing needs dropping later).
+        unsafe { core::slice::from_raw_parts(inline.as_ptr().cast::<Value>(), params.len()) }
     } else {
         heap = (0..params.len()).map(arg).collect();
         &heap
     };
 
-    let result = catch_unwind(AssertUnwindSafe(|| {
+    // Why the call traps, if it does: set only off the fast path (so the
+    // common case reads back the `None` it started with).
+    let mut trap: Option<(TrapKind, Option<String>)> = None;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut caller = Caller {
             store: &mut *store,
             memory,
@@ -150,24 +157,26 @@ unsafe fn dispatch<T>(header: *const HostFuncHeader, values: *mut ValRaw) {
             pending: Cell::new(None),
         };
         let result = callback(&mut caller, args);
-        (result, caller.pending.get())
-    }));
-
-    let trap = match result {
-        Err(panic) => Some((TrapKind::Host, Some(panic_message(&*panic)))),
-        Ok((_, Some(pending))) => Some((pending, None)),
-        Ok((Err(e), None)) => Some(e.into_parts()),
-        Ok((Ok(results), None)) => match check_results(ty, &results, store_id) {
-            Ok(()) => {
-                for (i, value) in results.iter().enumerate() {
-                    // SAFETY: `values` has room for `results` slots.
-                    unsafe { *values.add(i) = value.to_raw() };
+        if let Some(pending) = caller.pending.get() {
+            trap = Some((pending, None));
+            return;
+        }
+        match result {
+            Ok(results) => match check_results(ty, &results, store_id) {
+                Ok(()) => {
+                    for (i, value) in results.iter().enumerate() {
+                        // SAFETY: `values` has room for `results` slots.
+                        unsafe { *values.add(i) = value.to_raw() };
+                    }
                 }
-                None
-            }
-            Err(message) => Some((TrapKind::Host, Some(message))),
-        },
-    };
+                Err(message) => trap = Some((TrapKind::Host, Some(message))),
+            },
+            Err(e) => trap = Some(e.into_parts()),
+        }
+    }));
+    if let Err(panic) = outcome {
+        trap = Some((TrapKind::Host, Some(panic_message(&*panic))));
+    }
     if let Some((kind, message)) = trap {
         store.objects.host_trap = message;
         // SAFETY: `runtime` is the store's live `VMRuntime`.
