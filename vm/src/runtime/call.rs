@@ -3,6 +3,7 @@
 //! the trap code into an outcome.
 
 use core::ffi::c_void;
+use core::mem::MaybeUninit;
 use std::sync::Arc;
 
 use super::store::{Store, StoreObjects};
@@ -131,48 +132,15 @@ impl Func {
             }
             .into());
         }
-        let slots = ty.params().len().max(ty.results().len());
         // The parameters go in, the results come out, through one array:
         // on the stack unless the signature is unusually wide.
-        let mut inline = [0 as ValRaw; INLINE_SLOTS];
-        let mut heap = Vec::new();
-        let values: &mut [ValRaw] = if slots <= INLINE_SLOTS {
-            &mut inline
-        } else {
-            heap.resize(slots, 0);
-            &mut heap
-        };
-        for (index, ((arg, &expected), slot)) in args
-            .iter()
-            .zip(ty.params())
-            .zip(values.iter_mut())
-            .enumerate()
-        {
-            if arg.ty() != expected {
-                return Err(CallError::ArgumentType {
-                    index,
-                    expected,
-                    actual: arg.ty(),
-                }
-                .into());
-            }
-            *slot = objects
-                .value_to_raw(*arg)
-                .map_err(|_| CallError::ForeignReference(index))?;
+        if ty.params().len().max(ty.results().len()) > INLINE_SLOTS {
+            return call_wide(store, &target, ty, args, gas_limit);
         }
-        let results = |values: *const ValRaw, store_id| {
-            let mut results = Vec::with_capacity(ty.results().len());
-            for (i, &t) in ty.results().iter().enumerate() {
-                // SAFETY: `enter` calls this only after the call returned,
-                // when the trampoline has written one slot per result.
-                results.push(Value::from_raw(unsafe { *values.add(i) }, t, store_id));
-            }
-            results
-        };
-        // SAFETY: `target` was resolved from this store just above, and
-        // `values` has room for the parameters (written above) and the
-        // results.
-        unsafe { enter(store, &target, values.as_mut_ptr(), gas_limit, results) }
+        let mut values = [MaybeUninit::<ValRaw>::uninit(); INLINE_SLOTS];
+        // SAFETY: `target` and `ty` were resolved from `store` just above,
+        // and `values` has room for the parameters and the results.
+        unsafe { call_with(store, &target, ty, args, gas_limit, &mut values) }
     }
 
     /// What calling this function needs from its store: code, context,
@@ -203,6 +171,82 @@ impl Func {
 /// Argument/result slots kept on the stack by [`Func::call`]; wider
 /// signatures use a heap array.
 const INLINE_SLOTS: usize = 16;
+
+/// [`Func::call`] for a signature with more than [`INLINE_SLOTS`]
+/// parameters or results, through a heap array.
+#[cold]
+#[inline(never)]
+fn call_wide<T>(
+    store: &mut Store<T>,
+    target: &Target,
+    ty: &FuncType,
+    args: &[Value],
+    gas_limit: u64,
+) -> Result<Outcome, Error> {
+    let slots = ty.params().len().max(ty.results().len());
+    let mut values = vec![MaybeUninit::<ValRaw>::uninit(); slots];
+    // SAFETY: the caller's `target` and `ty` come from `store`, and
+    // `values` has a slot for every parameter and result.
+    unsafe { call_with(store, target, ty, args, gas_limit, &mut values) }
+}
+
+/// The body of [`Func::call`]: checks and writes the arguments into
+/// `values`, calls, and decodes the results.
+///
+/// # Safety
+///
+/// `target` and its signature `ty` must have been resolved from `store`,
+/// `args` must have one value per parameter, and `values` must have
+/// `max(params, results)` slots.
+#[inline(always)]
+unsafe fn call_with<T>(
+    store: &mut Store<T>,
+    target: &Target,
+    ty: &FuncType,
+    args: &[Value],
+    gas_limit: u64,
+    values: &mut [MaybeUninit<ValRaw>],
+) -> Result<Outcome, Error> {
+    let objects = store.objects();
+    for (index, ((arg, &expected), slot)) in args
+        .iter()
+        .zip(ty.params())
+        .zip(values.iter_mut())
+        .enumerate()
+    {
+        if arg.ty() != expected {
+            return Err(CallError::ArgumentType {
+                index,
+                expected,
+                actual: arg.ty(),
+            }
+            .into());
+        }
+        let raw = objects
+            .value_to_raw(*arg)
+            .map_err(|_| CallError::ForeignReference(index))?;
+        slot.write(raw);
+    }
+    let results = |values: *const ValRaw, store_id| {
+        let mut results = Vec::with_capacity(ty.results().len());
+        for (i, &t) in ty.results().iter().enumerate() {
+            // SAFETY: `enter` calls this only after the call returned,
+            // when the trampoline has written one slot per result.
+            results.push(Value::from_raw(unsafe { *values.add(i) }, t, store_id));
+        }
+        results
+    };
+    // SAFETY: the caller's contract; the parameters were written above.
+    unsafe {
+        enter(
+            store,
+            target,
+            values.as_mut_ptr().cast::<ValRaw>(),
+            gas_limit,
+            results,
+        )
+    }
+}
 
 /// A resolved call target. Valid while its store lives: a `VMFuncRef`
 /// never changes after instantiation, and the store keeps code, contexts
