@@ -187,6 +187,7 @@ unsafe fn dispatch<T>(header: *const HostFuncHeader, values: *mut ValRaw) {
 /// Arguments of a host call kept on the stack; more go to the heap.
 const INLINE_ARGS: usize = 8;
 
+#[inline]
 fn check_results(ty: &FuncType, results: &[Value], store_id: u64) -> Result<(), String> {
     if results.len() != ty.results().len() {
         return Err(format!(
