@@ -108,6 +108,15 @@ fn calls(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("func", setting), |b| {
             b.iter(|| loaded.call(nop, &[]))
         });
+        // Through a `TypedFunc`: the signature checked once, no allocation.
+        let typed = nop.typed::<(), ()>(&loaded.store).expect("nop is [] -> []");
+        group.bench_function(BenchmarkId::new("typed", setting), |b| {
+            b.iter(|| {
+                typed
+                    .call(&mut loaded.store, (), fixtures::GAS)
+                    .expect("calls")
+            })
+        });
         // Through `Instance::call`, which also looks the export up by name.
         group.bench_function(BenchmarkId::new("by_name", setting), |b| {
             b.iter(|| {

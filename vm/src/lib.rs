@@ -9,7 +9,10 @@
 //! 3. a [`Store`] owns instances and the user data host functions see;
 //! 4. a [`Linker`] resolves imports (host functions, other instances);
 //! 5. [`Instance::new`] instantiates, and [`Instance::call`] runs an export
-//!    with a gas limit, returning an [`Outcome`].
+//!    with a gas limit, returning an [`Outcome`];
+//! 6. for calls made often, [`Func::typed`] checks a function's signature
+//!    once against Rust types and gives a [`TypedFunc`], whose calls need no
+//!    type checks and no allocation.
 //!
 //! ```
 //! use detvm_vm::{Engine, Instance, Linker, Module, Outcome, Store, ValType, Value};
@@ -59,6 +62,6 @@ pub use detvm_metering::{
 pub use runtime::{
     CallError, Caller, Engine, EngineConfig, Error, ExportType, Extern, ExternRef, ExternType,
     Func, FuncType, Global, GlobalType, HostError, ImportType, Instance, Linker, Memory,
-    MemoryType, Module, OptLevel, Outcome, Store, Table, TableType, TrapKind, ValType, Value,
-    native_stack,
+    MemoryType, Module, OptLevel, Outcome, Store, Table, TableType, TrapKind, TypedFunc, ValType,
+    Value, WasmParams, WasmResults, WasmTy, native_stack,
 };

@@ -537,6 +537,43 @@ fn call_argument_errors() {
     );
 }
 
+/// More parameters than `Func::call` keeps on the stack (the default
+/// limits allow 64 parameters but only 8 results).
+#[test]
+fn wide_signatures_are_called_like_narrow_ones() {
+    let engine = Engine::default();
+    let params = "i64 ".repeat(20);
+    let gets: String = (0..20).map(|i| format!("local.get {i} ")).collect();
+    let sums: String = (0..19).map(|_| "i64.add ").collect();
+    let last: String = (12..20).rev().map(|i| format!("local.get {i} ")).collect();
+    let eight = "i64 ".repeat(8);
+    let (mut store, instance) = instantiate(
+        &engine,
+        &format!(
+            r#"(module
+                 (func (export "sum") (param {params}) (result i64) {gets} {sums})
+                 (func (export "last") (param {params}) (result {eight}) {last}))"#
+        ),
+    );
+    let args: Vec<Value> = (1..=20).map(Value::I64).collect();
+    let out = call(&mut store, &instance, "sum", &args);
+    assert_eq!(results(out), [Value::I64(210)]);
+    let out = call(&mut store, &instance, "last", &args);
+    let expected: Vec<Value> = (13..=20).rev().map(Value::I64).collect();
+    assert_eq!(results(out), expected);
+    // Argument checks apply to the wide path too.
+    let mut wrong = args.clone();
+    wrong[17] = Value::I32(0);
+    assert_eq!(
+        instance.call(&mut store, "sum", &wrong, 1_000),
+        Err(Error::Call(CallError::ArgumentType {
+            index: 17,
+            expected: ValType::I64,
+            actual: ValType::I32,
+        }))
+    );
+}
+
 #[test]
 fn values_round_trip_bit_exactly() {
     let engine = Engine::default();

@@ -2,9 +2,13 @@
 //! reset of the shared runtime state, the native stack rule, and turning
 //! the trap code into an outcome.
 
-use super::store::Store;
+use core::ffi::c_void;
+use core::mem::MaybeUninit;
+use std::sync::Arc;
+
+use super::store::{Store, StoreObjects};
 use super::{CallError, Error, FuncType, TrapKind, Value};
-use crate::vmctx::{TrapCode, VMFuncRef};
+use crate::vmctx::{EntryTrampoline, TrapCode, VMFuncRef, ValRaw};
 
 /// A function in a [`Store`]: an instance export, an element of a table, or
 /// the value of a non-null `funcref`. It can be called, stored in tables and
@@ -18,12 +22,16 @@ pub struct Func {
 
 /// How a call ended, with the gas it used. Both variants are results the
 /// network agrees on.
+///
+/// `R` is how the results are given: a vector of [`Value`]s for
+/// [`Func::call`], the Rust types of the signature for
+/// [`TypedFunc::call`](crate::TypedFunc::call).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Outcome<R = Vec<Value>> {
     /// The function returned.
     Success {
         /// Its results.
-        results: Vec<Value>,
+        results: R,
         /// `gas_limit - gas_left`.
         gas_used: u64,
     },
@@ -39,19 +47,11 @@ pub enum Outcome {
     },
 }
 
-impl Outcome {
+impl<R> Outcome<R> {
     /// Gas used by the call.
     pub fn gas_used(&self) -> u64 {
         match self {
             Self::Success { gas_used, .. } | Self::Trap { gas_used, .. } => *gas_used,
-        }
-    }
-
-    /// The results, if the call returned.
-    pub fn results(&self) -> Option<&[Value]> {
-        match self {
-            Self::Success { results, .. } => Some(results),
-            Self::Trap { .. } => None,
         }
     }
 
@@ -60,6 +60,24 @@ impl Outcome {
         match self {
             Self::Success { .. } => None,
             Self::Trap { kind, .. } => Some(*kind),
+        }
+    }
+
+    /// The results, if the call returned.
+    pub fn into_results(self) -> Option<R> {
+        match self {
+            Self::Success { results, .. } => Some(results),
+            Self::Trap { .. } => None,
+        }
+    }
+}
+
+impl Outcome {
+    /// The results, if the call returned.
+    pub fn results(&self) -> Option<&[Value]> {
+        match self {
+            Self::Success { results, .. } => Some(results),
+            Self::Trap { .. } => None,
         }
     }
 }
@@ -94,6 +112,7 @@ impl Func {
     /// The call starts with `gas_left = gas_limit`, the engine's stack limit
     /// and no pending trap, and runs on the current thread; see
     /// [`Error::NativeStackTooSmall`].
+    #[inline]
     pub fn call<T>(
         &self,
         store: &mut Store<T>,
@@ -101,19 +120,11 @@ impl Func {
         gas_limit: u64,
     ) -> Result<Outcome, Error> {
         let objects = store.objects();
-        if self.store_id != objects.id {
-            return Err(Error::WrongStore);
-        }
-        // SAFETY: as in `ty`.
-        let funcref = unsafe { &*(self.raw as *const VMFuncRef) };
-        let (code, vmctx, type_id) = (funcref.code, funcref.vmctx, funcref.type_id);
-        let (trampoline, ty) = objects
-            .signatures
-            .get(&type_id)
-            .filter(|_| !code.is_null())
-            .cloned()
-            .ok_or_else(|| Error::Internal("function has no code or signature".into()))?;
-
+        let target = self.target(objects)?;
+        // SAFETY: the store keeps every signature it registered (and so the
+        // `Arc` behind this pointer) until it is dropped, and `store` outlives
+        // this call.
+        let ty = unsafe { &*target.ty };
         if args.len() != ty.params().len() {
             return Err(CallError::ArgumentCount {
                 expected: ty.params().len(),
@@ -121,75 +132,219 @@ impl Func {
             }
             .into());
         }
-        let mut values = vec![0; ty.params().len().max(ty.results().len()).max(1)];
-        for (index, (arg, &expected)) in args.iter().zip(ty.params()).enumerate() {
-            if arg.ty() != expected {
-                return Err(CallError::ArgumentType {
-                    index,
-                    expected,
-                    actual: arg.ty(),
-                }
-                .into());
-            }
-            values[index] = objects
-                .value_to_raw(*arg)
-                .map_err(|_| CallError::ForeignReference(index))?;
+        // The parameters go in, the results come out, through one array:
+        // on the stack unless the signature is unusually wide.
+        if ty.params().len().max(ty.results().len()) > INLINE_SLOTS {
+            return call_wide(store, &target, ty, args, gas_limit);
         }
+        let mut values = [MaybeUninit::<ValRaw>::uninit(); INLINE_SLOTS];
+        // SAFETY: `target` and `ty` were resolved from `store` just above,
+        // and `values` has room for the parameters and the results.
+        unsafe { call_with(store, &target, ty, args, gas_limit, &mut values) }
+    }
 
-        let stack_limit = objects.engine.config().stack.limit;
-        let native_stack_limit = native_stack::limit_for_call(stack_limit)?;
-        let runtime = objects.runtime();
-        store.objects_mut().host_trap = None;
-        // SAFETY: `runtime` is the store's live `VMRuntime`; no compiled
-        // code is running (we hold the store exclusively).
-        unsafe {
-            (*runtime).gas_left = gas_limit as i64;
-            (*runtime).stack_left = stack_limit as i64;
-            (*runtime).trap_code = TrapCode::None as u32;
-            (*runtime).native_stack_limit = native_stack_limit;
+    /// What calling this function needs from its store: code, context,
+    /// entry trampoline and signature.
+    #[inline]
+    pub(crate) fn target(&self, objects: &StoreObjects) -> Result<Target, Error> {
+        if self.store_id != objects.id {
+            return Err(Error::WrongStore);
         }
-        // Host functions reach the store through their own pointer while
-        // compiled code runs; `store` is not touched until it returns.
-        // SAFETY: `trampoline` was compiled for signature `type_id`, and
-        // `code`/`vmctx` come from a `VMFuncRef` of that signature whose code
-        // and context the store keeps alive. `values` has room for the
-        // parameters and the results. Traps return normally (no unwinding).
-        unsafe { trampoline(code, vmctx, values.as_mut_ptr()) };
-        // SAFETY: as above; compiled code has returned.
-        let (raw_code, gas_left) = unsafe {
-            let code = (*runtime).trap_code;
-            (*runtime).trap_code = TrapCode::None as u32;
-            (code, (*runtime).gas_left as u64)
-        };
-        let gas_used = gas_limit.saturating_sub(gas_left);
-        let objects = store.objects_mut();
-        match TrapCode::from_raw(raw_code) {
-            Some(TrapCode::None) => Ok(Outcome::Success {
-                results: ty
-                    .results()
-                    .iter()
-                    .zip(&values)
-                    .map(|(&t, &raw)| Value::from_raw(raw, t, objects.id))
-                    .collect(),
-                gas_used,
-            }),
-            Some(TrapCode::NativeStackExhausted) => Err(Error::NativeStackExhausted),
-            Some(code) => {
-                let kind = TrapKind::from_code(code)
-                    .ok_or_else(|| Error::Internal(format!("unexpected trap code {raw_code}")))?;
-                let message = objects.host_trap.take().filter(|_| kind == TrapKind::Host);
-                Ok(Outcome::Trap {
-                    kind,
-                    message,
-                    gas_used: if kind == TrapKind::OutOfGas {
-                        gas_limit
-                    } else {
-                        gas_used
-                    },
-                })
+        // SAFETY: `raw` addresses a `VMFuncRef` owned by this store (checked
+        // above), which lives until the store is dropped.
+        let funcref = unsafe { &*(self.raw as *const VMFuncRef) };
+        let (code, vmctx, type_id) = (funcref.code, funcref.vmctx, funcref.type_id);
+        let (trampoline, ty) = objects
+            .signatures
+            .get(&type_id)
+            .filter(|_| !code.is_null())
+            .ok_or_else(|| Error::Internal("function has no code or signature".into()))?;
+        Ok(Target {
+            code,
+            vmctx,
+            trampoline: *trampoline,
+            ty: Arc::as_ptr(ty),
+        })
+    }
+}
+
+/// Argument/result slots kept on the stack by [`Func::call`]; wider
+/// signatures use a heap array.
+const INLINE_SLOTS: usize = 16;
+
+/// [`Func::call`] for a signature with more than [`INLINE_SLOTS`]
+/// parameters or results, through a heap array.
+#[cold]
+#[inline(never)]
+fn call_wide<T>(
+    store: &mut Store<T>,
+    target: &Target,
+    ty: &FuncType,
+    args: &[Value],
+    gas_limit: u64,
+) -> Result<Outcome, Error> {
+    let slots = ty.params().len().max(ty.results().len());
+    let mut values = vec![MaybeUninit::<ValRaw>::uninit(); slots];
+    // SAFETY: the caller's `target` and `ty` come from `store`, and
+    // `values` has a slot for every parameter and result.
+    unsafe { call_with(store, target, ty, args, gas_limit, &mut values) }
+}
+
+/// The body of [`Func::call`]: checks and writes the arguments into
+/// `values`, calls, and decodes the results.
+///
+/// # Safety
+///
+/// `target` and its signature `ty` must have been resolved from `store`,
+/// `args` must have one value per parameter, and `values` must have
+/// `max(params, results)` slots.
+#[inline(always)]
+unsafe fn call_with<T>(
+    store: &mut Store<T>,
+    target: &Target,
+    ty: &FuncType,
+    args: &[Value],
+    gas_limit: u64,
+    values: &mut [MaybeUninit<ValRaw>],
+) -> Result<Outcome, Error> {
+    let objects = store.objects();
+    for (index, ((arg, &expected), slot)) in args
+        .iter()
+        .zip(ty.params())
+        .zip(values.iter_mut())
+        .enumerate()
+    {
+        if arg.ty() != expected {
+            return Err(CallError::ArgumentType {
+                index,
+                expected,
+                actual: arg.ty(),
             }
-            None => Err(Error::Internal(format!("unknown trap code {raw_code}"))),
+            .into());
         }
+        let raw = objects
+            .value_to_raw(*arg)
+            .map_err(|_| CallError::ForeignReference(index))?;
+        slot.write(raw);
+    }
+    let results = |values: *const ValRaw, store_id| {
+        let mut results = Vec::with_capacity(ty.results().len());
+        for (i, &t) in ty.results().iter().enumerate() {
+            // SAFETY: `enter` calls this only after the call returned,
+            // when the trampoline has written one slot per result.
+            results.push(Value::from_raw(unsafe { *values.add(i) }, t, store_id));
+        }
+        results
+    };
+    // SAFETY: the caller's contract; the parameters were written above.
+    unsafe {
+        enter(
+            store,
+            target,
+            values.as_mut_ptr().cast::<ValRaw>(),
+            gas_limit,
+            results,
+        )
+    }
+}
+
+/// A resolved call target. Valid while its store lives: a `VMFuncRef`
+/// never changes after instantiation, and the store keeps code, contexts
+/// and signatures until it is dropped.
+#[derive(Clone, Copy)]
+pub(crate) struct Target {
+    pub code: *const u8,
+    pub vmctx: *mut c_void,
+    pub trampoline: EntryTrampoline,
+    /// The signature, owned by the store's `signatures`.
+    pub ty: *const FuncType,
+}
+
+/// Runs `target` with the arguments already in `values` and `gas_limit`,
+/// and turns how it ended into an [`Outcome`], decoding the results from
+/// `values` with `results` (given `values` and the store id) if it
+/// returned.
+///
+/// The call starts with `gas_left = gas_limit`, the engine's stack limit
+/// and no pending trap; everything it leaves behind is reset when it
+/// returns or at the next call.
+///
+/// # Safety
+///
+/// `target` must have been resolved from `store` (so `store` keeps it
+/// alive), and `values` must hold the target's parameters in its first
+/// slots and have room for `max(params, results)` slots.
+#[inline(always)]
+pub(crate) unsafe fn enter<T, R>(
+    store: &mut Store<T>,
+    target: &Target,
+    values: *mut ValRaw,
+    gas_limit: u64,
+    results: impl FnOnce(*const ValRaw, u64) -> R,
+) -> Result<Outcome<R>, Error> {
+    let objects = store.objects_mut();
+    let stack_limit = objects.engine.config().stack.limit;
+    let native_stack_limit = native_stack::limit_for_call(stack_limit)?;
+    let runtime = objects.runtime();
+    objects.host_trap = None;
+    // SAFETY: `runtime` is the store's live `VMRuntime`; no compiled
+    // code is running (we hold the store exclusively).
+    unsafe {
+        (*runtime).gas_left = gas_limit as i64;
+        (*runtime).stack_left = stack_limit as i64;
+        (*runtime).trap_code = TrapCode::None as u32;
+        (*runtime).native_stack_limit = native_stack_limit;
+    }
+    // Host functions reach the store through their own pointer while
+    // compiled code runs; `store` is not touched until it returns.
+    // SAFETY: `trampoline` was compiled for the signature of the
+    // `VMFuncRef` `code` and `vmctx` come from, whose code and context the
+    // store keeps alive (caller's contract), and `values` is laid out as
+    // that signature needs. Traps return normally (no unwinding).
+    unsafe { (target.trampoline)(target.code, target.vmctx, values) };
+    // SAFETY: as above; compiled code has returned.
+    let (raw_code, gas_left) = unsafe {
+        let code = (*runtime).trap_code;
+        (*runtime).trap_code = TrapCode::None as u32;
+        (code, (*runtime).gas_left as u64)
+    };
+    let gas_used = gas_limit.saturating_sub(gas_left);
+    if raw_code == TrapCode::None as u32 {
+        return Ok(Outcome::Success {
+            results: results(values, store.objects().id),
+            gas_used,
+        });
+    }
+    trapped(store.objects_mut(), raw_code, gas_limit, gas_used)
+}
+
+/// The outcome (or engine error) for a call that ended with trap code
+/// `raw_code`.
+#[cold]
+#[inline(never)]
+fn trapped<R>(
+    objects: &mut StoreObjects,
+    raw_code: u32,
+    gas_limit: u64,
+    gas_used: u64,
+) -> Result<Outcome<R>, Error> {
+    let message = objects.host_trap.take();
+    match TrapCode::from_raw(raw_code) {
+        Some(TrapCode::NativeStackExhausted) => Err(Error::NativeStackExhausted),
+        Some(code) => {
+            let kind = TrapKind::from_code(code)
+                .ok_or_else(|| Error::Internal(format!("unexpected trap code {raw_code}")))?;
+            Ok(Outcome::Trap {
+                kind,
+                message: message.filter(|_| kind == TrapKind::Host),
+                gas_used: if kind == TrapKind::OutOfGas {
+                    gas_limit
+                } else {
+                    gas_used
+                },
+            })
+        }
+        None => Err(Error::Internal(format!("unknown trap code {raw_code}"))),
     }
 }
 
@@ -234,11 +389,12 @@ pub mod native_stack {
 
     /// The native stack limit for a call from here, or why there is not
     /// enough stack for one.
+    #[inline]
     pub(crate) fn limit_for_call(stack_limit: u64) -> Result<usize, Error> {
         let needed = needed(stack_limit);
         let (limit, available) = limit_and_available().unwrap_or((0, 0));
         if available < needed {
-            return Err(Error::NativeStackTooSmall { needed, available });
+            return Err(too_small(needed, available));
         }
         Ok(limit)
     }
@@ -254,6 +410,12 @@ pub mod native_stack {
         Some((limit, sp.saturating_sub(limit) as u64))
     }
 
+    #[cold]
+    #[inline(never)]
+    fn too_small(needed: u64, available: u64) -> Error {
+        Error::NativeStackTooSmall { needed, available }
+    }
+
     #[cfg(target_os = "linux")]
     mod bounds {
         use std::cell::Cell;
@@ -264,13 +426,20 @@ pub mod native_stack {
 
         /// Lowest usable address of the current thread's stack, cached per
         /// thread (a thread's stack never moves).
+        #[inline]
         pub fn thread_stack_low() -> Option<usize> {
-            LOW.with(|low| {
-                if low.get().is_none() {
-                    low.set(query());
-                }
-                low.get()
-            })
+            match LOW.get() {
+                Some(low) => Some(low),
+                None => first_query(),
+            }
+        }
+
+        #[cold]
+        #[inline(never)]
+        fn first_query() -> Option<usize> {
+            let low = query();
+            LOW.set(low);
+            low
         }
 
         fn query() -> Option<usize> {

@@ -226,6 +226,15 @@ pub enum CallError {
     /// A `funcref` argument belongs to another store.
     #[error("argument {0}: function reference from another store")]
     ForeignReference(usize),
+    /// [`Func::typed`](crate::Func::typed) was asked for a signature the
+    /// function does not have.
+    #[error("function has signature {actual}, not {expected}")]
+    SignatureMismatch {
+        /// The signature asked for.
+        expected: super::FuncType,
+        /// The function's signature.
+        actual: super::FuncType,
+    },
 }
 
 /// What a host function returns to trap. Built with

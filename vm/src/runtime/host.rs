@@ -1,6 +1,7 @@
 //! Host functions: how compiled code reaches a Rust closure, and what the
 //! closure can do through [`Caller`].
 
+use core::mem::MaybeUninit;
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -112,48 +113,70 @@ unsafe fn dispatch<T>(header: *const HostFuncHeader, values: *mut ValRaw) {
     let func = unsafe { &*header.cast::<HostFuncData<T>>() };
     let store = func.store;
     let memory = func.memory;
-    let ty = func.ty.clone();
-    let callback = func.callback.clone();
     let runtime = func.header.ctx.runtime;
+    // Borrowed, not cloned: both `Arc`s belong to this `HostFuncData`,
+    // which the store owns and never drops or replaces while it lives, and
+    // nothing the callback can reach through `Caller` touches the store's
+    // host functions; the pointees are immutable.
+    let ty: *const FuncType = Arc::as_ptr(&func.ty);
+    let callback: *const HostCallback<T> = Arc::as_ptr(&func.callback);
+    // SAFETY: as just said.
+    let (ty, callback) = unsafe { (&*ty, &*callback) };
 
     // SAFETY: the store outlives every host function bound to it, and
     // nothing else references it while compiled code runs.
     let store = unsafe { &mut *store };
     let store_id = store.objects.id;
-    let args: Vec<Value> = ty
-        .params()
-        .iter()
-        .enumerate()
-        // SAFETY: `values` holds at least `params` initialised slots.
-        .map(|(i, &t)| Value::from_raw(unsafe { *values.add(i) }, t, store_id))
-        .collect();
+    let params = ty.params();
+    // SAFETY: `values` holds at least `params` initialised slots.
+    let arg = |i: usize| Value::from_raw(unsafe { *values.add(i) }, params[i], store_id);
+    // The arguments live on the stack unless there are unusually many;
+    // only the slots used are written.
+    let mut inline = [const { MaybeUninit::<Value>::uninit() }; INLINE_ARGS];
+    let heap: Vec<Value>;
+    let args: &[Value] = if params.len() <= INLINE_ARGS {
+        for (i, slot) in inline.iter_mut().enumerate().take(params.len()) {
+            slot.write(arg(i));
+        }
+        // SAFETY: the first `params.len()` elements were just written
+        // (`Value` is `Copy`, so nothing needs dropping later).
+        unsafe { core::slice::from_raw_parts(inline.as_ptr().cast::<Value>(), params.len()) }
+    } else {
+        heap = (0..params.len()).map(arg).collect();
+        &heap
+    };
 
-    let result = catch_unwind(AssertUnwindSafe(|| {
+    // Why the call traps, if it does: set only off the fast path (so the
+    // common case reads back the `None` it started with).
+    let mut trap: Option<(TrapKind, Option<String>)> = None;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut caller = Caller {
             store: &mut *store,
             memory,
             runtime,
             pending: Cell::new(None),
         };
-        let result = callback(&mut caller, &args);
-        (result, caller.pending.get())
-    }));
-
-    let trap = match result {
-        Err(panic) => Some((TrapKind::Host, Some(panic_message(&*panic)))),
-        Ok((_, Some(pending))) => Some((pending, None)),
-        Ok((Err(e), None)) => Some(e.into_parts()),
-        Ok((Ok(results), None)) => match check_results(&ty, &results, store_id) {
-            Ok(()) => {
-                for (i, value) in results.iter().enumerate() {
-                    // SAFETY: `values` has room for `results` slots.
-                    unsafe { *values.add(i) = value.to_raw() };
+        let result = callback(&mut caller, args);
+        if let Some(pending) = caller.pending.get() {
+            trap = Some((pending, None));
+            return;
+        }
+        match result {
+            Ok(results) => match check_results(ty, &results, store_id) {
+                Ok(()) => {
+                    for (i, value) in results.iter().enumerate() {
+                        // SAFETY: `values` has room for `results` slots.
+                        unsafe { *values.add(i) = value.to_raw() };
+                    }
                 }
-                None
-            }
-            Err(message) => Some((TrapKind::Host, Some(message))),
-        },
-    };
+                Err(message) => trap = Some((TrapKind::Host, Some(message))),
+            },
+            Err(e) => trap = Some(e.into_parts()),
+        }
+    }));
+    if let Err(panic) = outcome {
+        trap = Some((TrapKind::Host, Some(panic_message(&*panic))));
+    }
     if let Some((kind, message)) = trap {
         store.objects.host_trap = message;
         // SAFETY: `runtime` is the store's live `VMRuntime`.
@@ -161,6 +184,10 @@ unsafe fn dispatch<T>(header: *const HostFuncHeader, values: *mut ValRaw) {
     }
 }
 
+/// Arguments of a host call kept on the stack; more go to the heap.
+const INLINE_ARGS: usize = 8;
+
+#[inline]
 fn check_results(ty: &FuncType, results: &[Value], store_id: u64) -> Result<(), String> {
     if results.len() != ty.results().len() {
         return Err(format!(

@@ -16,6 +16,7 @@ mod memory;
 mod module;
 mod store;
 mod table;
+mod typed;
 mod values;
 
 pub use call::{Func, Outcome, native_stack};
@@ -29,6 +30,7 @@ pub use memory::Memory;
 pub use module::{ExportType, ImportType, Module};
 pub use store::Store;
 pub use table::Table;
+pub use typed::{TypedFunc, WasmParams, WasmResults, WasmTy};
 pub use values::{
     ExternRef, ExternType, FuncType, GlobalType, MemoryType, TableType, ValType, Value,
 };
