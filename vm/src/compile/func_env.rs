@@ -396,30 +396,50 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// The fused lowering of a counter charge (`docs/gas.md` §5.1, and the
     /// frame check of §5.3): `global.get g; i64.const c; i64.lt_u; if; call
     /// t; end; global.get g; i64.const c; i64.sub; global.set g` for the
-    /// counter `g` (0: gas, 1: stack) whose trap `t` is `trap`. One
-    /// subtraction whose borrow takes the trap exit; the exit sees the
-    /// counter as it was before the charge, as in the general lowering.
-    pub fn fused_charge(&mut self, counter: usize, amount: u64, trap: TrapCode) {
+    /// counter `g` (0: gas, 1: stack) whose trap `t` is `trap`. The exit
+    /// sees the counter as it was before the charge, as in the general
+    /// lowering.
+    ///
+    /// `loop_head` says the charge opens a loop body. Its result is then
+    /// the value carried around the back edge, and it is made opaque to
+    /// Cranelift's optimiser (a two-result `usub_overflow`, whose borrow
+    /// takes the exit): otherwise the optimiser folds the next charge on
+    /// the loop's way out into one subtraction from the loop header's
+    /// value, which keeps both values live across the back edge and costs
+    /// a register copy in every iteration. Elsewhere that folding saves
+    /// work, so other charges compare, branch and then subtract in place.
+    pub fn fused_charge(&mut self, counter: usize, amount: u64, trap: TrapCode, loop_head: bool) {
         let Some(vars) = self.counters else { return };
         let var = vars[counter];
         let old = self.b.use_var(var);
-        let amount = self.b.ins().iconst(I64, amount as i64);
-        let borrow = self.b.ins().icmp(IntCC::UnsignedLessThan, old, amount);
-        let new = self.b.ins().isub(old, amount);
+        let c = self.b.ins().iconst(I64, amount as i64);
         let site = self.b.create_block();
         self.b.set_cold_block(site);
         let next = self.b.create_block();
-        self.b.ins().brif(borrow, site, &[], next, &[]);
-        self.b.switch_to_block(site);
-        self.b.seal_block(site);
-        // The value before the charge, without keeping `old` alive on the
-        // fast path.
-        let before = self.b.ins().iadd(new, amount);
-        self.b.def_var(var, before);
-        self.trap_now(trap);
-        self.b.switch_to_block(next);
-        self.b.seal_block(next);
-        self.b.def_var(var, new);
+        if loop_head {
+            let (new, borrow) = self.b.ins().usub_overflow(old, c);
+            self.b.ins().brif(borrow, site, &[], next, &[]);
+            self.b.switch_to_block(site);
+            self.b.seal_block(site);
+            // The value before the charge, without keeping `old` alive on
+            // the fast path.
+            let before = self.b.ins().iadd(new, c);
+            self.b.def_var(var, before);
+            self.trap_now(trap);
+            self.b.switch_to_block(next);
+            self.b.seal_block(next);
+            self.b.def_var(var, new);
+        } else {
+            let borrow = self.b.ins().icmp(IntCC::UnsignedLessThan, old, c);
+            self.b.ins().brif(borrow, site, &[], next, &[]);
+            self.b.switch_to_block(site);
+            self.b.seal_block(site);
+            self.trap_now(trap);
+            self.b.switch_to_block(next);
+            self.b.seal_block(next);
+            let new = self.b.ins().isub(old, c);
+            self.b.def_var(var, new);
+        }
     }
 
     /// Whether the counters are kept in variables (an instrumented module).

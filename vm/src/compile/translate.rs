@@ -85,6 +85,7 @@ pub(super) fn translate_function(
     t.push_function_frame();
     let mut ops = body.get_operators_reader().map_err(wasm_err)?;
     let mut done = false;
+    let mut after_loop = false;
     while !ops.eof() {
         t.offset = ops.original_position();
         let op = ops.read().map_err(wasm_err)?;
@@ -97,11 +98,13 @@ pub(super) fn translate_function(
         {
             let mut ahead = ops.clone();
             if let Some((counter, amount, trap)) = match_charge(global_index, &mut ahead) {
-                t.fused_charge(counter, amount, trap);
+                t.fused_charge(counter, amount, trap, after_loop);
+                after_loop = false;
                 ops = ahead;
                 continue;
             }
         }
+        after_loop = matches!(op, Operator::Loop { .. });
         done = t.translate_op(op)?;
     }
     if !done {
