@@ -30,6 +30,7 @@ pub(super) fn translate_function(
     body: wasmparser::FunctionBody<'_>,
     counters_in_variables: bool,
 ) -> Result<(), CompileError> {
+    let stack_write_through = has_memory_access(&body).unwrap_or(false);
     let err = |offset: u64, message: String| CompileError::Translate {
         func_index,
         offset,
@@ -45,7 +46,15 @@ pub(super) fn translate_function(
         results.push(clif_type(r).ok_or_else(|| err(0, "result type outside the profile".into()))?);
     }
     let builder = FunctionBuilder::new(func, fctx);
-    let mut t = Translator::new(builder, m, jit, func_index, results, counters_in_variables)?;
+    let mut t = Translator::new(
+        builder,
+        m,
+        jit,
+        func_index,
+        results,
+        counters_in_variables,
+        stack_write_through,
+    )?;
 
     // Parameters, then zero-initialised locals.
     let params: Vec<Value> = {
@@ -131,6 +140,43 @@ pub(super) fn count_blocks(body: &wasmparser::FunctionBody<'_>) -> Option<u32> {
         }
     }
     Some(blocks)
+}
+
+/// Whether `body` loads from or stores to linear memory; `None` if it does
+/// not decode.
+fn has_memory_access(body: &wasmparser::FunctionBody<'_>) -> Option<bool> {
+    let mut ops = body.get_operators_reader().ok()?;
+    while !ops.eof() {
+        if matches!(
+            ops.read().ok()?,
+            Operator::I32Load { .. }
+                | Operator::I64Load { .. }
+                | Operator::F32Load { .. }
+                | Operator::F64Load { .. }
+                | Operator::I32Load8S { .. }
+                | Operator::I32Load8U { .. }
+                | Operator::I32Load16S { .. }
+                | Operator::I32Load16U { .. }
+                | Operator::I64Load8S { .. }
+                | Operator::I64Load8U { .. }
+                | Operator::I64Load16S { .. }
+                | Operator::I64Load16U { .. }
+                | Operator::I64Load32S { .. }
+                | Operator::I64Load32U { .. }
+                | Operator::I32Store { .. }
+                | Operator::I64Store { .. }
+                | Operator::F32Store { .. }
+                | Operator::F64Store { .. }
+                | Operator::I32Store8 { .. }
+                | Operator::I32Store16 { .. }
+                | Operator::I64Store8 { .. }
+                | Operator::I64Store16 { .. }
+                | Operator::I64Store32 { .. }
+        ) {
+            return Some(true);
+        }
+    }
+    Some(false)
 }
 
 /// After a `global.get` of a counter, matches the rest of a fixed charge
