@@ -129,6 +129,9 @@ pub(super) struct Translator<'a, 'f> {
     /// this block (it was stored or loaded here), so further checks branch
     /// to the shared trap block without storing it again.
     synced: [Option<(Block, Value)>; 2],
+    /// Results of the latest charges that open a loop body, which the next
+    /// charge must not fold into its own (see [`Self::fused_charge`]).
+    loop_head_charges: Vec<Value>,
     trap_blocks: [Option<Block>; TRAP_CODES],
     propagate_block: Option<Block>,
     // Function invariants, hoisted on first use.
@@ -165,6 +168,10 @@ enum Counter {
 /// `VMRuntime` offsets of the counters, in the order of
 /// `Translator::counters`.
 const COUNTER_OFFSETS: [i32; 2] = [runtime_offsets::GAS_LEFT, runtime_offsets::STACK_LEFT];
+
+/// How many loop-head charge results are remembered at once: only those of
+/// the innermost loops being translated matter.
+const LOOP_HEAD_CAPACITY: usize = 16;
 
 /// How many proven bounds are remembered at once.
 const CHECKED_CAPACITY: usize = 16;
@@ -230,6 +237,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             counters,
             stack_write_through,
             synced: [None; 2],
+            loop_head_charges: Vec::with_capacity(LOOP_HEAD_CAPACITY),
             trap_blocks,
             propagate_block: None,
             memory_ptr: None,
@@ -437,14 +445,16 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// sees the counter as it was before the charge, as in the general
     /// lowering.
     ///
-    /// `loop_head` says the charge opens a loop body. Its result is then
-    /// the value carried around the back edge, and it is made opaque to
-    /// Cranelift's optimiser (a two-result `usub_overflow`, whose borrow
-    /// takes the exit): otherwise the optimiser folds the next charge on
-    /// the loop's way out into one subtraction from the loop header's
-    /// value, which keeps both values live across the back edge and costs
-    /// a register copy in every iteration. Elsewhere that folding saves
-    /// work, so other charges compare, branch and then subtract in place.
+    /// A charge compares, branches and then subtracts in place. But the
+    /// result of a charge that opens a loop body (`loop_head`) is the value
+    /// carried around the back edge, and if the next charge consumed it
+    /// as such, Cranelift's optimiser would fold the two into one
+    /// subtraction from the loop header's value (`(old - c1) - c2` into
+    /// `old - (c1 + c2)`), keeping both values live across the back edge at
+    /// the cost of a register copy in every iteration. That next charge is
+    /// therefore made opaque to the optimiser: one two-result
+    /// `usub_overflow`, whose borrow takes the exit. Elsewhere the folding
+    /// saves work and is left alone.
     pub fn fused_charge(&mut self, counter: usize, amount: u64, trap: TrapCode, loop_head: bool) {
         let Some(vars) = self.counters else { return };
         let var = vars[counter];
@@ -453,7 +463,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         let site = self.b.create_block();
         self.b.set_cold_block(site);
         let next = self.b.create_block();
-        if loop_head {
+        if self.loop_head_charges.contains(&old) {
             let (new, borrow) = self.b.ins().usub_overflow(old, c);
             self.b.ins().brif(borrow, site, &[], next, &[]);
             self.b.switch_to_block(site);
@@ -476,6 +486,12 @@ impl<'a, 'f> Translator<'a, 'f> {
             self.b.seal_block(next);
             let new = self.b.ins().isub(old, c);
             self.set_counter(counter, new);
+            if loop_head {
+                if self.loop_head_charges.len() == LOOP_HEAD_CAPACITY {
+                    self.loop_head_charges.remove(0);
+                }
+                self.loop_head_charges.push(new);
+            }
         }
     }
 
