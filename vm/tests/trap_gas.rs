@@ -138,3 +138,53 @@ fn a_trap_in_a_loop_leaves_the_iterations_paid() {
         previous = Some(a.gas_used());
     }
 }
+
+/// Loads of one base in a row, as in a struct read, and the same with a
+/// store in between; their bounds checks may be merged only when nothing
+/// observable lies between them.
+const FIELDS: &str = r#"(module
+  (memory (export "mem") 1)
+  (func (export "fields") (param $p i32) (result i32)
+    local.get $p i32.load
+    local.get $p i32.load offset=4
+    i32.add
+    local.get $p i32.load offset=12
+    i32.add)
+  (func (export "store_between") (param $p i32) (result i32)
+    local.get $p i32.load
+    i32.const 0
+    i32.const 7
+    i32.store
+    local.get $p i32.load offset=8
+    i32.add))"#;
+
+#[test]
+fn a_later_field_out_of_bounds_traps_as_before() {
+    let (mut store, instance) = instantiate(FIELDS);
+    let full = call(&mut store, &instance, "fields", &[Value::I32(0)]).gas_used();
+    // The first load fits, the second or the third does not.
+    for p in [65_536 - 4, 65_536 - 12, 65_536 - 15] {
+        let out = call(&mut store, &instance, "fields", &[Value::I32(p)]);
+        assert_eq!(
+            out,
+            Outcome::Trap {
+                kind: TrapKind::MemoryOutOfBounds,
+                message: None,
+                gas_used: full
+            },
+            "p={p}"
+        );
+    }
+    // The store between the loads happens before the second one traps.
+    let out = call(
+        &mut store,
+        &instance,
+        "store_between",
+        &[Value::I32(65_536 - 8)],
+    );
+    assert_eq!(out.trap_kind(), Some(TrapKind::MemoryOutOfBounds));
+    let memory = instance.get_memory(&store, "mem").unwrap();
+    let mut word = [0; 4];
+    memory.read(&store, 0, &mut word).unwrap();
+    assert_eq!(u32::from_le_bytes(word), 7);
+}

@@ -155,6 +155,9 @@ pub(super) struct Translator<'a, 'f> {
     /// `addr + end <= length` held, and memory never shrinks, so it still
     /// holds. Cleared where control flow joins; bounded in size.
     pub checked: Vec<(Value, u64)>,
+    /// For the load being translated: the end to check instead of its own
+    /// if it needs a check (see `translate::MemoryScan::widened`).
+    pub widen_check: Option<u64>,
 }
 
 /// Where an instrumentation counter lives in the function being compiled.
@@ -255,6 +258,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             builtin_sigs: HashMap::new(),
             mem_cache: None,
             checked: Vec::with_capacity(CHECKED_CAPACITY),
+            widen_check: None,
         })
     }
 
@@ -671,6 +675,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         let end = offset.saturating_add(u64::from(size));
         let proven = self.checked.iter().any(|&(v, e)| v == addr32 && e >= end);
         if !proven {
+            let end = self.widen_check.take().map_or(end, |w| w.max(end));
             let last = self.b.ins().iadd_imm_s(addr, end as i64);
             let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, last, len);
             self.trap_if(oob, TrapCode::MemoryOutOfBounds);
