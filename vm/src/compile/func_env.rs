@@ -156,7 +156,7 @@ pub(super) struct Translator<'a, 'f> {
     /// holds. Cleared where control flow joins; bounded in size.
     pub checked: Vec<(Value, u64)>,
     /// For the load being translated: the end to check instead of its own
-    /// if it needs a check (see `translate::MemoryScan::widened`).
+    /// if it needs a check (see `translate::BodyScan::widened`).
     pub widen_check: Option<u64>,
 }
 

@@ -17,10 +17,10 @@ use crate::vmctx::TrapCode;
 /// only keeps a corrupt count from exhausting memory.
 const MAX_LOCALS: u64 = 1 << 20;
 
-/// Translates the body of function `func_index` into `func`. With
-/// `counters_in_variables`, an instrumented module's counters are kept in
-/// variables (see `Translator::counters`); otherwise every access is a load
-/// or store of `VMRuntime`.
+/// Translates the body of function `func_index` into `func`, given its
+/// [`scan_body`]. With `scan.counters_in_variables`, an instrumented
+/// module's counters are kept in variables (see `Translator::counters`);
+/// otherwise every access is a load or store of `VMRuntime`.
 pub(super) fn translate_function(
     m: &ModuleCtx<'_>,
     jit: &mut JITModule,
@@ -28,11 +28,11 @@ pub(super) fn translate_function(
     fctx: &mut FunctionBuilderContext,
     func_index: u32,
     body: wasmparser::FunctionBody<'_>,
-    counters_in_variables: bool,
+    scan: &BodyScan,
 ) -> Result<(), CompileError> {
-    let memory = scan_memory(&body).unwrap_or_default();
-    let stack_write_through = memory.accesses;
-    let mut widened = memory.widened.iter().peekable();
+    let counters_in_variables = scan.counters_in_variables;
+    let stack_write_through = scan.accesses;
+    let mut widened = scan.widened.iter().peekable();
     let err = |offset: u64, message: String| CompileError::Translate {
         func_index,
         offset,
@@ -132,22 +132,6 @@ pub(super) fn translate_function(
     Ok(())
 }
 
-/// The number of Wasm blocks (`block`, `loop`, `if`) in `body`, reachable
-/// or not; `None` if the body does not decode (translation reports why).
-pub(super) fn count_blocks(body: &wasmparser::FunctionBody<'_>) -> Option<u32> {
-    let mut ops = body.get_operators_reader().ok()?;
-    let mut blocks: u32 = 0;
-    while !ops.eof() {
-        if matches!(
-            ops.read().ok()?,
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. }
-        ) {
-            blocks = blocks.saturating_add(1);
-        }
-    }
-    Some(blocks)
-}
-
 /// `offset + size` of a load, if `op` is one.
 fn load_end(op: &Operator<'_>) -> Option<u64> {
     use Operator as O;
@@ -172,7 +156,7 @@ fn load_end(op: &Operator<'_>) -> Option<u64> {
 
 /// Whether `op` has no effect but on the operand stack and locals, cannot
 /// trap and does not transfer control. Anything else ends the groups of
-/// [`MemoryScan::widened`]; the list is short on purpose.
+/// [`BodyScan::widened`]; the list is short on purpose.
 fn is_plain(op: &Operator<'_>) -> bool {
     use Operator as O;
     matches!(
@@ -233,9 +217,14 @@ fn is_plain(op: &Operator<'_>) -> bool {
     )
 }
 
-/// What one pass over a body finds about its memory accesses.
+/// What one pass over a body finds before it is translated.
 #[derive(Default)]
-struct MemoryScan {
+pub(super) struct BodyScan {
+    /// The number of Wasm blocks (`block`, `loop`, `if`), reachable or not.
+    pub blocks: u32,
+    /// Not found by the scan: whether the counters may be kept in
+    /// variables, which the caller decides from `blocks` and the size.
+    pub counters_in_variables: bool,
     /// Whether the body loads from or stores to linear memory.
     accesses: bool,
     /// Bounds checks to widen, as `(byte offset of the load that makes the
@@ -252,9 +241,9 @@ struct MemoryScan {
     widened: Vec<(u64, u64)>,
 }
 
-/// Scans `body` for [`MemoryScan`]; `None` if it does not decode
+/// Scans `body` for [`BodyScan`]; `None` if it does not decode
 /// (translation reports why).
-fn scan_memory(body: &wasmparser::FunctionBody<'_>) -> Option<MemoryScan> {
+pub(super) fn scan_body(body: &wasmparser::FunctionBody<'_>) -> Option<BodyScan> {
     // An open group: base local, offset of its first load, that load's
     // end, the furthest end so far.
     type Group = (u32, u64, u64, u64);
@@ -264,7 +253,7 @@ fn scan_memory(body: &wasmparser::FunctionBody<'_>) -> Option<MemoryScan> {
         }
     }
     let mut ops = body.get_operators_reader().ok()?;
-    let mut scan = MemoryScan::default();
+    let mut scan = BodyScan::default();
     let mut groups: Vec<Group> = Vec::new();
     let mut base: Option<u32> = None;
     while !ops.eof() {
@@ -282,6 +271,12 @@ fn scan_memory(body: &wasmparser::FunctionBody<'_>) -> Option<MemoryScan> {
             continue;
         }
         match op {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                scan.blocks = scan.blocks.saturating_add(1);
+                for group in groups.drain(..) {
+                    close(&mut scan.widened, group);
+                }
+            }
             Operator::LocalGet { local_index } => base = Some(local_index),
             Operator::LocalSet { local_index } | Operator::LocalTee { local_index } => {
                 if let Some(i) = groups.iter().position(|g| g.0 == local_index) {
