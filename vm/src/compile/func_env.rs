@@ -116,9 +116,22 @@ pub(super) struct Translator<'a, 'f> {
     pub unreachable_depth: u32,
     pub results: Vec<ir::Type>,
     /// `gas_left` and `stack_left` of an instrumented module, kept in
-    /// variables: loaded at entry and after every call, stored back to
-    /// `VMRuntime` before every call, return and trap exit.
+    /// variables: loaded at entry and after every call, stored to
+    /// `VMRuntime` before every call, return and trap exit, and before the
+    /// first check of a straight run of code (see `synced`).
     counters: Option<[Variable; 2]>,
+    /// Store `stack_left` whenever it changes (at the frame check and the
+    /// release, so about twice per call) instead of at calls, returns and
+    /// checks: chosen for functions with memory accesses, whose checks
+    /// would otherwise store it once per loop iteration.
+    stack_write_through: bool,
+    /// Per counter: `VMRuntime` holds this value from here to the end of
+    /// this block (it was stored or loaded here), so further checks branch
+    /// to the shared trap block without storing it again.
+    synced: [Option<(Block, Value)>; 2],
+    /// Results of the latest charges that open a loop body, which the next
+    /// charge must not fold into its own (see [`Self::fused_charge`]).
+    loop_head_charges: Vec<Value>,
     trap_blocks: [Option<Block>; TRAP_CODES],
     propagate_block: Option<Block>,
     // Function invariants, hoisted on first use.
@@ -142,12 +155,15 @@ pub(super) struct Translator<'a, 'f> {
     /// `addr + end <= length` held, and memory never shrinks, so it still
     /// holds. Cleared where control flow joins; bounded in size.
     pub checked: Vec<(Value, u64)>,
+    /// For the load being translated: the end to check instead of its own
+    /// if it needs a check (see `translate::BodyScan::widened`).
+    pub widen_check: Option<u64>,
 }
 
 /// Where an instrumentation counter lives in the function being compiled.
 enum Counter {
-    /// In a variable (see `Translator::counters`).
-    Variable(Variable),
+    /// In a variable (see `Translator::counters`), at this slot there.
+    Variable(Variable, usize),
     /// In `VMRuntime`, at this offset: every access is a load or store.
     Memory(i32),
 }
@@ -155,6 +171,10 @@ enum Counter {
 /// `VMRuntime` offsets of the counters, in the order of
 /// `Translator::counters`.
 const COUNTER_OFFSETS: [i32; 2] = [runtime_offsets::GAS_LEFT, runtime_offsets::STACK_LEFT];
+
+/// How many loop-head charge results are remembered at once: only those of
+/// the innermost loops being translated matter.
+const LOOP_HEAD_CAPACITY: usize = 16;
 
 /// How many proven bounds are remembered at once.
 const CHECKED_CAPACITY: usize = 16;
@@ -169,6 +189,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         func_index: u32,
         results: Vec<ir::Type>,
         counters_in_variables: bool,
+        stack_write_through: bool,
     ) -> Result<Self, CompileError> {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
@@ -217,6 +238,9 @@ impl<'a, 'f> Translator<'a, 'f> {
             unreachable_depth: 0,
             results,
             counters,
+            stack_write_through,
+            synced: [None; 2],
+            loop_head_charges: Vec::with_capacity(LOOP_HEAD_CAPACITY),
             trap_blocks,
             propagate_block: None,
             memory_ptr: None,
@@ -234,6 +258,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             builtin_sigs: HashMap::new(),
             mem_cache: None,
             checked: Vec::with_capacity(CHECKED_CAPACITY),
+            widen_check: None,
         })
     }
 
@@ -307,28 +332,41 @@ impl<'a, 'f> Translator<'a, 'f> {
     }
 
     /// The target of a conditional branch to the trap exit `code`: the
-    /// shared trap block, or, with counters, a new cold block that
-    /// [`Self::fill_trap_site`] fills after the branch. The shared blocks
+    /// shared trap block, after making sure `VMRuntime` holds the counters
+    /// (each is stored here unless it already was, or was loaded, earlier
+    /// in this straight run of code, or is written through). A cold block
+    /// per check that stores them instead would double the blocks of
+    /// memory-heavy code, and with them its compile time. The shared blocks
     /// take no arguments: with thousands of checks, arguments on them would
     /// make register allocation superlinear.
     fn trap_target(&mut self, code: TrapCode) -> Block {
-        if self.counters.is_none() {
-            return self.trap_block(code);
+        if let Some(vars) = self.counters {
+            let here = self.b.current_block();
+            for (slot, (var, off)) in vars.into_iter().zip(COUNTER_OFFSETS).enumerate() {
+                if slot == 1 && self.stack_write_through {
+                    continue;
+                }
+                let value = self.b.use_var(var);
+                let now = here.map(|b| (b, value));
+                if now.is_none() || self.synced[slot] != now {
+                    self.b.ins().store(state_flags(), value, self.rt, off);
+                    self.synced[slot] = now;
+                }
+            }
         }
-        let site = self.b.create_block();
-        self.b.set_cold_block(site);
-        site
+        self.trap_block(code)
     }
 
-    /// Fills a block from [`Self::trap_target`] (once its only branch is
-    /// emitted): store the counters and jump to the shared trap block.
-    fn fill_trap_site(&mut self, site: Block, code: TrapCode) {
-        if self.counters.is_none() {
-            return;
+    /// Continues in `next`, the only successor of the current block other
+    /// than a trap exit: what `VMRuntime` held still holds.
+    fn continue_after_check(&mut self, next: Block) {
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+        for synced in &mut self.synced {
+            if let Some((_, value)) = *synced {
+                *synced = Some((next, value));
+            }
         }
-        self.b.switch_to_block(site);
-        self.b.seal_block(site);
-        self.trap_now(code);
     }
 
     /// Traps with `code` when `cond` is non-zero; continues in a new block.
@@ -336,9 +374,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         let trap = self.trap_target(code);
         let next = self.b.create_block();
         self.b.ins().brif(cond, trap, &[], next, &[]);
-        self.fill_trap_site(trap, code);
-        self.b.switch_to_block(next);
-        self.b.seal_block(next);
+        self.continue_after_check(next);
     }
 
     /// Traps with `code` when `cond` is zero; continues in a new block.
@@ -346,9 +382,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         let trap = self.trap_target(code);
         let next = self.b.create_block();
         self.b.ins().brif(cond, next, &[], trap, &[]);
-        self.fill_trap_site(trap, code);
-        self.b.switch_to_block(next);
-        self.b.seal_block(next);
+        self.continue_after_check(next);
     }
 
     /// Takes a trap exit unconditionally (storing the counters first); the
@@ -383,43 +417,86 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.load_counters();
     }
 
-    /// Stores the counter variables to `VMRuntime`: before every call,
-    /// return and trap exit.
+    /// Makes `VMRuntime` hold the counter variables: before every call,
+    /// return and trap exit (a written-through `stack_left` already does).
     pub fn store_counters(&mut self) {
         let Some(vars) = self.counters else { return };
-        for (var, off) in vars.into_iter().zip(COUNTER_OFFSETS) {
+        for (slot, (var, off)) in vars.into_iter().zip(COUNTER_OFFSETS).enumerate() {
+            if slot == 1 && self.stack_write_through {
+                continue;
+            }
             let v = self.b.use_var(var);
             self.b.ins().store(state_flags(), v, self.rt, off);
+        }
+    }
+
+    /// Gives counter `slot` (0: gas, 1: stack) a new value, storing it at
+    /// once if it is written through (see `stack_write_through`).
+    fn set_counter(&mut self, slot: usize, value: Value) {
+        let Some(vars) = self.counters else { return };
+        self.b.def_var(vars[slot], value);
+        if slot == 1 && self.stack_write_through {
+            self.b
+                .ins()
+                .store(state_flags(), value, self.rt, COUNTER_OFFSETS[1]);
         }
     }
 
     /// The fused lowering of a counter charge (`docs/gas.md` §5.1, and the
     /// frame check of §5.3): `global.get g; i64.const c; i64.lt_u; if; call
     /// t; end; global.get g; i64.const c; i64.sub; global.set g` for the
-    /// counter `g` (0: gas, 1: stack) whose trap `t` is `trap`. One
-    /// subtraction whose borrow takes the trap exit; the exit sees the
-    /// counter as it was before the charge, as in the general lowering.
-    pub fn fused_charge(&mut self, counter: usize, amount: u64, trap: TrapCode) {
+    /// counter `g` (0: gas, 1: stack) whose trap `t` is `trap`. The exit
+    /// sees the counter as it was before the charge, as in the general
+    /// lowering.
+    ///
+    /// A charge compares, branches and then subtracts in place. But the
+    /// result of a charge that opens a loop body (`loop_head`) is the value
+    /// carried around the back edge, and if the next charge consumed it
+    /// as such, Cranelift's optimiser would fold the two into one
+    /// subtraction from the loop header's value (`(old - c1) - c2` into
+    /// `old - (c1 + c2)`), keeping both values live across the back edge at
+    /// the cost of a register copy in every iteration. That next charge is
+    /// therefore made opaque to the optimiser: one two-result
+    /// `usub_overflow`, whose borrow takes the exit. Elsewhere the folding
+    /// saves work and is left alone.
+    pub fn fused_charge(&mut self, counter: usize, amount: u64, trap: TrapCode, loop_head: bool) {
         let Some(vars) = self.counters else { return };
         let var = vars[counter];
         let old = self.b.use_var(var);
-        let amount = self.b.ins().iconst(I64, amount as i64);
-        let borrow = self.b.ins().icmp(IntCC::UnsignedLessThan, old, amount);
-        let new = self.b.ins().isub(old, amount);
+        let c = self.b.ins().iconst(I64, amount as i64);
         let site = self.b.create_block();
         self.b.set_cold_block(site);
         let next = self.b.create_block();
-        self.b.ins().brif(borrow, site, &[], next, &[]);
-        self.b.switch_to_block(site);
-        self.b.seal_block(site);
-        // The value before the charge, without keeping `old` alive on the
-        // fast path.
-        let before = self.b.ins().iadd(new, amount);
-        self.b.def_var(var, before);
-        self.trap_now(trap);
-        self.b.switch_to_block(next);
-        self.b.seal_block(next);
-        self.b.def_var(var, new);
+        if self.loop_head_charges.contains(&old) {
+            let (new, borrow) = self.b.ins().usub_overflow(old, c);
+            self.b.ins().brif(borrow, site, &[], next, &[]);
+            self.b.switch_to_block(site);
+            self.b.seal_block(site);
+            // The value before the charge, without keeping `old` alive on
+            // the fast path.
+            let before = self.b.ins().iadd(new, c);
+            self.b.def_var(var, before);
+            self.trap_now(trap);
+            self.b.switch_to_block(next);
+            self.b.seal_block(next);
+            self.set_counter(counter, new);
+        } else {
+            let borrow = self.b.ins().icmp(IntCC::UnsignedLessThan, old, c);
+            self.b.ins().brif(borrow, site, &[], next, &[]);
+            self.b.switch_to_block(site);
+            self.b.seal_block(site);
+            self.trap_now(trap);
+            self.b.switch_to_block(next);
+            self.b.seal_block(next);
+            let new = self.b.ins().isub(old, c);
+            self.set_counter(counter, new);
+            if loop_head {
+                if self.loop_head_charges.len() == LOOP_HEAD_CAPACITY {
+                    self.loop_head_charges.remove(0);
+                }
+                self.loop_head_charges.push(new);
+            }
+        }
     }
 
     /// Whether the counters are kept in variables (an instrumented module).
@@ -431,9 +508,11 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// (the callee, a builtin or a host function may have changed them).
     fn load_counters(&mut self) {
         let Some(vars) = self.counters else { return };
-        for (var, off) in vars.into_iter().zip(COUNTER_OFFSETS) {
+        let here = self.b.current_block();
+        for (slot, (var, off)) in vars.into_iter().zip(COUNTER_OFFSETS).enumerate() {
             let v = self.b.ins().load(I64, state_flags(), self.rt, off);
             self.b.def_var(var, v);
+            self.synced[slot] = here.map(|b| (b, v));
         }
     }
 
@@ -596,6 +675,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         let end = offset.saturating_add(u64::from(size));
         let proven = self.checked.iter().any(|&(v, e)| v == addr32 && e >= end);
         if !proven {
+            let end = self.widen_check.take().map_or(end, |w| w.max(end));
             let last = self.b.ins().iadd_imm_s(addr, end as i64);
             let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, last, len);
             self.trap_if(oob, TrapCode::MemoryOutOfBounds);
@@ -626,7 +706,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             _ => return None,
         };
         Some(match self.counters {
-            Some(vars) => Counter::Variable(vars[slot]),
+            Some(vars) => Counter::Variable(vars[slot], slot),
             None => Counter::Memory(COUNTER_OFFSETS[slot]),
         })
     }
@@ -634,7 +714,7 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// `global.get`.
     pub fn global_get(&mut self, index: u32) -> Result<Value, CompileError> {
         match self.reserved_global(index) {
-            Some(Counter::Variable(var)) => return Ok(self.b.use_var(var)),
+            Some(Counter::Variable(var, _)) => return Ok(self.b.use_var(var)),
             Some(Counter::Memory(off)) => {
                 return Ok(self.b.ins().load(I64, state_flags(), self.rt, off));
             }
@@ -660,8 +740,8 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// `global.set`.
     pub fn global_set(&mut self, index: u32, value: Value) -> Result<(), CompileError> {
         match self.reserved_global(index) {
-            Some(Counter::Variable(var)) => {
-                self.b.def_var(var, value);
+            Some(Counter::Variable(_, slot)) => {
+                self.set_counter(slot, value);
                 return Ok(());
             }
             Some(Counter::Memory(off)) => {

@@ -372,10 +372,13 @@ pub(crate) fn compile_module(
                 message: "function body out of range".into(),
             })?;
         let body_size = env.bodies[defined].range.len();
-        let wasm_blocks = translate::count_blocks(&body).unwrap_or(u32::MAX);
+        let scan = translate::scan_body(&body);
+        let wasm_blocks = scan.as_ref().map_or(u32::MAX, |s| s.blocks);
         // Large shapes keep the counters in memory: in variables, 5,000
         // nested `if`s would keep 5,000 counter values live at once.
         let large_shape = is_large_function(wasm_blocks, body_size, 0);
+        let mut scan = scan.unwrap_or_default();
+        scan.counters_in_variables = !large_shape;
         translate::translate_function(
             &mctx,
             &mut jit,
@@ -383,7 +386,7 @@ pub(crate) fn compile_module(
             &mut fctx,
             func_index,
             body,
-            !large_shape,
+            &scan,
         )?;
         let id = mctx.func_ids[defined];
         if is_large_function(wasm_blocks, body_size, ctx.func.dfg.num_blocks()) {

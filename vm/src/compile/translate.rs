@@ -17,10 +17,10 @@ use crate::vmctx::TrapCode;
 /// only keeps a corrupt count from exhausting memory.
 const MAX_LOCALS: u64 = 1 << 20;
 
-/// Translates the body of function `func_index` into `func`. With
-/// `counters_in_variables`, an instrumented module's counters are kept in
-/// variables (see `Translator::counters`); otherwise every access is a load
-/// or store of `VMRuntime`.
+/// Translates the body of function `func_index` into `func`, given its
+/// [`scan_body`]. With `scan.counters_in_variables`, an instrumented
+/// module's counters are kept in variables (see `Translator::counters`);
+/// otherwise every access is a load or store of `VMRuntime`.
 pub(super) fn translate_function(
     m: &ModuleCtx<'_>,
     jit: &mut JITModule,
@@ -28,8 +28,11 @@ pub(super) fn translate_function(
     fctx: &mut FunctionBuilderContext,
     func_index: u32,
     body: wasmparser::FunctionBody<'_>,
-    counters_in_variables: bool,
+    scan: &BodyScan,
 ) -> Result<(), CompileError> {
+    let counters_in_variables = scan.counters_in_variables;
+    let stack_write_through = scan.accesses;
+    let mut widened = scan.widened.iter().peekable();
     let err = |offset: u64, message: String| CompileError::Translate {
         func_index,
         offset,
@@ -45,7 +48,15 @@ pub(super) fn translate_function(
         results.push(clif_type(r).ok_or_else(|| err(0, "result type outside the profile".into()))?);
     }
     let builder = FunctionBuilder::new(func, fctx);
-    let mut t = Translator::new(builder, m, jit, func_index, results, counters_in_variables)?;
+    let mut t = Translator::new(
+        builder,
+        m,
+        jit,
+        func_index,
+        results,
+        counters_in_variables,
+        stack_write_through,
+    )?;
 
     // Parameters, then zero-initialised locals.
     let params: Vec<Value> = {
@@ -85,6 +96,7 @@ pub(super) fn translate_function(
     t.push_function_frame();
     let mut ops = body.get_operators_reader().map_err(wasm_err)?;
     let mut done = false;
+    let mut after_loop = false;
     while !ops.eof() {
         t.offset = ops.original_position();
         let op = ops.read().map_err(wasm_err)?;
@@ -97,11 +109,17 @@ pub(super) fn translate_function(
         {
             let mut ahead = ops.clone();
             if let Some((counter, amount, trap)) = match_charge(global_index, &mut ahead) {
-                t.fused_charge(counter, amount, trap);
+                t.fused_charge(counter, amount, trap, after_loop);
+                after_loop = false;
                 ops = ahead;
                 continue;
             }
         }
+        after_loop = matches!(op, Operator::Loop { .. });
+        while widened.next_if(|&&(at, _)| at < t.offset).is_some() {}
+        t.widen_check = widened
+            .next_if(|&&(at, _)| at == t.offset)
+            .map(|&(_, end)| end);
         done = t.translate_op(op)?;
     }
     if !done {
@@ -114,20 +132,187 @@ pub(super) fn translate_function(
     Ok(())
 }
 
-/// The number of Wasm blocks (`block`, `loop`, `if`) in `body`, reachable
-/// or not; `None` if the body does not decode (translation reports why).
-pub(super) fn count_blocks(body: &wasmparser::FunctionBody<'_>) -> Option<u32> {
-    let mut ops = body.get_operators_reader().ok()?;
-    let mut blocks: u32 = 0;
-    while !ops.eof() {
-        if matches!(
-            ops.read().ok()?,
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. }
-        ) {
-            blocks = blocks.saturating_add(1);
+/// `offset + size` of a load, if `op` is one.
+fn load_end(op: &Operator<'_>) -> Option<u64> {
+    use Operator as O;
+    let (memarg, size) = match op {
+        O::I32Load8S { memarg }
+        | O::I32Load8U { memarg }
+        | O::I64Load8S { memarg }
+        | O::I64Load8U { memarg } => (memarg, 1),
+        O::I32Load16S { memarg }
+        | O::I32Load16U { memarg }
+        | O::I64Load16S { memarg }
+        | O::I64Load16U { memarg } => (memarg, 2),
+        O::I32Load { memarg }
+        | O::F32Load { memarg }
+        | O::I64Load32S { memarg }
+        | O::I64Load32U { memarg } => (memarg, 4),
+        O::I64Load { memarg } | O::F64Load { memarg } => (memarg, 8),
+        _ => return None,
+    };
+    Some(memarg.offset.saturating_add(size))
+}
+
+/// Whether `op` has no effect but on the operand stack and locals, cannot
+/// trap and does not transfer control. Anything else ends the groups of
+/// [`BodyScan::widened`]; the list is short on purpose.
+fn is_plain(op: &Operator<'_>) -> bool {
+    use Operator as O;
+    matches!(
+        op,
+        O::Nop
+            | O::Drop
+            | O::Select
+            | O::LocalGet { .. }
+            | O::I32Const { .. }
+            | O::I64Const { .. }
+            | O::I32Eqz
+            | O::I32Eq
+            | O::I32Ne
+            | O::I32LtS
+            | O::I32LtU
+            | O::I32GtS
+            | O::I32GtU
+            | O::I32LeS
+            | O::I32LeU
+            | O::I32GeS
+            | O::I32GeU
+            | O::I64Eqz
+            | O::I64Eq
+            | O::I64Ne
+            | O::I64LtS
+            | O::I64LtU
+            | O::I64GtS
+            | O::I64GtU
+            | O::I64LeS
+            | O::I64LeU
+            | O::I64GeS
+            | O::I64GeU
+            | O::I32Add
+            | O::I32Sub
+            | O::I32Mul
+            | O::I32And
+            | O::I32Or
+            | O::I32Xor
+            | O::I32Shl
+            | O::I32ShrS
+            | O::I32ShrU
+            | O::I32Rotl
+            | O::I32Rotr
+            | O::I64Add
+            | O::I64Sub
+            | O::I64Mul
+            | O::I64And
+            | O::I64Or
+            | O::I64Xor
+            | O::I64Shl
+            | O::I64ShrS
+            | O::I64ShrU
+            | O::I64Rotl
+            | O::I64Rotr
+            | O::I32WrapI64
+            | O::I64ExtendI32S
+            | O::I64ExtendI32U
+    )
+}
+
+/// What one pass over a body finds before it is translated.
+#[derive(Default)]
+pub(super) struct BodyScan {
+    /// The number of Wasm blocks (`block`, `loop`, `if`), reachable or not.
+    pub blocks: u32,
+    /// Not found by the scan: whether the counters may be kept in
+    /// variables, which the caller decides from `blocks` and the size.
+    pub counters_in_variables: bool,
+    /// Whether the body loads from or stores to linear memory.
+    accesses: bool,
+    /// Bounds checks to widen, as `(byte offset of the load that makes the
+    /// check, end to check)`, in order: the furthest end of the loads of
+    /// the same local (`local.get L` right before the load) that follow it
+    /// with only loads and [`is_plain`] operators in between, and no
+    /// `local.set`/`local.tee` of `L`. Checking that end at the first load
+    /// lets the later ones reuse the proof (see `Translator::checked`). It
+    /// can only make the first load trap where a later one would have,
+    /// with the same trap code, and nothing observable happens in between:
+    /// no store, call, global or table write, other trap code, branch or
+    /// metered block boundary (whose charge starts with a `global.get`),
+    /// so results, memory, globals and gas at the trap are the same.
+    widened: Vec<(u64, u64)>,
+}
+
+/// Scans `body` for [`BodyScan`]; `None` if it does not decode
+/// (translation reports why).
+pub(super) fn scan_body(body: &wasmparser::FunctionBody<'_>) -> Option<BodyScan> {
+    // An open group: base local, offset of its first load, that load's
+    // end, the furthest end so far.
+    type Group = (u32, u64, u64, u64);
+    fn close(widened: &mut Vec<(u64, u64)>, (_, at, first_end, end): Group) {
+        if end > first_end {
+            widened.push((at, end));
         }
     }
-    Some(blocks)
+    let mut ops = body.get_operators_reader().ok()?;
+    let mut scan = BodyScan::default();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut base: Option<u32> = None;
+    while !ops.eof() {
+        let at = ops.original_position();
+        let op = ops.read().ok()?;
+        let address_local = base.take();
+        if let Some(end) = load_end(&op) {
+            scan.accesses = true;
+            if let Some(local) = address_local {
+                match groups.iter_mut().find(|g| g.0 == local) {
+                    Some(group) => group.3 = group.3.max(end),
+                    None => groups.push((local, at, end, end)),
+                }
+            }
+            continue;
+        }
+        match op {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                scan.blocks = scan.blocks.saturating_add(1);
+                for group in groups.drain(..) {
+                    close(&mut scan.widened, group);
+                }
+            }
+            Operator::LocalGet { local_index } => base = Some(local_index),
+            Operator::LocalSet { local_index } | Operator::LocalTee { local_index } => {
+                if let Some(i) = groups.iter().position(|g| g.0 == local_index) {
+                    close(&mut scan.widened, groups.swap_remove(i));
+                }
+            }
+            ref op if is_plain(op) => {}
+            ref op => {
+                scan.accesses |= is_store(op);
+                for group in groups.drain(..) {
+                    close(&mut scan.widened, group);
+                }
+            }
+        }
+    }
+    for group in groups.drain(..) {
+        close(&mut scan.widened, group);
+    }
+    scan.widened.sort_unstable();
+    Some(scan)
+}
+
+/// Whether `op` stores to linear memory.
+fn is_store(op: &Operator<'_>) -> bool {
+    matches!(
+        op,
+        Operator::I32Store { .. }
+            | Operator::I64Store { .. }
+            | Operator::F32Store { .. }
+            | Operator::F64Store { .. }
+            | Operator::I32Store8 { .. }
+            | Operator::I32Store16 { .. }
+            | Operator::I64Store8 { .. }
+            | Operator::I64Store16 { .. }
+            | Operator::I64Store32 { .. }
+    )
 }
 
 /// After a `global.get` of a counter, matches the rest of a fixed charge
