@@ -13,5 +13,7 @@ pub use detvm_fixtures::{limits, realistic};
 pub mod fixtures;
 pub mod measure;
 #[cfg(feature = "peers")]
+pub mod peer_token;
+#[cfg(feature = "peers")]
 pub mod peers;
 pub mod token;

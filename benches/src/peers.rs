@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use crate::fixtures::{self, HOST_CALLS, KERNELS, Kernel, RUST_KERNELS, Source};
 use crate::measure::{self, Sample};
+use crate::peer_token::PeerToken;
+use crate::token;
 
 /// A peer engine configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +51,9 @@ pub struct PeerResults {
     pub call_host: Sample,
     /// Each of [`KERNELS`], then each of [`RUST_KERNELS`].
     pub kernels: Vec<Sample>,
+    /// [`token::TRANSFERS`] transfers of the token workload
+    /// ([`crate::peer_token`]).
+    pub token: Sample,
 }
 
 /// Measures `peer` on `compile_inputs` and the fixed workloads, each with
@@ -69,6 +74,17 @@ pub fn measure(
 /// Every kernel, in the order of [`PeerResults::kernels`].
 fn all_kernels() -> impl Iterator<Item = &'static Kernel> {
     KERNELS.iter().chain(&RUST_KERNELS)
+}
+
+/// [`token::TRANSFERS`] transfers of the token contract on `peer`.
+fn measure_token(peer: Peer, budget: Duration) -> Sample {
+    let code = detvm_testkit::contracts::wasm("token").expect("the token contract is built");
+    let mut workload = PeerToken::new(peer, &code).expect("sets up the token");
+    measure::run(budget, || {
+        workload
+            .transfers(token::TRANSFERS)
+            .expect("transfers succeed")
+    })
 }
 
 /// Fuel given to every store: as much as allowed, so nothing runs out.
@@ -174,12 +190,18 @@ mod wasmtime_peer {
                 })
             })
             .collect();
+        let peer = if fuel {
+            Peer::WasmtimeFuel
+        } else {
+            Peer::Wasmtime
+        };
         PeerResults {
             compile,
             instantiate,
             call_empty,
             call_host,
             kernels,
+            token: measure_token(peer, budget),
         }
     }
 }
@@ -284,6 +306,7 @@ mod wasmi_peer {
             call_empty,
             call_host,
             kernels,
+            token: measure_token(Peer::WasmiFuel, budget),
         }
     }
 }

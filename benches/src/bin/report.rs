@@ -665,12 +665,64 @@ impl Report {
                 time(per_transfer),
                 1e9 / per_transfer
             );
+            self.render_token_peers(&mut o, &token);
         }
 
         self.render_peers(&mut o, metered, instantiate);
 
         let _ = writeln!(o, "{}", ANALYSIS.trim_end());
         o
+    }
+
+    /// The token workload on the peers, under detvm's row.
+    #[cfg(feature = "peers")]
+    fn render_token_peers(&self, o: &mut String, token: &Sample) {
+        if self.peers.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            o,
+            "The peers run the same token bytes (uninstrumented), setup and ring of \
+             transfers (`detvm_benches::peer_token`): a fresh store and instance per \
+             transfer (wasmtime through `InstancePre`, wasmi through \
+             `instantiate_and_start`), with a stub host of the same semantics (registers, \
+             write overlay committed only if the call returns, logs, bounds checks, limits) \
+             but no gas fees for host calls: peers meter the contract's code with their fuel, \
+             or not at all. wasmtime uses its default (on-demand) instance allocator, not \
+             the pooling one, so each instance maps its linear memory afresh. `detvm / peer` \
+             below 1 means detvm is faster.\n"
+        );
+        let _ = writeln!(
+            o,
+            "| engine | {} transfers | per transfer | transfers per second | detvm / peer |\n\
+             | --- | ---: | ---: | ---: | ---: |",
+            token::TRANSFERS
+        );
+        let row = |o: &mut String, name: &str, sample: &Sample| {
+            let per_transfer = sample.median_ns / token::TRANSFERS as f64;
+            let _ = writeln!(
+                o,
+                "| {name} | {} ({}) | {} | {:.0} | {:.2}× |",
+                time(sample.median_ns),
+                spread(sample),
+                time(per_transfer),
+                1e9 / per_transfer,
+                token.median_ns / sample.median_ns
+            );
+        };
+        row(o, "detvm (metered)", token);
+        for (name, results) in &self.peers {
+            row(o, name, &results.token);
+        }
+        let _ = writeln!(o);
+    }
+
+    #[cfg(not(feature = "peers"))]
+    fn render_token_peers(&self, o: &mut String, _: &Sample) {
+        let _ = writeln!(
+            o,
+            "Peers: not measured (built without the `peers` feature).\n"
+        );
     }
 
     #[cfg(feature = "peers")]
