@@ -268,8 +268,7 @@ impl Translator<'_, '_> {
                 if frame.dest_reachable {
                     self.b.switch_to_block(frame.dest);
                     let rets = self.b.block_params(frame.dest).to_vec();
-                    self.store_counters();
-                    self.b.ins().return_(&rets);
+                    self.return_with_counters(&rets);
                 }
                 self.reachable = false;
                 return Ok(true);

@@ -116,9 +116,11 @@ pub(super) struct Translator<'a, 'f> {
     pub unreachable_depth: u32,
     pub results: Vec<ir::Type>,
     /// `gas_left` and `stack_left` of an instrumented module, kept in
-    /// variables: loaded at entry and after every call, stored to
-    /// `VMRuntime` before every call, return and trap exit, and before the
-    /// first check of a straight run of code (see `synced`).
+    /// variables: received as parameters and returned as extra results,
+    /// passed to and taken back from Wasm callees the same way; loaded
+    /// after every builtin call, stored to `VMRuntime` before every builtin
+    /// call and trap exit, and before the first check of a straight run of
+    /// code (see `synced`).
     counters: Option<[Variable; 2]>,
     /// Store `stack_left` whenever it changes (at the frame check and the
     /// release, so about twice per call) instead of at calls, returns and
@@ -196,18 +198,37 @@ impl<'a, 'f> Translator<'a, 'f> {
         b.switch_to_block(entry);
         b.seal_block(entry);
         let vmctx = b.block_params(entry)[0];
+        // An instrumented module's functions receive the counters after
+        // `vmctx` (see `super::wasm_signature`).
+        let incoming = match *b.block_params(entry) {
+            [_, gas, stack, ..] if m.instrumented => Some([gas, stack]),
+            _ => None,
+        };
         let rt = b
             .ins()
             .load(PTR, invariant_flags(), vmctx, vmctx_offsets::RUNTIME);
-        let counters = if m.instrumented && counters_in_variables {
-            let vars = [b.declare_var(I64), b.declare_var(I64)];
-            for (var, off) in vars.into_iter().zip(COUNTER_OFFSETS) {
-                let v = b.ins().load(I64, state_flags(), rt, off);
-                b.def_var(var, v);
+        let counters = match incoming {
+            Some(values) if counters_in_variables => {
+                let vars = [b.declare_var(I64), b.declare_var(I64)];
+                for (var, v) in vars.into_iter().zip(values) {
+                    b.def_var(var, v);
+                }
+                // A written-through `stack_left` is current in `VMRuntime`
+                // from the start.
+                if stack_write_through {
+                    b.ins()
+                        .store(state_flags(), values[1], rt, COUNTER_OFFSETS[1]);
+                }
+                Some(vars)
             }
-            Some(vars)
-        } else {
-            None
+            Some(values) => {
+                // Counters in memory: every access is a load or store.
+                for (v, off) in values.into_iter().zip(COUNTER_OFFSETS) {
+                    b.ins().store(state_flags(), v, rt, off);
+                }
+                None
+            }
+            None => None,
         };
         let limit = b
             .ins()
@@ -216,8 +237,31 @@ impl<'a, 'f> Translator<'a, 'f> {
         let below = b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
         let trap = b.create_block();
         b.set_cold_block(trap);
+        // With the counters in variables, the exit stores them as received.
+        let stack_trap = match (counters, incoming) {
+            (Some(_), Some(values)) => {
+                let store = b.create_block();
+                b.set_cold_block(store);
+                Some((store, values))
+            }
+            _ => None,
+        };
         let body = b.create_block();
-        let entry_term = b.ins().brif(below, trap, &[], body, &[]);
+        let entry_term = b.ins().brif(
+            below,
+            stack_trap.map_or(trap, |(store, _)| store),
+            &[],
+            body,
+            &[],
+        );
+        if let Some((store, values)) = stack_trap {
+            b.switch_to_block(store);
+            b.seal_block(store);
+            for (v, off) in values.into_iter().zip(COUNTER_OFFSETS) {
+                b.ins().store(state_flags(), v, rt, off);
+            }
+            b.ins().jump(trap, &[]);
+        }
         b.switch_to_block(body);
         b.seal_block(body);
         let mut trap_blocks = [None; TRAP_CODES];
@@ -393,9 +437,17 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.ins().jump(trap, &[]);
     }
 
-    /// After a call: propagate a pending trap by returning, and forget the
-    /// cached memory descriptor (the callee may have grown memory).
+    /// After a builtin call: propagate a pending trap by returning,
+    /// forget the cached memory descriptor (the callee may have grown
+    /// memory) and reload the counters.
     pub fn check_trap_after_call(&mut self) {
+        self.branch_on_trap();
+        self.load_counters();
+    }
+
+    /// Propagates a pending trap by returning, and forgets the cached memory
+    /// descriptor (the callee may have grown memory).
+    fn branch_on_trap(&mut self) {
         let code = self
             .b
             .ins()
@@ -414,11 +466,10 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.switch_to_block(next);
         self.b.seal_block(next);
         self.mem_cache = None;
-        self.load_counters();
     }
 
-    /// Makes `VMRuntime` hold the counter variables: before every call,
-    /// return and trap exit (a written-through `stack_left` already does).
+    /// Makes `VMRuntime` hold the counter variables: before every builtin
+    /// call and trap exit (a written-through `stack_left` already does).
     pub fn store_counters(&mut self) {
         let Some(vars) = self.counters else { return };
         for (slot, (var, off)) in vars.into_iter().zip(COUNTER_OFFSETS).enumerate() {
@@ -504,8 +555,8 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.counters.is_some()
     }
 
-    /// Reloads the counter variables from `VMRuntime`: after every call
-    /// (the callee, a builtin or a host function may have changed them).
+    /// Reloads the counter variables from `VMRuntime`: after every builtin
+    /// call (which may have changed them; Wasm callees return them).
     fn load_counters(&mut self) {
         let Some(vars) = self.counters else { return };
         let here = self.b.current_block();
@@ -538,13 +589,28 @@ impl<'a, 'f> Translator<'a, 'f> {
         }
     }
 
+    /// Returns from a trap exit: zero results (and zero counters, which no
+    /// caller uses after a trap).
     fn return_zeros(&mut self) {
-        let mut zeros = Vec::with_capacity(self.results.len());
+        let mut zeros = Vec::with_capacity(self.results.len() + 2);
         for i in 0..self.results.len() {
             let ty = self.results[i];
             zeros.push(self.zero(ty));
         }
+        if self.m.instrumented {
+            let zero = self.b.ins().iconst(I64, 0);
+            zeros.extend([zero, zero]);
+        }
         self.b.ins().return_(&zeros);
+    }
+
+    /// Returns `results` and, in an instrumented module, the counters after
+    /// them.
+    pub fn return_with_counters(&mut self, results: &[Value]) {
+        let mut all = Vec::with_capacity(results.len() + 2);
+        all.extend_from_slice(results);
+        all.extend(self.outgoing_counters());
+        self.b.ins().return_(&all);
     }
 
     /// The all-zero-bits value of `ty`.
@@ -830,18 +896,65 @@ impl<'a, 'f> Translator<'a, 'f> {
             .ok_or_else(|| self.err(format!("unknown type {type_index}")))?
             .params()
             .len();
-        let args = self.peek_n(n)?;
-        let mut all = Vec::with_capacity(n + 1);
+        self.peek_n(n)?;
+        let mut all = Vec::with_capacity(n + 3);
         all.push(callee_vmctx);
-        all.extend_from_slice(args);
+        all.extend(self.outgoing_counters());
         let len = self.stack.len();
+        all.extend_from_slice(&self.stack[len - n..]);
         self.stack.truncate(len - n);
         Ok(all)
     }
 
+    /// The counters a Wasm→Wasm call passes after the callee's `vmctx` (in
+    /// an instrumented module): the variables, or `VMRuntime`'s values
+    /// when the counters live there.
+    fn outgoing_counters(&mut self) -> Vec<Value> {
+        if !self.m.instrumented {
+            return Vec::new();
+        }
+        match self.counters {
+            Some(vars) => vars.iter().map(|&var| self.b.use_var(var)).collect(),
+            None => COUNTER_OFFSETS
+                .iter()
+                .map(|&off| self.b.ins().load(I64, state_flags(), self.rt, off))
+                .collect(),
+        }
+    }
+
+    /// After a Wasm→Wasm call: checks for a trap, then takes the counters
+    /// the callee returned after its results (in an instrumented module)
+    /// and pushes the results. On the propagate path the returned counters
+    /// are ignored: the trapping code stored them.
     fn finish_call(&mut self, inst: ir::Inst) {
-        let results = self.b.inst_results(inst).to_vec();
-        self.check_trap_after_call();
+        let mut results = self.b.inst_results(inst).to_vec();
+        let returned = if self.m.instrumented {
+            let split = results.len().saturating_sub(2);
+            match *results.split_off(split) {
+                [gas, stack] => Some([gas, stack]),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        self.branch_on_trap();
+        if let Some(values) = returned {
+            match self.counters {
+                Some(vars) => {
+                    self.b.def_var(vars[0], values[0]);
+                    self.synced[0] = None;
+                    self.synced[1] = None;
+                    // A written-through `stack_left` must be current again:
+                    // the callee's callees may have stored other values.
+                    self.set_counter(1, values[1]);
+                }
+                None => {
+                    for (v, off) in values.into_iter().zip(COUNTER_OFFSETS) {
+                        self.b.ins().store(state_flags(), v, self.rt, off);
+                    }
+                }
+            }
+        }
         self.stack.extend(results);
     }
 
@@ -886,7 +999,6 @@ impl<'a, 'f> Translator<'a, 'f> {
             );
             let args = self.call_args(type_index, callee_vmctx)?;
             let sig = self.sig_ref(type_index)?;
-            self.store_counters();
             let inst = self.b.ins().call_indirect(sig, code, &args);
             self.finish_call(inst);
         } else {
@@ -900,7 +1012,6 @@ impl<'a, 'f> Translator<'a, 'f> {
                 }
             };
             let args = self.call_args(type_index, self.vmctx)?;
-            self.store_counters();
             let inst = self.b.ins().call(fref, &args);
             self.finish_call(inst);
         }
@@ -933,7 +1044,6 @@ impl<'a, 'f> Translator<'a, 'f> {
             .load(PTR, state_flags(), funcref, funcref_offsets::VMCTX);
         let args = self.call_args(type_index, callee_vmctx)?;
         let sig = self.sig_ref(type_index)?;
-        self.store_counters();
         let inst = self.b.ins().call_indirect(sig, code, &args);
         self.finish_call(inst);
         Ok(())

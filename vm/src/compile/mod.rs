@@ -48,6 +48,10 @@ pub(crate) struct CodegenConfig {
     /// Whether Cranelift's IR verifier runs on every function (slower; for
     /// tests and debugging).
     pub verify: bool,
+    /// Whether the engine meters (its modules are instrumented): selects
+    /// the return registers that suit the counters (see `make_isa`). Code
+    /// is correct either way.
+    pub metering: bool,
 }
 
 impl Default for CodegenConfig {
@@ -55,6 +59,7 @@ impl Default for CodegenConfig {
         Self {
             opt_level: OptLevel::Speed,
             verify: false,
+            metering: true,
         }
     }
 }
@@ -132,7 +137,16 @@ fn make_isa(cfg: &CodegenConfig, large: bool) -> Result<OwnedTargetIsa, CompileE
     };
     let regalloc = if large { "single_pass" } else { "backtracking" };
     let verify = if cfg.verify { "true" } else { "false" };
-    let settings: [(&str, &str); 10] = [
+    // With metering, Wasm functions return the two counters after their
+    // results (see `wasm_signature`). x86-64 System V has two integer result
+    // registers; LLVM's extension adds a third (`rcx`), so the counters
+    // and one integer result all stay in registers instead of a result
+    // going through memory on the counters' path. The other effects of
+    // this setting concern `i128` and `f128`, which compiled code never
+    // uses. Without metering the platform convention is left as it is.
+    let llvm_abi = if cfg.metering { "true" } else { "false" };
+    let settings: [(&str, &str); 11] = [
+        ("enable_llvm_abi_extensions", llvm_abi),
         ("opt_level", opt),
         ("regalloc_algorithm", regalloc),
         ("enable_verifier", verify),
@@ -260,15 +274,24 @@ pub(crate) fn clif_type(ty: ValType) -> Option<ir::Type> {
 }
 
 /// The Wasm-convention signature of a function type: `(vmctx, params...) ->
-/// results`.
-fn wasm_signature(ty: &FuncType, call_conv: CallConv) -> Option<ir::Signature> {
+/// results`, or in an instrumented module (`counters`) `(vmctx, gas_left,
+/// stack_left, params...) -> (results..., gas_left, stack_left)`: Wasm→Wasm
+/// calls pass the two counters in registers (`docs/vm.md`, calling
+/// convention).
+fn wasm_signature(ty: &FuncType, call_conv: CallConv, counters: bool) -> Option<ir::Signature> {
     let mut sig = ir::Signature::new(call_conv);
     sig.params.push(AbiParam::new(ir::types::I64));
+    if counters {
+        sig.params.extend([AbiParam::new(ir::types::I64); 2]);
+    }
     for &p in ty.params() {
         sig.params.push(AbiParam::new(clif_type(p)?));
     }
     for &r in ty.results() {
         sig.returns.push(AbiParam::new(clif_type(r)?));
+    }
+    if counters {
+        sig.returns.extend([AbiParam::new(ir::types::I64); 2]);
     }
     Some(sig)
 }
@@ -291,7 +314,8 @@ pub(crate) struct ModuleCtx<'m> {
     pub instrumented: bool,
     /// Calling convention of every compiled function.
     pub call_conv: CallConv,
-    /// Wasm-convention signature of every type index.
+    /// Wasm-convention signature of every type index (with the counters
+    /// when `instrumented`, see `wasm_signature`).
     pub signatures: Vec<ir::Signature>,
     /// JIT ids of the defined functions.
     pub func_ids: Vec<FuncId>,
@@ -312,15 +336,21 @@ pub(crate) fn compile_module(
     builder.memory_provider(Box::new(provider));
     let mut jit = JITModule::new(builder);
 
+    let instrumented = env.is_instrumented();
+    // Two extra results do not fit the platform convention's result
+    // registers (two on x86-64 System V) next to a Wasm result, and a
+    // result returned through memory puts a store and a load back on the
+    // counter's path; Cranelift's `tail` convention returns up to eight
+    // integers in registers.
     let mut signatures = Vec::with_capacity(env.types.len());
     for (i, ty) in env.types.iter().enumerate() {
-        signatures.push(
-            wasm_signature(ty, call_conv).ok_or_else(|| CompileError::Translate {
+        signatures.push(wasm_signature(ty, call_conv, instrumented).ok_or_else(|| {
+            CompileError::Translate {
                 func_index: u32::MAX,
                 offset: 0,
                 message: format!("type {i} uses a value type outside the profile"),
-            })?,
-        );
+            }
+        })?);
     }
 
     let imported = env.imported_funcs;
@@ -351,7 +381,7 @@ pub(crate) fn compile_module(
 
     let mctx = ModuleCtx {
         env,
-        instrumented: env.is_instrumented(),
+        instrumented,
         call_conv,
         signatures,
         func_ids,
@@ -433,6 +463,7 @@ pub(crate) fn compile_module(
             &mut fctx,
             ty,
             &mctx.signatures[i as usize],
+            instrumented,
             isa.frontend_config(),
         )
         .map_err(|message| CompileError::Stub {
@@ -456,6 +487,7 @@ pub(crate) fn compile_module(
             &mut fctx,
             ty,
             call_conv,
+            instrumented,
             isa.frontend_config(),
         )
         .map_err(|message| CompileError::Stub {

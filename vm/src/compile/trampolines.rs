@@ -14,7 +14,7 @@ use wasmparser::FuncType;
 
 use super::clif_type;
 use super::func_env::PTR;
-use crate::vmctx::{ValRaw, builtin_offsets, vmctx_offsets};
+use crate::vmctx::{ValRaw, builtin_offsets, runtime_offsets, vmctx_offsets};
 
 const SLOT: i32 = size_of::<ValRaw>() as i32;
 
@@ -58,13 +58,37 @@ fn store_slot(b: &mut FunctionBuilder<'_>, v: Value, array: Value, i: usize) {
     b.ins().store(slot_flags(), wide, array, SLOT * i as i32);
 }
 
+/// `VMRuntime` offsets of the counters an instrumented module's Wasm
+/// functions take and return after their own parameters and results.
+const COUNTER_OFFSETS: [i32; 2] = [runtime_offsets::GAS_LEFT, runtime_offsets::STACK_LEFT];
+
+/// Flags for the counters and the trap code in `VMRuntime`.
+fn runtime_flags() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+/// The `VMRuntime` of `ctx`, a `VMContext` or a `VMHostContext` (both hold
+/// it at the same offset).
+fn runtime_of(b: &mut FunctionBuilder<'_>, ctx: Value) -> Value {
+    b.ins().load(
+        PTR,
+        MemFlagsData::trusted().with_readonly(),
+        ctx,
+        vmctx_offsets::RUNTIME,
+    )
+}
+
 /// Builds the entry trampoline for functions of type `ty`, whose Wasm
 /// signature is `wasm_sig`, into `func` (whose signature is already set).
+/// With `counters` (an instrumented module) the callee takes the counters
+/// from `VMRuntime` and, unless it trapped, they are stored back from its
+/// extra results; after a trap the trapping code has stored them.
 pub(super) fn build_entry_trampoline(
     func: &mut ir::Function,
     fctx: &mut FunctionBuilderContext,
     ty: &FuncType,
     wasm_sig: &ir::Signature,
+    counters: bool,
     frontend: TargetFrontendConfig,
 ) -> Result<(), String> {
     let params = types_of(ty.params())?;
@@ -77,14 +101,42 @@ pub(super) fn build_entry_trampoline(
         [code, vmctx, values] => (code, vmctx, values),
         _ => return Err("entry trampoline signature".into()),
     };
-    let mut args = Vec::with_capacity(params.len() + 1);
+    let mut args = Vec::with_capacity(params.len() + 3);
     args.push(vmctx);
+    let rt = counters.then(|| runtime_of(&mut b, vmctx));
+    if let Some(rt) = rt {
+        for off in COUNTER_OFFSETS {
+            let v = b.ins().load(I64, runtime_flags(), rt, off);
+            args.push(v);
+        }
+    }
     for (i, &pt) in params.iter().enumerate() {
         args.push(load_slot(&mut b, pt, values, i));
     }
     let sig = b.import_signature(wasm_sig.clone());
     let call = b.ins().call_indirect(sig, code, &args);
-    let results = b.inst_results(call).to_vec();
+    let mut results = b.inst_results(call).to_vec();
+    if let Some(rt) = rt {
+        let split = results
+            .len()
+            .checked_sub(2)
+            .ok_or_else(|| "entry trampoline counters".to_string())?;
+        let returned = results.split_off(split);
+        let trap = b
+            .ins()
+            .load(I32, runtime_flags(), rt, runtime_offsets::TRAP_CODE);
+        let store = b.create_block();
+        let done = b.create_block();
+        b.ins().brif(trap, done, &[], store, &[]);
+        b.switch_to_block(store);
+        b.seal_block(store);
+        for (v, off) in returned.into_iter().zip(COUNTER_OFFSETS) {
+            b.ins().store(runtime_flags(), v, rt, off);
+        }
+        b.ins().jump(done, &[]);
+        b.switch_to_block(done);
+        b.seal_block(done);
+    }
     for (i, &r) in results.iter().enumerate() {
         store_slot(&mut b, r, values, i);
     }
@@ -94,12 +146,15 @@ pub(super) fn build_entry_trampoline(
 }
 
 /// Builds the host stub for type `ty` into `func` (whose signature is
-/// already the Wasm signature of `ty`).
+/// already the Wasm signature of `ty`). With `counters` (an instrumented
+/// module) the stub stores the counters it receives to `VMRuntime`, where
+/// the host sees and charges them, and returns them reloaded.
 pub(super) fn build_host_stub(
     func: &mut ir::Function,
     fctx: &mut FunctionBuilderContext,
     ty: &FuncType,
     call_conv: CallConv,
+    counters: bool,
     frontend: TargetFrontendConfig,
 ) -> Result<(), String> {
     let results = types_of(ty.results())?;
@@ -115,6 +170,20 @@ pub(super) fn build_host_stub(
     let Some((&host_ctx, args)) = params.split_first() else {
         return Err("host stub signature".into());
     };
+    let (incoming, args) = if counters {
+        if args.len() < 2 {
+            return Err("host stub signature".into());
+        }
+        args.split_at(2)
+    } else {
+        (&[][..], args)
+    };
+    let rt = counters.then(|| runtime_of(&mut b, host_ctx));
+    if let Some(rt) = rt {
+        for (&v, off) in incoming.iter().zip(COUNTER_OFFSETS) {
+            b.ins().store(runtime_flags(), v, rt, off);
+        }
+    }
     let values = b.ins().stack_addr(PTR, array, 0);
     for (i, &a) in args.iter().enumerate() {
         store_slot(&mut b, a, values, i);
@@ -139,9 +208,15 @@ pub(super) fn build_host_stub(
     b.ins().call_indirect(sig, call_host, &[host_ctx, values]);
     // On a trap the results are garbage; the caller checks `trap_code`
     // before using them.
-    let mut rets = Vec::with_capacity(results.len());
-    for (i, &rt) in results.iter().enumerate() {
-        rets.push(load_slot(&mut b, rt, values, i));
+    let mut rets = Vec::with_capacity(results.len() + 2);
+    for (i, &ty) in results.iter().enumerate() {
+        rets.push(load_slot(&mut b, ty, values, i));
+    }
+    if let Some(rt) = rt {
+        for off in COUNTER_OFFSETS {
+            let v = b.ins().load(I64, runtime_flags(), rt, off);
+            rets.push(v);
+        }
     }
     b.ins().return_(&rets);
     b.finalize(frontend);

@@ -65,7 +65,9 @@ pub(super) fn translate_function(
                 .layout
                 .entry_block()
                 .ok_or_else(|| err(0, "no entry block".into()))?;
-        t.b.block_params(entry)[1..].to_vec()
+        // After `vmctx` (and the counters of an instrumented module).
+        let first = if m.instrumented { 3 } else { 1 };
+        t.b.block_params(entry)[first..].to_vec()
     };
     for (&p, &wt) in params.iter().zip(ty.params()) {
         let ct =

@@ -145,6 +145,7 @@ impl Engine {
                 OptLevel::Speed => compile::OptLevel::Speed,
             },
             verify: cfg!(debug_assertions),
+            metering: config.metering,
         })
         .map_err(|e| Error::Compile(e.to_string()))?;
         Ok(Self {

@@ -1,6 +1,6 @@
-//! The `detvm` counters kept in variables: synchronised with `VMRuntime`
-//! around calls, host calls, returns and trap exits, with the fused charge
-//! sequence and the general lowering alike.
+//! The `detvm` counters kept in variables: passed in registers across Wasm
+//! calls, synchronised with `VMRuntime` around host calls, entry and trap
+//! exits, with the fused charge sequence and the general lowering alike.
 
 use super::harness::{HostFn, Instance, OPTS, with_host_counters};
 use crate::vmctx::TrapCode;
@@ -232,6 +232,55 @@ fn large_functions_keep_the_same_counters() {
             inst.set_counters(105, 1000);
             assert_eq!(inst.call("run", &[11]), Err(TrapCode::OutOfGas));
             assert_eq!(inst.counters(), (2, 1000));
+        }
+    }
+}
+
+#[test]
+fn a_written_through_stack_left_is_current_after_calls() {
+    // `run` and `$leaf` access memory (so they write `stack_left` through),
+    // `$middle` does not; after `$middle` returns, `VMRuntime` must hold
+    // `run`'s value again when `run`'s own check traps. Reached directly and
+    // through the table alike.
+    for call in [
+        "(call $middle (i32.const 0))",
+        "(call_indirect (type $t) (i32.const 0) (i32.const 0))",
+    ] {
+        let wat = module(&format!(
+            r#"(type $t (func (param i32) (result i32)))
+               (memory 1)
+               (table funcref (elem $middle))
+               (func $leaf (param i32) (result i32)
+                 {f16}
+                 (i32.load (local.get 0))
+                 {r16})
+               (func $middle (param i32) (result i32)
+                 {f24}
+                 (call $leaf (local.get 0))
+                 {r24})
+               (func (export "run") (param i32) (result i32)
+                 {f8}
+                 (drop {call})
+                 (i32.load (local.get 0))
+                 {r8})"#,
+            f16 = frame(16),
+            r16 = release(16),
+            f24 = frame(24),
+            r24 = release(24),
+            f8 = frame(8),
+            r8 = release(8),
+        ));
+        for opt in OPTS {
+            let mut inst = Instance::new(&wat, opt, Vec::new());
+            inst.set_counters(1000, 1000);
+            assert_eq!(inst.call("run", &[0]), Ok(vec![0]));
+            assert_eq!(inst.counters(), (1000, 1000));
+            inst.set_counters(1000, 1000);
+            assert_eq!(
+                inst.call("run", &[70_000]),
+                Err(TrapCode::MemoryOutOfBounds)
+            );
+            assert_eq!(inst.counters(), (1000, 992));
         }
     }
 }

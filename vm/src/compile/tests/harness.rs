@@ -74,6 +74,7 @@ fn isa(opt: OptLevel) -> &'static TargetIsas {
         make_isas(&CodegenConfig {
             opt_level: opt,
             verify: true,
+            metering: true,
         })
         .expect("host ISA")
     })
@@ -91,6 +92,7 @@ fn isa_unverified(opt: OptLevel) -> &'static TargetIsas {
         make_isas(&CodegenConfig {
             opt_level: opt,
             verify: false,
+            metering: true,
         })
         .expect("host ISA")
     })
