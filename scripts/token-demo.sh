@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 scripts/build-contracts.sh --locked >/dev/null
 cargo build --release --quiet -p detvm-cli
-detvm=target/release/detvm
+# Where cargo put the binary: the build directory may be elsewhere.
+detvm=${CARGO_TARGET_DIR:-target}/release/detvm
 token=target/contracts/wasm32-unknown-unknown/release/token.wasm
 state=${1:-$(mktemp -d)}
 
