@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use detvm_metering::{ImportPolicy, Limit, Limits, Schedule, StackConfig};
+use detvm_metering::{ImportPolicy, Limits, Schedule, StackConfig};
 use detvm_vm::{
     Engine, EngineConfig, Instance, Linker, Module, Outcome, Store, TrapKind, native_stack,
 };
@@ -16,10 +16,6 @@ use crate::abi::{self, HostState};
 use crate::fees::HostFees;
 use crate::receipt::{ContractId, DeployReceipt, Receipt, ReceiptOutcome};
 use crate::storage::{Change, Entry, MemoryStorage, RedbStorage, Storage, StorageError};
-
-/// Identifies the code generator in the module-cache key. The engine has no
-/// version constant of its own; the workspace shares one version.
-const ENGINE_VERSION: &str = concat!("detvm-vm/", env!("CARGO_PKG_VERSION"));
 
 /// Stack a call needs above its Wasm frames for the chain's and the
 /// runtime's own frames (instantiation, the call path), when it runs on the
@@ -133,38 +129,12 @@ pub struct CallContext {
     pub block_timestamp: u64,
 }
 
-/// The parts of a [`CacheKey`] that depend on the engine and the fees,
-/// with a zero code hash.
-fn config_key(engine: &Engine, fees: &HostFees) -> CacheKey {
-    let config = engine.config();
-    CacheKey {
-        code_hash: [0; 32],
-        schedule_hash: config.schedule.hash(),
-        limits: Limit::ALL.iter().map(|&l| config.limits.get(l)).collect(),
-        stack: (config.stack.limit, config.stack.frame_overhead),
-        engine_version: ENGINE_VERSION,
-        host_fees_hash: fees.hash(),
-    }
-}
-
 /// What is stored per contract.
 #[derive(Debug, BorshSerialize, BorshDeserialize)]
 struct ContractMeta {
     code_hash: [u8; 32],
     deployer: String,
     nonce: u64,
-}
-
-/// Everything that decides how a compiled module looks: modules are cached
-/// under it, so a change of any part compiles afresh.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct CacheKey {
-    code_hash: [u8; 32],
-    schedule_hash: [u8; 32],
-    limits: Vec<u64>,
-    stack: (u64, u32),
-    engine_version: &'static str,
-    host_fees_hash: [u8; 32],
 }
 
 /// A chain of contracts over one store: deploy, call (commits on success),
@@ -178,10 +148,10 @@ pub struct Chain {
     engine: Engine,
     linker: Linker<HostState>,
     fees: Arc<HostFees>,
-    cache: Mutex<BTreeMap<CacheKey, Compiled>>,
-    /// The cache key's parts other than the code hash: fixed for the
-    /// chain's life, so hashed once rather than at every call.
-    config_key: CacheKey,
+    /// Compiled modules by code hash. The engine (schedule, limits, stack
+    /// configuration, code generator) and the fees are fixed for a chain's
+    /// life, so the code hash alone decides how a module compiles.
+    cache: Mutex<BTreeMap<[u8; 32], Compiled>>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -259,14 +229,12 @@ impl Chain {
         let mut linker = Linker::new(&engine);
         abi::register(&mut linker);
         let fees = Arc::new(HostFees::v1());
-        let config_key = config_key(&engine, &fees);
         Ok(Self {
             storage,
             engine,
             linker,
             fees,
             cache: Mutex::new(BTreeMap::new()),
-            config_key,
         })
     }
 
@@ -286,18 +254,11 @@ impl Chain {
         decode_u64(self.storage.get(COMMITS_KEY)?, "commit counter")
     }
 
-    fn lock_cache(&self) -> MutexGuard<'_, BTreeMap<CacheKey, Compiled>> {
+    fn lock_cache(&self) -> MutexGuard<'_, BTreeMap<[u8; 32], Compiled>> {
         // Inserting a finished module is the only mutation: never torn.
         match self.cache.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
-        }
-    }
-
-    fn cache_key(&self, code_hash: [u8; 32]) -> CacheKey {
-        CacheKey {
-            code_hash,
-            ..self.config_key.clone()
         }
     }
 
@@ -309,8 +270,7 @@ impl Chain {
         code_hash: [u8; 32],
         code: impl FnOnce() -> Result<Vec<u8>, Error>,
     ) -> Result<Compiled, Error> {
-        let key = self.cache_key(code_hash);
-        if let Some(compiled) = self.lock_cache().get(&key) {
+        if let Some(compiled) = self.lock_cache().get(&code_hash) {
             return Ok(compiled.clone());
         }
         let code = code()?;
@@ -335,7 +295,7 @@ impl Chain {
             module,
             memory_pages: facts.memory_pages,
         };
-        self.lock_cache().insert(key, compiled.clone());
+        self.lock_cache().insert(code_hash, compiled.clone());
         Ok(compiled)
     }
 

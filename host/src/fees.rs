@@ -151,8 +151,8 @@ impl HostFees {
         out
     }
 
-    /// SHA-256 of [`HostFees::canonical_bytes`]; part of the module-cache key
-    /// and what nodes compare to agree on the table.
+    /// SHA-256 of [`HostFees::canonical_bytes`]: what nodes compare to agree
+    /// on the table.
     pub fn hash(&self) -> [u8; 32] {
         Sha256::digest(self.canonical_bytes()).into()
     }
