@@ -112,6 +112,18 @@ const GAS: &str = r#"
   (func $forever (export "recurse_forever") (param i32) (result i32)
     (i32.add (call $forever (i32.add (local.get 0) (i32.const 1))) (i32.const 1)))
   (func (export "spin") (loop $l (br $l)))
+  (func (export "count") (param $n i32) (result i32) (local $i i32) (local $acc i32)
+    (loop $next
+      (local.set $acc
+        (i32.add (i32.mul (local.get $acc) (i32.const 31)) (local.get $i)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $next (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $acc))
+  (func (export "count_down") (param $n i32) (result i32) (local $acc i32)
+    (loop $next
+      (local.set $acc (i32.xor (i32.rotl (local.get $acc) (i32.const 5)) (local.get $n)))
+      (br_if $next (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $acc))
   (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
   (func (export "fill") (param i32) (result i32)
     (memory.fill (i32.const 0) (i32.const 7) (local.get 0))
@@ -230,6 +242,17 @@ fn gas_cases() -> Vec<Case> {
         ("recurse_forever", vec![Value::I32(0)], 1_000_000_000),
         ("recurse_forever", vec![Value::I32(0)], 10_000),
         ("spin", vec![], 123_457),
+        // Counted loops (`docs/vm.md`): gas exactly enough for every
+        // iteration, one short, far too little, and a trip count of 2^32.
+        ("count", vec![Value::I32(1_000)], 17_003),
+        ("count", vec![Value::I32(1_000)], 17_002),
+        ("count", vec![Value::I32(100_000)], 1_000_000_000),
+        ("count", vec![Value::I32(100_000)], 9_999),
+        ("count", vec![Value::I32(0)], 1_000),
+        ("count", vec![Value::I32(-1)], 1_000_000),
+        ("count_down", vec![Value::I32(1_000)], 12_002),
+        ("count_down", vec![Value::I32(1_000)], 12_001),
+        ("count_down", vec![Value::I32(0)], 1_000_000),
         ("grow", vec![Value::I32(1)], 1_000_000),
         ("grow", vec![Value::I32(4)], 1_000_000),
         ("grow", vec![Value::I32(-1)], 1_000_000),

@@ -2,6 +2,7 @@
 //! from `vmctx` structures (independent of the runtime's own instance
 //! code, so a failure here points at the compiler).
 
+mod counted_loops;
 mod counters;
 mod harness;
 mod limits;

@@ -9,6 +9,7 @@ use cranelift_jit::JITModule;
 use cranelift_module::Module;
 use wasmparser::{MemArg, Operator};
 
+use super::counted::{CountedLoop, Linear, counted_loop};
 use super::func_env::{Builtin, PTR, Translator, heap_flags};
 use super::{CompileError, ModuleCtx, clif_type};
 use crate::vmctx::TrapCode;
@@ -69,9 +70,12 @@ pub(super) fn translate_function(
         let first = if m.instrumented { 3 } else { 1 };
         t.b.block_params(entry)[first..].to_vec()
     };
+    // Only read by the counted-loop analysis; small next to the variables.
+    let mut local_types: Vec<ir::Type> = Vec::with_capacity(params.len());
     for (&p, &wt) in params.iter().zip(ty.params()) {
         let ct =
             clif_type(wt).ok_or_else(|| err(0, "parameter type outside the profile".into()))?;
+        local_types.push(ct);
         let var = t.b.declare_var(ct);
         t.b.def_var(var, p);
         t.locals.push(var);
@@ -88,6 +92,7 @@ pub(super) fn translate_function(
         let ct =
             clif_type(vt).ok_or_else(|| err(offset, "local type outside the profile".into()))?;
         let zero = t.zero(ct);
+        local_types.extend(std::iter::repeat_n(ct, count as usize));
         for _ in 0..count {
             let var = t.b.declare_var(ct);
             t.b.def_var(var, zero);
@@ -117,6 +122,16 @@ pub(super) fn translate_function(
                 continue;
             }
         }
+        if let Operator::Loop { blockty } = op
+            && t.reachable
+            && t.has_counters()
+            && m.version_loops
+            && let Some(counted) = counted_loop(blockty, ops.clone(), &local_types)
+        {
+            ops = translate_counted_loop(&mut t, &counted, ops)?;
+            after_loop = false;
+            continue;
+        }
         after_loop = matches!(op, Operator::Loop { .. });
         while widened.next_if(|&&(at, _)| at < t.offset).is_some() {}
         t.widen_check = widened
@@ -131,6 +146,110 @@ pub(super) fn translate_function(
     t.b.seal_all_blocks();
     let config = t.jit.isa().frontend_config();
     t.b.finalize(config);
+    Ok(())
+}
+
+/// Translates a counted loop (`docs/vm.md`, "Counted loops") whose body
+/// `ops` starts, in two versions: without its charge when the gas left
+/// covers every iteration, which is then charged at once, and as written
+/// otherwise. Returns `ops` after the loop's `end`.
+fn translate_counted_loop<'r>(
+    t: &mut Translator<'_, '_>,
+    counted: &CountedLoop,
+    body: wasmparser::OperatorsReader<'r>,
+) -> Result<wasmparser::OperatorsReader<'r>, CompileError> {
+    let start = t.offset;
+    let var = |t: &mut Translator<'_, '_>, l: u32| -> Result<Value, CompileError> {
+        let local = t.local(l)?;
+        Ok(t.b.use_var(local))
+    };
+    let counter = var(t, counted.local)?;
+    let first = t.b.ins().iadd_imm_s(counter, i64::from(counted.offset));
+    let bound = match counted.bound {
+        Linear::Const(c) => t.b.ins().iconst(I32, i64::from(c)),
+        Linear::Local(l, k) => {
+            let v = var(t, l)?;
+            t.b.ins().iadd_imm_s(v, i64::from(k))
+        }
+    };
+    let runs_again = t.b.ins().icmp(counted.cond, first, bound);
+    let distance = if counted.up {
+        t.b.ins().isub(bound, first)
+    } else {
+        t.b.ins().isub(first, bound)
+    };
+    let distance = t.b.ins().uextend(I64, distance);
+    let more = t.b.ins().iadd_imm_u(distance, 1);
+    let once = t.b.ins().iconst(I64, 1);
+    let iterations = t.b.ins().select(runs_again, more, once);
+    let total = t.b.ins().imul_imm_u(iterations, counted.amount as i64);
+    let gas = t.global_get(detvm_metering::abi::GAS_LEFT_GLOBAL)?;
+    let covered =
+        t.b.ins()
+            .icmp(IntCC::UnsignedGreaterThanOrEqual, gas, total);
+    let prepaid = t.b.create_block();
+    let charged = t.b.create_block();
+    let join = t.b.create_block();
+    t.b.ins().brif(covered, prepaid, &[], charged, &[]);
+
+    // Prepaid: every iteration's charge is made here, none in the loop.
+    t.b.switch_to_block(prepaid);
+    t.b.seal_block(prepaid);
+    let left = t.b.ins().isub(gas, total);
+    t.global_set(detvm_metering::abi::GAS_LEFT_GLOBAL, left)?;
+    let mut ops = body.clone();
+    t.mem_cache = None;
+    t.checked.clear();
+    t.op_loop(wasmparser::BlockType::Empty)?;
+    let Ok(Operator::GlobalGet { global_index }) = ops.read() else {
+        return Err(t.err("counted loop without its charge"));
+    };
+    match_charge(global_index, &mut ops).ok_or_else(|| t.err("counted loop without its charge"))?;
+    translate_loop_body(t, &mut ops)?;
+    t.b.ins().jump(join, &[]);
+
+    // Charged: the loop as written.
+    t.b.switch_to_block(charged);
+    t.b.seal_block(charged);
+    t.offset = start;
+    t.mem_cache = None;
+    t.checked.clear();
+    t.op_loop(wasmparser::BlockType::Empty)?;
+    let mut ops = body;
+    let Ok(Operator::GlobalGet { global_index }) = ops.read() else {
+        return Err(t.err("counted loop without its charge"));
+    };
+    let (slot, amount, trap) = match_charge(global_index, &mut ops)
+        .ok_or_else(|| t.err("counted loop without its charge"))?;
+    t.fused_charge(slot, amount, trap, true);
+    translate_loop_body(t, &mut ops)?;
+    t.b.ins().jump(join, &[]);
+
+    t.b.switch_to_block(join);
+    t.b.seal_block(join);
+    t.mem_cache = None;
+    t.checked.clear();
+    Ok(ops)
+}
+
+/// Translates the operators of the innermost open loop after its charge,
+/// up to and including its `end`.
+fn translate_loop_body(
+    t: &mut Translator<'_, '_>,
+    ops: &mut wasmparser::OperatorsReader<'_>,
+) -> Result<(), CompileError> {
+    let depth = t.control.len();
+    t.widen_check = None;
+    while t.control.len() >= depth {
+        t.offset = ops.original_position();
+        let op = ops
+            .read()
+            .map_err(|e| t.err(format!("counted loop: {}", e.message())))?;
+        t.translate_op(op)?;
+    }
+    if !t.reachable {
+        return Err(t.err("counted loop without a way out"));
+    }
     Ok(())
 }
 
@@ -160,63 +279,63 @@ fn load_end(op: &Operator<'_>) -> Option<u64> {
 /// trap and does not transfer control. Anything else ends the groups of
 /// [`BodyScan::widened`]; the list is short on purpose.
 fn is_plain(op: &Operator<'_>) -> bool {
+    plain_stack_effect(op).is_some()
+}
+
+/// For an operator of [`is_plain`]'s list, how many operands it pops and
+/// how many results it pushes; `None` for any other operator.
+pub(super) fn plain_stack_effect(op: &Operator<'_>) -> Option<(usize, usize)> {
     use Operator as O;
-    matches!(
-        op,
-        O::Nop
-            | O::Drop
-            | O::Select
-            | O::LocalGet { .. }
-            | O::I32Const { .. }
-            | O::I64Const { .. }
-            | O::I32Eqz
-            | O::I32Eq
-            | O::I32Ne
-            | O::I32LtS
-            | O::I32LtU
-            | O::I32GtS
-            | O::I32GtU
-            | O::I32LeS
-            | O::I32LeU
-            | O::I32GeS
-            | O::I32GeU
-            | O::I64Eqz
-            | O::I64Eq
-            | O::I64Ne
-            | O::I64LtS
-            | O::I64LtU
-            | O::I64GtS
-            | O::I64GtU
-            | O::I64LeS
-            | O::I64LeU
-            | O::I64GeS
-            | O::I64GeU
-            | O::I32Add
-            | O::I32Sub
-            | O::I32Mul
-            | O::I32And
-            | O::I32Or
-            | O::I32Xor
-            | O::I32Shl
-            | O::I32ShrS
-            | O::I32ShrU
-            | O::I32Rotl
-            | O::I32Rotr
-            | O::I64Add
-            | O::I64Sub
-            | O::I64Mul
-            | O::I64And
-            | O::I64Or
-            | O::I64Xor
-            | O::I64Shl
-            | O::I64ShrS
-            | O::I64ShrU
-            | O::I64Rotl
-            | O::I64Rotr
-            | O::I32WrapI64
-            | O::I64ExtendI32S
-            | O::I64ExtendI32U
-    )
+    Some(match op {
+        O::Nop => (0, 0),
+        O::Drop => (1, 0),
+        O::Select => (3, 1),
+        O::LocalGet { .. } | O::I32Const { .. } | O::I64Const { .. } => (0, 1),
+        O::I32Eqz | O::I64Eqz | O::I32WrapI64 | O::I64ExtendI32S | O::I64ExtendI32U => (1, 1),
+        O::I32Eq
+        | O::I32Ne
+        | O::I32LtS
+        | O::I32LtU
+        | O::I32GtS
+        | O::I32GtU
+        | O::I32LeS
+        | O::I32LeU
+        | O::I32GeS
+        | O::I32GeU
+        | O::I64Eq
+        | O::I64Ne
+        | O::I64LtS
+        | O::I64LtU
+        | O::I64GtS
+        | O::I64GtU
+        | O::I64LeS
+        | O::I64LeU
+        | O::I64GeS
+        | O::I64GeU
+        | O::I32Add
+        | O::I32Sub
+        | O::I32Mul
+        | O::I32And
+        | O::I32Or
+        | O::I32Xor
+        | O::I32Shl
+        | O::I32ShrS
+        | O::I32ShrU
+        | O::I32Rotl
+        | O::I32Rotr
+        | O::I64Add
+        | O::I64Sub
+        | O::I64Mul
+        | O::I64And
+        | O::I64Or
+        | O::I64Xor
+        | O::I64Shl
+        | O::I64ShrS
+        | O::I64ShrU
+        | O::I64Rotl
+        | O::I64Rotr => (2, 1),
+        _ => return None,
+    })
 }
 
 /// What one pass over a body finds before it is translated.
@@ -322,7 +441,7 @@ fn is_store(op: &Operator<'_>) -> bool {
 /// (0: gas, 1: stack), the amount and the trap. Leaves `ops` after the
 /// sequence; on `None` the caller discards `ops` and translates the
 /// operators one by one.
-fn match_charge(
+pub(super) fn match_charge(
     global: u32,
     ops: &mut wasmparser::OperatorsReader<'_>,
 ) -> Option<(usize, u64, TrapCode)> {

@@ -64,17 +64,22 @@ pub struct Instance {
 }
 
 fn isa(opt: OptLevel) -> &'static TargetIsas {
-    static NONE: OnceLock<TargetIsas> = OnceLock::new();
-    static SPEED: OnceLock<TargetIsas> = OnceLock::new();
-    let cell = match opt {
-        OptLevel::None => &NONE,
-        OptLevel::Speed => &SPEED,
-    };
-    cell.get_or_init(|| {
+    isa_with(opt, true)
+}
+
+/// The verifying ISAs at `opt`, with or without counted-loop versions.
+fn isa_with(opt: OptLevel, version_loops: bool) -> &'static TargetIsas {
+    static CELLS: [OnceLock<TargetIsas>; 4] = [const { OnceLock::new() }; 4];
+    let index = match opt {
+        OptLevel::None => 0,
+        OptLevel::Speed => 1,
+    } + if version_loops { 0 } else { 2 };
+    CELLS[index].get_or_init(|| {
         make_isas(&CodegenConfig {
             opt_level: opt,
             verify: true,
             metering: true,
+            version_loops,
         })
         .expect("host ISA")
     })
@@ -93,6 +98,7 @@ fn isa_unverified(opt: OptLevel) -> &'static TargetIsas {
             opt_level: opt,
             verify: false,
             metering: true,
+            version_loops: true,
         })
         .expect("host ISA")
     })
@@ -330,12 +336,28 @@ impl Instance {
     }
 
     /// As [`Instance::new`], from binary.
-    pub fn from_bytes(wasm: Vec<u8>, opt: OptLevel, mut hosts: Vec<(&str, HostFn)>) -> Self {
+    pub fn from_bytes(wasm: Vec<u8>, opt: OptLevel, hosts: Vec<(&str, HostFn)>) -> Self {
+        Self::build(wasm, opt, true, hosts)
+    }
+
+    /// As [`Instance::new`], compiling every loop only as written (no
+    /// counted-loop versions), as the reference for them.
+    pub fn without_loop_versions(wat: &str, opt: OptLevel) -> Self {
+        let wasm = wat::parse_str(wat).expect("wat");
+        Self::build(wasm, opt, false, Vec::new())
+    }
+
+    fn build(
+        wasm: Vec<u8>,
+        opt: OptLevel,
+        version_loops: bool,
+        mut hosts: Vec<(&str, HostFn)>,
+    ) -> Self {
         wasmparser::Validator::new()
             .validate_all(&wasm)
             .expect("valid module");
         let env = ModuleEnv::parse(&wasm).expect("module structure");
-        let code = compile_module(isa(opt), &env, &wasm).expect("compiles");
+        let code = compile_module(isa_with(opt, version_loops), &env, &wasm).expect("compiles");
 
         let mut type_ids = Vec::new();
         for ty in &env.types {
