@@ -339,6 +339,11 @@ impl Report {
             .collect();
         let ratio_geomean = geomean(&ratios);
         let ratio_max = ratios.iter().copied().fold(0.0, f64::max);
+        // The hand-written loop and recursive kernels come first.
+        let hand_written_max = ratios[..metered.kernels.len()]
+            .iter()
+            .copied()
+            .fold(0.0, f64::max);
         let linear = self
             .limits
             .iter()
@@ -393,7 +398,13 @@ impl Report {
         );
         let _ = writeln!(
             o,
-            "| metering costs ≤ 1.3× on kernels | geomean {:.2}×, worst {:.2}× | {} (geomean), {} (every kernel) |",
+            "| metering costs ≤ 1.3× on the loop and recursive kernels (`loop`, `fib_recursive`, `memory_loop`) | worst {:.2}× | {} |",
+            hand_written_max,
+            verdict(hand_written_max <= GOAL_METERING_RATIO),
+        );
+        let _ = writeln!(
+            o,
+            "| metering costs ≤ 1.3× on all kernels | geomean {:.2}×, worst {:.2}× | {} (geomean), {} (every kernel) |",
             ratio_geomean,
             ratio_max,
             verdict(ratio_geomean <= GOAL_METERING_RATIO),

@@ -17,10 +17,6 @@ use detvm_metering::abi;
 
 use super::translate::{match_charge, plain_stack_effect};
 
-/// Most operators a counted loop's body may have between its charge and
-/// its `br_if`: the body is compiled twice, so this bounds the extra code.
-pub(super) const MAX_BODY_OPERATORS: usize = 256;
-
 /// The largest charge a counted loop may have: with at most 2^32
 /// iterations, the total stays below 2^63.
 const MAX_AMOUNT: u64 = (1 << 31) - 1;
@@ -45,7 +41,7 @@ enum Sym {
     Other,
 }
 
-/// A loop recognised as counted, ready to be compiled in two versions.
+/// A loop recognised as counted: its trip count and charge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct CountedLoop {
     /// The gas charge at the head of the body, paid once per iteration.
@@ -109,13 +105,8 @@ pub(super) fn counted_loop(
     // Locals written so far, by index: few in a small body.
     let mut written: BTreeMap<u32, Sym> = BTreeMap::new();
     let mut stack: Vec<Sym> = Vec::new();
-    let mut operators = 0;
     let cond = loop {
         let op = ops.read().ok()?;
-        operators += 1;
-        if operators > MAX_BODY_OPERATORS + 1 {
-            return None;
-        }
         match op {
             Operator::BrIf { relative_depth: 0 } => break stack.pop()?,
             Operator::LocalGet { local_index } => stack.push(

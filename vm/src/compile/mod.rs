@@ -53,9 +53,9 @@ pub(crate) struct CodegenConfig {
     /// the return registers that suit the counters (see `make_isa`). Code
     /// is correct either way.
     pub metering: bool,
-    /// Whether counted loops are compiled in two versions (`docs/vm.md`,
+    /// Whether counted loops are charged once, before they run (`docs/vm.md`,
     /// "Counted loops"). Off only where tests compare both ways.
-    pub version_loops: bool,
+    pub prepay_loops: bool,
 }
 
 impl Default for CodegenConfig {
@@ -64,7 +64,7 @@ impl Default for CodegenConfig {
             opt_level: OptLevel::Speed,
             verify: false,
             metering: true,
-            version_loops: true,
+            prepay_loops: true,
         }
     }
 }
@@ -119,9 +119,9 @@ pub(crate) struct TargetIsas {
     pub normal: OwnedTargetIsa,
     /// The settings for large functions.
     pub large: OwnedTargetIsa,
-    /// [`CodegenConfig::version_loops`], which travels with the ISAs to
+    /// [`CodegenConfig::prepay_loops`], which travels with the ISAs to
     /// every compilation.
-    pub version_loops: bool,
+    pub prepay_loops: bool,
 }
 
 /// Builds both host ISAs (see [`TargetIsas`]).
@@ -129,7 +129,7 @@ pub(crate) fn make_isas(cfg: &CodegenConfig) -> Result<TargetIsas, CompileError>
     Ok(TargetIsas {
         normal: make_isa(cfg, false)?,
         large: make_isa(cfg, true)?,
-        version_loops: cfg.version_loops,
+        prepay_loops: cfg.prepay_loops,
     })
 }
 
@@ -328,8 +328,8 @@ pub(crate) struct ModuleCtx<'m> {
     pub signatures: Vec<ir::Signature>,
     /// JIT ids of the defined functions.
     pub func_ids: Vec<FuncId>,
-    /// Whether counted loops are compiled in two versions.
-    pub version_loops: bool,
+    /// Whether counted loops are charged once, before they run.
+    pub prepay_loops: bool,
 }
 
 /// Compiles every defined function of `env` (decoded from `wasm`), plus one
@@ -396,7 +396,7 @@ pub(crate) fn compile_module(
         call_conv,
         signatures,
         func_ids,
-        version_loops: isas.version_loops,
+        prepay_loops: isas.prepay_loops,
     };
 
     let mut ctx = jit.make_context();

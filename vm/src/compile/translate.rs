@@ -125,7 +125,7 @@ pub(super) fn translate_function(
         if let Operator::Loop { blockty } = op
             && t.reachable
             && t.has_counters()
-            && m.version_loops
+            && m.prepay_loops
             && let Some(counted) = counted_loop(blockty, ops.clone(), &local_types)
         {
             ops = translate_counted_loop(&mut t, &counted, ops)?;
@@ -150,15 +150,15 @@ pub(super) fn translate_function(
 }
 
 /// Translates a counted loop (`docs/vm.md`, "Counted loops") whose body
-/// `ops` starts, in two versions: without its charge when the gas left
-/// covers every iteration, which is then charged at once, and as written
-/// otherwise. Returns `ops` after the loop's `end`.
+/// `ops` starts: every iteration's charge made at once before the loop,
+/// which then runs without it; or, when the gas left does not cover them
+/// all, the `out_of_gas` exit at once, with the gas the charged loop would
+/// have left at its failing charge. Returns `ops` after the loop's `end`.
 fn translate_counted_loop<'r>(
     t: &mut Translator<'_, '_>,
     counted: &CountedLoop,
-    body: wasmparser::OperatorsReader<'r>,
+    mut ops: wasmparser::OperatorsReader<'r>,
 ) -> Result<wasmparser::OperatorsReader<'r>, CompileError> {
-    let start = t.offset;
     let var = |t: &mut Translator<'_, '_>, l: u32| -> Result<Value, CompileError> {
         let local = t.local(l)?;
         Ok(t.b.use_var(local))
@@ -182,53 +182,35 @@ fn translate_counted_loop<'r>(
     let more = t.b.ins().iadd_imm_u(distance, 1);
     let once = t.b.ins().iconst(I64, 1);
     let iterations = t.b.ins().select(runs_again, more, once);
-    let total = t.b.ins().imul_imm_u(iterations, counted.amount as i64);
+    let amount = counted.amount as i64;
+    let total = t.b.ins().imul_imm_u(iterations, amount);
     let gas = t.global_get(detvm_metering::abi::GAS_LEFT_GLOBAL)?;
     let covered =
         t.b.ins()
             .icmp(IntCC::UnsignedGreaterThanOrEqual, gas, total);
     let prepaid = t.b.create_block();
-    let charged = t.b.create_block();
-    let join = t.b.create_block();
-    t.b.ins().brif(covered, prepaid, &[], charged, &[]);
+    let short = t.b.create_block();
+    t.b.set_cold_block(short);
+    t.b.ins().brif(covered, prepaid, &[], short, &[]);
 
-    // Prepaid: every iteration's charge is made here, none in the loop.
+    // Too little gas: the charged loop would pay `gas / amount` iterations
+    // and fail at the next charge, with nothing observable done meanwhile.
+    t.b.switch_to_block(short);
+    t.b.seal_block(short);
+    let left = t.b.ins().urem_imm_u(gas, amount);
+    t.global_set(detvm_metering::abi::GAS_LEFT_GLOBAL, left)?;
+    t.trap_now(TrapCode::OutOfGas);
+
     t.b.switch_to_block(prepaid);
     t.b.seal_block(prepaid);
     let left = t.b.ins().isub(gas, total);
     t.global_set(detvm_metering::abi::GAS_LEFT_GLOBAL, left)?;
-    let mut ops = body.clone();
-    t.mem_cache = None;
-    t.checked.clear();
     t.op_loop(wasmparser::BlockType::Empty)?;
     let Ok(Operator::GlobalGet { global_index }) = ops.read() else {
         return Err(t.err("counted loop without its charge"));
     };
     match_charge(global_index, &mut ops).ok_or_else(|| t.err("counted loop without its charge"))?;
     translate_loop_body(t, &mut ops)?;
-    t.b.ins().jump(join, &[]);
-
-    // Charged: the loop as written.
-    t.b.switch_to_block(charged);
-    t.b.seal_block(charged);
-    t.offset = start;
-    t.mem_cache = None;
-    t.checked.clear();
-    t.op_loop(wasmparser::BlockType::Empty)?;
-    let mut ops = body;
-    let Ok(Operator::GlobalGet { global_index }) = ops.read() else {
-        return Err(t.err("counted loop without its charge"));
-    };
-    let (slot, amount, trap) = match_charge(global_index, &mut ops)
-        .ok_or_else(|| t.err("counted loop without its charge"))?;
-    t.fused_charge(slot, amount, trap, true);
-    translate_loop_body(t, &mut ops)?;
-    t.b.ins().jump(join, &[]);
-
-    t.b.switch_to_block(join);
-    t.b.seal_block(join);
-    t.mem_cache = None;
-    t.checked.clear();
     Ok(ops)
 }
 

@@ -146,7 +146,7 @@ impl Engine {
             },
             verify: cfg!(debug_assertions),
             metering: config.metering,
-            version_loops: true,
+            prepay_loops: true,
         })
         .map_err(|e| Error::Compile(e.to_string()))?;
         Ok(Self {

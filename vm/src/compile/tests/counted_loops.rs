@@ -136,8 +136,8 @@ fn check(shape: &Shape, i: u32, n: u32) {
     let wat = shape.wat();
     let amount = shape.amount as i64;
     for opt in OPTS {
-        let mut reference = Instance::without_loop_versions(&wat, opt);
-        let mut versioned = Instance::new(&wat, opt, Vec::new());
+        let mut reference = Instance::with_loops_as_written(&wat, opt);
+        let mut prepaid = Instance::new(&wat, opt, Vec::new());
         // At most a few hundred iterations, whatever the trip count.
         let cap = 300 * amount + 5;
         let mut limits = vec![cap, 0, amount - 1, amount, 2 * amount, cap / 2 + 3];
@@ -148,7 +148,7 @@ fn check(shape: &Shape, i: u32, n: u32) {
         }
         for gas in limits.into_iter().filter(|&g| g >= 0) {
             assert_eq!(
-                run(&mut versioned, gas, i, n),
+                run(&mut prepaid, gas, i, n),
                 run(&mut reference, gas, i, n),
                 "{shape:?} from i={i} n={n} with gas {gas} at {opt:?}"
             );
@@ -252,11 +252,11 @@ fn the_common_shapes_match_at_every_small_gas_limit() {
     for (shape, i, n) in cases {
         let wat = shape.wat();
         for opt in OPTS {
-            let mut reference = Instance::without_loop_versions(&wat, opt);
-            let mut versioned = Instance::new(&wat, opt, Vec::new());
+            let mut reference = Instance::with_loops_as_written(&wat, opt);
+            let mut prepaid = Instance::new(&wat, opt, Vec::new());
             for gas in 0..60 {
                 assert_eq!(
-                    run(&mut versioned, gas, i, n),
+                    run(&mut prepaid, gas, i, n),
                     run(&mut reference, gas, i, n),
                     "{shape:?} from i={i} n={n} with gas {gas}"
                 );
@@ -307,13 +307,13 @@ fn every_shape_matches_near_the_wrap_points() {
                 };
                 let wat = shape.wat();
                 for opt in OPTS {
-                    let mut reference = Instance::without_loop_versions(&wat, opt);
-                    let mut versioned = Instance::new(&wat, opt, Vec::new());
+                    let mut reference = Instance::with_loops_as_written(&wat, opt);
+                    let mut prepaid = Instance::new(&wat, opt, Vec::new());
                     for &i in &values {
                         for &n in &values {
                             for gas in [0, 2, 3, 4, 9, 10, 11, 12, 13, 14, 15, 16, 20, 30, 100] {
                                 assert_eq!(
-                                    run(&mut versioned, gas, i, n),
+                                    run(&mut prepaid, gas, i, n),
                                     run(&mut reference, gas, i, n),
                                     "{shape:?} from i={i} n={n} with gas {gas}"
                                 );

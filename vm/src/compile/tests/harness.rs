@@ -67,19 +67,19 @@ fn isa(opt: OptLevel) -> &'static TargetIsas {
     isa_with(opt, true)
 }
 
-/// The verifying ISAs at `opt`, with or without counted-loop versions.
-fn isa_with(opt: OptLevel, version_loops: bool) -> &'static TargetIsas {
+/// The verifying ISAs at `opt`, with or without counted loops charged once.
+fn isa_with(opt: OptLevel, prepay_loops: bool) -> &'static TargetIsas {
     static CELLS: [OnceLock<TargetIsas>; 4] = [const { OnceLock::new() }; 4];
     let index = match opt {
         OptLevel::None => 0,
         OptLevel::Speed => 1,
-    } + if version_loops { 0 } else { 2 };
+    } + if prepay_loops { 0 } else { 2 };
     CELLS[index].get_or_init(|| {
         make_isas(&CodegenConfig {
             opt_level: opt,
             verify: true,
             metering: true,
-            version_loops,
+            prepay_loops,
         })
         .expect("host ISA")
     })
@@ -98,7 +98,7 @@ fn isa_unverified(opt: OptLevel) -> &'static TargetIsas {
             opt_level: opt,
             verify: false,
             metering: true,
-            version_loops: true,
+            prepay_loops: true,
         })
         .expect("host ISA")
     })
@@ -340,9 +340,9 @@ impl Instance {
         Self::build(wasm, opt, true, hosts)
     }
 
-    /// As [`Instance::new`], compiling every loop only as written (no
-    /// counted-loop versions), as the reference for them.
-    pub fn without_loop_versions(wat: &str, opt: OptLevel) -> Self {
+    /// As [`Instance::new`], compiling every loop as written (counted
+    /// loops charged per iteration), as the reference for them.
+    pub fn with_loops_as_written(wat: &str, opt: OptLevel) -> Self {
         let wasm = wat::parse_str(wat).expect("wat");
         Self::build(wasm, opt, false, Vec::new())
     }
@@ -350,14 +350,14 @@ impl Instance {
     fn build(
         wasm: Vec<u8>,
         opt: OptLevel,
-        version_loops: bool,
+        prepay_loops: bool,
         mut hosts: Vec<(&str, HostFn)>,
     ) -> Self {
         wasmparser::Validator::new()
             .validate_all(&wasm)
             .expect("valid module");
         let env = ModuleEnv::parse(&wasm).expect("module structure");
-        let code = compile_module(isa_with(opt, version_loops), &env, &wasm).expect("compiles");
+        let code = compile_module(isa_with(opt, prepay_loops), &env, &wasm).expect("compiles");
 
         let mut type_ids = Vec::new();
         for ty in &env.types {
