@@ -128,7 +128,8 @@ pub(super) fn translate_function(
             && m.prepay_loops
             && let Some(counted) = counted_loop(blockty, ops.clone(), &local_types)
         {
-            ops = translate_counted_loop(&mut t, &counted, ops)?;
+            // The body after the charge is translated as any other.
+            prepay_counted_loop(&mut t, &counted, &mut ops)?;
             after_loop = false;
             continue;
         }
@@ -149,16 +150,16 @@ pub(super) fn translate_function(
     Ok(())
 }
 
-/// Translates a counted loop (`docs/vm.md`, "Counted loops") whose body
-/// `ops` starts: every iteration's charge made at once before the loop,
-/// which then runs without it; or, when the gas left does not cover them
-/// all, the `out_of_gas` exit at once, with the gas the charged loop would
-/// have left at its failing charge. Returns `ops` after the loop's `end`.
-fn translate_counted_loop<'r>(
+/// Opens a counted loop (`docs/vm.md`, "Counted loops") whose body `ops`
+/// starts: every iteration's charge made at once before the loop, which
+/// then runs without it; or, when the gas left does not cover them all,
+/// the `out_of_gas` exit at once, with the gas the charged loop would have
+/// left at its failing charge. Leaves `ops` after the body's charge.
+fn prepay_counted_loop(
     t: &mut Translator<'_, '_>,
     counted: &CountedLoop,
-    mut ops: wasmparser::OperatorsReader<'r>,
-) -> Result<wasmparser::OperatorsReader<'r>, CompileError> {
+    ops: &mut wasmparser::OperatorsReader<'_>,
+) -> Result<(), CompileError> {
     let var = |t: &mut Translator<'_, '_>, l: u32| -> Result<Value, CompileError> {
         let local = t.local(l)?;
         Ok(t.b.use_var(local))
@@ -209,29 +210,7 @@ fn translate_counted_loop<'r>(
     let Ok(Operator::GlobalGet { global_index }) = ops.read() else {
         return Err(t.err("counted loop without its charge"));
     };
-    match_charge(global_index, &mut ops).ok_or_else(|| t.err("counted loop without its charge"))?;
-    translate_loop_body(t, &mut ops)?;
-    Ok(ops)
-}
-
-/// Translates the operators of the innermost open loop after its charge,
-/// up to and including its `end`.
-fn translate_loop_body(
-    t: &mut Translator<'_, '_>,
-    ops: &mut wasmparser::OperatorsReader<'_>,
-) -> Result<(), CompileError> {
-    let depth = t.control.len();
-    t.widen_check = None;
-    while t.control.len() >= depth {
-        t.offset = ops.original_position();
-        let op = ops
-            .read()
-            .map_err(|e| t.err(format!("counted loop: {}", e.message())))?;
-        t.translate_op(op)?;
-    }
-    if !t.reachable {
-        return Err(t.err("counted loop without a way out"));
-    }
+    match_charge(global_index, ops).ok_or_else(|| t.err("counted loop without its charge"))?;
     Ok(())
 }
 
