@@ -22,7 +22,7 @@ run call "$contract" mint str:alice u128:1000 --from alice
 run call "$contract" transfer str:bob u128:250 --from alice
 echo "# bob cannot spend more than he has: the call traps and changes nothing"
 run call "$contract" transfer str:carol u128:999 --from bob || true
-run view "$contract" balance_of str:alice
-run view "$contract" balance_of str:bob
-run view "$contract" total_supply
+run view "$contract" balance_of str:alice --decode u128
+run view "$contract" balance_of str:bob --decode u128
+run view "$contract" total_supply --decode u128
 run state "$contract"

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod borsh_values;
 mod commands;
 mod input;
 mod literals;

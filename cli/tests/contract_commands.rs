@@ -166,6 +166,73 @@ fn call_encodes_typed_and_hex_arguments() {
 }
 
 #[test]
+fn decode_prints_return_values_as_args_are_written() {
+    let (dir, id) = setup();
+    let words = ["u128:1000", "str:DVM token", "bool:false", "bytes:0x00ff"];
+    let mut args = vec!["view", &id, "echo"];
+    args.extend(words);
+    args.extend(["--decode", "u128,str,bool,bytes"]);
+    let text = detvm_in(dir.path(), &args);
+    assert_eq!(text.status.code(), Some(0));
+    assert_eq!(stdout_of(&text).lines().collect::<Vec<_>>(), words);
+
+    args.push("--json");
+    let json = json_of(&detvm_in(dir.path(), &args));
+    assert_eq!(json["outcome"], "returned");
+    assert_eq!(json["decoded"], serde_json::json!(words));
+    assert!(json.get("decode_error").is_none());
+    let expected = borsh::to_vec(&(1000u128, "DVM token", false, vec![0u8, 0xff])).unwrap();
+    assert_eq!(unhex(json["return"].as_str().unwrap()), expected);
+}
+
+#[test]
+fn a_return_that_does_not_decode_exits_1_but_a_call_still_commits() {
+    let (dir, id) = setup();
+    // `put` returns nothing, so a u8 is missing; its write is committed.
+    let put = detvm_in(dir.path(), &["call", &id, "put", "0x07", "--decode", "u8"]);
+    assert_eq!(put.status.code(), Some(1));
+    assert_eq!(stdout_of(&put), "");
+    let stderr = String::from_utf8_lossy(&put.stderr);
+    assert!(stderr.contains("does not decode as u8"), "{stderr}");
+    let state = json_of(&detvm_in(dir.path(), &["state", &id, "--json"]));
+    assert_eq!(state["entries"][0]["value"], "0x07", "{state}");
+
+    // Two bytes are not one u8: the leftover byte is reported.
+    let json = json_of(&detvm_in(
+        dir.path(),
+        &["view", &id, "echo", "0x0102", "--decode", "u8", "--json"],
+    ));
+    assert_eq!(json["outcome"], "returned");
+    assert_eq!(
+        json["decode_error"],
+        "1 bytes are left after the last value"
+    );
+    assert!(json.get("decoded").is_none());
+
+    // A trap has nothing to decode: the trap is the outcome.
+    let trap = detvm_in(
+        dir.path(),
+        &["call", &id, "trap", "--decode", "u8", "--json"],
+    );
+    assert_eq!(trap.status.code(), Some(1));
+    assert_eq!(json_of(&trap)["outcome"], "trapped");
+    assert!(json_of(&trap).get("decode_error").is_none());
+}
+
+#[test]
+fn an_unknown_decode_type_is_a_usage_error_before_anything_runs() {
+    let (dir, id) = setup();
+    for types in ["f32", "u8,,u8", ""] {
+        let output = detvm_in(dir.path(), &["call", &id, "put", "0x09", "--decode", types]);
+        assert_eq!(output.status.code(), Some(2), "{types:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("--decode"), "{types:?}: {stderr}");
+    }
+    let state = json_of(&detvm_in(dir.path(), &["state", &id, "--json"]));
+    assert_eq!(state["entries"], serde_json::json!([]), "{state}");
+}
+
+#[test]
 fn call_json_is_the_receipt_with_its_hash() {
     let (dir, id) = setup();
     let output = detvm_in(

@@ -7,6 +7,7 @@ use detvm_host::{CallContext, Chain, ContractId, Error, Receipt, ReceiptOutcome,
 use serde_json::{Value as Json, json};
 
 use crate::Status;
+use crate::borsh_values::{BorshType, decode_values, encode_args};
 use crate::report::print_json;
 
 /// The state directory when `--state` is not given.
@@ -49,6 +50,12 @@ pub struct CallArgs {
     pub gas: u64,
     #[command(flatten)]
     pub state: StateArgs,
+    /// Read the return bytes as these borsh types, comma-separated (e.g.
+    /// `u128` or `str,u64`), and print each value as `TYPE:VALUE`, the way
+    /// ARGS are written. Exits 1 if the bytes are not exactly these types;
+    /// a `call` has committed its state change all the same.
+    #[arg(long, value_name = "TYPES", value_delimiter = ',', value_parser = BorshType::parse)]
+    pub decode: Option<Vec<BorshType>>,
     /// Print the receipt as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -71,7 +78,7 @@ pub fn run(args: &Args) -> Status {
 pub fn execute(args: &CallArgs, read_only: bool) -> Status {
     let input = match encode_args(&args.args) {
         Ok(input) => input,
-        Err(message) => return fail(args.json, "usage", &message, Status::Usage),
+        Err(error) => return fail(args.json, "usage", &error.to_string(), Status::Usage),
     };
     let contract = match parse_contract(&args.contract) {
         Ok(contract) => contract,
@@ -119,84 +126,6 @@ pub fn parse_contract(text: &str) -> Result<ContractId, String> {
     })
 }
 
-/// Parses hex with an optional `0x` prefix.
-pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
-    let digits = text.strip_prefix("0x").unwrap_or(text);
-    if !digits.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-/// The call input for the `ARGS` words: one `0x…` word is raw bytes;
-/// otherwise every word is `TYPE:VALUE` and the values are borsh-encoded
-/// in order.
-pub fn encode_args(words: &[String]) -> Result<Vec<u8>, String> {
-    if let [word] = words
-        && word.starts_with("0x")
-    {
-        return parse_hex(word).ok_or_else(|| format!("`{word}` is not hex bytes"));
-    }
-    let mut out = Vec::new();
-    for (position, word) in words.iter().enumerate() {
-        encode_typed(word, &mut out)
-            .map_err(|reason| format!("argument {}: `{word}`: {reason}", position + 1))?;
-    }
-    Ok(out)
-}
-
-fn encode_typed(word: &str, out: &mut Vec<u8>) -> Result<(), String> {
-    let Some((ty, value)) = word.split_once(':') else {
-        return Err(
-            "expected TYPE:VALUE (e.g. u64:5, str:alice, bytes:0xab) or one 0x… hex string".into(),
-        );
-    };
-    fn int<T: std::str::FromStr + borsh::BorshSerialize>(
-        value: &str,
-        ty: &str,
-        out: &mut Vec<u8>,
-    ) -> Result<(), String> {
-        let n: T = value
-            .parse()
-            .map_err(|_| format!("not a {ty} in decimal"))?;
-        n.serialize(out).map_err(|e| e.to_string())
-    }
-    match ty {
-        "u8" => int::<u8>(value, ty, out),
-        "u16" => int::<u16>(value, ty, out),
-        "u32" => int::<u32>(value, ty, out),
-        "u64" => int::<u64>(value, ty, out),
-        "u128" => int::<u128>(value, ty, out),
-        "i8" => int::<i8>(value, ty, out),
-        "i16" => int::<i16>(value, ty, out),
-        "i32" => int::<i32>(value, ty, out),
-        "i64" => int::<i64>(value, ty, out),
-        "i128" => int::<i128>(value, ty, out),
-        "bool" => match value {
-            "true" => {
-                out.push(1);
-                Ok(())
-            }
-            "false" => {
-                out.push(0);
-                Ok(())
-            }
-            _ => Err("a bool is `true` or `false`".into()),
-        },
-        "str" | "string" => borsh::BorshSerialize::serialize(value, out).map_err(|e| e.to_string()),
-        "bytes" => {
-            let bytes = parse_hex(value).ok_or("bytes are hex, like 0x0a0b")?;
-            borsh::BorshSerialize::serialize(&bytes, out).map_err(|e| e.to_string())
-        }
-        other => Err(format!(
-            "unknown type `{other}`: u8…u128, i8…i128, bool, str, bytes"
-        )),
-    }
-}
-
 /// `0x` and lowercase hex.
 pub fn hex0x(bytes: &[u8]) -> String {
     format!("0x{}", hex(bytes))
@@ -233,20 +162,41 @@ pub fn receipt_json(receipt: &Receipt) -> Json {
 }
 
 fn report_receipt(receipt: &Receipt, args: &CallArgs) -> Status {
-    let status = if receipt.is_success() {
+    let mut status = if receipt.is_success() {
         Status::Success
     } else {
         Status::Rejected
     };
+    let decoded = match (&receipt.outcome, &args.decode) {
+        (ReceiptOutcome::Returned(bytes), Some(types)) => Some(decode_values(types, bytes)),
+        _ => None,
+    };
+    if let Some(Err(_)) = decoded {
+        status = Status::Rejected;
+    }
     if args.json {
-        print_json(&receipt_json(receipt));
+        let mut object = receipt_json(receipt);
+        match decoded {
+            Some(Ok(values)) => object["decoded"] = json!(values),
+            Some(Err(error)) => object["decode_error"] = json!(error.to_string()),
+            None => {}
+        }
+        print_json(&object);
         return status;
     }
     for log in &receipt.logs {
         eprintln!("log: {log}");
     }
     match &receipt.outcome {
-        ReceiptOutcome::Returned(bytes) => println!("{}", hex0x(bytes)),
+        ReceiptOutcome::Returned(bytes) => match decoded {
+            Some(Ok(values)) => values.iter().for_each(|value| println!("{value}")),
+            Some(Err(error)) => eprintln!(
+                "error: the return value {} does not decode as {}: {error}",
+                hex0x(bytes),
+                type_list(args.decode.as_deref().unwrap_or_default())
+            ),
+            None => println!("{}", hex0x(bytes)),
+        },
         ReceiptOutcome::Trapped { kind, message } => {
             let detail = message
                 .as_deref()
@@ -264,6 +214,11 @@ fn report_receipt(receipt: &Receipt, args: &CallArgs) -> Status {
     eprintln!("gas used: {} of {}", receipt.gas_used, args.gas);
     eprintln!("receipt hash: {}", hex(&receipt.hash()));
     status
+}
+
+fn type_list(types: &[BorshType]) -> String {
+    let names: Vec<&str> = types.iter().map(|ty| ty.name()).collect();
+    names.join(",")
 }
 
 /// The exit status of a chain error: bad requests are usage errors, code

@@ -2,10 +2,9 @@
 
 use serde_json::json;
 
-use super::call::{
-    StateArgs, display_bytes, fail, hex0x, open, parse_contract, parse_hex, report_error,
-};
+use super::call::{StateArgs, display_bytes, fail, hex0x, open, parse_contract, report_error};
 use crate::Status;
+use crate::borsh_values::parse_hex;
 
 /// List a contract's committed storage, in key order.
 #[derive(Debug, clap::Args)]
