@@ -254,31 +254,8 @@ fn spec_suite_runs_the_same_instrumented() {
 /// so that lowering maxima does not change behaviour.
 fn smith_config() -> wasm_smith::Config {
     wasm_smith::Config {
-        simd_enabled: false,
-        relaxed_simd_enabled: false,
-        threads_enabled: false,
-        exceptions_enabled: false,
-        gc_enabled: false,
-        tail_call_enabled: false,
-        memory64_enabled: false,
-        extended_const_enabled: false,
-        wide_arithmetic_enabled: false,
-        custom_page_sizes_enabled: false,
-        compact_imports_enabled: false,
-        bulk_memory_enabled: true,
-        reference_types_enabled: true,
-        multi_value_enabled: true,
-        saturating_float_to_int_enabled: true,
-        sign_extension_ops_enabled: true,
-        max_memories: 1,
-        max_memory32_bytes: 16 * 65_536,
-        memory_max_size_required: true,
-        max_tables: 2,
-        max_table_elements: 1_000,
-        table_max_size_required: true,
-        export_everything: true,
         min_funcs: 4,
-        ..wasm_smith::Config::default()
+        ..detvm_fixtures::smith::profile_config()
     }
 }
 
