@@ -164,31 +164,41 @@ impl BorshType {
 
     /// Appends the borsh encoding of `text` read as this type.
     fn encode(self, text: &str, out: &mut Vec<u8>) -> Result<(), ValueError> {
-        let not_an_integer = |_| ValueError::NotAnInteger(self);
+        fn int<T: std::str::FromStr + borsh::BorshSerialize>(
+            ty: BorshType,
+            text: &str,
+            out: &mut Vec<u8>,
+        ) -> Result<(), ValueError> {
+            let value: T = text.parse().map_err(|_| ValueError::NotAnInteger(ty))?;
+            borsh_into(&value, out);
+            Ok(())
+        }
         match self {
-            Self::U8 => out.extend(text.parse::<u8>().map_err(not_an_integer)?.to_le_bytes()),
-            Self::U16 => out.extend(text.parse::<u16>().map_err(not_an_integer)?.to_le_bytes()),
-            Self::U32 => out.extend(text.parse::<u32>().map_err(not_an_integer)?.to_le_bytes()),
-            Self::U64 => out.extend(text.parse::<u64>().map_err(not_an_integer)?.to_le_bytes()),
-            Self::U128 => out.extend(text.parse::<u128>().map_err(not_an_integer)?.to_le_bytes()),
-            Self::I8 => out.extend(text.parse::<i8>().map_err(not_an_integer)?.to_le_bytes()),
-            Self::I16 => out.extend(text.parse::<i16>().map_err(not_an_integer)?.to_le_bytes()),
-            Self::I32 => out.extend(text.parse::<i32>().map_err(not_an_integer)?.to_le_bytes()),
-            Self::I64 => out.extend(text.parse::<i64>().map_err(not_an_integer)?.to_le_bytes()),
-            Self::I128 => out.extend(text.parse::<i128>().map_err(not_an_integer)?.to_le_bytes()),
+            Self::U8 => int::<u8>(self, text, out)?,
+            Self::U16 => int::<u16>(self, text, out)?,
+            Self::U32 => int::<u32>(self, text, out)?,
+            Self::U64 => int::<u64>(self, text, out)?,
+            Self::U128 => int::<u128>(self, text, out)?,
+            Self::I8 => int::<i8>(self, text, out)?,
+            Self::I16 => int::<i16>(self, text, out)?,
+            Self::I32 => int::<i32>(self, text, out)?,
+            Self::I64 => int::<i64>(self, text, out)?,
+            Self::I128 => int::<i128>(self, text, out)?,
             Self::Bool => match text {
-                "true" => out.push(1),
-                "false" => out.push(0),
+                "true" => borsh_into(&true, out),
+                "false" => borsh_into(&false, out),
                 _ => return Err(ValueError::NotABool),
             },
-            Self::Str => encode_sized(text.as_bytes(), out),
-            Self::Bytes => encode_sized(&parse_hex(text).ok_or(ValueError::NotHex)?, out),
+            Self::Str => borsh_into(text, out),
+            Self::Bytes => borsh_into(&parse_hex(text).ok_or(ValueError::NotHex)?, out),
         }
         Ok(())
     }
 
     /// Reads one value of this type off the front of `input`, as the text
-    /// [`BorshType::encode`] would accept. `index` only labels errors.
+    /// [`BorshType::encode`] would accept. `index` only labels errors. Read
+    /// by hand rather than through borsh, so that an error can say which
+    /// value failed and how many bytes were missing.
     fn decode(self, input: &mut &[u8], index: usize) -> Result<String, DecodeError> {
         let mut take = |needed: usize| -> Result<&[u8], DecodeError> {
             if input.len() < needed {
@@ -248,12 +258,12 @@ impl fmt::Display for BorshType {
     }
 }
 
-/// A `u32` length prefix, then the bytes. Longer inputs than `u32::MAX`
-/// cannot come from a command line.
-fn encode_sized(bytes: &[u8], out: &mut Vec<u8>) {
-    let length = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-    out.extend(length.to_le_bytes());
-    out.extend(bytes);
+/// Appends `value` in borsh. Writing to a `Vec` cannot fail, and nothing
+/// a command line holds reaches borsh's `u32` length limit.
+fn borsh_into<T: borsh::BorshSerialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    value
+        .serialize(out)
+        .expect("a command-line value serialises into memory");
 }
 
 /// Parses hex with an optional `0x` prefix.
