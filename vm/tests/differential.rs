@@ -1,8 +1,9 @@
 //! The compiler checked against a reference interpreter. Modules generated
-//! by wasm-smith are validated and instrumented exactly as `Module::new`
-//! does; then detvm's native code and wasmi, interpreting the very same
-//! instrumented bytes, call every export. Results, traps, gas used and the
-//! final memories, globals and tables must agree exactly.
+//! by wasm-smith, which may import a few host functions (`HOST_IMPORTS`),
+//! are validated and instrumented exactly as `Module::new` does; then
+//! detvm's native code and wasmi, interpreting the very same instrumented
+//! bytes, call every export. Results, traps, gas used and the final
+//! memories, globals and tables must agree exactly.
 //!
 //! Gas and the stack bound are ordinary Wasm in the instrumented module, so
 //! the interpreter computes them by the plain meaning of the bytecode. Every
@@ -20,7 +21,7 @@ use proptest::test_runner::{RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
 /// Generous enough that most calls finish, small enough that infinite
 /// loops end quickly in the interpreter.
-const GAS_LIMITS: [u64; 4] = [200_000, 20_000, 1_000, 0];
+const GAS_LIMITS: [u64; 4] = [50_000, 5_000, 500, 0];
 
 fn smith_config() -> wasm_smith::Config {
     wasm_smith::Config {
@@ -28,10 +29,94 @@ fn smith_config() -> wasm_smith::Config {
         // results can be compared bit for bit. detvm's own canonicalisation
         // is checked against fixed bits in `ops_nan.rs`.
         canonicalize_nans: true,
-        max_imports: 0,
+        available_imports: Some(wat::parse_str(HOST_IMPORTS).expect("valid text")),
+        max_imports: 5,
         min_funcs: 2,
         ..detvm_fixtures::smith::profile_config()
     }
+}
+
+/// The host functions generated modules may import; both engines define
+/// them alike (`define_host` and `Reference::new`):
+/// - `charge(n)` charges `n mod 4096` gas, trapping `out_of_gas` if less
+///   is left;
+/// - `gas()` returns the gas left, so the counter compiled code keeps in a
+///   register must be in place whenever the host runs;
+/// - `mix(a, b, c, d)` returns a function of all its argument bits, as two
+///   results;
+/// - `poke(addr, byte)` writes one byte of the caller's memory, trapping
+///   `memory_out_of_bounds` outside it;
+/// - `fail(n)` traps with a host message when `n` is odd.
+const HOST_IMPORTS: &str = r#"(module
+  (import "env" "charge" (func (param i64)))
+  (import "env" "gas" (func (result i64)))
+  (import "env" "mix" (func (param i32 i64 f32 f64) (result i64 i32)))
+  (import "env" "poke" (func (param i32 i32)))
+  (import "env" "fail" (func (param i32))))"#;
+
+/// The gas `charge(n)` takes.
+fn charge_amount(n: i64) -> u64 {
+    n as u64 % 4096
+}
+
+/// `mix`'s results.
+fn mix(a: i32, b: i64, c: u32, d: u64) -> (i64, i32) {
+    let wide = (b.wrapping_mul(31) ^ i64::from(a)).rotate_left(7) ^ d as i64;
+    (wide.wrapping_add(i64::from(c)), a ^ c as i32 ^ 0x5555)
+}
+
+/// Host calls made by detvm over the whole run.
+static HOST_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+fn define_host(linker: &mut Linker<()>) {
+    use detvm_vm::{HostError, ValType as T};
+    let count = || HOST_CALLS.fetch_add(1, Ordering::Relaxed);
+    linker.func("env", "charge", &[T::I64], &[], move |caller, args| {
+        count();
+        caller.charge_gas(charge_amount(args[0].as_i64().expect("i64")))?;
+        Ok(vec![])
+    });
+    linker.func("env", "gas", &[], &[T::I64], move |caller, _| {
+        count();
+        Ok(vec![Value::I64(caller.gas_left() as i64)])
+    });
+    linker.func(
+        "env",
+        "mix",
+        &[T::I32, T::I64, T::F32, T::F64],
+        &[T::I64, T::I32],
+        move |_, args| {
+            count();
+            let (Value::I32(a), Value::I64(b), Value::F32(c), Value::F64(d)) =
+                (args[0], args[1], args[2], args[3])
+            else {
+                unreachable!("the linker checks the types")
+            };
+            let (wide, narrow) = mix(a, b, c, d);
+            Ok(vec![Value::I64(wide), Value::I32(narrow)])
+        },
+    );
+    linker.func(
+        "env",
+        "poke",
+        &[T::I32, T::I32],
+        &[],
+        move |caller, args| {
+            count();
+            let (Value::I32(addr), Value::I32(byte)) = (args[0], args[1]) else {
+                unreachable!("the linker checks the types")
+            };
+            caller.memory_write(u64::from(addr as u32), &[byte as u8])?;
+            Ok(vec![])
+        },
+    );
+    linker.func("env", "fail", &[T::I32], &[], move |_, args| {
+        count();
+        match args[0].as_i32().expect("i32") & 1 {
+            0 => Ok(vec![]),
+            _ => Err(HostError::message("odd")),
+        }
+    });
 }
 
 /// How a call ended, in a form both engines can be compared by.
@@ -137,10 +222,18 @@ fn arg_for(ty: detvm_vm::ValType, u: &mut arbitrary::Unstructured<'_>) -> Arg {
     }
 }
 
-/// Which reserved import ended a call in the interpreter.
+/// What the interpreter's host functions share: which import ended a call
+/// (a reserved one, or `fail`), the gas counter `charge` and `gas` use, and
+/// the name under which the module exports its memory, for `poke`.
 #[derive(Debug, Default)]
 struct Reserved {
     fired: Option<&'static str>,
+    gas_left: Option<wasmi::Global>,
+    memory: Option<String>,
+    /// The memory itself, once instantiated: an imported function the
+    /// module re-exports can be called from outside, where wasmi's caller
+    /// has no instance to look the export up in.
+    instantiated_memory: Option<wasmi::Memory>,
 }
 
 /// wasmi running the instrumented module, with the `detvm` imports as the
@@ -178,6 +271,12 @@ impl Reference {
         };
         let gas_left = var_i64(&mut store, start_gas);
         let stack_left = var_i64(&mut store, stack_limit);
+        store.data_mut().gas_left = Some(gas_left);
+        store.data_mut().memory = module
+            .exports()
+            .find(|export| export.ty().memory().is_some())
+            .map(|export| export.name().to_owned());
+        define_reference_host(&mut linker);
         for (name, trap) in [
             (abi::OUT_OF_GAS, "out_of_gas"),
             (abi::STACK_OVERFLOW, "stack_overflow"),
@@ -199,8 +298,13 @@ impl Reference {
             .unwrap();
         match linker.instantiate_and_start(&mut store, &module) {
             Ok(instance) => Ok(Self {
+                instance: {
+                    let memory = store.data().memory.clone();
+                    store.data_mut().instantiated_memory =
+                        memory.and_then(|name| instance.get_memory(&store, &name));
+                    instance
+                },
                 store,
-                instance,
                 gas_left,
                 stack_left,
                 stack_limit,
@@ -238,6 +342,88 @@ impl Reference {
         };
         Call { ended, gas_used }
     }
+}
+
+/// `HOST_IMPORTS` for the interpreter, with the semantics `define_host`
+/// gives them in detvm.
+fn define_reference_host(linker: &mut wasmi::Linker<Reserved>) {
+    type Caller<'a> = wasmi::Caller<'a, Reserved>;
+    fn gas_global(caller: &Caller<'_>) -> wasmi::Global {
+        caller.data().gas_left.expect("set before instantiation")
+    }
+    fn trap(caller: &mut Caller<'_>, name: &'static str) -> wasmi::Error {
+        caller.data_mut().fired = Some(name);
+        wasmi::Error::new(name)
+    }
+    linker
+        .func_wrap("env", "charge", |mut caller: Caller<'_>, n: i64| {
+            let global = gas_global(&caller);
+            let wasmi::Val::I64(left) = global.get(&caller) else {
+                unreachable!("an i64 global")
+            };
+            let amount = charge_amount(n);
+            let (left, result) = match (left as u64).checked_sub(amount) {
+                Some(left) => (left, Ok(())),
+                None => (0, Err(trap(&mut caller, "out_of_gas"))),
+            };
+            global.set(&mut caller, wasmi::Val::I64(left as i64))?;
+            result
+        })
+        .unwrap()
+        .func_wrap("env", "gas", |caller: Caller<'_>| -> i64 {
+            match gas_global(&caller).get(&caller) {
+                wasmi::Val::I64(left) => left,
+                _ => unreachable!("an i64 global"),
+            }
+        })
+        .unwrap()
+        .func_wrap(
+            "env",
+            "mix",
+            |a: i32, b: i64, c: wasmi::F32, d: wasmi::F64| -> (i64, i32) {
+                mix(a, b, c.to_bits(), d.to_bits())
+            },
+        )
+        .unwrap()
+        .func_wrap(
+            "env",
+            "poke",
+            |mut caller: Caller<'_>, addr: i32, byte: i32| -> Result<(), wasmi::Error> {
+                let memory = caller
+                    .data()
+                    .memory
+                    .clone()
+                    .and_then(|name| caller.get_export(&name))
+                    .and_then(wasmi::Extern::into_memory)
+                    .or(caller.data().instantiated_memory);
+                let written = memory.is_some_and(|memory| {
+                    let data = memory.data_mut(&mut caller);
+                    match data.get_mut(addr as u32 as usize) {
+                        Some(slot) => {
+                            *slot = byte as u8;
+                            true
+                        }
+                        None => false,
+                    }
+                });
+                match written {
+                    true => Ok(()),
+                    false => Err(trap(&mut caller, "memory_out_of_bounds")),
+                }
+            },
+        )
+        .unwrap()
+        .func_wrap(
+            "env",
+            "fail",
+            |mut caller: Caller<'_>, n: i32| -> Result<(), wasmi::Error> {
+                match n & 1 {
+                    0 => Ok(()),
+                    _ => Err(trap(&mut caller, "host")),
+                }
+            },
+        )
+        .unwrap();
 }
 
 fn trap_name(error: &wasmi::Error, reserved: &Reserved) -> &'static str {
@@ -297,7 +483,9 @@ fn check(
         .map_err(|error| TestCaseError::fail(format!("detvm rejects a valid module: {error}")))?;
 
     let mut store = Store::new(engine, ());
-    let detvm = Instance::new(&mut store, &module, &Linker::new(engine));
+    let mut linker = Linker::new(engine);
+    define_host(&mut linker);
+    let detvm = Instance::new(&mut store, &module, &linker);
     let reference = Reference::new(
         reference_engine,
         &instrumented.bytes,
@@ -466,9 +654,11 @@ fn compare_generated_modules() {
     let returned = CALLS_RETURNED.load(Ordering::Relaxed);
     let out_of_gas = CALLS_OUT_OF_GAS.load(Ordering::Relaxed);
     let other_traps = CALLS_OTHER_TRAPS.load(Ordering::Relaxed);
+    let host_calls = HOST_CALLS.load(Ordering::Relaxed);
     eprintln!(
         "compared {modules} modules, {calls} calls: {returned} returned, \
-         {out_of_gas} out of gas, {other_traps} other traps"
+         {out_of_gas} out of gas, {other_traps} other traps; \
+         {host_calls} host calls"
     );
     // Enough of each kind of ending that the comparison means something.
     assert!(modules >= 800, "only {modules} modules compared");
@@ -476,4 +666,5 @@ fn compare_generated_modules() {
         returned >= 1000 && out_of_gas >= 1000 && other_traps >= 500,
         "{returned} returned, {out_of_gas} out of gas, {other_traps} other traps"
     );
+    assert!(host_calls >= 10_000, "only {host_calls} host calls");
 }
