@@ -135,14 +135,20 @@ struct Call {
     gas_used: u64,
 }
 
+/// References compare by kind and null-ness: handles differ between engines.
+fn ref_key(func: bool, null: bool) -> String {
+    let kind = if func { "funcref" } else { "externref" };
+    format!("{kind}:{}", if null { "null" } else { "some" })
+}
+
 fn detvm_key(value: &Value) -> String {
     match value {
         Value::I32(v) => format!("i32:{v}"),
         Value::I64(v) => format!("i64:{v}"),
         Value::F32(bits) => format!("f32:{bits:#x}"),
         Value::F64(bits) => format!("f64:{bits:#x}"),
-        Value::FuncRef(r) => format!("funcref:{}", if r.is_none() { "null" } else { "some" }),
-        Value::ExternRef(r) => format!("externref:{}", if r.is_none() { "null" } else { "some" }),
+        Value::FuncRef(r) => ref_key(true, r.is_none()),
+        Value::ExternRef(r) => ref_key(false, r.is_none()),
     }
 }
 
@@ -152,53 +158,29 @@ fn wasmi_key(value: &wasmi::Val) -> String {
         wasmi::Val::I64(v) => format!("i64:{v}"),
         wasmi::Val::F32(v) => format!("f32:{:#x}", v.to_bits()),
         wasmi::Val::F64(v) => format!("f64:{:#x}", v.to_bits()),
-        wasmi::Val::FuncRef(r) => format!("funcref:{}", if r.is_null() { "null" } else { "some" }),
-        wasmi::Val::ExternRef(r) => {
-            format!("externref:{}", if r.is_null() { "null" } else { "some" })
-        }
+        wasmi::Val::FuncRef(r) => ref_key(true, r.is_null()),
+        wasmi::Val::ExternRef(r) => ref_key(false, r.is_null()),
         wasmi::Val::V128(_) => unreachable!("the profile has no v128"),
     }
 }
 
-/// An argument both engines receive: the same bits, or a null reference.
-#[derive(Debug, Clone, Copy)]
-enum Arg {
-    I32(i32),
-    I64(i64),
-    F32(u32),
-    F64(u64),
-    NullFunc,
-    NullExtern,
-}
-
-impl Arg {
-    fn detvm(self) -> Value {
-        match self {
-            Arg::I32(v) => Value::I32(v),
-            Arg::I64(v) => Value::I64(v),
-            Arg::F32(bits) => Value::F32(bits),
-            Arg::F64(bits) => Value::F64(bits),
-            Arg::NullFunc => Value::FuncRef(None),
-            Arg::NullExtern => Value::ExternRef(None),
-        }
-    }
-
-    fn wasmi(self) -> wasmi::Val {
-        match self {
-            Arg::I32(v) => wasmi::Val::I32(v),
-            Arg::I64(v) => wasmi::Val::I64(v),
-            Arg::F32(bits) => wasmi::Val::F32(wasmi::F32::from_bits(bits)),
-            Arg::F64(bits) => wasmi::Val::F64(wasmi::F64::from_bits(bits)),
-            Arg::NullFunc => wasmi::Val::FuncRef(wasmi::Nullable::Null),
-            Arg::NullExtern => wasmi::Val::ExternRef(wasmi::Nullable::Null),
-        }
+/// `value` for the interpreter: the same bits, or a null reference (the
+/// only references passed in).
+fn wasmi_arg(value: &Value) -> wasmi::Val {
+    match *value {
+        Value::I32(v) => wasmi::Val::I32(v),
+        Value::I64(v) => wasmi::Val::I64(v),
+        Value::F32(bits) => wasmi::Val::F32(wasmi::F32::from_bits(bits)),
+        Value::F64(bits) => wasmi::Val::F64(wasmi::F64::from_bits(bits)),
+        Value::FuncRef(_) => wasmi::Val::FuncRef(wasmi::Nullable::Null),
+        Value::ExternRef(_) => wasmi::Val::ExternRef(wasmi::Nullable::Null),
     }
 }
 
 /// Arguments from three pools: small values (the edges of loops and
 /// divisions), addresses just below a 64 KiB page boundary (the edges of
 /// memory, where bounds checks decide), and arbitrary bits.
-fn arg_for(ty: detvm_vm::ValType, u: &mut arbitrary::Unstructured<'_>) -> Arg {
+fn arg_for(ty: detvm_vm::ValType, u: &mut arbitrary::Unstructured<'_>) -> Value {
     use detvm_vm::ValType;
     let pool: u8 = u.int_in_range(0..=2).unwrap_or(0);
     let wide: u64 = u.arbitrary().unwrap_or(0);
@@ -209,16 +191,16 @@ fn arg_for(ty: detvm_vm::ValType, u: &mut arbitrary::Unstructured<'_>) -> Arg {
     };
     let exact = pool < 2;
     match ty {
-        ValType::I32 => Arg::I32(bits as i32),
-        ValType::I64 => Arg::I64(bits as i64),
-        ValType::F32 => Arg::F32(if exact {
+        ValType::I32 => Value::I32(bits as i32),
+        ValType::I64 => Value::I64(bits as i64),
+        ValType::F32 => Value::F32(if exact {
             (bits as f32).to_bits()
         } else {
             bits as u32
         }),
-        ValType::F64 => Arg::F64(if exact { (bits as f64).to_bits() } else { bits }),
-        ValType::FuncRef => Arg::NullFunc,
-        ValType::ExternRef => Arg::NullExtern,
+        ValType::F64 => Value::F64(if exact { (bits as f64).to_bits() } else { bits }),
+        ValType::FuncRef => Value::FuncRef(None),
+        ValType::ExternRef => Value::ExternRef(None),
     }
 }
 
@@ -515,10 +497,9 @@ fn check(
         for (name, item) in &exports {
             let Extern::Func(func) = item else { continue };
             let ty = func.ty(&store).expect("same store");
-            let args: Vec<Arg> = ty.params().iter().map(|&t| arg_for(t, &mut u)).collect();
-            let detvm_args: Vec<Value> = args.iter().map(|a| a.detvm()).collect();
-            let wasmi_args: Vec<wasmi::Val> = args.iter().map(|a| a.wasmi()).collect();
-            let ours = match func.call(&mut store, &detvm_args, gas_limit) {
+            let args: Vec<Value> = ty.params().iter().map(|&t| arg_for(t, &mut u)).collect();
+            let wasmi_args: Vec<wasmi::Val> = args.iter().map(wasmi_arg).collect();
+            let ours = match func.call(&mut store, &args, gas_limit) {
                 Ok(Outcome::Success { results, gas_used }) => Call {
                     ended: Ended::Returned(results.iter().map(detvm_key).collect()),
                     gas_used,
