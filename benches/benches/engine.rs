@@ -95,7 +95,134 @@ fn instantiate(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // Modules whose segments would make instantiation expensive if it did
+    // per-instance work per segment item: it should cost about what the
+    // small contract does (plus the charged initial memory).
+    for (name, wasm) in [
+        ("passive_elements_4M", segments::big_passive_elements()),
+        ("overlapping_data_1000x4KB", segments::overlapping_data()),
+        ("tables_at_limits", segments::tables_at_limits()),
+    ] {
+        let module = Module::new(&engine, &wasm).expect("compiles");
+        let linker = detvm_vm::Linker::new(&engine);
+        group.bench_function(name, |b| {
+            b.iter_batched_ref(
+                || Store::new(&engine, ()),
+                |store| Instance::new(store, &module, &linker).expect("instantiates"),
+                BatchSize::SmallInput,
+            )
+        });
+    }
     group.finish();
+}
+
+/// Modules at the contract limits for the instantiation cases.
+mod segments {
+    use wasm_encoder::{
+        CodeSection, ConstExpr, DataSection, ElementSection, Elements, ExportKind, ExportSection,
+        Function, FunctionSection, MemorySection, MemoryType, Module, RefType, TableSection,
+        TableType, TypeSection,
+    };
+
+    fn funcref_table(slots: u64) -> TableType {
+        TableType {
+            element_type: RefType::FUNCREF,
+            table64: false,
+            minimum: slots,
+            maximum: Some(slots),
+            shared: false,
+        }
+    }
+
+    /// `n` functions `[] -> []` with empty bodies, exporting the first.
+    fn empty_functions(module: &mut Module, n: u32) -> (FunctionSection, CodeSection) {
+        let mut types = TypeSection::new();
+        types.ty().function([], []);
+        module.section(&types);
+        let mut funcs = FunctionSection::new();
+        let mut code = CodeSection::new();
+        for _ in 0..n {
+            funcs.function(0);
+            let mut f = Function::new([]);
+            f.instructions().end();
+            code.function(&f);
+        }
+        (funcs, code)
+    }
+
+    /// One passive segment of 4,150,000 function indices (nearly the
+    /// 4 MiB module size), never used.
+    pub fn big_passive_elements() -> Vec<u8> {
+        let mut module = Module::new();
+        let (funcs, code) = empty_functions(&mut module, 2);
+        module.section(&funcs);
+        let mut tables = TableSection::new();
+        tables.table(funcref_table(1));
+        module.section(&tables);
+        let mut elements = ElementSection::new();
+        let items: Vec<u32> = (0..4_150_000).map(|i| i % 2).collect();
+        elements.passive(Elements::Functions(items.into()));
+        module.section(&elements).section(&code);
+        module.finish()
+    }
+
+    /// 1,000 active data segments (the limit) of 4,000 bytes, all into one
+    /// 64 KiB page.
+    pub fn overlapping_data() -> Vec<u8> {
+        let mut module = Module::new();
+        let mut memories = MemorySection::new();
+        memories.memory(MemoryType {
+            minimum: 1,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
+        module.section(&memories);
+        let mut data = DataSection::new();
+        for i in 0..1_000u32 {
+            let offset = (i * 7_919) % (65_536 - 4_000);
+            let bytes = (0..4_000u32).map(move |j| (i + j) as u8);
+            data.active(0, &ConstExpr::i32_const(offset as i32), bytes);
+        }
+        module.section(&data);
+        module.finish()
+    }
+
+    /// The largest instance the contract limits allow besides memory:
+    /// 10,000 functions, two tables of 10,000 slots, each filled by one
+    /// active segment, and 1,000 overlapping active segments of 100 items.
+    pub fn tables_at_limits() -> Vec<u8> {
+        let mut module = Module::new();
+        let (funcs, code) = empty_functions(&mut module, 10_000);
+        module.section(&funcs);
+        let mut tables = TableSection::new();
+        tables.table(funcref_table(10_000));
+        tables.table(funcref_table(10_000));
+        module.section(&tables);
+        let mut exports = ExportSection::new();
+        exports.export("f", ExportKind::Func, 0);
+        module.section(&exports);
+        let mut elements = ElementSection::new();
+        for table in 0..2 {
+            let items: Vec<u32> = (0..10_000).collect();
+            elements.active(
+                Some(table),
+                &ConstExpr::i32_const(0),
+                Elements::Functions(items.into()),
+            );
+        }
+        for i in 0..998u32 {
+            let items: Vec<u32> = (0..100).map(|j| (i + j) % 10_000).collect();
+            elements.active(
+                Some(i % 2),
+                &ConstExpr::i32_const(((i * 97) % 9_900) as i32),
+                Elements::Functions(items.into()),
+            );
+        }
+        module.section(&elements).section(&code);
+        module.finish()
+    }
 }
 
 fn calls(c: &mut Criterion) {

@@ -206,10 +206,11 @@ unsafe extern "C" fn table_init(
     // SAFETY: called by compiled code with its own live `vmctx`; the
     // instance and the table are distinct objects.
     let (instance, table) = unsafe { (instance(vmctx), table(vmctx, index)) };
-    let segment = instance.and_then(|i| i.element_segment(seg));
+    let instance = instance.map(|i| &*i);
+    let segment = instance.and_then(|i| Some((i, i.element_segment(seg)?)));
     // SAFETY: a live table of the store, referenced nowhere else now.
     let table = table.and_then(|t| unsafe { t.as_mut() });
-    let (Some(segment), Some(table)) = (segment, table) else {
+    let (Some((instance, segment)), Some(table)) = (segment, table) else {
         // SAFETY: as above.
         return unsafe { trap(vmctx, TrapCode::TableOutOfBounds) };
     };
@@ -218,7 +219,14 @@ unsafe extern "C" fn table_init(
         checked_range(u64::from(src), u64::from(len), segment.len()),
         checked_range(u64::from(dst), u64::from(len), elements.len()),
     ) {
-        (Some(from), Some(to)) => elements[to].copy_from_slice(&segment[from]),
+        // Segments hold instance-independent items; each is turned into
+        // this instance's reference as it is copied, so the work is per
+        // element copied, which `table.init` is charged for.
+        (Some(from), Some(to)) => {
+            for (slot, item) in elements[to].iter_mut().zip(&segment[from]) {
+                *slot = instance.item_ref(*item);
+            }
+        }
         // SAFETY: as above.
         _ => unsafe { trap(vmctx, TrapCode::TableOutOfBounds) },
     }

@@ -9,6 +9,7 @@ use super::global::GlobalData;
 use super::host::{HostFuncData, HostFuncDef};
 use super::linker::{Definition, Extern, Linker};
 use super::memory::{MemoryData, checked_range};
+use super::module::ElemItem;
 use super::store::{Store, StoreObjects};
 use super::table::TableData;
 use super::{
@@ -34,10 +35,11 @@ pub(crate) struct InstanceData {
     pub memory: Option<u32>,
     pub tables: Box<[u32]>,
     pub globals: Box<[u32]>,
+    /// Data segments dropped so far (the contents stay in the module).
     data_dropped: Box<[bool]>,
-    /// Evaluated passive element segments; `None` once dropped (active and
-    /// declared segments are dropped at instantiation).
-    elements: Box<[Option<Box<[usize]>>]>,
+    /// Element segments dropped so far. The items stay in the module, in
+    /// instance-independent form: an instance holds nothing per item.
+    elements_dropped: Box<[bool]>,
 }
 
 impl InstanceData {
@@ -58,15 +60,47 @@ impl InstanceData {
         }
     }
 
-    /// Contents of element segment `seg` (empty once dropped), `None` if
-    /// there is no such segment.
-    pub fn element_segment(&self, seg: u32) -> Option<&[usize]> {
-        Some(self.elements.get(seg as usize)?.as_deref().unwrap_or(&[]))
+    /// Items of element segment `seg` (empty once dropped), `None` if
+    /// there is no such segment. [`InstanceData::item_ref`] turns an item
+    /// into this instance's reference.
+    pub fn element_segment(&self, seg: u32) -> Option<&[ElemItem]> {
+        let dropped = *self.elements_dropped.get(seg as usize)?;
+        if dropped {
+            return Some(&[]);
+        }
+        Some(&self.module.inner.elements.get(seg as usize)?.items)
     }
 
     pub fn drop_elements(&mut self, seg: u32) {
-        if let Some(segment) = self.elements.get_mut(seg as usize) {
-            *segment = None;
+        if let Some(dropped) = self.elements_dropped.get_mut(seg as usize) {
+            *dropped = true;
+        }
+    }
+
+    /// The raw reference `item` stands for in this instance: the address of
+    /// its `VMFuncRef`, or the value of the global it reads.
+    pub fn item_ref(&self, item: ElemItem) -> usize {
+        match item {
+            ElemItem::Null => 0,
+            // `Module::new` checked every index against the function and
+            // global index spaces, whose lengths `funcs` and `global_ptrs`
+            // have, so the fallbacks are never taken.
+            ElemItem::Func(f) => self
+                .funcs
+                .get(f as usize)
+                .map_or(0, |funcref| funcref as *const VMFuncRef as usize),
+            ElemItem::Global(g) => self.global_ptrs.get(g as usize).map_or(0, |&cell| {
+                // SAFETY: `global_ptrs` holds pointers to global cells the
+                // store owns and never frees before it is dropped (or to
+                // its reserved cell), so `cell` is live; nothing writes to
+                // it during this read (compiled code is suspended in a
+                // builtin, or not running). A reference is stored in the
+                // first 8 bytes, little-endian.
+                let bytes = unsafe { (*cell).bytes };
+                u64::from_le_bytes([
+                    bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                ]) as usize
+            }),
         }
     }
 }
@@ -264,6 +298,13 @@ impl Instance {
     }
 
     /// Active element then data segments, in order (WebAssembly 2.0).
+    ///
+    /// When `Module::new` could merge them (no imported target, constant
+    /// offsets, everything in bounds, so nothing can fail), the merged
+    /// images are applied: at most the initial table sizes and the initial
+    /// memory are written, however many segments overlap. Otherwise each
+    /// segment is checked and copied in turn, so a failing one leaves the
+    /// writes of those before it, as the specification says.
     fn initialize_segments(&self, objects: &mut StoreObjects) -> Result<(), Error> {
         let StoreObjects {
             instances,
@@ -272,6 +313,7 @@ impl Instance {
             globals,
             ..
         } = objects;
+        let globals: &[Box<GlobalData>] = globals;
         let data = instances
             .get_mut(self.index as usize)
             .ok_or_else(|| Error::Internal("instance vanished".into()))?;
@@ -281,49 +323,99 @@ impl Instance {
             kind,
             message: None,
         };
+        let internal = |what: &str| Error::Internal(what.into());
+        let imported_tables = inner.env.imported_tables as usize;
 
-        for (i, segment) in inner.elements.iter().enumerate() {
-            let items = segment
-                .items
-                .iter()
-                .map(|&op| Ok(eval_const(op, &data.funcs, &data.globals, globals)? as usize))
-                .collect::<Result<Box<[usize]>, Error>>()?;
-            match &segment.mode {
-                ElementMode::Active { table, offset } => {
-                    let offset = eval_const(*offset, &data.funcs, &data.globals, globals)? as u32;
+        match &inner.table_images {
+            Some(images) => {
+                for (defined, image) in images.iter().enumerate() {
+                    if image.runs.is_empty() {
+                        continue;
+                    }
                     let table = data
                         .tables
-                        .get(*table as usize)
+                        .get(imported_tables + defined)
                         .and_then(|&t| tables.get_mut(t as usize))
-                        .ok_or_else(|| Error::Internal("element table out of range".into()))?;
+                        .ok_or_else(|| internal("element table out of range"))?;
                     let elements = table.elements_mut();
-                    let range =
-                        checked_range(u64::from(offset), items.len() as u64, elements.len())
-                            .ok_or_else(|| trap(TrapKind::TableOutOfBounds))?;
-                    elements[range].copy_from_slice(&items);
+                    for (start, range) in image.runs.iter() {
+                        let items = image
+                            .items
+                            .get(range.clone())
+                            .ok_or_else(|| internal("element image out of range"))?;
+                        let slots = elements
+                            .get_mut(*start..*start + items.len())
+                            .ok_or_else(|| internal("element image exceeds its table"))?;
+                        for (slot, item) in slots.iter_mut().zip(items) {
+                            *slot = data.item_ref(*item);
+                        }
+                    }
                 }
-                ElementMode::Passive => data.elements[i] = Some(items),
-                ElementMode::Declared => {}
+            }
+            None => {
+                for segment in inner.elements.iter() {
+                    let ElementMode::Active { table, offset } = segment.mode else {
+                        continue;
+                    };
+                    let offset = eval_const(offset, &data.funcs, &data.globals, globals)?;
+                    let table = data
+                        .tables
+                        .get(table as usize)
+                        .and_then(|&t| tables.get_mut(t as usize))
+                        .ok_or_else(|| internal("element table out of range"))?;
+                    let elements = table.elements_mut();
+                    // Checked before any item is evaluated: a segment that
+                    // does not fit costs nothing per item.
+                    let range = checked_range(
+                        u64::from(offset as u32),
+                        segment.items.len() as u64,
+                        elements.len(),
+                    )
+                    .ok_or_else(|| trap(TrapKind::TableOutOfBounds))?;
+                    for (slot, item) in elements[range].iter_mut().zip(segment.items.iter()) {
+                        *slot = data.item_ref(*item);
+                    }
+                }
             }
         }
 
-        for (i, plan) in inner.data.iter().enumerate() {
-            let Some(offset) = plan.active_offset else {
-                continue;
-            };
-            let offset = eval_const(offset, &data.funcs, &data.globals, globals)? as u32;
-            let bytes = inner
-                .data_blob
-                .get(plan.bytes.clone())
-                .ok_or_else(|| Error::Internal("data segment out of range".into()))?;
-            let memory = data
-                .memory
-                .and_then(|m| memories.get_mut(m as usize))
-                .map_or(&mut [][..], |m| m.bytes_mut());
-            let range = checked_range(u64::from(offset), bytes.len() as u64, memory.len())
-                .ok_or_else(|| trap(TrapKind::MemoryOutOfBounds))?;
-            memory[range].copy_from_slice(bytes);
-            data.data_dropped[i] = true;
+        let memory = data
+            .memory
+            .and_then(|m| memories.get_mut(m as usize))
+            .map_or(&mut [][..], |m| m.bytes_mut());
+        match &inner.memory_image {
+            Some(image) => {
+                for (start, range) in image.runs.iter() {
+                    let bytes = image
+                        .items
+                        .get(range.clone())
+                        .ok_or_else(|| internal("data image out of range"))?;
+                    memory
+                        .get_mut(*start..*start + bytes.len())
+                        .ok_or_else(|| internal("data image exceeds the memory"))?
+                        .copy_from_slice(bytes);
+                }
+                for (dropped, plan) in data.data_dropped.iter_mut().zip(&inner.data) {
+                    *dropped |= plan.active_offset.is_some();
+                }
+            }
+            None => {
+                for (i, plan) in inner.data.iter().enumerate() {
+                    let Some(offset) = plan.active_offset else {
+                        continue;
+                    };
+                    let offset = eval_const(offset, &data.funcs, &data.globals, globals)?;
+                    let bytes = inner
+                        .data_blob
+                        .get(plan.bytes.clone())
+                        .ok_or_else(|| internal("data segment out of range"))?;
+                    let range =
+                        checked_range(u64::from(offset as u32), bytes.len() as u64, memory.len())
+                            .ok_or_else(|| trap(TrapKind::MemoryOutOfBounds))?;
+                    memory[range].copy_from_slice(bytes);
+                    data.data_dropped[i] = true;
+                }
+            }
         }
         Ok(())
     }
@@ -541,7 +633,7 @@ fn allocate<T>(
         tables: Box::default(),
         globals: Box::default(),
         data_dropped: vec![false; inner.data.len()].into_boxed_slice(),
-        elements: (0..inner.elements.len()).map(|_| None).collect(),
+        elements_dropped: inner.elements_dropped.clone(),
     });
     let vmctx: *mut VMContext = &raw mut data.vmctx;
     data.vmctx.instance = (&raw mut *data).cast::<c_void>();
