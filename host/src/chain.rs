@@ -542,7 +542,9 @@ impl Chain {
         gas: u64,
         state: HostState,
     ) -> Result<(Outcome, HostState), Error> {
-        let needed = native_stack::needed(self.engine.config().stack.limit);
+        // Derived from the module's measured native frames, so the
+        // deterministic `stack_overflow` always comes first.
+        let needed = module.native_stack_needed();
         let stack_size = needed
             .saturating_add(native_stack::HOST_RESERVE)
             .saturating_add(8 << 20);

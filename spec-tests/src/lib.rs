@@ -17,7 +17,7 @@ mod skips;
 mod spectest;
 mod values;
 
-pub use runner::{Failure, ScriptReport, run_script};
+pub use runner::{Failure, ScriptReport, run_script, run_script_with};
 pub use skips::{SKIPS, Skip};
 
 /// The WebAssembly 2.0 scripts of the pinned test suite, as `(name, text)`,

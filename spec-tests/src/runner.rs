@@ -41,6 +41,13 @@ pub struct ScriptReport {
 /// Never panics on a bad script: a script that does not parse counts as one
 /// failed directive.
 pub fn run_script(name: &str, text: &str) -> ScriptReport {
+    run_script_with(name, text, EngineConfig::spec())
+}
+
+/// [`run_script`] with an engine made from `config` (for instance
+/// [`EngineConfig::spec`] with `slot_strategy_only`, to run the suite
+/// through the compiler's other translation strategy).
+pub fn run_script_with(name: &str, text: &str, config: EngineConfig) -> ScriptReport {
     let mut report = ScriptReport::default();
     // The suite exercises names with bidirectional-override characters on
     // purpose; the lexer refuses them unless told the text is trusted.
@@ -54,7 +61,7 @@ pub fn run_script(name: &str, text: &str) -> ScriptReport {
         Ok(script) => script,
         Err(error) => return parse_failure(report, text, error),
     };
-    let mut runner = match Runner::new() {
+    let mut runner = match Runner::new(config) {
         Ok(runner) => runner,
         Err(message) => {
             report.failed += 1;
@@ -113,8 +120,8 @@ struct Runner {
 }
 
 impl Runner {
-    fn new() -> Result<Self, String> {
-        let engine = Engine::new(EngineConfig::spec()).map_err(|e| format!("engine: {e}"))?;
+    fn new(config: EngineConfig) -> Result<Self, String> {
+        let engine = Engine::new(config).map_err(|e| format!("engine: {e}"))?;
         let mut store = Store::new(&engine, ());
         let mut linker = Linker::new(&engine);
         let bytes = wat_to_bytes(spectest::SPECTEST_WAT)?;

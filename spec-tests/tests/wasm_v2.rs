@@ -3,7 +3,7 @@
 //! Every directive must pass; the only exceptions are listed, with reasons,
 //! in `detvm_spec_tests::SKIPS`.
 
-use detvm_spec_tests::{run_script, wasm_v2_script, wasm_v2_scripts};
+use detvm_spec_tests::{run_script, run_script_with, wasm_v2_script, wasm_v2_scripts};
 
 /// Scripts recurse deeply on purpose; the engine needs a native stack well
 /// beyond the deterministic limit, which a test thread's default lacks.
@@ -150,4 +150,36 @@ fn every_script_of_the_suite_has_a_test() {
         suite, listed,
         "the pinned suite and this file's list differ"
     );
+}
+
+/// The whole suite again with every function translated by the
+/// compiler's slot strategy, which normally only very large or
+/// high-pressure functions take (`docs/vm.md`, two translation
+/// strategies): both strategies must pass every directive.
+#[test]
+fn whole_suite_with_the_slot_strategy() {
+    let failures = std::thread::Builder::new()
+        .stack_size(SCRIPT_THREAD_STACK)
+        .spawn(|| {
+            let mut failures = Vec::new();
+            let mut passed = 0;
+            for (name, text) in wasm_v2_scripts() {
+                let mut config = detvm_vm::EngineConfig::spec();
+                config.slot_strategy_only = true;
+                let report = run_script_with(&name, text, config);
+                passed += report.passed;
+                failures.extend(
+                    report
+                        .failures
+                        .iter()
+                        .map(|f| format!("  {name}:{}: {}", f.line, f.message)),
+                );
+            }
+            assert!(passed > 20_000, "only {passed} directives passed");
+            failures
+        })
+        .expect("spawn script thread")
+        .join()
+        .expect("the harness never panics");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -13,7 +13,7 @@
 
 use std::fmt::Write as _;
 
-use detvm_vm::{Engine, Instance, Linker, Module, Outcome, Store, Value};
+use detvm_vm::{Engine, EngineConfig, Instance, Linker, Module, Outcome, Store, Value};
 use sha2::{Digest, Sha256};
 
 const DIGEST_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/determinism.sha256");
@@ -275,7 +275,17 @@ fn render(value: &Value) -> String {
 }
 
 fn transcript() -> String {
-    let engine = Engine::default();
+    transcript_with(Engine::default())
+}
+
+/// The transcript with every function translated by the slot strategy.
+fn slot_transcript() -> String {
+    let mut config = EngineConfig::default();
+    config.slot_strategy_only = true;
+    transcript_with(Engine::new(config).expect("engine"))
+}
+
+fn transcript_with(engine: Engine) -> String {
     let mut out = String::new();
     let suites: [(&str, &str, Vec<Case>); 4] = [
         ("floats", FLOATS, float_cases()),
@@ -337,6 +347,22 @@ fn outcomes_match_the_committed_digest() {
         committed.trim(),
         digest,
         "outcomes differ from the committed digest (rerun with BLESS=1 only for a deliberate change)\n{transcript}"
+    );
+}
+
+#[test]
+fn both_translation_strategies_give_the_committed_digest() {
+    let transcript = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(slot_transcript)
+        .unwrap()
+        .join()
+        .expect("transcript thread");
+    let committed = std::fs::read_to_string(DIGEST_FILE).unwrap_or_default();
+    assert_eq!(
+        committed.trim(),
+        hex(&Sha256::digest(transcript.as_bytes())),
+        "the slot strategy's outcomes differ\n{transcript}"
     );
 }
 

@@ -615,37 +615,64 @@ fn generated_modules_agree_with_the_reference_interpreter() {
 }
 
 fn compare_generated_modules() {
-    let engine = Engine::new(EngineConfig::spec()).expect("engine");
     let reference_engine = reference_engine();
-    // A fixed seed: the same modules on every run and every architecture,
-    // so a failure reproduces and the counts below are stable.
-    let config = ProptestConfig {
-        cases: 1000,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
-    let rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
-    let mut runner = TestRunner::new_with_rng(config, rng);
-    let strategy = proptest::collection::vec(any::<u8>(), 512..16_384);
-    if let Err(error) = runner.run(&strategy, |data| check(&data, &engine, &reference_engine)) {
-        panic!("{error}");
+    // Every function through the register strategy where the engine would
+    // choose it, then every function through the slot strategy
+    // (`docs/vm.md`, two translation strategies): both must agree with the
+    // interpreter.
+    for slot_strategy_only in [false, true] {
+        let mut config = EngineConfig::spec();
+        config.slot_strategy_only = slot_strategy_only;
+        let engine = Engine::new(config).expect("engine");
+        let before = counts();
+        // A fixed seed: the same modules on every run and every
+        // architecture, so a failure reproduces and the counts below are
+        // stable.
+        let config = ProptestConfig {
+            cases: 1000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        };
+        let rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
+        let mut runner = TestRunner::new_with_rng(config, rng);
+        let strategy = proptest::collection::vec(any::<u8>(), 512..16_384);
+        if let Err(error) = runner.run(&strategy, |data| check(&data, &engine, &reference_engine)) {
+            panic!("slot strategy only: {slot_strategy_only}: {error}");
+        }
+        let after = counts();
+        let [
+            modules,
+            calls,
+            returned,
+            out_of_gas,
+            other_traps,
+            host_calls,
+        ] = std::array::from_fn(|i| after[i] - before[i]);
+        eprintln!(
+            "slot strategy only: {slot_strategy_only}: compared {modules} modules, {calls} \
+             calls: {returned} returned, {out_of_gas} out of gas, {other_traps} other traps; \
+             {host_calls} host calls"
+        );
+        // Enough of each kind of ending that the comparison means something.
+        assert!(modules >= 800, "only {modules} modules compared");
+        assert!(
+            returned >= 1000 && out_of_gas >= 1000 && other_traps >= 500,
+            "{returned} returned, {out_of_gas} out of gas, {other_traps} other traps"
+        );
+        assert!(host_calls >= 10_000, "only {host_calls} host calls");
     }
-    let modules = MODULES_COMPARED.load(Ordering::Relaxed);
-    let calls = CALLS_COMPARED.load(Ordering::Relaxed);
-    let returned = CALLS_RETURNED.load(Ordering::Relaxed);
-    let out_of_gas = CALLS_OUT_OF_GAS.load(Ordering::Relaxed);
-    let other_traps = CALLS_OTHER_TRAPS.load(Ordering::Relaxed);
-    let host_calls = HOST_CALLS.load(Ordering::Relaxed);
-    eprintln!(
-        "compared {modules} modules, {calls} calls: {returned} returned, \
-         {out_of_gas} out of gas, {other_traps} other traps; \
-         {host_calls} host calls"
-    );
-    // Enough of each kind of ending that the comparison means something.
-    assert!(modules >= 800, "only {modules} modules compared");
-    assert!(
-        returned >= 1000 && out_of_gas >= 1000 && other_traps >= 500,
-        "{returned} returned, {out_of_gas} out of gas, {other_traps} other traps"
-    );
-    assert!(host_calls >= 10_000, "only {host_calls} host calls");
+}
+
+/// The comparison counters so far: modules, calls, returned, out of gas,
+/// other traps, host calls.
+fn counts() -> [usize; 6] {
+    [
+        &MODULES_COMPARED,
+        &CALLS_COMPARED,
+        &CALLS_RETURNED,
+        &CALLS_OUT_OF_GAS,
+        &CALLS_OTHER_TRAPS,
+        &HOST_CALLS,
+    ]
+    .map(|counter| counter.load(Ordering::Relaxed))
 }

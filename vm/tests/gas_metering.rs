@@ -353,18 +353,6 @@ fn wide_recursion(ty: &str, count: usize) -> String {
 
 #[test]
 fn wide_frames_hit_the_deterministic_limit_before_the_native_one() {
-    // Run with barely more native stack than the runtime demands, so the
-    // test checks the documented factor rather than a test thread's slack.
-    let stack = native_stack::HOST_RESERVE + native_stack::needed(StackConfig::default().limit);
-    std::thread::Builder::new()
-        .stack_size((stack + (128 << 10)) as usize)
-        .spawn(wide_frames_on_this_thread)
-        .unwrap()
-        .join()
-        .unwrap();
-}
-
-fn wide_frames_on_this_thread() {
     let engine = Engine::default();
     for (ty, count) in [
         ("i32", 1),
@@ -373,13 +361,28 @@ fn wide_frames_on_this_thread() {
         ("f32", 300),
         ("i64", 300),
     ] {
-        let (mut store, instance) = instantiate(&engine, &wide_recursion(ty, count));
-        let arg = match ty {
-            "i32" => Value::I32(1),
-            "i64" => Value::I64(1),
-            _ => Value::F32(1.0f32.to_bits()),
-        };
-        let out = instance.call(&mut store, "wide", &[arg], u64::MAX);
+        let module =
+            Module::new(&engine, &wat::parse_str(wide_recursion(ty, count)).unwrap()).unwrap();
+        // Run with barely more native stack than the runtime demands for
+        // this module, so the test checks the documented bound rather
+        // than a test thread's slack.
+        let stack = native_stack::HOST_RESERVE + module.native_stack_needed() + (128 << 10);
+        let out = std::thread::Builder::new()
+            .stack_size(stack as usize)
+            .spawn(move || {
+                let engine = module.engine().clone();
+                let mut store = Store::new(&engine, ());
+                let instance = Instance::new(&mut store, &module, &Linker::new(&engine)).unwrap();
+                let arg = match ty {
+                    "i32" => Value::I32(1),
+                    "i64" => Value::I64(1),
+                    _ => Value::F32(1.0f32.to_bits()),
+                };
+                instance.call(&mut store, "wide", &[arg], u64::MAX)
+            })
+            .unwrap()
+            .join()
+            .unwrap();
         assert_eq!(
             out.as_ref().ok().and_then(Outcome::trap_kind),
             Some(TrapKind::StackOverflow),

@@ -75,6 +75,10 @@ pub struct InstrumentStats {
     pub wrapped_functions: u32,
     /// The largest frame cost of any defined function, in bytes.
     pub max_frame: u64,
+    /// The frame cost (`docs/gas.md` §5.3) of every defined function, in
+    /// order: what a call of it charges `stack_left`. The engine bounds
+    /// each function's native frame by it (`docs/vm.md`, native frames).
+    pub frame_costs: Vec<u64>,
     /// Input size in bytes.
     pub input_size: usize,
     /// Output size in bytes.

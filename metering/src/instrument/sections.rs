@@ -508,6 +508,7 @@ fn code_section(
         stats.metered_blocks += plan.charged_blocks;
         stats.wrapped_functions += u32::from(plan.wrap);
         stats.max_frame = stats.max_frame.max(plan.frame);
+        stats.frame_costs.push(plan.frame);
         stats.dynamic_charges += plan.dynamic_charges;
     }
     let size = u32::try_from(out.len() - contents)

@@ -83,8 +83,7 @@ impl Translator<'_, '_> {
     }
 
     fn stack_height_below(&self, n: usize) -> Result<usize, CompileError> {
-        self.stack
-            .len()
+        self.stack_len()
             .checked_sub(n)
             .ok_or_else(|| self.err("operand stack underflow"))
     }
@@ -133,16 +132,18 @@ impl Translator<'_, '_> {
         let header = self.block_with_params(&params);
         let dest = self.block_with_params(&results);
         let height = self.stack_height_below(params.len())?;
-        let args: Vec<BlockArg> = self.stack[height..]
-            .iter()
-            .map(|&v| BlockArg::Value(v))
+        let args: Vec<BlockArg> = self
+            .operands_from(height)?
+            .into_iter()
+            .map(BlockArg::Value)
             .collect();
         self.b.ins().jump(header, &args);
-        self.stack.truncate(height);
+        self.truncate_stack(height);
         self.b.switch_to_block(header);
         self.mem_cache = None;
         self.checked.clear();
-        self.stack.extend_from_slice(self.b.block_params(header));
+        let params = self.b.block_params(header).to_vec();
+        self.push_all(&params);
         self.control.push(Frame {
             kind: FrameKind::Loop { header },
             dest,
@@ -165,19 +166,34 @@ impl Translator<'_, '_> {
         let dest = self.block_with_params(&results);
         let height = self.stack_height_below(params.len())?;
         let then_block = self.b.create_block();
-        let else_block = self.b.create_block();
-        self.b.ins().brif(cond, then_block, &[], else_block, &[]);
+        // Both arms have the `if`'s block as only predecessor, so with the
+        // register strategy the parameters and the cached memory
+        // descriptor stay valid in both. The slot strategy keeps no value
+        // live across the `then` arm: the `else` arm receives the
+        // parameters as block arguments and reloads the descriptor.
+        let (else_block, else_args, mem_cache) = if self.slots {
+            let args = self.operands_from(height)?;
+            (self.block_with_params(&params), args, None)
+        } else {
+            (self.b.create_block(), Vec::new(), self.mem_cache)
+        };
+        let else_args: Vec<BlockArg> = else_args.into_iter().map(BlockArg::Value).collect();
+        self.b
+            .ins()
+            .brif(cond, then_block, &[], else_block, &else_args);
         self.b.seal_block(else_block);
         self.b.switch_to_block(then_block);
         self.b.seal_block(then_block);
-        // Both arms have the `if`'s block as only predecessor, so the
-        // parameters and the cached memory descriptor stay valid in both.
-        let saved = self.stack[height..].to_vec();
+        let saved = if self.slots {
+            self.b.block_params(else_block).to_vec()
+        } else {
+            self.operands_from(height)?
+        };
         self.control.push(Frame {
             kind: FrameKind::If {
                 else_block,
                 params: saved,
-                mem_cache: self.mem_cache,
+                mem_cache,
             },
             dest,
             num_params: params.len(),
@@ -191,11 +207,7 @@ impl Translator<'_, '_> {
     /// Jumps to `frame.dest` with the top `num_results` operands.
     fn jump_to_dest(&mut self, idx: usize) -> Result<(), CompileError> {
         let (dest, n) = (self.control[idx].dest, self.control[idx].num_results);
-        let args: Vec<BlockArg> = self
-            .peek_n(n)?
-            .iter()
-            .map(|&v| BlockArg::Value(v))
-            .collect();
+        let args: Vec<BlockArg> = self.peek_n(n)?.into_iter().map(BlockArg::Value).collect();
         self.b.ins().jump(dest, &args);
         self.control[idx].dest_reachable = true;
         Ok(())
@@ -224,9 +236,9 @@ impl Translator<'_, '_> {
             return Err(self.err("else without if"));
         };
         let height = frame.height;
-        self.stack.truncate(height);
-        self.stack.extend(params);
+        self.truncate_stack(height);
         self.b.switch_to_block(else_block);
+        self.push_all(&params);
         self.mem_cache = mem_cache;
         // Bounds proven in the other arm do not hold here.
         self.checked.clear();
@@ -263,7 +275,7 @@ impl Translator<'_, '_> {
             }
             FrameKind::Loop { header } => self.b.seal_block(header),
             FrameKind::Function => {
-                self.stack.truncate(frame.height);
+                self.truncate_stack(frame.height);
                 self.b.seal_block(frame.dest);
                 if frame.dest_reachable {
                     self.b.switch_to_block(frame.dest);
@@ -275,14 +287,14 @@ impl Translator<'_, '_> {
             }
             FrameKind::Block | FrameKind::Else => {}
         }
-        self.stack.truncate(frame.height);
+        self.truncate_stack(frame.height);
         self.b.seal_block(frame.dest);
         self.mem_cache = None;
         self.checked.clear();
         if frame.dest_reachable {
             self.b.switch_to_block(frame.dest);
-            self.stack
-                .extend_from_slice(self.b.block_params(frame.dest));
+            let results = self.b.block_params(frame.dest).to_vec();
+            self.push_all(&results);
             self.reachable = true;
         } else {
             self.reachable = false;
@@ -314,11 +326,7 @@ impl Translator<'_, '_> {
             return Ok(());
         }
         let (target, n) = self.branch_target(depth)?;
-        let args: Vec<BlockArg> = self
-            .peek_n(n)?
-            .iter()
-            .map(|&v| BlockArg::Value(v))
-            .collect();
+        let args: Vec<BlockArg> = self.peek_n(n)?.into_iter().map(BlockArg::Value).collect();
         self.b.ins().jump(target, &args);
         self.reachable = false;
         Ok(())
@@ -341,11 +349,7 @@ impl Translator<'_, '_> {
         }
         let cond = self.pop()?;
         let (target, n) = self.branch_target(depth)?;
-        let args: Vec<BlockArg> = self
-            .peek_n(n)?
-            .iter()
-            .map(|&v| BlockArg::Value(v))
-            .collect();
+        let args: Vec<BlockArg> = self.peek_n(n)?.into_iter().map(BlockArg::Value).collect();
         let next = self.b.create_block();
         self.b.ins().brif(cond, target, &args, next, &[]);
         self.b.switch_to_block(next);
@@ -365,11 +369,7 @@ impl Translator<'_, '_> {
         }
         let default = targets.default();
         let (_, n) = self.branch_target(default)?;
-        let args: Vec<BlockArg> = self
-            .peek_n(n)?
-            .iter()
-            .map(|&v| BlockArg::Value(v))
-            .collect();
+        let args: Vec<BlockArg> = self.peek_n(n)?.into_iter().map(BlockArg::Value).collect();
 
         // Without arguments every entry jumps straight to its label; with
         // arguments each distinct label gets one edge block that passes

@@ -8,14 +8,15 @@ use cranelift_codegen::cursor::{Cursor, FuncCursor};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I32, I64};
 use cranelift_codegen::ir::{
-    self, AbiParam, Block, Endianness, FuncRef, InstBuilder, MemFlagsData, SigRef, Value,
+    self, AbiParam, Block, Endianness, FuncRef, InstBuilder, MemFlagsData, SigRef, StackSlot,
+    StackSlotData, StackSlotKind, Value,
 };
 use cranelift_frontend::{FunctionBuilder, Variable};
 use cranelift_jit::JITModule;
 use cranelift_module::Module;
 
 use super::control::Frame;
-use super::{CompileError, ModuleCtx};
+use super::{CompileError, ModuleCtx, Strategy};
 use crate::vmctx::{
     TrapCode, builtin_offsets, funcref_offsets, memory_offsets, runtime_offsets, table_offsets,
     vmctx_offsets,
@@ -106,8 +107,21 @@ pub(super) struct Translator<'a, 'f> {
     /// The entry block's terminator: function-invariant values are inserted
     /// just before it, so they dominate every use.
     pub entry_term: ir::Inst,
-    pub locals: Vec<Variable>,
-    pub stack: Vec<Value>,
+    locals: Vec<Local>,
+    /// Per local: referenced yet (for the register pressure).
+    locals_touched: Vec<bool>,
+    /// How many locals have been referenced.
+    pub touched: u64,
+    /// The operand stack. With the slot strategy each entry only gives the
+    /// type of the value stored in the stack slot of its position.
+    stack: Vec<Value>,
+    /// With the slot strategy: the stack slot of each operand-stack
+    /// position reached so far.
+    operand_slots: Vec<StackSlot>,
+    /// Whether this function is translated with [`Strategy::Slots`].
+    pub slots: bool,
+    /// Function invariants hoisted into the entry block so far.
+    hoisted: usize,
     pub control: Vec<Frame>,
     /// False after `br`, `return`, `unreachable` and friends until the
     /// matching `else`/`end`.
@@ -170,6 +184,21 @@ enum Counter {
     Memory(i32),
 }
 
+/// Where a Wasm local lives.
+#[derive(Debug, Clone, Copy)]
+enum Local {
+    /// In a Cranelift variable (register strategy).
+    Var(Variable),
+    /// In its own stack slot (slot strategy).
+    Slot(StackSlot, ir::Type),
+}
+
+/// Most function invariants hoisted into the entry block of one function;
+/// further ones are loaded where they are used. Each hoisted value is live
+/// through the whole function, so without a cap a function reading a
+/// thousand globals would spill a thousand pointers into its frame.
+const HOISTED_MAX: usize = 32;
+
 /// `VMRuntime` offsets of the counters, in the order of
 /// `Translator::counters`.
 const COUNTER_OFFSETS: [i32; 2] = [runtime_offsets::GAS_LEFT, runtime_offsets::STACK_LEFT];
@@ -184,6 +213,7 @@ const CHECKED_CAPACITY: usize = 16;
 impl<'a, 'f> Translator<'a, 'f> {
     /// Creates the translator and emits the prologue: runtime pointer and
     /// the native stack safety net.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         mut b: FunctionBuilder<'f>,
         m: &'a ModuleCtx<'a>,
@@ -192,6 +222,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         results: Vec<ir::Type>,
         counters_in_variables: bool,
         stack_write_through: bool,
+        strategy: Strategy,
     ) -> Result<Self, CompileError> {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
@@ -276,7 +307,12 @@ impl<'a, 'f> Translator<'a, 'f> {
             rt,
             entry_term,
             locals: Vec::new(),
+            locals_touched: Vec::new(),
+            touched: 0,
             stack: Vec::new(),
+            operand_slots: Vec::new(),
+            slots: strategy == Strategy::Slots,
+            hoisted: 0,
             control: Vec::new(),
             reachable: true,
             unreachable_depth: 0,
@@ -315,13 +351,116 @@ impl<'a, 'f> Translator<'a, 'f> {
         }
     }
 
+    // ---- locals --------------------------------------------------------
+
+    /// Declares the next local, of type `ty`, holding `init`.
+    pub fn declare_local(&mut self, ty: ir::Type, init: Value) {
+        let local = if self.slots {
+            let slot = self.new_slot();
+            self.b.ins().stack_store(PTR, init, slot, 0);
+            Local::Slot(slot, ty)
+        } else {
+            let var = self.b.declare_var(ty);
+            self.b.def_var(var, init);
+            Local::Var(var)
+        };
+        self.locals.push(local);
+        self.locals_touched.push(false);
+    }
+
+    fn local(&mut self, index: u32) -> Result<Local, CompileError> {
+        let i = index as usize;
+        let local = *self
+            .locals
+            .get(i)
+            .ok_or_else(|| self.err(format!("unknown local {index}")))?;
+        if !self.locals_touched[i] {
+            self.locals_touched[i] = true;
+            self.touched += 1;
+        }
+        Ok(local)
+    }
+
+    /// The current value of local `index`.
+    pub fn local_get(&mut self, index: u32) -> Result<Value, CompileError> {
+        Ok(match self.local(index)? {
+            Local::Var(var) => self.b.use_var(var),
+            Local::Slot(slot, ty) => self.b.ins().stack_load(PTR, ty, slot, 0),
+        })
+    }
+
+    /// Sets local `index` to `value`.
+    pub fn local_set(&mut self, index: u32, value: Value) -> Result<(), CompileError> {
+        match self.local(index)? {
+            Local::Var(var) => self.b.def_var(var, value),
+            Local::Slot(slot, _) => {
+                self.b.ins().stack_store(PTR, value, slot, 0);
+            }
+        }
+        Ok(())
+    }
+
+    /// A fresh 8-byte stack slot (slot strategy).
+    fn new_slot(&mut self) -> StackSlot {
+        self.b
+            .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3))
+    }
+
     // ---- operand stack -------------------------------------------------
+
+    /// Number of values on the operand stack.
+    pub fn stack_len(&self) -> usize {
+        self.stack.len()
+    }
+
+    /// Drops operands down to `height`.
+    pub fn truncate_stack(&mut self, height: usize) {
+        self.stack.truncate(height);
+    }
+
+    /// Pushes one operand (with the slot strategy: stores it to its
+    /// position's slot).
+    pub fn push(&mut self, v: Value) {
+        if self.slots {
+            let depth = self.stack.len();
+            if depth == self.operand_slots.len() {
+                let slot = self.new_slot();
+                self.operand_slots.push(slot);
+            }
+            let slot = self.operand_slots[depth];
+            self.b.ins().stack_store(PTR, v, slot, 0);
+        }
+        self.stack.push(v);
+    }
+
+    /// Pushes operands in order.
+    pub fn push_all(&mut self, values: &[Value]) {
+        for &v in values {
+            self.push(v);
+        }
+    }
+
+    /// The operand at `depth` (from the bottom), as a value usable here.
+    fn operand(&mut self, depth: usize) -> Value {
+        let v = self.stack[depth];
+        if !self.slots {
+            return v;
+        }
+        let ty = self.b.func.dfg.value_type(v);
+        let slot = self.operand_slots[depth];
+        self.b.ins().stack_load(PTR, ty, slot, 0)
+    }
 
     /// Pops one operand.
     pub fn pop(&mut self) -> Result<Value, CompileError> {
-        self.stack
-            .pop()
-            .ok_or_else(|| self.err("operand stack underflow"))
+        let depth = self
+            .stack
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| self.err("operand stack underflow"))?;
+        let v = self.operand(depth);
+        self.stack.pop();
+        Ok(v)
     }
 
     /// Pops two operands, returning them in push order.
@@ -338,13 +477,31 @@ impl<'a, 'f> Translator<'a, 'f> {
         Ok((a, b, c))
     }
 
-    /// The top `n` operands, without popping.
-    pub fn peek_n(&self, n: usize) -> Result<&[Value], CompileError> {
+    /// The top `n` operands in push order, without popping.
+    pub fn peek_n(&mut self, n: usize) -> Result<Vec<Value>, CompileError> {
         let len = self.stack.len();
         if n > len {
             return Err(self.err("operand stack underflow"));
         }
-        Ok(&self.stack[len - n..])
+        Ok((len - n..len).map(|depth| self.operand(depth)).collect())
+    }
+
+    /// Pops the top `n` operands, returned in push order.
+    pub fn pop_n(&mut self, n: usize) -> Result<Vec<Value>, CompileError> {
+        let values = self.peek_n(n)?;
+        self.stack.truncate(self.stack.len() - n);
+        Ok(values)
+    }
+
+    /// The operands from `height` up, without popping (as values usable
+    /// here).
+    pub fn operands_from(&mut self, height: usize) -> Result<Vec<Value>, CompileError> {
+        let n = self
+            .stack
+            .len()
+            .checked_sub(height)
+            .ok_or_else(|| self.err("operand stack underflow"))?;
+        self.peek_n(n)
     }
 
     /// An `i32` constant from a `u32` immediate.
@@ -511,7 +668,20 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// `usub_overflow`, whose borrow takes the exit. Elsewhere the folding
     /// saves work and is left alone.
     pub fn fused_charge(&mut self, counter: usize, amount: u64, trap: TrapCode, loop_head: bool) {
-        let Some(vars) = self.counters else { return };
+        let Some(vars) = self.counters else {
+            // Counters in `VMRuntime`: it already holds the value before the
+            // charge when the check branches to the exit.
+            let off = COUNTER_OFFSETS[counter];
+            let old = self.b.ins().load(I64, state_flags(), self.rt, off);
+            let borrow = self
+                .b
+                .ins()
+                .icmp_imm_u(IntCC::UnsignedLessThan, old, amount as i64);
+            self.trap_if(borrow, trap);
+            let new = self.b.ins().iadd_imm_s(old, (amount as i64).wrapping_neg());
+            self.b.ins().store(state_flags(), new, self.rt, off);
+            return;
+        };
         let var = vars[counter];
         let old = self.b.use_var(var);
         let c = self.b.ins().iconst(I64, amount as i64);
@@ -624,24 +794,34 @@ impl<'a, 'f> Translator<'a, 'f> {
 
     // ---- function invariants -------------------------------------------
 
-    /// Loads a value at `base + offset` in the entry block.
-    fn hoisted_load(&mut self, ty: ir::Type, base: Value, offset: i64) -> Value {
+    /// Loads the function invariant at `base + offset`: in the entry block
+    /// (the result may then be reused anywhere: `true`) while fewer than
+    /// [`HOISTED_MAX`] are, and always with the slot strategy, else here
+    /// (`false`: the value is only valid in the current block).
+    fn invariant_load(&mut self, ty: ir::Type, base: Value, offset: i64) -> (Value, bool) {
+        if self.slots || self.hoisted >= HOISTED_MAX {
+            return (self.load_at(ty, state_flags(), base, offset), false);
+        }
+        self.hoisted += 1;
         let mut pos = FuncCursor::new(self.b.func).at_inst(self.entry_term);
-        match i32::try_from(offset) {
+        let v = match i32::try_from(offset) {
             Ok(off) => pos.ins().load(ty, invariant_flags(), base, off),
             Err(_) => {
                 let addr = pos.ins().iadd_imm_s(base, offset);
                 pos.ins().load(ty, invariant_flags(), addr, 0)
             }
-        }
+        };
+        (v, true)
     }
 
     fn vmctx_field(&mut self, cached: fn(&mut Self) -> &mut Option<Value>, offset: i32) -> Value {
         if let Some(v) = *cached(self) {
             return v;
         }
-        let v = self.hoisted_load(PTR, self.vmctx, i64::from(offset));
-        *cached(self) = Some(v);
+        let (v, hoisted) = self.invariant_load(PTR, self.vmctx, i64::from(offset));
+        if hoisted {
+            *cached(self) = Some(v);
+        }
         v
     }
 
@@ -658,8 +838,10 @@ impl<'a, 'f> Translator<'a, 'f> {
             return v;
         }
         let array = self.vmctx_field(|t| &mut t.globals_ptr, vmctx_offsets::GLOBALS);
-        let v = self.hoisted_load(PTR, array, i64::from(index) * 8);
-        self.global_cells.insert(index, v);
+        let (v, hoisted) = self.invariant_load(PTR, array, i64::from(index) * 8);
+        if hoisted {
+            self.global_cells.insert(index, v);
+        }
         v
     }
 
@@ -669,8 +851,10 @@ impl<'a, 'f> Translator<'a, 'f> {
             return v;
         }
         let array = self.vmctx_field(|t| &mut t.tables_ptr, vmctx_offsets::TABLES);
-        let v = self.hoisted_load(PTR, array, i64::from(index) * 8);
-        self.table_ptrs.insert(index, v);
+        let (v, hoisted) = self.invariant_load(PTR, array, i64::from(index) * 8);
+        if hoisted {
+            self.table_ptrs.insert(index, v);
+        }
         v
     }
 
@@ -679,8 +863,10 @@ impl<'a, 'f> Translator<'a, 'f> {
             return v;
         }
         let array = self.vmctx_field(|t| &mut t.type_ids_ptr, vmctx_offsets::TYPE_IDS);
-        let v = self.hoisted_load(I32, array, i64::from(type_index) * 4);
-        self.type_ids.insert(type_index, v);
+        let (v, hoisted) = self.invariant_load(I32, array, i64::from(type_index) * 4);
+        if hoisted {
+            self.type_ids.insert(type_index, v);
+        }
         v
     }
 
@@ -689,8 +875,10 @@ impl<'a, 'f> Translator<'a, 'f> {
             return v;
         }
         let table = self.vmctx_field(|t| &mut t.builtins_ptr, vmctx_offsets::BUILTINS);
-        let v = self.hoisted_load(PTR, table, i64::from(builtin.offset()));
-        self.builtin_fns.insert(builtin, v);
+        let (v, hoisted) = self.invariant_load(PTR, table, i64::from(builtin.offset()));
+        if hoisted {
+            self.builtin_fns.insert(builtin, v);
+        }
         v
     }
 
@@ -896,13 +1084,11 @@ impl<'a, 'f> Translator<'a, 'f> {
             .ok_or_else(|| self.err(format!("unknown type {type_index}")))?
             .params()
             .len();
-        self.peek_n(n)?;
+        let args = self.pop_n(n)?;
         let mut all = Vec::with_capacity(n + 3);
         all.push(callee_vmctx);
         all.extend(self.outgoing_counters());
-        let len = self.stack.len();
-        all.extend_from_slice(&self.stack[len - n..]);
-        self.stack.truncate(len - n);
+        all.extend(args);
         Ok(all)
     }
 
@@ -955,7 +1141,7 @@ impl<'a, 'f> Translator<'a, 'f> {
                 }
             }
         }
-        self.stack.extend(results);
+        self.push_all(&results);
     }
 
     /// `call f`. Returns false when the call never returns (a reserved

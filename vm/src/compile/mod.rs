@@ -56,6 +56,9 @@ pub(crate) struct CodegenConfig {
     /// Whether counted loops are charged once, before they run (`docs/vm.md`,
     /// "Counted loops"). Off only where tests compare both ways.
     pub prepay_loops: bool,
+    /// Whether every function is translated with [`Strategy::Slots`]
+    /// (for tests of that strategy).
+    pub slot_strategy_only: bool,
 }
 
 impl Default for CodegenConfig {
@@ -65,6 +68,7 @@ impl Default for CodegenConfig {
             verify: false,
             metering: true,
             prepay_loops: true,
+            slot_strategy_only: false,
         }
     }
 }
@@ -109,19 +113,21 @@ pub(crate) enum CompileError {
     Memory(String),
 }
 
-/// The two host ISAs a module is compiled with: `normal` for almost every
-/// function, `large` (Cranelift's single-pass register allocator, no
-/// optimisation) for the rare functions above the thresholds of
-/// [`is_large_function`], whose compile time would otherwise grow faster
-/// than their size. Both produce code with the same behaviour.
+/// The two host ISAs a module is compiled with: `normal` for functions
+/// translated with [`Strategy::Registers`], `large` (no optimisation) for
+/// those translated with [`Strategy::Slots`], whose code is already
+/// linear and whose size would make the optimiser superlinear. Both
+/// produce code with the same behaviour.
 pub(crate) struct TargetIsas {
     /// The engine's settings.
     pub normal: OwnedTargetIsa,
-    /// The settings for large functions.
+    /// The settings for slot-strategy functions.
     pub large: OwnedTargetIsa,
     /// [`CodegenConfig::prepay_loops`], which travels with the ISAs to
     /// every compilation.
     pub prepay_loops: bool,
+    /// [`CodegenConfig::slot_strategy_only`], likewise.
+    pub slot_strategy_only: bool,
 }
 
 /// Builds both host ISAs (see [`TargetIsas`]).
@@ -130,13 +136,17 @@ pub(crate) fn make_isas(cfg: &CodegenConfig) -> Result<TargetIsas, CompileError>
         normal: make_isa(cfg, false)?,
         large: make_isa(cfg, true)?,
         prepay_loops: cfg.prepay_loops,
+        slot_strategy_only: cfg.slot_strategy_only,
     })
 }
 
 /// Builds the host ISA: Cranelift's native target with the flags that
-/// compiled code relies on. `large` selects the settings for large
-/// functions: no optimisation and the single-pass register allocator,
-/// whatever `cfg.opt_level`.
+/// compiled code relies on. `large` selects the settings for slot-strategy
+/// functions: no optimisation, whatever `cfg.opt_level`. Both use the
+/// backtracking register allocator: the single-pass one gives every value
+/// that crosses a block boundary a stack slot of its own, so its frames
+/// grow with the body instead of with what the Wasm keeps live
+/// (`docs/vm.md`, native frames).
 fn make_isa(cfg: &CodegenConfig, large: bool) -> Result<OwnedTargetIsa, CompileError> {
     let mut flags = settings::builder();
     let opt = match cfg.opt_level {
@@ -144,7 +154,7 @@ fn make_isa(cfg: &CodegenConfig, large: bool) -> Result<OwnedTargetIsa, CompileE
         OptLevel::None => "none",
         OptLevel::Speed => "speed",
     };
-    let regalloc = if large { "single_pass" } else { "backtracking" };
+    let regalloc = "backtracking";
     let verify = if cfg.verify { "true" } else { "false" };
     // With metering, Wasm functions return the two counters after their
     // results (see `wasm_signature`). x86-64 System V has two integer result
@@ -197,6 +207,34 @@ pub(crate) struct CompiledCode {
     functions: Vec<usize>,
     trampolines: Vec<usize>,
     host_stubs: Vec<usize>,
+    frames: NativeFrames,
+    strategies: Vec<Strategy>,
+}
+
+/// How a function body is translated (`docs/vm.md`, two translation
+/// strategies). Both give the same results, gas and traps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strategy {
+    /// Locals in variables, operands in SSA values: fast code, for
+    /// functions whose register pressure is linear in their size.
+    Registers,
+    /// Every local and operand-stack position in its own stack slot:
+    /// linear compile time and a frame bounded by the charged one,
+    /// whatever the function's shape.
+    Slots,
+}
+
+/// What the runtime must know about the native frames of a module's
+/// compiled functions to size the native stack (`docs/vm.md`, native
+/// frames).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NativeFrames {
+    /// The largest `⌈native frame / charged frame⌉` of any function: native
+    /// bytes a chain of frames can use per byte of `stack_left` it was
+    /// charged. `None` when the module is not instrumented (no charge).
+    pub ratio: Option<u64>,
+    /// The largest native frame of any function, in bytes.
+    pub max_frame: u64,
 }
 
 impl std::fmt::Debug for CompiledCode {
@@ -221,6 +259,17 @@ impl CompiledCode {
     /// Number of defined functions.
     pub fn num_functions(&self) -> u32 {
         self.functions.len() as u32
+    }
+
+    /// The bounds on the module's native frames.
+    pub fn native_frames(&self) -> NativeFrames {
+        self.frames
+    }
+
+    /// How defined function `defined_index` was translated.
+    #[cfg(test)]
+    pub fn strategy(&self, defined_index: u32) -> Strategy {
+        self.strategies[defined_index as usize]
     }
 
     /// The entry trampoline for functions of type `type_index`.
@@ -333,11 +382,14 @@ pub(crate) struct ModuleCtx<'m> {
 }
 
 /// Compiles every defined function of `env` (decoded from `wasm`), plus one
-/// entry trampoline and one host stub per type index.
+/// entry trampoline and one host stub per type index. `frame_costs` are
+/// the charged frame costs of the defined functions when `env` is
+/// instrumented (`docs/gas.md` §5.3), which bound their native frames.
 pub(crate) fn compile_module(
     isas: &TargetIsas,
     env: &ModuleEnv,
     wasm: &[u8],
+    frame_costs: Option<&[u64]>,
 ) -> Result<CompiledCode, CompileError> {
     let isa = &isas.normal;
     let call_conv = isa.default_call_conv();
@@ -399,13 +451,24 @@ pub(crate) fn compile_module(
         prepay_loops: isas.prepay_loops,
     };
 
+    if let Some(costs) = frame_costs
+        && costs.len() != env.bodies.len()
+    {
+        return Err(CompileError::Translate {
+            func_index: imported,
+            offset: 0,
+            message: "frame costs do not match the function bodies".into(),
+        });
+    }
     let mut ctx = jit.make_context();
     let mut fctx = FunctionBuilderContext::new();
+    let mut frames = NativeFrames {
+        ratio: frame_costs.map(|_| 1),
+        max_frame: 0,
+    };
+    let mut strategies = Vec::with_capacity(env.bodies.len());
     for defined in 0..env.bodies.len() {
         let func_index = imported + defined as u32;
-        let ty = env.funcs[func_index as usize];
-        ctx.func.signature = mctx.signatures[ty as usize].clone();
-        ctx.func.name = UserFuncName::user(0, func_index);
         let body = env
             .body(wasm, defined)
             .ok_or_else(|| CompileError::Translate {
@@ -416,31 +479,85 @@ pub(crate) fn compile_module(
         let body_size = env.bodies[defined].range.len();
         let scan = translate::scan_body(&body);
         let wasm_blocks = scan.as_ref().map_or(u32::MAX, |s| s.blocks);
-        // Large shapes keep the counters in memory: in variables, 5,000
-        // nested `if`s would keep 5,000 counter values live at once.
-        let large_shape = is_large_function(wasm_blocks, body_size, 0);
         let mut scan = scan.unwrap_or_default();
-        scan.counters_in_variables = !large_shape;
-        translate::translate_function(
-            &mctx,
-            &mut jit,
-            &mut ctx.func,
-            &mut fctx,
-            func_index,
-            body,
-            &scan,
-        )?;
-        let id = mctx.func_ids[defined];
-        if is_large_function(wasm_blocks, body_size, ctx.func.dfg.num_blocks()) {
-            define_with(&mut jit, &isas.large, id, &mut ctx)
+        let charged = frame_costs.map(|costs| costs[defined]);
+        let mut strategy = if isas.slot_strategy_only || is_large_function(wasm_blocks, body_size) {
+            Strategy::Slots
         } else {
-            jit.define_function(id, &mut ctx)
-                .map_err(|e| module_error_message(&e))
-        }
-        .map_err(|message| CompileError::Codegen {
+            Strategy::Registers
+        };
+        let compiled = loop {
+            let ty = env.funcs[func_index as usize];
+            ctx.func.signature = mctx.signatures[ty as usize].clone();
+            ctx.func.name = UserFuncName::user(0, func_index);
+            scan.counters_in_variables = strategy == Strategy::Registers;
+            let budget = match strategy {
+                Strategy::Registers => Some(pressure_budget(body_size)),
+                Strategy::Slots => None,
+            };
+            let outcome = translate::translate_function(
+                &mctx,
+                &mut jit,
+                &mut ctx.func,
+                &mut fctx,
+                func_index,
+                body.clone(),
+                &scan,
+                strategy,
+                budget,
+            )?;
+            let too_costly = match outcome {
+                translate::Translation::Done => {
+                    ctx.func.dfg.num_blocks() > LARGE_FUNCTION_CLIF_BLOCKS
+                }
+                translate::Translation::OverBudget => {
+                    // The builder stopped mid-function; start afresh.
+                    fctx = FunctionBuilderContext::new();
+                    true
+                }
+            };
+            if strategy == Strategy::Registers && too_costly {
+                jit.clear_context(&mut ctx);
+                strategy = Strategy::Slots;
+                continue;
+            }
+            let isa = match strategy {
+                Strategy::Registers => &isas.normal,
+                Strategy::Slots => &isas.large,
+            };
+            let compiled =
+                compile_function(isa, mctx.func_ids[defined], &mut ctx).map_err(|message| {
+                    CompileError::Codegen {
+                        func_index,
+                        message,
+                    }
+                })?;
+            let over_frame = charged
+                .is_some_and(|c| compiled.native_frame > FRAME_FACTOR.saturating_mul(c.max(1)));
+            if strategy == Strategy::Registers && over_frame {
+                jit.clear_context(&mut ctx);
+                strategy = Strategy::Slots;
+                continue;
+            }
+            break compiled;
+        };
+        jit.define_function_bytes(
+            mctx.func_ids[defined],
+            compiled.alignment,
+            &compiled.code,
+            &compiled.relocs,
+        )
+        .map_err(|e| CompileError::Codegen {
             func_index,
-            message,
+            message: module_error_message(&e),
         })?;
+        frames.max_frame = frames.max_frame.max(compiled.native_frame);
+        if let (Some(ratio), Some(c)) = (frames.ratio.as_mut(), charged) {
+            // Validation and instrumentation make every charged frame
+            // at least the engine's (non-zero) frame overhead.
+            *ratio = (*ratio).max(compiled.native_frame.div_ceil(c.max(1)));
+        }
+        strategies.push(strategy);
         jit.clear_context(&mut ctx);
     }
 
@@ -534,55 +651,92 @@ pub(crate) fn compile_module(
         functions,
         trampolines,
         host_stubs,
+        frames,
+        strategies,
     })
 }
 
-/// Above this many Wasm blocks (`block`, `loop`, `if`) a function is large.
+/// Above this many Wasm blocks (`block`, `loop`, `if`) a function is
+/// translated with the slot strategy.
 pub(crate) const LARGE_FUNCTION_WASM_BLOCKS: u32 = 1_000;
-/// Above this many bytes of (instrumented) body a function is large.
+/// Above this many bytes of (instrumented) body a function is translated
+/// with the slot strategy.
 pub(crate) const LARGE_FUNCTION_BODY_BYTES: usize = 64 << 10;
-/// Above this many Cranelift blocks a function is large. Every explicit
+/// Above this many Cranelift blocks after register-strategy translation a
+/// function is translated again with the slot strategy. Every explicit
 /// check is a branch, so a long straight run of memory accesses has many
-/// more Cranelift blocks than Wasm blocks.
+/// more Cranelift blocks than Wasm blocks, and the optimiser is
+/// superlinear in the depth of the dominator tree they make.
 pub(crate) const LARGE_FUNCTION_CLIF_BLOCKS: usize = 8_192;
+/// Register pressure (see [`pressure_budget`]) every function may have.
+pub(crate) const PRESSURE_FLOOR: u64 = 16_384;
+/// Register pressure allowed per byte of body above [`PRESSURE_FLOOR`].
+pub(crate) const PRESSURE_PER_BYTE: u64 = 8;
+/// A function compiled with the register strategy must have a native
+/// frame of at most this many times its charged frame cost; otherwise it
+/// is compiled with the slot strategy.
+pub(crate) const FRAME_FACTOR: u64 = 4;
 
-/// Whether a function is compiled with [`TargetIsas::large`]. Cranelift's
-/// optimiser and its default (backtracking) register allocator take
-/// superlinear time on very deep dominator trees and on values live across
-/// thousands of merge points (5,000 nested `if`s compile quadratically);
-/// the single-pass allocator without optimisation stays linear. Such
-/// functions are rare, and only the speed of their code drops: results, gas
-/// and traps are the same.
-pub(crate) fn is_large_function(wasm_blocks: u32, body_bytes: usize, clif_blocks: usize) -> bool {
-    wasm_blocks > LARGE_FUNCTION_WASM_BLOCKS
-        || body_bytes > LARGE_FUNCTION_BODY_BYTES
-        || clif_blocks > LARGE_FUNCTION_CLIF_BLOCKS
+/// Whether a function is translated with the slot strategy from the start,
+/// from what is known before translation.
+pub(crate) fn is_large_function(wasm_blocks: u32, body_bytes: usize) -> bool {
+    wasm_blocks > LARGE_FUNCTION_WASM_BLOCKS || body_bytes > LARGE_FUNCTION_BODY_BYTES
 }
 
-/// Compiles `ctx.func` with `isa` (instead of the JIT module's own) and
-/// hands the machine code to the JIT module.
-fn define_with(
-    jit: &mut JITModule,
+/// The register pressure a register-strategy translation of a body of
+/// `body_bytes` may reach (`docs/vm.md`, two translation strategies):
+/// each Cranelift block adds the operand-stack values and the distinct
+/// locals referenced so far, an upper bound on the values live into it.
+/// Register allocation and SSA construction do work proportional to that
+/// sum, so bounding it per byte keeps them linear.
+pub(crate) fn pressure_budget(body_bytes: usize) -> u64 {
+    PRESSURE_FLOOR.max(PRESSURE_PER_BYTE.saturating_mul(body_bytes as u64))
+}
+
+/// The stack a call adds beyond Cranelift's frame: return address and saved
+/// frame pointer (the setup area), or on s390x the register save area its
+/// ABI keeps in every frame.
+const FRAME_SETUP_BYTES: u64 = if cfg!(target_arch = "s390x") { 160 } else { 16 };
+
+/// A function's machine code, ready for the JIT module.
+struct CompiledFunction {
+    code: Vec<u8>,
+    alignment: u64,
+    relocs: Vec<ModuleReloc>,
+    /// Bytes one activation adds to the native stack.
+    native_frame: u64,
+}
+
+/// Compiles `ctx.func` with `isa` and measures its native frame.
+fn compile_function(
     isa: &OwnedTargetIsa,
     id: FuncId,
     ctx: &mut cranelift_codegen::Context,
-) -> Result<(), String> {
-    let alignment = ctx
-        .compile(&**isa, &mut ControlPlane::default())
-        .map_err(|e| format!("{:?}", e.inner))?
-        .buffer
-        .alignment;
-    let code = ctx
+) -> Result<CompiledFunction, String> {
+    ctx.compile(&**isa, &mut ControlPlane::default())
+        .map_err(|e| format!("{:?}", e.inner))?;
+    let compiled = ctx
         .compiled_code()
         .ok_or_else(|| "no code after compilation".to_string())?;
-    let relocs: Vec<ModuleReloc> = code
+    let alignment = u64::from(compiled.buffer.alignment);
+    let frame = compiled
+        .buffer
+        .frame_layout()
+        .map(|layout| u64::from(layout.frame_to_fp_offset))
+        .ok_or_else(|| "no frame layout after compilation".to_string())?;
+    let code = compiled.code_buffer().to_vec();
+    let relocs: Vec<ModuleReloc> = compiled
         .buffer
         .relocs()
         .iter()
         .map(|r| ModuleReloc::from_mach_reloc(r, &ctx.func, id))
         .collect();
-    jit.define_function_bytes(id, u64::from(alignment), code.code_buffer(), &relocs)
-        .map_err(|e| module_error_message(&e))
+    Ok(CompiledFunction {
+        code,
+        alignment,
+        relocs,
+        native_frame: frame + FRAME_SETUP_BYTES,
+    })
 }
 
 fn module_error_message(e: &cranelift_module::ModuleError) -> String {

@@ -4,6 +4,7 @@
 
 mod counted_loops;
 mod counters;
+mod frames;
 mod harness;
 mod limits;
 mod nan;

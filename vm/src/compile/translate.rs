@@ -11,17 +11,29 @@ use wasmparser::{MemArg, Operator};
 
 use super::counted::{CountedLoop, Linear, counted_loop};
 use super::func_env::{Builtin, PTR, Translator, heap_flags};
-use super::{CompileError, ModuleCtx, clif_type};
+use super::{CompileError, ModuleCtx, Strategy, clif_type};
 use crate::vmctx::TrapCode;
 
 /// Most locals a body may declare; validation's limits are far lower, this
 /// only keeps a corrupt count from exhausting memory.
 const MAX_LOCALS: u64 = 1 << 20;
 
-/// Translates the body of function `func_index` into `func`, given its
-/// [`scan_body`]. With `scan.counters_in_variables`, an instrumented
-/// module's counters are kept in variables (see `Translator::counters`);
-/// otherwise every access is a load or store of `VMRuntime`.
+/// How a translation ended.
+pub(super) enum Translation {
+    /// `func` holds the whole function.
+    Done,
+    /// The register pressure went over the budget: `func` and the builder
+    /// context hold a partial function, to be discarded.
+    OverBudget,
+}
+
+/// Translates the body of function `func_index` into `func` with
+/// `strategy`, given its [`scan_body`]. With `scan.counters_in_variables`,
+/// an instrumented module's counters are kept in variables (see
+/// `Translator::counters`); otherwise every access is a load or store of
+/// `VMRuntime`. With a `pressure_budget`, stops as soon as the register
+/// pressure (`docs/vm.md`, two translation strategies) exceeds it.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn translate_function(
     m: &ModuleCtx<'_>,
     jit: &mut JITModule,
@@ -30,7 +42,9 @@ pub(super) fn translate_function(
     func_index: u32,
     body: wasmparser::FunctionBody<'_>,
     scan: &BodyScan,
-) -> Result<(), CompileError> {
+    strategy: Strategy,
+    pressure_budget: Option<u64>,
+) -> Result<Translation, CompileError> {
     let counters_in_variables = scan.counters_in_variables;
     let stack_write_through = scan.accesses;
     let mut widened = scan.widened.iter().peekable();
@@ -57,6 +71,7 @@ pub(super) fn translate_function(
         results,
         counters_in_variables,
         stack_write_through,
+        strategy,
     )?;
 
     // Parameters, then zero-initialised locals.
@@ -76,9 +91,7 @@ pub(super) fn translate_function(
         let ct =
             clif_type(wt).ok_or_else(|| err(0, "parameter type outside the profile".into()))?;
         local_types.push(ct);
-        let var = t.b.declare_var(ct);
-        t.b.def_var(var, p);
-        t.locals.push(var);
+        t.declare_local(ct, p);
     }
     let mut locals = body.get_locals_reader().map_err(wasm_err)?;
     let mut declared: u64 = 0;
@@ -94,9 +107,7 @@ pub(super) fn translate_function(
         let zero = t.zero(ct);
         local_types.extend(std::iter::repeat_n(ct, count as usize));
         for _ in 0..count {
-            let var = t.b.declare_var(ct);
-            t.b.def_var(var, zero);
-            t.locals.push(var);
+            t.declare_local(ct, zero);
         }
     }
 
@@ -104,7 +115,13 @@ pub(super) fn translate_function(
     let mut ops = body.get_operators_reader().map_err(wasm_err)?;
     let mut done = false;
     let mut after_loop = false;
+    let mut pressure = Pressure::default();
     while !ops.eof() {
+        if let Some(budget) = pressure_budget
+            && pressure.add(&t) > budget
+        {
+            return Ok(Translation::OverBudget);
+        }
         t.offset = ops.original_position();
         let op = ops.read().map_err(wasm_err)?;
         if done {
@@ -112,7 +129,7 @@ pub(super) fn translate_function(
         }
         if let Operator::GlobalGet { global_index } = op
             && t.reachable
-            && t.has_counters()
+            && m.instrumented
         {
             let mut ahead = ops.clone();
             if let Some((counter, amount, trap)) = match_charge(global_index, &mut ahead) {
@@ -147,7 +164,31 @@ pub(super) fn translate_function(
     t.b.seal_all_blocks();
     let config = t.jit.isa().frontend_config();
     t.b.finalize(config);
-    Ok(())
+    Ok(Translation::Done)
+}
+
+/// The register pressure of a register-strategy translation so far: every
+/// Cranelift block created adds the operand-stack height and the number of
+/// distinct locals referenced when it was created, an upper bound on the
+/// values that can be live into it (`docs/vm.md`, two translation
+/// strategies). Counted between operators, so a block an operator creates
+/// is counted with the stack as that operator left it.
+#[derive(Default)]
+struct Pressure {
+    blocks: usize,
+    sum: u64,
+}
+
+impl Pressure {
+    /// Counts the blocks created since the last call; returns the sum.
+    fn add(&mut self, t: &Translator<'_, '_>) -> u64 {
+        let blocks = t.b.func.dfg.num_blocks();
+        let new = blocks.saturating_sub(self.blocks) as u64;
+        self.blocks = blocks;
+        let live = t.stack_len() as u64 + t.touched;
+        self.sum = self.sum.saturating_add(new.saturating_mul(live));
+        self.sum
+    }
 }
 
 /// Opens a counted loop (`docs/vm.md`, "Counted loops") whose body `ops`
@@ -160,10 +201,7 @@ fn prepay_counted_loop(
     counted: &CountedLoop,
     ops: &mut wasmparser::OperatorsReader<'_>,
 ) -> Result<(), CompileError> {
-    let var = |t: &mut Translator<'_, '_>, l: u32| -> Result<Value, CompileError> {
-        let local = t.local(l)?;
-        Ok(t.b.use_var(local))
-    };
+    let var = |t: &mut Translator<'_, '_>, l: u32| t.local_get(l);
     let counter = var(t, counted.local)?;
     let first = t.b.ins().iadd_imm_s(counter, i64::from(counted.offset));
     let bound = match counted.bound {
@@ -460,7 +498,7 @@ impl Translator<'_, '_> {
     fn unop(&mut self, f: impl FnOnce(&mut Self, Value) -> Value) -> Result<(), CompileError> {
         let a = self.pop()?;
         let r = f(self, a);
-        self.stack.push(r);
+        self.push(r);
         Ok(())
     }
 
@@ -470,7 +508,7 @@ impl Translator<'_, '_> {
     ) -> Result<(), CompileError> {
         let (a, b) = self.pop2()?;
         let r = f(self, a, b);
-        self.stack.push(r);
+        self.push(r);
         Ok(())
     }
 
@@ -547,7 +585,7 @@ impl Translator<'_, '_> {
                 self.b.ins().srem(lhs, rhs)
             }
         };
-        self.stack.push(r);
+        self.push(r);
         Ok(())
     }
 
@@ -610,7 +648,7 @@ impl Translator<'_, '_> {
         } else {
             self.b.ins().fcvt_to_uint_sat(to, x)
         };
-        self.stack.push(r);
+        self.push(r);
         Ok(())
     }
 
@@ -644,7 +682,7 @@ impl Translator<'_, '_> {
             (8, 4, true) if ty == I64 => self.b.ins().sload32(flags, p, off),
             _ => self.b.ins().load(ty, flags, p, off),
         };
-        self.stack.push(v);
+        self.push(v);
         Ok(())
     }
 
@@ -661,13 +699,6 @@ impl Translator<'_, '_> {
             _ => self.b.ins().store(flags, v, p, off),
         };
         Ok(())
-    }
-
-    fn local(&self, index: u32) -> Result<cranelift_frontend::Variable, CompileError> {
-        self.locals
-            .get(index as usize)
-            .copied()
-            .ok_or_else(|| self.err(format!("unknown local {index}")))
     }
 
     fn builtin_stmt(&mut self, builtin: Builtin, args: &[Value]) {
@@ -717,31 +748,25 @@ impl Translator<'_, '_> {
             O::Select | O::TypedSelect { .. } => {
                 let (a, b, c) = self.pop3()?;
                 let r = self.b.ins().select(c, a, b);
-                self.stack.push(r);
+                self.push(r);
             }
 
             // ---- variables -------------------------------------------------
             O::LocalGet { local_index } => {
-                let var = self.local(local_index)?;
-                let v = self.b.use_var(var);
-                self.stack.push(v);
+                let v = self.local_get(local_index)?;
+                self.push(v);
             }
             O::LocalSet { local_index } => {
-                let var = self.local(local_index)?;
                 let v = self.pop()?;
-                self.b.def_var(var, v);
+                self.local_set(local_index, v)?;
             }
             O::LocalTee { local_index } => {
-                let var = self.local(local_index)?;
-                let v = *self
-                    .stack
-                    .last()
-                    .ok_or_else(|| self.err("operand stack underflow"))?;
-                self.b.def_var(var, v);
+                let v = self.peek_n(1)?[0];
+                self.local_set(local_index, v)?;
             }
             O::GlobalGet { global_index } => {
                 let v = self.global_get(global_index)?;
-                self.stack.push(v);
+                self.push(v);
             }
             O::GlobalSet { global_index } => {
                 let v = self.pop()?;
@@ -772,14 +797,14 @@ impl Translator<'_, '_> {
                 let (_, len) = self.memory_base_len();
                 let pages = self.b.ins().ushr_imm_u(len, 16);
                 let pages = self.b.ins().ireduce(I32, pages);
-                self.stack.push(pages);
+                self.push(pages);
             }
             O::MemoryGrow { .. } => {
                 let delta = self.pop()?;
                 let r = self
                     .call_builtin(Builtin::MemoryGrow, &[delta])
                     .ok_or_else(|| self.err("memory.grow returned nothing"))?;
-                self.stack.push(r);
+                self.push(r);
             }
             O::MemoryFill { .. } => {
                 let (dst, val, len) = self.pop3()?;
@@ -802,19 +827,19 @@ impl Translator<'_, '_> {
             // ---- constants -------------------------------------------------
             O::I32Const { value } => {
                 let v = self.iconst_u32(value as u32);
-                self.stack.push(v);
+                self.push(v);
             }
             O::I64Const { value } => {
                 let v = self.b.ins().iconst(I64, value);
-                self.stack.push(v);
+                self.push(v);
             }
             O::F32Const { value } => {
                 let v = self.b.ins().f32const(Ieee32::with_bits(value.bits()));
-                self.stack.push(v);
+                self.push(v);
             }
             O::F64Const { value } => {
                 let v = self.b.ins().f64const(Ieee64::with_bits(value.bits()));
-                self.stack.push(v);
+                self.push(v);
             }
 
             // ---- i32 / i64 comparisons -------------------------------------
@@ -941,12 +966,12 @@ impl Translator<'_, '_> {
             // ---- references and tables -------------------------------------
             O::RefNull { .. } => {
                 let v = self.b.ins().iconst(PTR, 0);
-                self.stack.push(v);
+                self.push(v);
             }
             O::RefIsNull => self.eqz()?,
             O::RefFunc { function_index } => {
                 let v = self.ref_func(function_index);
-                self.stack.push(v);
+                self.push(v);
             }
             O::TableGet { table } => {
                 let index = self.pop()?;
@@ -955,7 +980,7 @@ impl Translator<'_, '_> {
                     .b
                     .ins()
                     .load(PTR, super::func_env::state_flags(), addr, 0);
-                self.stack.push(v);
+                self.push(v);
             }
             O::TableSet { table } => {
                 let (index, v) = self.pop2()?;
@@ -966,7 +991,7 @@ impl Translator<'_, '_> {
             }
             O::TableSize { table } => {
                 let v = self.table_size(table);
-                self.stack.push(v);
+                self.push(v);
             }
             O::TableGrow { table } => {
                 let (init, delta) = self.pop2()?;
@@ -974,7 +999,7 @@ impl Translator<'_, '_> {
                 let r = self
                     .call_builtin(Builtin::TableGrow, &[t, init, delta])
                     .ok_or_else(|| self.err("table.grow returned nothing"))?;
-                self.stack.push(r);
+                self.push(r);
             }
             O::TableFill { table } => {
                 let (dst, val, len) = self.pop3()?;

@@ -284,7 +284,7 @@ pub(crate) unsafe fn enter<T, R>(
 ) -> Result<Outcome<R>, Error> {
     let objects = store.objects_mut();
     let stack_limit = objects.engine.config().stack.limit;
-    let native_stack_limit = native_stack::limit_for_call(stack_limit)?;
+    let native_stack_limit = native_stack::limit_for_call(objects.native_stack_needed)?;
     let runtime = objects.runtime();
     objects.host_trap = None;
     // SAFETY: `runtime` is the store's live `VMRuntime`; no compiled
@@ -348,50 +348,58 @@ fn trapped<R>(
     }
 }
 
-/// The native stack rule.
+/// The native stack rule (`docs/vm.md`, native stack).
 ///
 /// Compiled code runs on the calling thread's stack. Its prologues trap
 /// with `native_stack_exhausted` below `VMRuntime::native_stack_limit`,
 /// which is set to the lowest address of the thread's stack plus
 /// [`HOST_RESERVE`], so host functions and builtins called from the deepest
 /// frame still have that much stack. Before entering, the runtime requires
-/// [`FACTOR`] × the deterministic stack limit plus [`ENTRY_RESERVE`] bytes
-/// between the current stack pointer and that limit: a Wasm frame's native
-/// size is at most a small multiple of the frame size instrumentation
-/// charges for it, so with this margin the deterministic `stack_overflow`
-/// always fires first.
+/// the store's [`Store::native_stack_needed`](crate::Store::native_stack_needed)
+/// bytes between the current stack pointer and that limit: derived from
+/// the measured native frames of its modules, that is enough for the
+/// deterministic `stack_overflow` to fire first, so the guard never does.
 pub mod native_stack {
     use super::Error;
+    use crate::compile::NativeFrames;
 
-    /// Native bytes allowed per deterministic stack byte.
-    pub const FACTOR: u64 = 4;
+    /// Native bytes assumed per deterministic stack byte for a module
+    /// compiled without metering, which has no charged frames to bound its
+    /// native ones (measurement only; deep recursion there may exhaust the
+    /// native stack).
+    pub const UNMETERED_RATIO: u64 = 4;
     /// Stack kept free below the deepest Wasm frame for host code.
     pub const HOST_RESERVE: u64 = 512 << 10;
     /// Stack for the entry trampoline and the runtime's own frames.
     pub const ENTRY_RESERVE: u64 = 64 << 10;
 
-    /// Bytes of native stack a call needs for the deterministic stack limit
-    /// `stack_limit`.
-    pub fn needed(stack_limit: u64) -> u64 {
-        stack_limit
-            .saturating_mul(FACTOR)
+    /// Bytes of native stack above the limit that calls into code with
+    /// `frames` need under the deterministic stack limit `stack_limit`: a
+    /// chain of frames charged at most `stack_limit` in all, plus the one
+    /// frame allocated before its own charge fails, plus the entry.
+    pub(crate) fn needed(frames: NativeFrames, stack_limit: u64) -> u64 {
+        frames
+            .ratio
+            .unwrap_or(UNMETERED_RATIO)
+            .saturating_mul(stack_limit)
+            .saturating_add(frames.max_frame)
             .saturating_add(ENTRY_RESERVE)
     }
 
     /// Bytes of native stack left for Wasm on the current thread: from
     /// here down to [`HOST_RESERVE`] above the thread's lowest stack
     /// address (0 where the bounds are unknown). An embedder compares it
-    /// with [`needed`] to decide whether a call can run on this thread or
-    /// needs one with a larger stack.
+    /// with [`Module::native_stack_needed`](crate::Module::native_stack_needed)
+    /// to decide whether a call can run on this thread or needs one with a
+    /// larger stack.
     pub fn available() -> u64 {
         limit_and_available().map_or(0, |(_, available)| available)
     }
 
-    /// The native stack limit for a call from here, or why there is not
-    /// enough stack for one.
+    /// The native stack limit for a call from here that needs `needed`
+    /// bytes above it, or why there is not enough stack for one.
     #[inline]
-    pub(crate) fn limit_for_call(stack_limit: u64) -> Result<usize, Error> {
-        let needed = needed(stack_limit);
+    pub(crate) fn limit_for_call(needed: u64) -> Result<usize, Error> {
         let (limit, available) = limit_and_available().unwrap_or((0, 0));
         if available < needed {
             return Err(too_small(needed, available));
@@ -470,5 +478,33 @@ pub mod native_stack {
         pub fn thread_stack_low() -> Option<usize> {
             None
         }
+    }
+}
+
+impl crate::Module {
+    /// Bytes of native stack a call into this module needs between the
+    /// caller's stack pointer and [`native_stack::HOST_RESERVE`] above the
+    /// bottom of the thread's stack (`docs/vm.md`, native stack): derived
+    /// from the native frames measured when the module was compiled and
+    /// the engine's stack limit. With this much, every call ends in a
+    /// result or a deterministic trap; with less it is refused with
+    /// [`Error::NativeStackTooSmall`]. An embedder that gives a call a
+    /// thread of its own sizes it as this plus `HOST_RESERVE` plus its own
+    /// frames.
+    pub fn native_stack_needed(&self) -> u64 {
+        native_stack::needed(
+            self.inner.code.native_frames(),
+            self.inner.engine.config().stack.limit,
+        )
+    }
+}
+
+impl<T> crate::Store<T> {
+    /// Bytes of native stack a call in this store needs (see
+    /// [`Module::native_stack_needed`](crate::Module::native_stack_needed)):
+    /// the largest of the modules instantiated in it, since a call can
+    /// reach any of them through imports and tables.
+    pub fn native_stack_needed(&self) -> u64 {
+        self.objects().native_stack_needed
     }
 }

@@ -46,6 +46,11 @@ pub struct EngineConfig {
     pub imports: ImportPolicy,
     /// The gas limit the start function runs with during instantiation.
     pub start_gas_limit: u64,
+    /// Translate every function with the slot strategy (`docs/vm.md`, two
+    /// translation strategies) instead of choosing per function. Results,
+    /// gas and traps are the same either way; this exists so tests can
+    /// run whole suites through the strategy few functions take.
+    pub slot_strategy_only: bool,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +63,7 @@ impl Default for EngineConfig {
             opt_level: OptLevel::Speed,
             imports: ImportPolicy::Any,
             start_gas_limit: 10_000_000,
+            slot_strategy_only: false,
         }
     }
 }
@@ -139,6 +145,13 @@ impl Engine {
         if config.stack.limit > i64::MAX as u64 {
             return Err(Error::Config("stack limit does not fit in i64".into()));
         }
+        // A frame that charges nothing would let recursion go on without
+        // bound on `stack_left`, and nothing could bound the native stack.
+        if config.metering && config.stack.frame_overhead == 0 {
+            return Err(Error::Config(
+                "stack frame overhead must be at least 1 byte".into(),
+            ));
+        }
         let isas = compile::make_isas(&compile::CodegenConfig {
             opt_level: match config.opt_level {
                 OptLevel::None => compile::OptLevel::None,
@@ -147,6 +160,7 @@ impl Engine {
             verify: cfg!(debug_assertions),
             metering: config.metering,
             prepay_loops: true,
+            slot_strategy_only: config.slot_strategy_only,
         })
         .map_err(|e| Error::Compile(e.to_string()))?;
         Ok(Self {

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use detvm_metering::{ModuleInfo, abi, instrument, validate};
 use wasmparser::ExternalKind;
 
+use super::memory::PAGE_SIZE;
 use super::{Engine, Error, ExternType, FuncType, GlobalType, MemoryType, TableType, ValType};
 use crate::compile;
-use crate::env::{ConstOp, ElementSegment, ImportKind, ModuleEnv};
+use crate::env::{ConstOp, ElementMode, ElementSegment, ImportKind, ModuleEnv};
 
 /// Pages of 64 KiB a 32-bit memory can address.
 pub(crate) const MAX_PAGES: u64 = 1 << 16;
@@ -69,6 +70,100 @@ pub(crate) struct DataPlan {
     pub bytes: Range<usize>,
 }
 
+/// One item of an element segment, in a form that does not depend on the
+/// instance. It becomes a reference (the address of the instance's
+/// `VMFuncRef`, or a global's value) only when it is written into a table,
+/// so a passive segment costs an instance nothing until `table.init`
+/// copies from it, and then only per element copied, which is charged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum ElemItem {
+    /// `ref.null`.
+    #[default]
+    Null,
+    /// `ref.func`: a function index.
+    Func(u32),
+    /// `global.get` of an immutable global (constant expressions can name
+    /// no other), so reading it later gives the value it had at
+    /// instantiation.
+    Global(u32),
+}
+
+/// An element segment: how it is used and its items, shared by every
+/// instance of the module.
+#[derive(Debug, Clone)]
+pub(crate) struct ElementPlan {
+    pub mode: ElementMode,
+    pub items: Box<[ElemItem]>,
+}
+
+/// What a module's active segments leave in a fresh memory or table,
+/// computed once: disjoint runs in ascending order, each a start index in
+/// the target and a range of `items`. Applying the runs gives the same
+/// contents as applying the segments one by one, but copies at most the
+/// target's initial size, however many segments overlap.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct InitImage<T> {
+    pub runs: Box<[(usize, Range<usize>)]>,
+    pub items: Box<[T]>,
+}
+
+impl<T: Copy + Default> InitImage<T> {
+    /// Merges `segments` (start index, contents), applied in order, later
+    /// ones overwriting earlier ones. The work is the segments' total size
+    /// plus sorting their bounds.
+    fn merge(segments: &[(usize, &[T])]) -> Result<Self, Error> {
+        let mut bounds: Vec<(usize, usize)> = segments
+            .iter()
+            .filter(|(_, items)| !items.is_empty())
+            .map(|&(start, items)| {
+                start
+                    .checked_add(items.len())
+                    .map(|end| (start, end))
+                    .ok_or_else(|| internal("segment end overflows"))
+            })
+            .collect::<Result<_, _>>()?;
+        // Sorted on the whole tuple, so the order does not depend on the
+        // sort's stability.
+        bounds.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::new();
+        for (start, end) in bounds {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        let mut runs = Vec::with_capacity(merged.len());
+        let mut total = 0usize;
+        for (start, end) in merged {
+            let len = end - start;
+            runs.push((start, total..total + len));
+            total += len;
+        }
+        let mut items = vec![T::default(); total];
+        for &(start, segment) in segments {
+            if segment.is_empty() {
+                continue;
+            }
+            // The run containing `start`: a segment is never split between
+            // runs, since runs are unions of segments.
+            let run = runs
+                .partition_point(|(run_start, _)| *run_start <= start)
+                .checked_sub(1)
+                .and_then(|i| runs.get(i))
+                .ok_or_else(|| internal("segment outside its image"))?;
+            let from = run.1.start + (start - run.0);
+            items
+                .get_mut(from..from + segment.len())
+                .ok_or_else(|| internal("segment outside its image"))?
+                .copy_from_slice(segment);
+        }
+        Ok(Self {
+            runs: runs.into_boxed_slice(),
+            items: items.into_boxed_slice(),
+        })
+    }
+}
+
 pub(crate) struct ModuleInner {
     pub engine: Engine,
     pub env: ModuleEnv,
@@ -86,9 +181,24 @@ pub(crate) struct ModuleInner {
     pub memory: Option<MemoryPlan>,
     pub tables: Vec<TablePlan>,
     pub globals: Vec<(GlobalType, ConstOp)>,
-    pub elements: Vec<ElementSegment>,
+    /// Element segments, instance-independent (passive ones are turned into
+    /// references only by `table.init`).
+    pub elements: Box<[ElementPlan]>,
+    /// Which element segments an instance starts with dropped: the active
+    /// and declared ones.
+    pub elements_dropped: Box<[bool]>,
+    /// The active element segments merged, one image per defined table,
+    /// when every active segment has a constant offset and fits the initial
+    /// size of a table the module defines; otherwise `None` and the
+    /// segments are applied one by one, as the specification describes.
+    pub table_images: Option<Box<[InitImage<ElemItem>]>>,
     pub data: Vec<DataPlan>,
+    /// Passive and active segment contents, shared by every instance.
     pub data_blob: Box<[u8]>,
+    /// The active data segments merged, when the memory is defined here and
+    /// every active segment has a constant offset and fits the initial
+    /// memory; otherwise `None` (segments applied one by one).
+    pub memory_image: Option<InitImage<u8>>,
 }
 
 impl std::fmt::Debug for Module {
@@ -111,12 +221,12 @@ impl Module {
         let config = engine.config();
         let info =
             validate(bytes, &config.validation_config()).map_err(|e| Error::Rejected(e.into()))?;
-        let wasm = if config.metering {
-            instrument(bytes, &info, &config.schedule, &config.stack)
-                .map_err(|e| Error::Rejected(e.into()))?
-                .bytes
+        let (wasm, frame_costs) = if config.metering {
+            let instrumented = instrument(bytes, &info, &config.schedule, &config.stack)
+                .map_err(|e| Error::Rejected(e.into()))?;
+            (instrumented.bytes, Some(instrumented.stats.frame_costs))
         } else {
-            bytes.to_vec()
+            (bytes.to_vec(), None)
         };
         let env = ModuleEnv::parse(&wasm)?;
         if config.metering != env.is_instrumented() {
@@ -124,7 +234,7 @@ impl Module {
                 "instrumentation imports do not match the metering setting",
             ));
         }
-        let code = compile::compile_module(engine.isas(), &env, &wasm)
+        let code = compile::compile_module(engine.isas(), &env, &wasm, frame_costs.as_deref())
             .map_err(|e| Error::Compile(e.to_string()))?;
         let inner = plan(engine, env, code, &wasm, &info)?;
         Ok(Self {
@@ -166,7 +276,7 @@ impl Module {
 
 fn plan(
     engine: &Engine,
-    env: ModuleEnv,
+    mut env: ModuleEnv,
     code: compile::CompiledCode,
     wasm: &[u8],
     info: &ModuleInfo,
@@ -308,9 +418,25 @@ fn plan(
         });
     }
 
+    // The items move out of `env` (nothing else reads them) into a form
+    // half the size, so a large segment is held once per module.
+    let elements = std::mem::take(&mut env.elements)
+        .into_iter()
+        .map(|segment| element_plan(segment, env.funcs.len(), env.globals.len()))
+        .collect::<Result<Box<[_]>, Error>>()?;
+    let elements_dropped = elements
+        .iter()
+        .map(|segment| !matches!(segment.mode, ElementMode::Passive))
+        .collect();
+    let table_images = table_images(&elements, &tables, env.imported_tables)?;
+    let memory_image = memory_image(memory.as_ref(), &data, &data_blob)?;
+
     Ok(ModuleInner {
         engine: engine.clone(),
-        elements: env.elements.clone(),
+        elements,
+        elements_dropped,
+        table_images,
+        memory_image,
         env,
         code,
         type_ids,
@@ -326,6 +452,111 @@ fn plan(
         data,
         data_blob: data_blob.into_boxed_slice(),
     })
+}
+
+/// An element segment in instance-independent form. Function and global
+/// indices are checked here, so turning an item into a reference cannot
+/// fail later.
+fn element_plan(
+    segment: ElementSegment,
+    funcs: usize,
+    globals: usize,
+) -> Result<ElementPlan, Error> {
+    let items = match segment.mode {
+        // Declared segments only make `ref.func` valid; nothing reads them.
+        ElementMode::Declared => Box::default(),
+        _ => segment
+            .items
+            .iter()
+            .map(|op| match *op {
+                ConstOp::RefNull(_) => Ok(ElemItem::Null),
+                ConstOp::RefFunc(f) if (f as usize) < funcs => Ok(ElemItem::Func(f)),
+                ConstOp::GlobalGet(g) if (g as usize) < globals => Ok(ElemItem::Global(g)),
+                _ => Err(internal("element segment item is not a valid reference")),
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(ElementPlan {
+        mode: segment.mode,
+        items,
+    })
+}
+
+/// A constant `i32` offset as an index, or `None` if the offset depends on
+/// an import.
+fn constant_offset(op: ConstOp) -> Option<usize> {
+    match op {
+        ConstOp::I32(v) => usize::try_from(v as u32).ok(),
+        _ => None,
+    }
+}
+
+/// The merged active element segments of each defined table, if every
+/// active segment targets a defined table at a constant offset and fits
+/// its initial size, so instantiation cannot fail part way through them.
+fn table_images(
+    elements: &[ElementPlan],
+    tables: &[TablePlan],
+    imported_tables: u32,
+) -> Result<Option<Box<[InitImage<ElemItem>]>>, Error> {
+    let mut per_table: Vec<Vec<(usize, &[ElemItem])>> = vec![Vec::new(); tables.len()];
+    for segment in elements {
+        let ElementMode::Active { table, offset } = segment.mode else {
+            continue;
+        };
+        let Some(defined) = table.checked_sub(imported_tables) else {
+            return Ok(None);
+        };
+        let (Some(plan), Some(start)) = (tables.get(defined as usize), constant_offset(offset))
+        else {
+            return Ok(None);
+        };
+        let fits = (start as u64)
+            .checked_add(segment.items.len() as u64)
+            .is_some_and(|end| end <= plan.declared.minimum);
+        if !fits {
+            return Ok(None);
+        }
+        per_table[defined as usize].push((start, &segment.items));
+    }
+    let images = per_table
+        .iter()
+        .map(|segments| InitImage::merge(segments))
+        .collect::<Result<_, _>>()?;
+    Ok(Some(images))
+}
+
+/// The merged active data segments, if the memory is defined here and
+/// every active segment has a constant offset and fits the initial memory.
+fn memory_image(
+    memory: Option<&MemoryPlan>,
+    data: &[DataPlan],
+    data_blob: &[u8],
+) -> Result<Option<InitImage<u8>>, Error> {
+    let Some(memory) = memory else {
+        return Ok(None);
+    };
+    let size = memory.declared.minimum.saturating_mul(PAGE_SIZE);
+    let mut segments = Vec::new();
+    for plan in data {
+        let Some(offset) = plan.active_offset else {
+            continue;
+        };
+        let Some(start) = constant_offset(offset) else {
+            return Ok(None);
+        };
+        let bytes = data_blob
+            .get(plan.bytes.clone())
+            .ok_or_else(|| internal("data segment out of range"))?;
+        let fits = (start as u64)
+            .checked_add(bytes.len() as u64)
+            .is_some_and(|end| end <= size);
+        if !fits {
+            return Ok(None);
+        }
+        segments.push((start, bytes));
+    }
+    InitImage::merge(&segments).map(Some)
 }
 
 /// The largest size a memory may grow to: its maximum, capped by the

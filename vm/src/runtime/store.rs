@@ -59,6 +59,10 @@ pub(crate) struct StoreObjects {
     /// so calls need no engine lookup.
     pub signatures: BTreeMap<u32, (EntryTrampoline, Arc<FuncType>)>,
     pub modules: Vec<Module>,
+    /// Native stack a call needs above `native_stack_limit`: the largest
+    /// [`Module::native_stack_needed`] of the modules registered here,
+    /// since a call can reach any of them (`docs/vm.md`, native stack).
+    pub native_stack_needed: u64,
     /// Message of the pending host trap.
     pub host_trap: Option<String>,
     /// A cell the reserved instrumentation globals point at; compiled code
@@ -92,6 +96,7 @@ impl StoreObjects {
             globals: Vec::new(),
             signatures: BTreeMap::new(),
             modules: Vec::new(),
+            native_stack_needed: super::native_stack::ENTRY_RESERVE,
             host_trap: None,
             reserved_global: Box::default(),
         }
@@ -206,6 +211,7 @@ impl StoreObjects {
                 self.signatures.insert(id, (trampoline, ty));
             }
         }
+        self.native_stack_needed = self.native_stack_needed.max(module.native_stack_needed());
         self.modules.push(module.clone());
     }
 }

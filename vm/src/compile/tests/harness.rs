@@ -80,6 +80,7 @@ fn isa_with(opt: OptLevel, prepay_loops: bool) -> &'static TargetIsas {
             verify: true,
             metering: true,
             prepay_loops,
+            slot_strategy_only: false,
         })
         .expect("host ISA")
     })
@@ -99,6 +100,7 @@ fn isa_unverified(opt: OptLevel) -> &'static TargetIsas {
             verify: false,
             metering: true,
             prepay_loops: true,
+            slot_strategy_only: false,
         })
         .expect("host ISA")
     })
@@ -110,7 +112,7 @@ pub fn compile_unverified(
     opt: OptLevel,
 ) -> Result<CompiledCode, crate::compile::CompileError> {
     let env = ModuleEnv::parse(bytes).expect("module structure");
-    compile_module(isa_unverified(opt), &env, bytes)
+    compile_module(isa_unverified(opt), &env, bytes, None)
 }
 
 /// Both optimisation levels: every semantic test runs under each.
@@ -119,7 +121,7 @@ pub const OPTS: [OptLevel; 2] = [OptLevel::None, OptLevel::Speed];
 /// Compiles `bytes` at `opt`.
 pub fn compile(bytes: &[u8], opt: OptLevel) -> Result<CompiledCode, crate::compile::CompileError> {
     let env = ModuleEnv::parse(bytes).expect("module structure");
-    compile_module(isa(opt), &env, bytes)
+    compile_module(isa(opt), &env, bytes, None)
 }
 
 fn set_trap(vmctx: *mut VMContext, code: TrapCode) {
@@ -357,7 +359,8 @@ impl Instance {
             .validate_all(&wasm)
             .expect("valid module");
         let env = ModuleEnv::parse(&wasm).expect("module structure");
-        let code = compile_module(isa_with(opt, prepay_loops), &env, &wasm).expect("compiles");
+        let code =
+            compile_module(isa_with(opt, prepay_loops), &env, &wasm, None).expect("compiles");
 
         let mut type_ids = Vec::new();
         for ty in &env.types {

@@ -80,10 +80,9 @@ fn wide_br_table() {
 #[test]
 fn large_function_rule() {
     use crate::compile::is_large_function;
-    assert!(!is_large_function(1_000, 64 << 10, 8_192));
-    assert!(is_large_function(1_001, 0, 0));
-    assert!(is_large_function(0, (64 << 10) + 1, 0));
-    assert!(is_large_function(0, 0, 8_193));
+    assert!(!is_large_function(1_000, 64 << 10));
+    assert!(is_large_function(1_001, 0));
+    assert!(is_large_function(0, (64 << 10) + 1));
 }
 
 /// A function mixing a loop, memory, a call, locals and a trap, wrapped in

@@ -1,0 +1,139 @@
+//! The strategy choice and the native frame bound (`docs/vm.md`, native
+//! frames and two translation strategies), checked on the compiled code of
+//! whole modules built by the engine.
+
+use crate::compile::{FRAME_FACTOR, NativeFrames, Strategy};
+use crate::{Engine, EngineConfig, Module};
+
+fn module(wat: &str) -> Module {
+    let bytes = wat::parse_str(wat).expect("wat");
+    Module::new(&Engine::default(), &bytes).expect("module")
+}
+
+fn frames(m: &Module) -> NativeFrames {
+    m.inner.code.native_frames()
+}
+
+fn strategies(m: &Module) -> Vec<Strategy> {
+    let code = &m.inner.code;
+    (0..code.num_functions())
+        .map(|i| code.strategy(i))
+        .collect()
+}
+
+/// `n` loads left on the operand stack, then added up: `n` values live
+/// across `n` bounds checks.
+pub(crate) fn live_loads(n: usize, drop_each: bool) -> String {
+    let mut body = String::new();
+    for i in 0..n {
+        body.push_str(&format!("i32.const {} i32.load\n", 4 * (i % 1000)));
+        if drop_each {
+            body.push_str("drop\n");
+        }
+    }
+    if drop_each {
+        body.push_str("i32.const 0\n");
+    } else {
+        body.push_str(&"i32.add\n".repeat(n - 1));
+    }
+    format!(r#"(module (memory 1) (func (export "f") (result i32) {body}))"#)
+}
+
+/// `n` mutable globals, all read before a recursive call.
+pub(crate) fn many_globals(n: usize) -> String {
+    let globals: String = (0..n)
+        .map(|i| format!("(global (mut i32) (i32.const {i}))\n"))
+        .collect();
+    let mut reads = String::from("i32.const 0\n");
+    for i in 0..n {
+        reads.push_str(&format!("global.get {i} i32.add\n"));
+    }
+    format!(
+        r#"(module {globals}
+          (func $f (export "f") (param $d i32) (result i32)
+            {reads}
+            local.get $d i32.eqz
+            if (result i32) i32.const 0
+            else local.get $d i32.const 1 i32.sub call $f end
+            i32.add))"#
+    )
+}
+
+/// `n` floats negated around a call each: values live across calls.
+pub(crate) fn float_calls(n: usize) -> String {
+    let pairs = "f64.neg call $nop\n".repeat(n);
+    format!(
+        r#"(module (func $nop)
+          (func $f (export "f") (param $d i32) (result i32)
+            f64.const 1
+            {pairs}
+            drop
+            local.get $d i32.eqz
+            if (result i32) i32.const 0
+            else local.get $d i32.const 1 i32.sub call $f i32.const 1 i32.add end))"#
+    )
+}
+
+#[test]
+fn live_values_across_checks_take_the_slot_strategy() {
+    let flood = module(&live_loads(2_000, false));
+    assert_eq!(strategies(&flood), [Strategy::Slots]);
+    // The same loads, each dropped at once, keep nothing live.
+    let dropped = module(&live_loads(2_000, true));
+    assert_eq!(strategies(&dropped), [Strategy::Registers]);
+}
+
+#[test]
+fn every_frame_is_within_the_factor_of_its_charge() {
+    for wat in [
+        live_loads(2_000, false),
+        many_globals(990),
+        float_calls(1_000),
+        float_calls(30_000),
+    ] {
+        let m = module(&wat);
+        let f = frames(&m);
+        let ratio = f.ratio.expect("an instrumented module has a ratio");
+        assert!(ratio <= FRAME_FACTOR, "{f:?} {:?}", strategies(&m));
+        assert!(f.max_frame > 0);
+    }
+}
+
+#[test]
+fn realistic_code_keeps_the_register_strategy() {
+    let bytes = detvm_fixtures::realistic::module(100 << 10, 7);
+    let m = Module::new(&Engine::default(), &bytes).expect("module");
+    let slots = strategies(&m)
+        .iter()
+        .filter(|&&s| s == Strategy::Slots)
+        .count();
+    eprintln!(
+        "realistic: {slots} of {} in slots, {:?}",
+        strategies(&m).len(),
+        frames(&m)
+    );
+    assert_eq!(slots, 0);
+}
+
+#[test]
+fn slot_strategy_only_changes_nothing_but_the_strategy() {
+    let config = EngineConfig {
+        slot_strategy_only: true,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(config).expect("engine");
+    let bytes = wat::parse_str(float_calls(10)).expect("wat");
+    let slots = Module::new(&engine, &bytes).expect("module");
+    assert_eq!(strategies(&slots), [Strategy::Slots, Strategy::Slots]);
+    let registers = module(&float_calls(10));
+    for m in [&slots, &registers] {
+        let engine = m.engine();
+        let mut store = crate::Store::new(engine, ());
+        let instance =
+            crate::Instance::new(&mut store, m, &crate::Linker::new(engine)).expect("instance");
+        let out = instance
+            .call(&mut store, "f", &[crate::Value::I32(5)], 1_000_000)
+            .expect("call");
+        assert_eq!(out.results(), Some(&[crate::Value::I32(5)][..]));
+    }
+}
