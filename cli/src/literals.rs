@@ -61,8 +61,15 @@ pub fn type_name(ty: ValType) -> &'static str {
 }
 
 /// How a result is printed: `i32:`/`i64:` signed decimal, floats as their
-/// raw bits in lowercase hex (so every NaN payload is visible), references
-/// as their kind and `null` or an opaque id.
+/// raw bits in lowercase hex (so every NaN payload is visible),
+/// `funcref:null` or `funcref:nonnull`, `externref:null` or
+/// `externref:<host id>`.
+///
+/// Output must be the same on every run and machine, so nothing derived
+/// from a host address is ever printed: `Func::id` is one, and the VM's
+/// public API gives no way back from a `Func` to its function index, so a
+/// non-null funcref only says that it is non-null. An externref's id is
+/// chosen by the host, not an address, so it is printed as is.
 pub fn render_value(value: &Value) -> String {
     match value {
         Value::I32(v) => format!("i32:{v}"),
@@ -70,7 +77,7 @@ pub fn render_value(value: &Value) -> String {
         Value::F32(bits) => format!("f32:{bits:#010x}"),
         Value::F64(bits) => format!("f64:{bits:#018x}"),
         Value::FuncRef(None) => "funcref:null".to_owned(),
-        Value::FuncRef(Some(func)) => format!("funcref:{}", func.id()),
+        Value::FuncRef(Some(_)) => "funcref:nonnull".to_owned(),
         Value::ExternRef(None) => "externref:null".to_owned(),
         Value::ExternRef(Some(extern_ref)) => format!("externref:{}", extern_ref.id()),
     }
@@ -79,6 +86,7 @@ pub fn render_value(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use detvm_vm::ExternRef;
 
     #[test]
     fn integers_accept_sign_hex_separators_and_unsigned_spellings() {
@@ -127,6 +135,16 @@ mod tests {
             Value::F64(0x3fe0_0000_0000_0000)
         );
         assert!(parse_literal(1, "one", ValType::F64).is_err());
+    }
+
+    #[test]
+    fn references_print_without_addresses() {
+        assert_eq!(render_value(&Value::FuncRef(None)), "funcref:null");
+        assert_eq!(render_value(&Value::ExternRef(None)), "externref:null");
+        assert_eq!(
+            render_value(&Value::ExternRef(Some(ExternRef::new(7)))),
+            "externref:7"
+        );
     }
 
     #[test]

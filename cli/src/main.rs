@@ -37,6 +37,13 @@ enum Command {
     /// Rewrite a module to charge gas and bound its stack (plain Wasm out).
     Instrument(commands::instrument::Args),
     /// Run an exported function and print its results and gas.
+    ///
+    /// Results print one per line (or as the `results` array with `--json`):
+    /// `i32:-1` and `i64:5` in signed decimal, `f32:0x7fc00000` and
+    /// `f64:0x3ff0000000000000` as raw bits in hex, `funcref:null` or
+    /// `funcref:nonnull`, `externref:null` or `externref:<host id>`. No host
+    /// address is ever printed, so the same call prints the same text on
+    /// every run.
     Run(commands::run::Args),
     /// Run WebAssembly test scripts (`.wast`) against the engine.
     Wast(commands::wast::Args),

@@ -178,3 +178,92 @@ fn wast_reports_per_file_and_totals() {
     let garbage = write(dir.path(), "garbage.wast", "(module (func");
     assert_eq!(detvm(&["wast", &garbage]).status.code(), Some(1));
 }
+
+const REFS: &str = r#"
+(module
+  (func $target (result i32) (i32.const 1))
+  (elem declare func $target)
+  (func (export "refs") (result funcref funcref) (ref.func $target) (ref.null func))
+)
+"#;
+
+/// The stdout of a `detvm` run that must succeed.
+fn stdout_of(args: &[&str]) -> String {
+    let output = detvm(args);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("stdout is UTF-8")
+}
+
+#[test]
+fn funcrefs_print_the_same_in_every_process_without_an_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "refs.wat", REFS);
+
+    // Each run is a separate process, so an address-derived form would
+    // differ between the two (and would not match the expected text).
+    let text = ["run", file.as_str(), "--invoke", "refs"];
+    let first = stdout_of(&text);
+    let second = stdout_of(&text);
+    assert_eq!(first, "funcref:nonnull\nfuncref:null\n");
+    assert_eq!(first, second);
+
+    let json = ["run", file.as_str(), "--invoke", "refs", "--json"];
+    let first = stdout_of(&json);
+    let second = stdout_of(&json);
+    assert_eq!(first, second);
+    let first = serde_json::from_str::<serde_json::Value>(&first).unwrap();
+    assert_eq!(first["results"], json!(["funcref:nonnull", "funcref:null"]));
+}
+
+const HYPHENS: &str = r#"
+(module
+  (func (export "-f") (result i32) (i32.const 42))
+  (func (export "f") (param i32) (result i32) (local.get 0))
+)
+"#;
+
+#[test]
+fn export_names_may_start_with_a_hyphen() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "hyphens.wat", HYPHENS);
+
+    assert_eq!(stdout_of(&["run", &file, "--invoke", "-f"]), "i32:42\n");
+    assert_eq!(stdout_of(&["run", &file, "--invoke=-f"]), "i32:42\n");
+    let json = json_of(&detvm(&["run", &file, "--invoke", "-f", "--json"]));
+    assert_eq!(json["results"], json!(["i32:42"]));
+}
+
+#[test]
+fn negative_numbers_stay_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "hyphens.wat", HYPHENS);
+
+    assert_eq!(
+        stdout_of(&["run", &file, "--invoke", "f", "-1"]),
+        "i32:-1\n"
+    );
+    assert_eq!(
+        stdout_of(&["run", &file, "--invoke", "f", "--", "-0x7fffffff"]),
+        "i32:-2147483647\n"
+    );
+    let neg = json_of(&detvm(&["run", &file, "--invoke", "f", "-1", "--json"]));
+    assert_eq!(neg["results"], json!(["i32:-1"]));
+}
+
+#[test]
+fn run_help_documents_result_forms_and_hyphen_names() {
+    let help = stdout_of(&["run", "--help"]);
+    for needle in [
+        "funcref:null",
+        "funcref:nonnull",
+        "externref:<host id>",
+        "--invoke -f",
+    ] {
+        assert!(help.contains(needle), "`{needle}` missing from:\n{help}");
+    }
+}

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use detvm_vm::{Engine, EngineConfig, Error, Instance, Linker, Module, Outcome, Store};
+use detvm_vm::{
+    Engine, EngineConfig, Error, Instance, Linker, Module, Outcome, Store, native_stack,
+};
 use serde_json::{Value as Json, json};
 
 use super::LimitsPreset;
@@ -16,17 +18,28 @@ use crate::report::{metering_error_json, print_json};
 /// simple instructions under the v1 schedule, so a runaway loop still ends.
 pub const DEFAULT_GAS: u64 = 1_000_000_000;
 
-/// Native stack for the thread that runs Wasm: far above what the
-/// deterministic stack limit can use, so that limit always fires first.
+/// The least native stack of the thread that runs Wasm. A module whose
+/// documented need (`Module::native_stack_needed`, from its measured
+/// frames) is larger gets that need plus the host's reserve and a margin,
+/// so the deterministic stack limit always fires first.
 pub const RUN_THREAD_STACK: usize = 256 << 20;
 
+/// Stack beyond the module's need and the host reserve: the frames of
+/// the run thread itself above the call.
+const RUN_THREAD_MARGIN: u64 = 8 << 20;
+
 /// Run an exported function of a module and print its results and gas.
+///
+/// The `--help` text is the `Run` variant's doc in `main.rs`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The module, as `.wasm` binary or `.wat` text.
     file: PathBuf,
-    /// The exported function to call.
-    #[arg(long, value_name = "NAME")]
+    /// The exported function to call. A name that starts with `-` works
+    /// both as `--invoke -f` and `--invoke=-f`.
+    // Export names are arbitrary strings, so the value after `--invoke` is
+    // never taken for a flag.
+    #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
     invoke: String,
     /// Gas limit for the call.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_GAS)]
@@ -93,8 +106,15 @@ pub fn run(args: &Args) -> Status {
     }
 
     let (invoke, gas) = (args.invoke.clone(), args.gas);
+    let stack = module
+        .native_stack_needed()
+        .saturating_add(native_stack::HOST_RESERVE)
+        .saturating_add(RUN_THREAD_MARGIN);
+    let stack = usize::try_from(stack)
+        .unwrap_or(usize::MAX)
+        .max(RUN_THREAD_STACK);
     let result = std::thread::Builder::new()
-        .stack_size(RUN_THREAD_STACK)
+        .stack_size(stack)
         .spawn(move || {
             let mut store = Store::new(&engine, ());
             let instance = Instance::new(&mut store, &module, &Linker::new(&engine))?;
