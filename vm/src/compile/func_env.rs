@@ -27,6 +27,8 @@ pub(super) const PTR: ir::Type = I64;
 
 /// Number of trap codes compiled code can raise by itself.
 const TRAP_CODES: usize = 13;
+/// Most predecessors of one trap-exit block (see [`Translator::exit_block`]).
+const EXIT_FAN_IN: u32 = 32;
 
 /// Flags for loads of instance structures that never change while the
 /// instance lives (vmctx fields, global cell and table pointers, type ids).
@@ -101,9 +103,16 @@ pub(super) struct Translator<'a, 'f> {
     pub func_index: u32,
     /// Byte offset of the operator being translated, for errors.
     pub offset: u64,
-    pub vmctx: Value,
-    /// `vmctx.runtime`, loaded once in the prologue.
-    pub rt: Value,
+    /// The `vmctx` parameter; use [`Self::vmctx`] outside the prologue.
+    vmctx_param: Value,
+    /// `vmctx.runtime`, loaded in the prologue; use [`Self::rt`] outside
+    /// it.
+    rt_param: Value,
+    /// Slot strategy only: a stack slot holding `vmctx` and the runtime
+    /// pointer, reloaded once per block (see [`Self::bases`]).
+    bases_slot: Option<ir::StackSlot>,
+    /// The bases loaded in a block from [`Self::bases_slot`].
+    bases_here: Option<(Block, Value, Value)>,
     /// The entry block's terminator: function-invariant values are inserted
     /// just before it, so they dominate every use.
     pub entry_term: ir::Inst,
@@ -148,8 +157,14 @@ pub(super) struct Translator<'a, 'f> {
     /// Results of the latest charges that open a loop body, which the next
     /// charge must not fold into its own (see [`Self::fused_charge`]).
     loop_head_charges: Vec<Value>,
-    trap_blocks: [Option<Block>; TRAP_CODES],
-    propagate_block: Option<Block>,
+    /// The open trap-exit block per trap code, with its predecessor count.
+    trap_blocks: [Option<(Block, u32)>; TRAP_CODES],
+    /// The open block that propagates a callee's trap, with its
+    /// predecessor count.
+    propagate_block: Option<(Block, u32)>,
+    /// Exit blocks that reached [`EXIT_FAN_IN`] predecessors and were
+    /// replaced: the trap code (`None`: propagate) and the block.
+    closed_exits: Vec<(Option<usize>, Block)>,
     // Function invariants, hoisted on first use.
     memory_ptr: Option<Value>,
     builtins_ptr: Option<Value>,
@@ -261,6 +276,13 @@ impl<'a, 'f> Translator<'a, 'f> {
             }
             None => None,
         };
+        let bases_slot = (strategy == Strategy::Slots).then(|| {
+            let slot =
+                b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 16, 3));
+            b.ins().stack_store(PTR, vmctx, slot, 0);
+            b.ins().stack_store(PTR, rt, slot, 8);
+            slot
+        });
         let limit = b
             .ins()
             .load(PTR, state_flags(), rt, runtime_offsets::NATIVE_STACK_LIMIT);
@@ -296,15 +318,17 @@ impl<'a, 'f> Translator<'a, 'f> {
         b.switch_to_block(body);
         b.seal_block(body);
         let mut trap_blocks = [None; TRAP_CODES];
-        trap_blocks[TrapCode::NativeStackExhausted as usize] = Some(trap);
+        trap_blocks[TrapCode::NativeStackExhausted as usize] = Some((trap, 1));
         Ok(Self {
             b,
             m,
             jit,
             func_index,
             offset: 0,
-            vmctx,
-            rt,
+            vmctx_param: vmctx,
+            rt_param: rt,
+            bases_slot,
+            bases_here: None,
             entry_term,
             locals: Vec::new(),
             locals_touched: Vec::new(),
@@ -323,6 +347,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             loop_head_charges: Vec::with_capacity(LOOP_HEAD_CAPACITY),
             trap_blocks,
             propagate_block: None,
+            closed_exits: Vec::new(),
             memory_ptr: None,
             builtins_ptr: None,
             globals_ptr: None,
@@ -520,16 +545,41 @@ impl<'a, 'f> Translator<'a, 'f> {
         next
     }
 
-    /// The shared cold block that takes a trap exit with `code`.
+    /// The shared cold block that takes a trap exit with `code`, for one
+    /// more predecessor.
     pub fn trap_block(&mut self, code: TrapCode) -> Block {
         let slot = code as usize;
-        if let Some(block) = self.trap_blocks[slot] {
-            return block;
+        let (block, closed) = Self::exit_block(&mut self.b, &mut self.trap_blocks[slot]);
+        if let Some(closed) = closed {
+            self.closed_exits.push((Some(slot), closed));
         }
-        let block = self.b.create_block();
-        self.b.set_cold_block(block);
-        self.trap_blocks[slot] = Some(block);
         block
+    }
+
+    /// The block of `open` for one more predecessor: a new one when there
+    /// is none or it has [`EXIT_FAN_IN`] already (then the full one is
+    /// returned second, to be emitted later). Dominator trees are built
+    /// by walking from each predecessor of a block up to the dominator of
+    /// those seen so far; one exit shared by the thousands of checks of a
+    /// long straight-line body makes that walk, and compile time,
+    /// quadratic in the body. With a bounded fan-in each walk stays within
+    /// one group of checks.
+    fn exit_block(
+        b: &mut FunctionBuilder<'_>,
+        open: &mut Option<(Block, u32)>,
+    ) -> (Block, Option<Block>) {
+        match open {
+            Some((block, uses)) if *uses < EXIT_FAN_IN => {
+                *uses += 1;
+                (*block, None)
+            }
+            _ => {
+                let block = b.create_block();
+                b.set_cold_block(block);
+                let full = open.replace((block, 1)).map(|(full, _)| full);
+                (block, full)
+            }
+        }
     }
 
     /// The target of a conditional branch to the trap exit `code`: the
@@ -550,7 +600,8 @@ impl<'a, 'f> Translator<'a, 'f> {
                 let value = self.b.use_var(var);
                 let now = here.map(|b| (b, value));
                 if now.is_none() || self.synced[slot] != now {
-                    self.b.ins().store(state_flags(), value, self.rt, off);
+                    let rt = self.rt();
+                    self.b.ins().store(state_flags(), value, rt, off);
                     self.synced[slot] = now;
                 }
             }
@@ -605,19 +656,15 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// Propagates a pending trap by returning, and forgets the cached memory
     /// descriptor (the callee may have grown memory).
     fn branch_on_trap(&mut self) {
+        let rt = self.rt();
         let code = self
             .b
             .ins()
-            .load(I32, state_flags(), self.rt, runtime_offsets::TRAP_CODE);
-        let propagate = match self.propagate_block {
-            Some(block) => block,
-            None => {
-                let block = self.b.create_block();
-                self.b.set_cold_block(block);
-                self.propagate_block = Some(block);
-                block
-            }
-        };
+            .load(I32, state_flags(), rt, runtime_offsets::TRAP_CODE);
+        let (propagate, closed) = Self::exit_block(&mut self.b, &mut self.propagate_block);
+        if let Some(closed) = closed {
+            self.closed_exits.push((None, closed));
+        }
         let next = self.b.create_block();
         self.b.ins().brif(code, propagate, &[], next, &[]);
         self.b.switch_to_block(next);
@@ -634,7 +681,8 @@ impl<'a, 'f> Translator<'a, 'f> {
                 continue;
             }
             let v = self.b.use_var(var);
-            self.b.ins().store(state_flags(), v, self.rt, off);
+            let rt = self.rt();
+            self.b.ins().store(state_flags(), v, rt, off);
         }
     }
 
@@ -644,9 +692,10 @@ impl<'a, 'f> Translator<'a, 'f> {
         let Some(vars) = self.counters else { return };
         self.b.def_var(vars[slot], value);
         if slot == 1 && self.stack_write_through {
+            let rt = self.rt();
             self.b
                 .ins()
-                .store(state_flags(), value, self.rt, COUNTER_OFFSETS[1]);
+                .store(state_flags(), value, rt, COUNTER_OFFSETS[1]);
         }
     }
 
@@ -672,14 +721,16 @@ impl<'a, 'f> Translator<'a, 'f> {
             // Counters in `VMRuntime`: it already holds the value before the
             // charge when the check branches to the exit.
             let off = COUNTER_OFFSETS[counter];
-            let old = self.b.ins().load(I64, state_flags(), self.rt, off);
+            let rt = self.rt();
+            let old = self.b.ins().load(I64, state_flags(), rt, off);
             let borrow = self
                 .b
                 .ins()
                 .icmp_imm_u(IntCC::UnsignedLessThan, old, amount as i64);
             self.trap_if(borrow, trap);
             let new = self.b.ins().iadd_imm_s(old, (amount as i64).wrapping_neg());
-            self.b.ins().store(state_flags(), new, self.rt, off);
+            let rt = self.rt();
+            self.b.ins().store(state_flags(), new, rt, off);
             return;
         };
         let var = vars[counter];
@@ -731,7 +782,8 @@ impl<'a, 'f> Translator<'a, 'f> {
         let Some(vars) = self.counters else { return };
         let here = self.b.current_block();
         for (slot, (var, off)) in vars.into_iter().zip(COUNTER_OFFSETS).enumerate() {
-            let v = self.b.ins().load(I64, state_flags(), self.rt, off);
+            let rt = self.rt();
+            let v = self.b.ins().load(I64, state_flags(), rt, off);
             self.b.def_var(var, v);
             self.synced[slot] = here.map(|b| (b, v));
         }
@@ -742,19 +794,26 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// way (by the trap site, or by the trapping callee); at the native
     /// stack check in the prologue they are still as loaded.
     pub fn emit_trap_blocks(&mut self) {
-        for (slot, block) in self.trap_blocks.into_iter().enumerate() {
-            let Some(block) = block else { continue };
+        let open = self
+            .trap_blocks
+            .into_iter()
+            .enumerate()
+            .filter_map(|(slot, open)| open.map(|(block, _)| (Some(slot), block)));
+        let propagate = self.propagate_block.map(|(block, _)| (None, block));
+        let exits: Vec<_> = open
+            .chain(propagate)
+            .chain(std::mem::take(&mut self.closed_exits))
+            .collect();
+        for (slot, block) in exits {
             self.b.switch_to_block(block);
             self.b.seal_block(block);
-            let code = self.b.ins().iconst(I32, slot as i64);
-            self.b
-                .ins()
-                .store(state_flags(), code, self.rt, runtime_offsets::TRAP_CODE);
-            self.return_zeros();
-        }
-        if let Some(block) = self.propagate_block {
-            self.b.switch_to_block(block);
-            self.b.seal_block(block);
+            if let Some(slot) = slot {
+                let code = self.b.ins().iconst(I32, slot as i64);
+                let rt = self.rt();
+                self.b
+                    .ins()
+                    .store(state_flags(), code, rt, runtime_offsets::TRAP_CODE);
+            }
             self.return_zeros();
         }
     }
@@ -798,6 +857,37 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// (the result may then be reused anywhere: `true`) while fewer than
     /// [`HOISTED_MAX`] are, and always with the slot strategy, else here
     /// (`false`: the value is only valid in the current block).
+    /// `vmctx` and the runtime pointer, usable in the current block. With
+    /// the slot strategy they are reloaded from their stack slot once per
+    /// block: a value live through every block of a huge function makes
+    /// the register allocator clear tables as large as the function once
+    /// per virtual register, which is quadratic in the body.
+    fn bases(&mut self) -> (Value, Value) {
+        let Some(slot) = self.bases_slot else {
+            return (self.vmctx_param, self.rt_param);
+        };
+        let here = self.b.current_block().expect("translating inside a block");
+        if let Some((block, vmctx, rt)) = self.bases_here
+            && block == here
+        {
+            return (vmctx, rt);
+        }
+        let vmctx = self.b.ins().stack_load(PTR, PTR, slot, 0);
+        let rt = self.b.ins().stack_load(PTR, PTR, slot, 8);
+        self.bases_here = Some((here, vmctx, rt));
+        (vmctx, rt)
+    }
+
+    /// `vmctx`, usable in the current block.
+    fn vmctx(&mut self) -> Value {
+        self.bases().0
+    }
+
+    /// The runtime pointer (`vmctx.runtime`), usable in the current block.
+    fn rt(&mut self) -> Value {
+        self.bases().1
+    }
+
     fn invariant_load(&mut self, ty: ir::Type, base: Value, offset: i64) -> (Value, bool) {
         if self.slots || self.hoisted >= HOISTED_MAX {
             return (self.load_at(ty, state_flags(), base, offset), false);
@@ -818,7 +908,8 @@ impl<'a, 'f> Translator<'a, 'f> {
         if let Some(v) = *cached(self) {
             return v;
         }
-        let (v, hoisted) = self.invariant_load(PTR, self.vmctx, i64::from(offset));
+        let vmctx = self.vmctx();
+        let (v, hoisted) = self.invariant_load(PTR, vmctx, i64::from(offset));
         if hoisted {
             *cached(self) = Some(v);
         }
@@ -970,7 +1061,8 @@ impl<'a, 'f> Translator<'a, 'f> {
         match self.reserved_global(index) {
             Some(Counter::Variable(var, _)) => return Ok(self.b.use_var(var)),
             Some(Counter::Memory(off)) => {
-                return Ok(self.b.ins().load(I64, state_flags(), self.rt, off));
+                let rt = self.rt();
+                return Ok(self.b.ins().load(I64, state_flags(), rt, off));
             }
             None => {}
         }
@@ -999,7 +1091,8 @@ impl<'a, 'f> Translator<'a, 'f> {
                 return Ok(());
             }
             Some(Counter::Memory(off)) => {
-                self.b.ins().store(state_flags(), value, self.rt, off);
+                let rt = self.rt();
+                self.b.ins().store(state_flags(), value, rt, off);
                 return Ok(());
             }
             None => {}
@@ -1103,7 +1196,10 @@ impl<'a, 'f> Translator<'a, 'f> {
             Some(vars) => vars.iter().map(|&var| self.b.use_var(var)).collect(),
             None => COUNTER_OFFSETS
                 .iter()
-                .map(|&off| self.b.ins().load(I64, state_flags(), self.rt, off))
+                .map(|&off| {
+                    let rt = self.rt();
+                    self.b.ins().load(I64, state_flags(), rt, off)
+                })
                 .collect(),
         }
     }
@@ -1135,8 +1231,9 @@ impl<'a, 'f> Translator<'a, 'f> {
                     self.set_counter(1, values[1]);
                 }
                 None => {
+                    let rt = self.rt();
                     for (v, off) in values.into_iter().zip(COUNTER_OFFSETS) {
-                        self.b.ins().store(state_flags(), v, self.rt, off);
+                        self.b.ins().store(state_flags(), v, rt, off);
                     }
                 }
             }
@@ -1197,7 +1294,8 @@ impl<'a, 'f> Translator<'a, 'f> {
                     f
                 }
             };
-            let args = self.call_args(type_index, self.vmctx)?;
+            let vmctx = self.vmctx();
+            let args = self.call_args(type_index, vmctx)?;
             let inst = self.b.ins().call(fref, &args);
             self.finish_call(inst);
         }
@@ -1252,7 +1350,8 @@ impl<'a, 'f> Translator<'a, 'f> {
         };
         let f = self.builtin_fn(builtin);
         let mut all = Vec::with_capacity(args.len() + 1);
-        all.push(self.vmctx);
+        let vmctx = self.vmctx();
+        all.push(vmctx);
         all.extend_from_slice(args);
         self.store_counters();
         let inst = self.b.ins().call_indirect(sig, f, &all);
