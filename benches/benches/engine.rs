@@ -1,7 +1,8 @@
 //! Criterion benchmarks of every engine stage: front end (validate +
-//! instrument), compilation (realistic and adversarial modules),
-//! instantiation, host↔wasm calls, and compute kernels with metering on and
-//! off. `cargo bench -p detvm-benches -- --test` runs each once (CI).
+//! instrument), compilation (realistic modules, the limit modules and the
+//! adversarial compile corpus), instantiation, host↔wasm calls, and compute
+//! kernels with metering on and off. `cargo bench -p detvm-benches --
+//! --test` runs each once (CI).
 
 // criterion_group!/criterion_main! generate undocumented public items.
 #![allow(missing_docs)]
@@ -69,6 +70,27 @@ fn compile_limits(c: &mut Criterion) {
         group.bench_function(module.name, |b| {
             b.iter(|| Module::new(&engine, black_box(&module.bytes)).expect("compiles"))
         });
+    }
+    group.finish();
+}
+
+/// The adversarial compile corpus, each shape at `n` and `2n` (`2n` its
+/// largest size; an eighth of that with `--test`, where some shapes would
+/// otherwise take minutes): time(2n) / time(n) is the doubling ratio the
+/// report tabulates.
+fn compile_adversarial(c: &mut Criterion) {
+    let quick = std::env::args().any(|arg| arg == "--test");
+    let engine = fixtures::engine(true);
+    let mut group = c.benchmark_group("compile_adversarial");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
+    for pair in fixtures::adversarial_pairs(if quick { 8 } else { 1 }) {
+        for (size, wasm) in [("n", &pair.half), ("2n", &pair.full)] {
+            group.throughput(Throughput::Bytes(wasm.len() as u64));
+            group.bench_function(BenchmarkId::new(pair.name, size), |b| {
+                b.iter(|| Module::new(&engine, black_box(wasm)).expect("compiles"))
+            });
+        }
     }
     group.finish();
 }
@@ -314,6 +336,7 @@ criterion_group!(
     validate_instrument,
     compile,
     compile_limits,
+    compile_adversarial,
     instantiate,
     calls,
     kernels,

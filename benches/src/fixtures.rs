@@ -315,6 +315,43 @@ pub fn corpus_config() -> detvm_metering::Config {
     detvm_metering::Config::with_limits(Limits::spec())
 }
 
+/// One shape of the adversarial compile corpus
+/// (`detvm_fixtures::adversarial::compile_corpus`) at two sizes, `n` and
+/// `2n`: comparing their compile times shows whether compilation stays
+/// linear.
+#[derive(Debug, Clone)]
+pub struct AdversarialPair {
+    /// The shape's name, used as the benchmark id.
+    pub name: &'static str,
+    /// What `n` counts.
+    pub describe: &'static str,
+    /// The smaller size.
+    pub n: u32,
+    /// The module at `n`.
+    pub half: Vec<u8>,
+    /// The module at `2n`.
+    pub full: Vec<u8>,
+}
+
+/// Every compile shape at `n` and `2n`, with `2n` its largest size under
+/// the contract limits divided by `shrink` (1 for the real measurement;
+/// smoke runs pass more, so shapes that compile slowly stay quick).
+pub fn adversarial_pairs(shrink: u32) -> Vec<AdversarialPair> {
+    detvm_fixtures::adversarial::compile_corpus()
+        .into_iter()
+        .map(|shape| {
+            let n = (shape.max_n() / shrink.max(1) / 2).max(1);
+            AdversarialPair {
+                name: shape.name,
+                describe: shape.describe,
+                n,
+                half: shape.module(n),
+                full: shape.module(2 * n),
+            }
+        })
+        .collect()
+}
+
 /// A linker with the host functions the kernels and the contract import:
 /// `env.noop: () -> ()` and `env.log: (i32, i32) -> ()`, both doing
 /// nothing.

@@ -198,6 +198,18 @@ fn main() {
             .push((full, full_sample, half.bytes.len(), half_sample));
     }
 
+    eprintln!("adversarial compile corpus");
+    // Quick runs take an eighth of each size: some shapes take seconds at
+    // their largest, and every measurement compiles at least 22 times.
+    for pair in fixtures::adversarial_pairs(if options.quick { 8 } else { 1 }) {
+        let (half, full) = measure::paired(
+            compile_budget,
+            || Module::new(&engine, &pair.half).expect("compiles"),
+            || Module::new(&engine, &pair.full).expect("compiles"),
+        );
+        r.adversarial.push((pair, half, full));
+    }
+
     eprintln!("instantiate");
     let contract = Module::new(&engine, &fixtures::contract_wasm()).expect("compiles");
     let linker = fixtures::linker(&engine);
@@ -279,6 +291,9 @@ struct Report {
     compile_metered: Vec<Sample>,
     compile_unmetered: Vec<Sample>,
     limits: Vec<(limits::LimitModule, Sample, usize, Sample)>,
+    /// The adversarial compile corpus: each shape with its times at `n`
+    /// and `2n`.
+    adversarial: Vec<(fixtures::AdversarialPair, Sample, Sample)>,
     instantiate: Option<Sample>,
     instance_only: Option<Sample>,
     /// [`token::TRANSFERS`] token transfers.
@@ -348,6 +363,11 @@ impl Report {
             .limits
             .iter()
             .all(|(_, full, _, half)| full.median_ns / half.median_ns <= LINEAR_DOUBLING);
+        let adversarial_worst = self
+            .adversarial
+            .iter()
+            .map(|(_, half, full)| full.median_ns / half.median_ns)
+            .fold(0.0, f64::max);
         let slowest_limit = self
             .limits
             .iter()
@@ -419,6 +439,12 @@ impl Report {
                 .map(|(_, f, _, h)| f.median_ns / h.median_ns)
                 .fold(0.0, f64::max),
             verdict(linear)
+        );
+        let _ = writeln!(
+            o,
+            "| adversarial compile corpus compiles in time linear in size | doubling size multiplies time by ≤ {:.2} | {} |",
+            adversarial_worst,
+            verdict(adversarial_worst <= LINEAR_DOUBLING)
         );
         let front_end_slowest = self
             .front_end
@@ -550,6 +576,46 @@ impl Report {
                 spread(full),
                 full.median_ns / bytes as f64,
                 time(half.median_ns),
+                full.median_ns / half.median_ns
+            );
+        }
+        let _ = writeln!(o);
+
+        let _ = writeln!(o, "### Adversarial compile corpus\n");
+        let _ = writeln!(
+            o,
+            "The shapes of `detvm_fixtures::adversarial::compile_corpus`, built to make a \
+             compiler superlinear while staying inside `Limits::contract()` (values live \
+             across checks and calls, deep operand stacks of every type, many blocks with \
+             many live locals, the widest `br_table`, a body at the size limit). Each is \
+             compiled (metered, contract limits) at `n` and at `2n`{}, alternately \
+             (`measure::paired`); \"doubling\" is time(2n) / time(n): 2.0 is linear, 4.0 \
+             quadratic. `vm/tests/adversarial_compile.rs` fails above 3.0.\n",
+            if self.quick {
+                " (in quick mode `2n` is an eighth of the largest size)"
+            } else {
+                ", `2n` the largest size the limits accept"
+            }
+        );
+        let _ = writeln!(
+            o,
+            "| shape | n counts | n | bytes | compile | 2n: bytes | 2n: compile | ns/byte at 2n | doubling |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
+        for (pair, half, full) in &self.adversarial {
+            let _ = writeln!(
+                o,
+                "| `{}` | {} | {} | {} | {} ({}) | {} | {} ({}) | {:.0} | {:.2} |",
+                pair.name,
+                pair.describe,
+                pair.n,
+                pair.half.len(),
+                time(half.median_ns),
+                spread(half),
+                pair.full.len(),
+                time(full.median_ns),
+                spread(full),
+                full.median_ns / pair.full.len() as f64,
                 full.median_ns / half.median_ns
             );
         }
