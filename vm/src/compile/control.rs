@@ -1,8 +1,12 @@
 //! The control stack: `block`, `loop`, `if`/`else`, `end`, branches, and
 //! skipping of unreachable code.
 //!
-//! Every Wasm label maps to one Cranelift block whose parameters carry the
-//! label's values (multi-value). Code after an unconditional transfer is
+//! Every Wasm label maps to one Cranelift block. With the register
+//! strategy its parameters carry the label's values (multi-value); with the
+//! slot strategy the values travel through the operand slots at the
+//! label's stack positions and the block has no parameters: a block
+//! parameter with thousands of incoming values (thousands of `br_if`s to
+//! one label) makes register allocation quadratic. Code after an unconditional transfer is
 //! not translated until the `else`/`end` that makes it reachable again; the
 //! blocks opened meanwhile are only counted, so the work stays linear.
 
@@ -45,6 +49,8 @@ pub(super) struct Frame {
     pub num_params: usize,
     /// Number of results (what a branch to any other label carries).
     pub num_results: usize,
+    /// Their types.
+    pub result_types: Vec<ir::Type>,
     /// Operand stack height below the frame's parameters.
     pub height: usize,
     /// Whether anything jumps to `dest`.
@@ -74,6 +80,40 @@ impl Translator<'_, '_> {
         }
     }
 
+    /// The block of a label carrying `types`: with parameters only when
+    /// label values are block arguments.
+    fn label_block(&mut self, types: &[ir::Type]) -> Block {
+        if self.labels_in_slots() {
+            return self.b.create_block();
+        }
+        self.block_with_params(types)
+    }
+
+    /// The arguments of a branch to a label at `height` carrying the top
+    /// `n` operands: the operands themselves, or (slot strategy) none,
+    /// after moving them to the label's positions.
+    fn label_args(&mut self, height: usize, n: usize) -> Result<Vec<BlockArg>, CompileError> {
+        if self.labels_in_slots() {
+            self.move_to_label(height, n)?;
+            return Ok(Vec::new());
+        }
+        Ok(self.peek_n(n)?.into_iter().map(BlockArg::Value).collect())
+    }
+
+    /// Continues at `block`, the target of a label at `height` carrying
+    /// `types`, with the label's values pushed.
+    fn enter_label(&mut self, block: Block, height: usize, types: &[ir::Type]) {
+        self.truncate_stack(height);
+        self.b.switch_to_block(block);
+        if self.labels_in_slots() {
+            let values = self.load_label(height, types);
+            self.push_loaded(&values);
+        } else {
+            let params = self.b.block_params(block).to_vec();
+            self.push_all(&params);
+        }
+    }
+
     fn block_with_params(&mut self, types: &[ir::Type]) -> Block {
         let block = self.b.create_block();
         for &t in types {
@@ -91,12 +131,13 @@ impl Translator<'_, '_> {
     /// Pushes the function body's frame.
     pub fn push_function_frame(&mut self) {
         let results = self.results.clone();
-        let dest = self.block_with_params(&results);
+        let dest = self.label_block(&results);
         self.control.push(Frame {
             kind: FrameKind::Function,
             dest,
             num_params: 0,
             num_results: results.len(),
+            result_types: results,
             height: 0,
             dest_reachable: false,
         });
@@ -109,13 +150,14 @@ impl Translator<'_, '_> {
             return Ok(());
         }
         let (params, results) = self.block_types(bt)?;
-        let dest = self.block_with_params(&results);
+        let dest = self.label_block(&results);
         let height = self.stack_height_below(params.len())?;
         self.control.push(Frame {
             kind: FrameKind::Block,
             dest,
             num_params: params.len(),
             num_results: results.len(),
+            result_types: results,
             height,
             dest_reachable: false,
         });
@@ -129,26 +171,20 @@ impl Translator<'_, '_> {
             return Ok(());
         }
         let (params, results) = self.block_types(bt)?;
-        let header = self.block_with_params(&params);
-        let dest = self.block_with_params(&results);
+        let header = self.label_block(&params);
+        let dest = self.label_block(&results);
         let height = self.stack_height_below(params.len())?;
-        let args: Vec<BlockArg> = self
-            .operands_from(height)?
-            .into_iter()
-            .map(BlockArg::Value)
-            .collect();
+        let args = self.label_args(height, params.len())?;
         self.b.ins().jump(header, &args);
-        self.truncate_stack(height);
-        self.b.switch_to_block(header);
+        self.enter_label(header, height, &params);
         self.mem_cache = None;
         self.checked.clear();
-        let params = self.b.block_params(header).to_vec();
-        self.push_all(&params);
         self.control.push(Frame {
             kind: FrameKind::Loop { header },
             dest,
             num_params: params.len(),
             num_results: results.len(),
+            result_types: results,
             height,
             dest_reachable: false,
         });
@@ -163,7 +199,7 @@ impl Translator<'_, '_> {
         }
         let cond = self.pop()?;
         let (params, results) = self.block_types(bt)?;
-        let dest = self.block_with_params(&results);
+        let dest = self.label_block(&results);
         let height = self.stack_height_below(params.len())?;
         let then_block = self.b.create_block();
         // Both arms have the `if`'s block as only predecessor, so with the
@@ -198,6 +234,7 @@ impl Translator<'_, '_> {
             dest,
             num_params: params.len(),
             num_results: results.len(),
+            result_types: results,
             height,
             dest_reachable: false,
         });
@@ -206,8 +243,9 @@ impl Translator<'_, '_> {
 
     /// Jumps to `frame.dest` with the top `num_results` operands.
     fn jump_to_dest(&mut self, idx: usize) -> Result<(), CompileError> {
-        let (dest, n) = (self.control[idx].dest, self.control[idx].num_results);
-        let args: Vec<BlockArg> = self.peek_n(n)?.into_iter().map(BlockArg::Value).collect();
+        let frame = &self.control[idx];
+        let (dest, n, height) = (frame.dest, frame.num_results, frame.height);
+        let args = self.label_args(height, n)?;
         self.b.ins().jump(dest, &args);
         self.control[idx].dest_reachable = true;
         Ok(())
@@ -269,7 +307,13 @@ impl Translator<'_, '_> {
             } => {
                 // No `else`: the alternative passes the parameters through.
                 self.b.switch_to_block(else_block);
-                let args: Vec<BlockArg> = params.iter().map(|&v| BlockArg::Value(v)).collect();
+                let args: Vec<BlockArg> = if self.labels_in_slots() {
+                    self.truncate_stack(frame.height);
+                    self.push_all(&params);
+                    Vec::new()
+                } else {
+                    params.iter().map(|&v| BlockArg::Value(v)).collect()
+                };
                 self.b.ins().jump(frame.dest, &args);
                 frame.dest_reachable = true;
             }
@@ -278,8 +322,8 @@ impl Translator<'_, '_> {
                 self.truncate_stack(frame.height);
                 self.b.seal_block(frame.dest);
                 if frame.dest_reachable {
-                    self.b.switch_to_block(frame.dest);
-                    let rets = self.b.block_params(frame.dest).to_vec();
+                    self.enter_label(frame.dest, 0, &frame.result_types);
+                    let rets = self.pop_n(frame.num_results)?;
                     self.return_with_counters(&rets);
                 }
                 self.reachable = false;
@@ -292,9 +336,7 @@ impl Translator<'_, '_> {
         self.mem_cache = None;
         self.checked.clear();
         if frame.dest_reachable {
-            self.b.switch_to_block(frame.dest);
-            let results = self.b.block_params(frame.dest).to_vec();
-            self.push_all(&results);
+            self.enter_label(frame.dest, frame.height, &frame.result_types);
             self.reachable = true;
         } else {
             self.reachable = false;
@@ -302,9 +344,9 @@ impl Translator<'_, '_> {
         Ok(false)
     }
 
-    /// The branch target for relative depth `depth`: block and argument
-    /// count. Marks the label as reached.
-    fn branch_target(&mut self, depth: u32) -> Result<(Block, usize), CompileError> {
+    /// The branch target for relative depth `depth`: block, argument
+    /// count and the stack height of the label's values. Marks the label as reached.
+    fn branch_target(&mut self, depth: u32) -> Result<(Block, usize, usize), CompileError> {
         let idx = self
             .control
             .len()
@@ -312,10 +354,10 @@ impl Translator<'_, '_> {
             .ok_or_else(|| self.err(format!("branch depth {depth} out of range")))?;
         let frame = &mut self.control[idx];
         Ok(match frame.kind {
-            FrameKind::Loop { header } => (header, frame.num_params),
+            FrameKind::Loop { header } => (header, frame.num_params, frame.height),
             _ => {
                 frame.dest_reachable = true;
-                (frame.dest, frame.num_results)
+                (frame.dest, frame.num_results, frame.height)
             }
         })
     }
@@ -325,8 +367,8 @@ impl Translator<'_, '_> {
         if !self.reachable {
             return Ok(());
         }
-        let (target, n) = self.branch_target(depth)?;
-        let args: Vec<BlockArg> = self.peek_n(n)?.into_iter().map(BlockArg::Value).collect();
+        let (target, n, height) = self.branch_target(depth)?;
+        let args = self.label_args(height, n)?;
         self.b.ins().jump(target, &args);
         self.reachable = false;
         Ok(())
@@ -348,10 +390,22 @@ impl Translator<'_, '_> {
             return Ok(());
         }
         let cond = self.pop()?;
-        let (target, n) = self.branch_target(depth)?;
-        let args: Vec<BlockArg> = self.peek_n(n)?.into_iter().map(BlockArg::Value).collect();
+        let (target, n, height) = self.branch_target(depth)?;
         let next = self.b.create_block();
-        self.b.ins().brif(cond, target, &args, next, &[]);
+        let from = self.stack_height_below(n)?;
+        if self.labels_in_slots() && from != height {
+            // The positions the values move to may hold operands the
+            // fall-through still needs: move them on the taken edge only.
+            let taken = self.b.create_block();
+            self.b.ins().brif(cond, taken, &[], next, &[]);
+            self.b.switch_to_block(taken);
+            self.b.seal_block(taken);
+            self.move_to_label(height, n)?;
+            self.b.ins().jump(target, &[]);
+        } else {
+            let args = self.label_args(height, n)?;
+            self.b.ins().brif(cond, target, &args, next, &[]);
+        }
         self.b.switch_to_block(next);
         self.b.seal_block(next);
         Ok(())
@@ -368,16 +422,20 @@ impl Translator<'_, '_> {
             depths.push(t.map_err(|e| self.err(e.message().to_string()))?);
         }
         let default = targets.default();
-        let (_, n) = self.branch_target(default)?;
-        let args: Vec<BlockArg> = self.peek_n(n)?.into_iter().map(BlockArg::Value).collect();
+        let (_, n, _) = self.branch_target(default)?;
+        let args: Vec<BlockArg> = if self.labels_in_slots() {
+            Vec::new()
+        } else {
+            self.peek_n(n)?.into_iter().map(BlockArg::Value).collect()
+        };
 
         // Without arguments every entry jumps straight to its label; with
         // arguments each distinct label gets one edge block that passes
         // them, so no entry carries arguments of its own.
-        let mut edge_blocks: Vec<(Block, Block)> = Vec::new();
+        let mut edge_blocks: Vec<(Block, Block, usize)> = Vec::new();
         let mut edge_of: HashMap<u32, Block> = HashMap::new();
         let mut resolve = |this: &mut Self, depth: u32| -> Result<Block, CompileError> {
-            let (target, _) = this.branch_target(depth)?;
+            let (target, _, height) = this.branch_target(depth)?;
             if n == 0 {
                 return Ok(target);
             }
@@ -386,7 +444,7 @@ impl Translator<'_, '_> {
             }
             let edge = this.b.create_block();
             edge_of.insert(depth, edge);
-            edge_blocks.push((edge, target));
+            edge_blocks.push((edge, target, height));
             Ok(edge)
         };
         let default_block = resolve(self, default)?;
@@ -405,9 +463,12 @@ impl Translator<'_, '_> {
             .b
             .create_jump_table(ir::JumpTableData::new(default_call, &calls));
         self.b.ins().br_table(index, jt);
-        for (edge, target) in edge_blocks {
+        for (edge, target, height) in edge_blocks {
             self.b.switch_to_block(edge);
             self.b.seal_block(edge);
+            if self.labels_in_slots() {
+                self.move_to_label(height, n)?;
+            }
             self.b.ins().jump(target, &args);
         }
         self.reachable = false;

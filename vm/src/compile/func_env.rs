@@ -447,15 +447,70 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// position's slot).
     pub fn push(&mut self, v: Value) {
         if self.slots {
-            let depth = self.stack.len();
-            if depth == self.operand_slots.len() {
-                let slot = self.new_slot();
-                self.operand_slots.push(slot);
-            }
-            let slot = self.operand_slots[depth];
+            let slot = self.operand_slot(self.stack.len());
             self.b.ins().stack_store(PTR, v, slot, 0);
         }
         self.stack.push(v);
+    }
+
+    /// Whether label values travel through the operand slots (the slot
+    /// strategy) rather than as block arguments.
+    pub fn labels_in_slots(&self) -> bool {
+        self.slots
+    }
+
+    /// The slot of operand position `depth`, created if no operand has
+    /// been there yet.
+    fn operand_slot(&mut self, depth: usize) -> StackSlot {
+        while self.operand_slots.len() <= depth {
+            let slot = self.new_slot();
+            self.operand_slots.push(slot);
+        }
+        self.operand_slots[depth]
+    }
+
+    /// Slot strategy: copies the top `n` operands to positions
+    /// `height..height + n`, where a label's values live. Each source
+    /// position is at or above its destination, so copying upwards never
+    /// overwrites a source still to be read.
+    pub fn move_to_label(&mut self, height: usize, n: usize) -> Result<(), CompileError> {
+        let from = self.stack_height_below_top(n)?;
+        if from == height {
+            return Ok(());
+        }
+        for i in 0..n {
+            let v = self.operand(from + i);
+            let slot = self.operand_slot(height + i);
+            self.b.ins().stack_store(PTR, v, slot, 0);
+        }
+        Ok(())
+    }
+
+    /// Slot strategy: the values of a label whose positions start at
+    /// `height`, loaded here.
+    pub fn load_label(&mut self, height: usize, types: &[ir::Type]) -> Vec<Value> {
+        types
+            .iter()
+            .enumerate()
+            .map(|(i, &ty)| {
+                let slot = self.operand_slot(height + i);
+                self.b.ins().stack_load(PTR, ty, slot, 0)
+            })
+            .collect()
+    }
+
+    /// Slot strategy: makes `values`, just loaded from the positions
+    /// above the current top, the top operands without storing them
+    /// again.
+    pub fn push_loaded(&mut self, values: &[Value]) {
+        self.stack.extend_from_slice(values);
+    }
+
+    fn stack_height_below_top(&self, n: usize) -> Result<usize, CompileError> {
+        self.stack
+            .len()
+            .checked_sub(n)
+            .ok_or_else(|| self.err("operand stack underflow"))
     }
 
     /// Pushes operands in order.
