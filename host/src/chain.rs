@@ -545,10 +545,7 @@ impl Chain {
         // Derived from the module's measured native frames, so the
         // deterministic `stack_overflow` always comes first.
         let needed = module.native_stack_needed();
-        let stack_size = needed
-            .saturating_add(native_stack::HOST_RESERVE)
-            .saturating_add(8 << 20);
-        let stack_size = usize::try_from(stack_size).unwrap_or(usize::MAX);
+        let stack_size = native_stack::thread_stack_size(needed);
         let work = || -> Result<(Outcome, HostState), Error> {
             let mut store = Store::new(&self.engine, state);
             let instance = Instance::new(&mut store, module, &self.linker)

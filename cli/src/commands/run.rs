@@ -20,13 +20,9 @@ pub const DEFAULT_GAS: u64 = 1_000_000_000;
 
 /// The least native stack of the thread that runs Wasm. A module whose
 /// documented need (`Module::native_stack_needed`, from its measured
-/// frames) is larger gets that need plus the host's reserve and a margin,
+/// frames) is larger gets `native_stack::thread_stack_size` of it,
 /// so the deterministic stack limit always fires first.
 pub const RUN_THREAD_STACK: usize = 256 << 20;
-
-/// Stack beyond the module's need and the host reserve: the frames of
-/// the run thread itself above the call.
-const RUN_THREAD_MARGIN: u64 = 8 << 20;
 
 /// Run an exported function of a module and print its results and gas.
 ///
@@ -106,13 +102,7 @@ pub fn run(args: &Args) -> Status {
     }
 
     let (invoke, gas) = (args.invoke.clone(), args.gas);
-    let stack = module
-        .native_stack_needed()
-        .saturating_add(native_stack::HOST_RESERVE)
-        .saturating_add(RUN_THREAD_MARGIN);
-    let stack = usize::try_from(stack)
-        .unwrap_or(usize::MAX)
-        .max(RUN_THREAD_STACK);
+    let stack = native_stack::thread_stack_size(module.native_stack_needed()).max(RUN_THREAD_STACK);
     let result = std::thread::Builder::new()
         .stack_size(stack)
         .spawn(move || {

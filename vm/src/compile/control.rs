@@ -101,16 +101,26 @@ impl Translator<'_, '_> {
     }
 
     /// Continues at `block`, the target of a label at `height` carrying
-    /// `types`, with the label's values pushed.
-    fn enter_label(&mut self, block: Block, height: usize, types: &[ir::Type]) {
+    /// `types`, and returns the label's values, usable there.
+    fn label_values(&mut self, block: Block, height: usize, types: &[ir::Type]) -> Vec<Value> {
         self.truncate_stack(height);
         self.b.switch_to_block(block);
         if self.labels_in_slots() {
-            let values = self.load_label(height, types);
+            self.load_label(height, types)
+        } else {
+            self.b.block_params(block).to_vec()
+        }
+    }
+
+    /// Continues at `block` as [`Self::label_values`] does, with the
+    /// label's values pushed.
+    fn enter_label(&mut self, block: Block, height: usize, types: &[ir::Type]) {
+        let values = self.label_values(block, height, types);
+        if self.labels_in_slots() {
+            // Loaded from their own slots: nothing to store.
             self.push_loaded(&values);
         } else {
-            let params = self.b.block_params(block).to_vec();
-            self.push_all(&params);
+            self.push_all(&values);
         }
     }
 
@@ -120,12 +130,6 @@ impl Translator<'_, '_> {
             self.b.append_block_param(block, t);
         }
         block
-    }
-
-    fn stack_height_below(&self, n: usize) -> Result<usize, CompileError> {
-        self.stack_len()
-            .checked_sub(n)
-            .ok_or_else(|| self.err("operand stack underflow"))
     }
 
     /// Pushes the function body's frame.
@@ -322,8 +326,7 @@ impl Translator<'_, '_> {
                 self.truncate_stack(frame.height);
                 self.b.seal_block(frame.dest);
                 if frame.dest_reachable {
-                    self.enter_label(frame.dest, 0, &frame.result_types);
-                    let rets = self.pop_n(frame.num_results)?;
+                    let rets = self.label_values(frame.dest, 0, &frame.result_types);
                     self.return_with_counters(&rets);
                 }
                 self.reachable = false;

@@ -474,7 +474,7 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// position is at or above its destination, so copying upwards never
     /// overwrites a source still to be read.
     pub fn move_to_label(&mut self, height: usize, n: usize) -> Result<(), CompileError> {
-        let from = self.stack_height_below_top(n)?;
+        let from = self.stack_height_below(n)?;
         if from == height {
             return Ok(());
         }
@@ -506,7 +506,8 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.stack.extend_from_slice(values);
     }
 
-    fn stack_height_below_top(&self, n: usize) -> Result<usize, CompileError> {
+    /// The operand stack height below the top `n` operands.
+    pub fn stack_height_below(&self, n: usize) -> Result<usize, CompileError> {
         self.stack
             .len()
             .checked_sub(n)

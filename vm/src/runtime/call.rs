@@ -386,6 +386,20 @@ pub mod native_stack {
             .saturating_add(ENTRY_RESERVE)
     }
 
+    /// Stack a thread made for calls needs beyond [`HOST_RESERVE`] and the
+    /// calls' own need: the host frames between the thread's entry and
+    /// the call.
+    pub const THREAD_MARGIN: u64 = 8 << 20;
+
+    /// The stack size of a thread made to run calls that need `needed`
+    /// bytes (e.g. [`Module::native_stack_needed`](crate::Module::native_stack_needed)).
+    pub fn thread_stack_size(needed: u64) -> usize {
+        let size = needed
+            .saturating_add(HOST_RESERVE)
+            .saturating_add(THREAD_MARGIN);
+        usize::try_from(size).unwrap_or(usize::MAX)
+    }
+
     /// Bytes of native stack left for Wasm on the current thread: from
     /// here down to [`HOST_RESERVE`] above the thread's lowest stack
     /// address (0 where the bounds are unknown). An embedder compares it
