@@ -8,6 +8,8 @@
 //! Usage: `profile WHAT NAME metered|unmetered [REPEAT]`, where `WHAT` is
 //! `limit` (compile a limit module), `prepare` (validate + instrument a
 //! limit module), `compile` (a realistic module of NAME bytes), `kernel`,
+//! `adversarial` (compile an adversarial compile shape at its largest
+//! size, or at 1/D of it with NAME `shape/D`),
 //! or `token` (NAME `transfers`: REPEAT × `token::TRANSFERS` token
 //! transfers through the chain; the chain always meters).
 //! A limit module's NAME may be prefixed with `half:` for its half size.
@@ -26,7 +28,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [what, name, setting, rest @ ..] = &args[..] else {
         eprintln!(
-            "usage: profile limit|prepare|compile|kernel|token NAME metered|unmetered [REPEAT]"
+            "usage: profile limit|prepare|adversarial|compile|kernel|token NAME metered|unmetered [REPEAT]"
         );
         std::process::exit(2)
     };
@@ -64,6 +66,26 @@ fn main() {
                 )
                 .expect("valid");
             }
+        }
+        "adversarial" => {
+            let (shape_name, divisor) = match name.split_once('/') {
+                Some((shape, d)) => (shape, d.parse::<u32>().expect("a divisor")),
+                None => (name.as_str(), 1),
+            };
+            let shape = detvm_fixtures::adversarial::compile_corpus()
+                .into_iter()
+                .find(|s| s.name == shape_name)
+                .unwrap_or_else(|| panic!("no adversarial shape {shape_name}"));
+            let bytes = shape.module(shape.max_n() / divisor.max(1));
+            let compile_start = Instant::now();
+            for _ in 0..repeat {
+                Module::new(&engine, &bytes).expect("compiles");
+            }
+            eprintln!(
+                "{} bytes, compiled in {:?}",
+                bytes.len(),
+                compile_start.elapsed()
+            );
         }
         "compile" => {
             let engine = fixtures::corpus_engine(metering);

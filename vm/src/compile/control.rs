@@ -16,7 +16,7 @@ use cranelift_codegen::ir::{self, Block, BlockArg, InstBuilder, Value, types::I3
 use wasmparser::BlockType;
 
 use super::CompileError;
-use super::func_env::Translator;
+use super::func_env::{FAN_IN, Translator};
 use crate::vmctx::TrapCode;
 
 /// What kind of construct a frame is.
@@ -26,8 +26,12 @@ pub(super) enum FrameKind {
     Function,
     /// `block`.
     Block,
-    /// `loop`: branches go to `header`.
-    Loop { header: Block },
+    /// `loop`: branches go to `header`, through `back_edges` with the
+    /// slot strategy.
+    Loop {
+        header: Block,
+        back_edges: BackEdges,
+    },
     /// `if` whose `else` has not been seen: `else_block` starts the
     /// alternative, which begins with `params` on the stack.
     If {
@@ -37,6 +41,19 @@ pub(super) enum FrameKind {
     },
     /// `if` after its `else`.
     Else,
+}
+
+/// The blocks that gather one loop's back-edges (slot strategy). A header
+/// reached by thousands of `br_if`s makes the dominator-tree build walk,
+/// for each of them, from its source up through the whole loop body to the
+/// dominator of those seen so far: quadratic. Back-edges instead go to
+/// blocks of at most [`FAN_IN`] predecessors each, joined at the loop's
+/// `end` by a tree of such blocks, so each walk stays within one group
+/// and the work is O(n log n) with a small base.
+#[derive(Debug, Clone, Default)]
+pub(super) struct BackEdges {
+    open: Option<(Block, u32)>,
+    full: Vec<Block>,
 }
 
 /// One entry of the control stack.
@@ -184,7 +201,10 @@ impl Translator<'_, '_> {
         self.mem_cache = None;
         self.checked.clear();
         self.control.push(Frame {
-            kind: FrameKind::Loop { header },
+            kind: FrameKind::Loop {
+                header,
+                back_edges: BackEdges::default(),
+            },
             dest,
             num_params: params.len(),
             num_results: results.len(),
@@ -321,7 +341,10 @@ impl Translator<'_, '_> {
                 self.b.ins().jump(frame.dest, &args);
                 frame.dest_reachable = true;
             }
-            FrameKind::Loop { header } => self.b.seal_block(header),
+            FrameKind::Loop { header, back_edges } => {
+                self.join_back_edges(header, back_edges);
+                self.b.seal_block(header);
+            }
             FrameKind::Function => {
                 self.truncate_stack(frame.height);
                 self.b.seal_block(frame.dest);
@@ -355,14 +378,47 @@ impl Translator<'_, '_> {
             .len()
             .checked_sub(1 + depth as usize)
             .ok_or_else(|| self.err(format!("branch depth {depth} out of range")))?;
+        let slots = self.slots;
         let frame = &mut self.control[idx];
-        Ok(match frame.kind {
-            FrameKind::Loop { header } => (header, frame.num_params, frame.height),
+        Ok(match &mut frame.kind {
+            FrameKind::Loop { header, .. } if !slots => (*header, frame.num_params, frame.height),
+            FrameKind::Loop { back_edges, .. } => {
+                let (block, full) = Self::fan_in_block(&mut self.b, &mut back_edges.open, false);
+                back_edges.full.extend(full);
+                (block, frame.num_params, frame.height)
+            }
             _ => {
                 frame.dest_reachable = true;
                 (frame.dest, frame.num_results, frame.height)
             }
         })
+    }
+
+    /// Joins the blocks that gathered a loop's back-edges into its
+    /// `header`, through a tree of fan-in at most [`FAN_IN`] (see
+    /// [`BackEdges`]). They hold nothing but the jump: with the slot
+    /// strategy label values are already in their slots.
+    fn join_back_edges(&mut self, header: Block, back_edges: BackEdges) {
+        let mut level: Vec<Block> = back_edges.full;
+        level.extend(back_edges.open.map(|(block, _)| block));
+        while level.len() > FAN_IN as usize {
+            let mut parents = Vec::with_capacity(level.len().div_ceil(FAN_IN as usize));
+            for group in level.chunks(FAN_IN as usize) {
+                let parent = self.b.create_block();
+                for &child in group {
+                    self.b.switch_to_block(child);
+                    self.b.seal_block(child);
+                    self.b.ins().jump(parent, &[]);
+                }
+                parents.push(parent);
+            }
+            level = parents;
+        }
+        for block in level {
+            self.b.switch_to_block(block);
+            self.b.seal_block(block);
+            self.b.ins().jump(header, &[]);
+        }
     }
 
     /// `br`.

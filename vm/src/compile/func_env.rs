@@ -27,8 +27,9 @@ pub(super) const PTR: ir::Type = I64;
 
 /// Number of trap codes compiled code can raise by itself.
 const TRAP_CODES: usize = 13;
-/// Most predecessors of one trap-exit block (see [`Translator::exit_block`]).
-const EXIT_FAN_IN: u32 = 32;
+/// Most predecessors of one trap-exit or loop back-edge block (see
+/// [`Translator::fan_in_block`]).
+pub(super) const FAN_IN: u32 = 32;
 
 /// Flags for loads of instance structures that never change while the
 /// instance lives (vmctx fields, global cell and table pointers, type ids).
@@ -162,7 +163,7 @@ pub(super) struct Translator<'a, 'f> {
     /// The open block that propagates a callee's trap, with its
     /// predecessor count.
     propagate_block: Option<(Block, u32)>,
-    /// Exit blocks that reached [`EXIT_FAN_IN`] predecessors and were
+    /// Exit blocks that reached [`FAN_IN`] predecessors and were
     /// replaced: the trap code (`None`: propagate) and the block.
     closed_exits: Vec<(Option<usize>, Block)>,
     // Function invariants, hoisted on first use.
@@ -605,7 +606,7 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// more predecessor.
     pub fn trap_block(&mut self, code: TrapCode) -> Block {
         let slot = code as usize;
-        let (block, closed) = Self::exit_block(&mut self.b, &mut self.trap_blocks[slot]);
+        let (block, closed) = Self::fan_in_block(&mut self.b, &mut self.trap_blocks[slot], true);
         if let Some(closed) = closed {
             self.closed_exits.push((Some(slot), closed));
         }
@@ -613,25 +614,28 @@ impl<'a, 'f> Translator<'a, 'f> {
     }
 
     /// The block of `open` for one more predecessor: a new one when there
-    /// is none or it has [`EXIT_FAN_IN`] already (then the full one is
+    /// is none or it has [`FAN_IN`] already (then the full one is
     /// returned second, to be emitted later). Dominator trees are built
     /// by walking from each predecessor of a block up to the dominator of
     /// those seen so far; one exit shared by the thousands of checks of a
     /// long straight-line body makes that walk, and compile time,
     /// quadratic in the body. With a bounded fan-in each walk stays within
     /// one group of checks.
-    fn exit_block(
+    pub(super) fn fan_in_block(
         b: &mut FunctionBuilder<'_>,
         open: &mut Option<(Block, u32)>,
+        cold: bool,
     ) -> (Block, Option<Block>) {
         match open {
-            Some((block, uses)) if *uses < EXIT_FAN_IN => {
+            Some((block, uses)) if *uses < FAN_IN => {
                 *uses += 1;
                 (*block, None)
             }
             _ => {
                 let block = b.create_block();
-                b.set_cold_block(block);
+                if cold {
+                    b.set_cold_block(block);
+                }
                 let full = open.replace((block, 1)).map(|(full, _)| full);
                 (block, full)
             }
@@ -717,7 +721,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             .b
             .ins()
             .load(I32, state_flags(), rt, runtime_offsets::TRAP_CODE);
-        let (propagate, closed) = Self::exit_block(&mut self.b, &mut self.propagate_block);
+        let (propagate, closed) = Self::fan_in_block(&mut self.b, &mut self.propagate_block, true);
         if let Some(closed) = closed {
             self.closed_exits.push((None, closed));
         }

@@ -137,3 +137,80 @@ fn slot_strategy_only_changes_nothing_but_the_strategy() {
         assert_eq!(out.results(), Some(&[crate::Value::I32(5)][..]));
     }
 }
+
+/// A loop of `k` steps, each with a `br_if` back to the header carrying a
+/// running value; which back-edge an iteration takes depends on the
+/// counter, so every level of the back-edge tree (`docs/vm.md`,
+/// compile-time behaviour) is used.
+fn back_edge_loop(k: u32) -> String {
+    let mut steps = String::new();
+    for s in 0..k {
+        steps.push_str(&format!(
+            "i32.const 31 i32.mul i32.const {s} i32.add\n\
+             local.get $t i32.const {s} i32.eq br_if 0\n"
+        ));
+    }
+    format!(
+        r#"(module (func (export "f") (param $n i32) (result i32) (local $i i32) (local $t i32)
+          i32.const 0
+          loop (param i32) (result i32)
+            local.get $i i32.const 1 i32.add local.set $i
+            local.get $i local.get $n i32.lt_u
+            if (result i32) local.get $i i32.const 37 i32.mul i32.const {k} i32.rem_u
+            else i32.const -1 end
+            local.set $t
+            {steps}
+          end))"#
+    )
+}
+
+/// What [`back_edge_loop`] computes, in Rust.
+fn back_edge_loop_result(k: u32, n: u32) -> i32 {
+    let mut acc: u32 = 0;
+    let mut i: u32 = 0;
+    loop {
+        i += 1;
+        let t = if i < n { Some((i * 37) % k) } else { None };
+        for s in 0..k {
+            acc = acc.wrapping_mul(31).wrapping_add(s);
+            if t == Some(s) {
+                break;
+            }
+        }
+        if t.is_none() {
+            return acc as i32;
+        }
+    }
+}
+
+#[test]
+fn thousands_of_back_edges_to_one_loop_keep_their_meaning() {
+    // Over 32 × 32 back-edges: the tree joining them has three levels.
+    const K: u32 = 1_100;
+    const N: u32 = 500;
+    let bytes = wat::parse_str(back_edge_loop(K)).expect("wat");
+    let slot_engine = Engine::new(EngineConfig {
+        slot_strategy_only: true,
+        ..EngineConfig::default()
+    })
+    .expect("engine");
+    let slots = Module::new(&slot_engine, &bytes).expect("module");
+    assert_eq!(strategies(&slots), [Strategy::Slots]);
+    // A few back-edges, one gathering block: the register strategy keeps
+    // branching to the header itself.
+    let small = wat::parse_str(back_edge_loop(20)).expect("wat");
+    let registers = Module::new(&Engine::default(), &small).expect("module");
+    assert_eq!(strategies(&registers), [Strategy::Registers]);
+    let small_slots = Module::new(&slot_engine, &small).expect("module");
+    for (m, k) in [(&slots, K), (&registers, 20), (&small_slots, 20)] {
+        let expected = back_edge_loop_result(k, N);
+        let engine = m.engine();
+        let mut store = crate::Store::new(engine, ());
+        let instance =
+            crate::Instance::new(&mut store, m, &crate::Linker::new(engine)).expect("instance");
+        let out = instance
+            .call(&mut store, "f", &[crate::Value::I32(N as i32)], 1 << 40)
+            .expect("call");
+        assert_eq!(out.results(), Some(&[crate::Value::I32(expected)][..]));
+    }
+}
