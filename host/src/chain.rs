@@ -129,6 +129,15 @@ pub struct CallContext {
     pub block_timestamp: u64,
 }
 
+/// What [`Chain::contract_info`] tells about a contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractInfo {
+    /// SHA-256 of its code.
+    pub code_hash: [u8; 32],
+    /// The account that deployed it.
+    pub deployer: String,
+}
+
 /// What is stored per contract.
 #[derive(Debug, BorshSerialize, BorshDeserialize)]
 struct ContractMeta {
@@ -379,7 +388,8 @@ impl Chain {
         args: &[u8],
         ctx: &CallContext,
     ) -> Result<Receipt, Error> {
-        let (receipt, namespace) = self.execute(contract, method, args, ctx, false)?;
+        let (receipt, namespace) =
+            self.execute(&self.storage, contract, method, args, ctx, false)?;
         if receipt.is_success() {
             let mut batch: Vec<Change> = receipt
                 .state_changes
@@ -401,7 +411,22 @@ impl Chain {
         args: &[u8],
         ctx: &CallContext,
     ) -> Result<Receipt, Error> {
-        self.execute(contract, method, args, ctx, true)
+        self.execute(&self.storage, contract, method, args, ctx, true)
+            .map(|(receipt, _)| receipt)
+    }
+
+    /// [`Self::view`] against another store holding the same kind of
+    /// state (say, the state at an earlier height), with this chain's
+    /// engine and module cache.
+    pub fn view_in(
+        &self,
+        storage: &Arc<dyn Storage>,
+        contract: &ContractId,
+        method: &str,
+        args: &[u8],
+        ctx: &CallContext,
+    ) -> Result<Receipt, Error> {
+        self.execute(storage, contract, method, args, ctx, true)
             .map(|(receipt, _)| receipt)
     }
 
@@ -417,6 +442,15 @@ impl Chain {
             .collect())
     }
 
+    /// What is recorded about `contract`: its code hash and deployer.
+    pub fn contract_info(&self, contract: &ContractId) -> Result<ContractInfo, Error> {
+        let meta = self.contract_meta(contract)?;
+        Ok(ContractInfo {
+            code_hash: meta.code_hash,
+            deployer: meta.deployer,
+        })
+    }
+
     /// Whether `contract` exists.
     pub fn contains(&self, contract: &ContractId) -> Result<bool, Error> {
         Ok(self
@@ -426,8 +460,14 @@ impl Chain {
     }
 
     fn contract_meta(&self, contract: &ContractId) -> Result<ContractMeta, Error> {
-        let bytes = self
-            .storage
+        Self::contract_meta_in(self.storage.as_ref(), contract)
+    }
+
+    fn contract_meta_in(
+        storage: &dyn Storage,
+        contract: &ContractId,
+    ) -> Result<ContractMeta, Error> {
+        let bytes = storage
             .get(&concat(&[CONTRACT_PREFIX, contract.as_str().as_bytes()]))?
             .ok_or_else(|| Error::UnknownContract(contract.to_string()))?;
         ContractMeta::try_from_slice(&bytes)
@@ -436,6 +476,7 @@ impl Chain {
 
     fn execute(
         &self,
+        storage: &Arc<dyn Storage>,
         contract: &ContractId,
         method: &str,
         args: &[u8],
@@ -443,7 +484,7 @@ impl Chain {
         read_only: bool,
     ) -> Result<(Receipt, Vec<u8>), Error> {
         check_account(&ctx.caller)?;
-        let meta = self.contract_meta(contract)?;
+        let meta = Self::contract_meta_in(storage.as_ref(), contract)?;
         if args.len() as u64 > self.fees.max_input_len {
             return Err(Error::InputTooLong {
                 len: args.len() as u64,
@@ -451,7 +492,7 @@ impl Chain {
             });
         }
         let code = || {
-            self.storage
+            storage
                 .get(&concat(&[CODE_PREFIX, &meta.code_hash]))?
                 .ok_or_else(|| Error::Corrupt(format!("code of {contract} is missing")))
         };
@@ -487,6 +528,7 @@ impl Chain {
             input: args.to_vec(),
             read_only,
             namespace: namespace.clone(),
+            storage: storage.clone(),
             ..self.scratch_state()
         };
         // Every call allocates and zeroes the initial memory: paid up front,

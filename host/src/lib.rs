@@ -17,7 +17,9 @@ mod receipt;
 mod storage;
 
 pub use abi::{HOST_FUNCTIONS, HOST_MODULE, HostFunction, allowed_imports};
-pub use chain::{CallContext, Chain, Error, MAX_ACCOUNT_LEN, STATE_FILE, check_account};
+pub use chain::{
+    CallContext, Chain, ContractInfo, Error, MAX_ACCOUNT_LEN, STATE_FILE, check_account,
+};
 pub use detvm_vm::TrapKind;
 pub use fees::HostFees;
 pub use receipt::{ContractId, DeployReceipt, Receipt, ReceiptOutcome, hex};
