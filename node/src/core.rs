@@ -1,0 +1,232 @@
+//! The node's state and the one thread that owns it.
+//!
+//! Every read and write of the ledger and the mempool runs as a job on one
+//! executor thread, in the order the jobs arrive: no locks to order, and a
+//! thread with a stack large enough for contract calls (the engine
+//! otherwise starts a thread per call).
+
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use detvm_chain::{Block, Ledger, SignedTransaction, TxError, TxReceipt};
+use tokio::sync::{broadcast, oneshot};
+
+use crate::NodeError;
+use crate::mempool::Mempool;
+
+/// Native stack of the executor thread: room for the deepest contract call
+/// the engine allows (`docs/host-api.md`, native stack), so calls run on it
+/// directly. Only touched pages are ever committed.
+const EXECUTOR_STACK: usize = 1 << 30;
+
+/// How blocks are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mining {
+    /// A block as soon as transactions arrive (instant seal).
+    Instant,
+    /// A block every this many milliseconds, empty or not.
+    Interval(u64),
+    /// Only on `dev_mine`.
+    Manual,
+}
+
+/// A committed block and its receipts, as announced to subscribers.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The block.
+    pub block: Block,
+    /// Its receipts.
+    pub receipts: Vec<TxReceipt>,
+}
+
+/// What the executor thread owns.
+pub struct NodeState {
+    /// The chain.
+    pub ledger: Ledger,
+    /// Pending transactions.
+    pub pool: Mempool,
+    /// Whether dev methods are enabled.
+    pub dev: bool,
+    /// How blocks are made.
+    pub mining: Mining,
+    /// The next block's timestamp, if set by `dev_set_next_timestamp`.
+    pub next_timestamp: Option<u64>,
+    /// Added to the clock for every later block (`dev_increase_time`).
+    pub time_offset_ns: u64,
+    /// Heights (and time offsets) of `dev_snapshot`s, by id.
+    pub snapshots: Vec<(u64, u64)>,
+    /// This node's name in block headers.
+    pub proposer: String,
+    /// Committed blocks are sent here.
+    pub events: broadcast::Sender<Committed>,
+}
+
+fn clock_ns() -> u64 {
+    // Only the producer reads the clock, to choose a timestamp; it is data
+    // in the block from then on.
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+impl NodeState {
+    /// Admits a transaction to the mempool; with instant mining, makes a
+    /// block of what is ready at once.
+    pub fn submit(&mut self, tx: SignedTransaction) -> Result<[u8; 32], NodeError> {
+        let hash = tx.hash();
+        if let Some(at) = self.ledger.tx_location(&hash)? {
+            return Err(TxError::AlreadyIncluded(at.height).into());
+        }
+        if self.pool.contains(&hash) {
+            return Err(TxError::Duplicate.into());
+        }
+        let account = self.ledger.check_for_pool(&tx)?;
+        // The balance must cover everything the sender has pending.
+        let mut need = self.ledger.max_cost(&tx).unwrap_or(u128::MAX);
+        for pending in self.pool.pending_of(&tx.transaction.signer) {
+            need = need.saturating_add(self.ledger.max_cost(pending).unwrap_or(u128::MAX));
+        }
+        if need > account.balance {
+            return Err(TxError::InsufficientBalance {
+                need,
+                have: account.balance,
+            }
+            .into());
+        }
+        self.pool.insert(tx)?;
+        if self.mining == Mining::Instant {
+            self.produce()?;
+        }
+        Ok(hash)
+    }
+
+    /// Makes, commits and announces one block of the ready transactions.
+    pub fn produce(&mut self) -> Result<Committed, NodeError> {
+        let ledger = &self.ledger;
+        let max = ledger.params().max_block_txs as usize;
+        let ready = self.pool.ready(
+            |sender| {
+                ledger
+                    .account(sender, None)
+                    .ok()
+                    .flatten()
+                    .map_or(0, |a| a.nonce)
+            },
+            max,
+        );
+        let timestamp = match self.next_timestamp.take() {
+            Some(t) => t,
+            None => clock_ns().saturating_add(self.time_offset_ns),
+        };
+        let built = self.ledger.build_block(ready, timestamp, &self.proposer)?;
+        for (tx, _) in &built.rejected {
+            self.pool.remove(tx);
+        }
+        for tx in &built.block.transactions {
+            self.pool.remove(tx);
+        }
+        let committed = Committed {
+            block: built.block.clone(),
+            receipts: built.receipts.clone(),
+        };
+        self.ledger.commit(built)?;
+        // No subscriber is not an error.
+        let _ = self.events.send(committed.clone());
+        Ok(committed)
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut NodeState) + Send>;
+
+enum Message {
+    Job(Job),
+    /// Drop the state (closing the database) and end the thread.
+    Stop,
+}
+
+/// A handle to the executor thread.
+#[derive(Clone)]
+pub struct Executor {
+    jobs: mpsc::Sender<Message>,
+    thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
+impl Executor {
+    /// Starts the executor thread; `make` builds the state on that thread.
+    pub fn start(
+        make: impl FnOnce() -> Result<NodeState, NodeError> + Send + 'static,
+    ) -> Result<Self, NodeError> {
+        let (jobs, queue) = mpsc::channel::<Message>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("detvm-executor".into())
+            .stack_size(EXECUTOR_STACK)
+            .spawn(move || {
+                let mut state = match make() {
+                    Ok(state) => {
+                        let _ = ready_tx.send(Ok(()));
+                        state
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                // Ends on `Stop` or when every handle is dropped.
+                while let Ok(Message::Job(job)) = queue.recv() {
+                    job(&mut state);
+                }
+            })
+            .map_err(|e| NodeError::Start(format!("cannot start the executor thread: {e}")))?;
+        ready_rx
+            .recv()
+            .map_err(|_| NodeError::Start("the executor thread ended".into()))??;
+        Ok(Self {
+            jobs,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        })
+    }
+
+    /// Ends the thread after the jobs already sent, closing the database;
+    /// later jobs fail with [`NodeError::Stopped`]. Blocks until it ended.
+    pub fn shutdown(&self) {
+        let _ = self.jobs.send(Message::Stop);
+        let thread = match self.thread.lock() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+
+    /// Runs `f` on the state, after every job sent before it.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut NodeState) -> R + Send + 'static,
+    ) -> Result<R, NodeError> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |state| {
+            let _ = reply.send(f(state));
+        });
+        self.jobs
+            .send(Message::Job(job))
+            .map_err(|_| NodeError::Stopped)?;
+        answer.await.map_err(|_| NodeError::Stopped)
+    }
+
+    /// [`Self::run`] for callers outside the async runtime.
+    pub fn run_blocking<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut NodeState) -> R + Send + 'static,
+    ) -> Result<R, NodeError> {
+        let (reply, answer) = mpsc::channel();
+        let job: Job = Box::new(move |state| {
+            let _ = reply.send(f(state));
+        });
+        self.jobs
+            .send(Message::Job(job))
+            .map_err(|_| NodeError::Stopped)?;
+        answer.recv().map_err(|_| NodeError::Stopped)
+    }
+}

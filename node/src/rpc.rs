@@ -1,0 +1,560 @@
+//! The JSON-RPC 2.0 methods (`docs/rpc.md`).
+
+use std::sync::Arc;
+
+use detvm_chain::{SignedTransaction, TxError};
+use detvm_host::{ContractId, ReceiptOutcome, hex};
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
+use serde_json::{Value, json};
+
+use crate::core::{Committed, Executor, NodeState};
+use crate::{NodeError, json as render};
+
+/// Stable error codes (`docs/rpc.md`, "Errors"). JSON-RPC's own codes
+/// (-32700 parse error, -32600 invalid request, -32601 unknown method,
+/// -32602 invalid params, -32603 internal) are used as the standard says.
+pub mod codes {
+    /// The transaction is not valid; `data.kind` says which rule.
+    pub const INVALID_TRANSACTION: i32 = 1000;
+    /// No such block.
+    pub const UNKNOWN_BLOCK: i32 = 1001;
+    /// No such transaction.
+    pub const UNKNOWN_TRANSACTION: i32 = 1002;
+    /// No such account or contract.
+    pub const UNKNOWN_ACCOUNT: i32 = 1003;
+    /// The view could not run (unknown method, not a method, input too long).
+    pub const VIEW_FAILED: i32 = 1004;
+    /// A dev method on a node started without `--dev`.
+    pub const DEV_ONLY: i32 = 1005;
+    /// No such snapshot.
+    pub const UNKNOWN_SNAPSHOT: i32 = 1006;
+    /// A timestamp that does not move forward.
+    pub const BAD_TIMESTAMP: i32 = 1007;
+    /// The node failed (storage, engine).
+    pub const NODE_ERROR: i32 = -32603;
+    /// Parameters that do not decode.
+    pub const INVALID_PARAMS: i32 = -32602;
+}
+
+/// Shared by every method.
+pub struct Context {
+    /// The executor.
+    pub executor: Executor,
+    /// Committed blocks.
+    pub events: tokio::sync::broadcast::Sender<Committed>,
+    /// Whether dev methods are enabled.
+    pub dev: bool,
+}
+
+fn error(code: i32, message: impl Into<String>, data: Option<Value>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(code, message.into(), data)
+}
+
+fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
+    error(codes::INVALID_PARAMS, message, None)
+}
+
+impl From<NodeError> for ErrorObjectOwned {
+    fn from(e: NodeError) -> Self {
+        match e {
+            NodeError::Tx(tx) => error(
+                codes::INVALID_TRANSACTION,
+                tx.to_string(),
+                Some(json!({ "kind": tx.kind() })),
+            ),
+            NodeError::Chain(detvm_chain::Error::UnknownHeight(h)) => error(
+                codes::UNKNOWN_BLOCK,
+                format!("no block at height {h}"),
+                None,
+            ),
+            other => error(codes::NODE_ERROR, other.to_string(), None),
+        }
+    }
+}
+
+fn parse_hex(text: &str, what: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
+    let text = text.strip_prefix("0x").unwrap_or(text);
+    if !text.len().is_multiple_of(2) {
+        return Err(invalid_params(format!("{what}: odd number of hex digits")));
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|d| u8::from_str_radix(d, 16).ok())
+                .ok_or_else(|| invalid_params(format!("{what}: not hex")))
+        })
+        .collect()
+}
+
+fn parse_hash(text: &str, what: &str) -> Result<[u8; 32], ErrorObjectOwned> {
+    parse_hex(text, what)?
+        .try_into()
+        .map_err(|_| invalid_params(format!("{what}: a hash is 32 bytes (64 hex digits)")))
+}
+
+fn parse_tx(text: &str) -> Result<SignedTransaction, ErrorObjectOwned> {
+    let bytes = parse_hex(text, "transaction")?;
+    SignedTransaction::decode(&bytes)
+        .map_err(|e| NodeError::Tx(TxError::Malformed(e.to_string())).into())
+}
+
+fn parse_contract(text: &str) -> Result<ContractId, ErrorObjectOwned> {
+    ContractId::parse(text).ok_or_else(|| {
+        error(
+            codes::UNKNOWN_ACCOUNT,
+            format!("`{text}` is not a contract id (40 lowercase hex digits)"),
+            None,
+        )
+    })
+}
+
+async fn on<R: Send + 'static>(
+    ctx: &Context,
+    f: impl FnOnce(&mut NodeState) -> Result<R, ErrorObjectOwned> + Send + 'static,
+) -> Result<R, ErrorObjectOwned> {
+    ctx.executor.run(f).await.map_err(ErrorObjectOwned::from)?
+}
+
+fn node_err(e: impl Into<NodeError>) -> ErrorObjectOwned {
+    e.into().into()
+}
+
+fn dev_only(ctx: &Context) -> Result<(), ErrorObjectOwned> {
+    if ctx.dev {
+        Ok(())
+    } else {
+        Err(error(
+            codes::DEV_ONLY,
+            "dev methods need a node started with --dev",
+            None,
+        ))
+    }
+}
+
+/// Height of a block named by its height (number) or hash (hex string).
+fn block_height(state: &NodeState, id: &Value) -> Result<u64, ErrorObjectOwned> {
+    match id {
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| invalid_params("a block height is a non-negative integer")),
+        Value::String(s) if s == "latest" => Ok(state.ledger.head().height),
+        Value::String(s) => {
+            let hash = parse_hash(s, "block hash")?;
+            state
+                .ledger
+                .height_of(&hash)
+                .map_err(node_err)?
+                .ok_or_else(|| {
+                    error(
+                        codes::UNKNOWN_BLOCK,
+                        format!("no block with hash {s}"),
+                        None,
+                    )
+                })
+        }
+        _ => Err(invalid_params("a block is a height, a hash or \"latest\"")),
+    }
+}
+
+fn found_receipt(state: &NodeState, hash: &[u8; 32]) -> Result<Option<Value>, ErrorObjectOwned> {
+    let Some(at) = state.ledger.tx_location(hash).map_err(node_err)? else {
+        return Ok(None);
+    };
+    let receipts = state
+        .ledger
+        .receipts(at.height)
+        .map_err(node_err)?
+        .unwrap_or_default();
+    Ok(receipts
+        .get(at.index as usize)
+        .map(|r| render::receipt(r, at.height, at.index)))
+}
+
+/// Every method, on a module over `ctx`.
+pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::RegisterMethodError> {
+    let mut m = RpcModule::new(ctx);
+
+    m.register_async_method("status", |_, ctx, _| async move {
+        on(&ctx, |s| {
+            Ok(json!({
+                "chain_id": s.ledger.params().chain_id,
+                "genesis_hash": hex(&s.ledger.genesis_hash()),
+                "height": s.ledger.head().height,
+                "head": render::header(s.ledger.head()),
+                "pending": s.pool.len(),
+                "version": env!("CARGO_PKG_VERSION"),
+                "dev": s.dev,
+            }))
+        })
+        .await
+    })?;
+
+    m.register_async_method(
+        "send_transaction",
+        |params: Params<'static>, ctx, _| async move {
+            let text: String = params.one()?;
+            let tx = parse_tx(&text)?;
+            on(&ctx, move |s| {
+                let hash = s.submit(tx).map_err(ErrorObjectOwned::from)?;
+                Ok(json!(hex(&hash)))
+            })
+            .await
+        },
+    )?;
+
+    m.register_async_method(
+        "get_transaction",
+        |params: Params<'static>, ctx, _| async move {
+            let text: String = params.one()?;
+            let hash = parse_hash(&text, "transaction hash")?;
+            on(&ctx, move |s| {
+                if let Some(at) = s.ledger.tx_location(&hash).map_err(node_err)? {
+                    let block = s.ledger.block(at.height).map_err(node_err)?;
+                    if let Some(tx) =
+                        block.and_then(|b| b.transactions.get(at.index as usize).cloned())
+                    {
+                        let mut v = render::transaction(&tx);
+                        v["block_height"] = json!(at.height);
+                        v["index"] = json!(at.index);
+                        v["receipt"] = found_receipt(s, &hash)?.unwrap_or(Value::Null);
+                        return Ok(v);
+                    }
+                }
+                if let Some(tx) = s.pool.find(&hash) {
+                    let mut v = render::transaction(tx);
+                    v["pending"] = json!(true);
+                    return Ok(v);
+                }
+                Err(error(
+                    codes::UNKNOWN_TRANSACTION,
+                    format!("no transaction {text}"),
+                    None,
+                ))
+            })
+            .await
+        },
+    )?;
+
+    m.register_async_method(
+        "get_receipt",
+        |params: Params<'static>, ctx, _| async move {
+            let text: String = params.one()?;
+            let hash = parse_hash(&text, "transaction hash")?;
+            on(&ctx, move |s| {
+                found_receipt(s, &hash)?.ok_or_else(|| {
+                    error(
+                        codes::UNKNOWN_TRANSACTION,
+                        format!("no included transaction {text}"),
+                        None,
+                    )
+                })
+            })
+            .await
+        },
+    )?;
+
+    m.register_async_method("get_block", |params: Params<'static>, ctx, _| async move {
+        let id: Value = params.one()?;
+        on(&ctx, move |s| {
+            let height = block_height(s, &id)?;
+            let block = s.ledger.block(height).map_err(node_err)?.ok_or_else(|| {
+                error(
+                    codes::UNKNOWN_BLOCK,
+                    format!("no block at height {height}"),
+                    None,
+                )
+            })?;
+            Ok(render::block(&block))
+        })
+        .await
+    })?;
+
+    m.register_async_method(
+        "get_account",
+        |params: Params<'static>, ctx, _| async move {
+            let mut seq = params.sequence();
+            let id: String = seq.next()?;
+            let height: Option<u64> = seq.optional_next()?;
+            on(&ctx, move |s| {
+                if let Some(h) = height
+                    && h > s.ledger.head().height
+                {
+                    return Err(error(
+                        codes::UNKNOWN_BLOCK,
+                        format!("no block at height {h}"),
+                        None,
+                    ));
+                }
+                let account = s.ledger.account(&id, height).map_err(node_err)?;
+                account.map(|a| render::account(&id, &a)).ok_or_else(|| {
+                    error(codes::UNKNOWN_ACCOUNT, format!("no account `{id}`"), None)
+                })
+            })
+            .await
+        },
+    )?;
+
+    m.register_async_method(
+        "get_contract",
+        |params: Params<'static>, ctx, _| async move {
+            let text: String = params.one()?;
+            let id = parse_contract(&text)?;
+            on(&ctx, move |s| {
+                let info = s.ledger.host().contract_info(&id).map_err(|e| match e {
+                    detvm_host::Error::UnknownContract(_) => error(
+                        codes::UNKNOWN_ACCOUNT,
+                        format!("no contract `{text}`"),
+                        None,
+                    ),
+                    other => node_err(detvm_chain::Error::Host(other)),
+                })?;
+                Ok(json!({
+                    "id": text,
+                    "code_hash": hex(&info.code_hash),
+                    "deployer": info.deployer,
+                }))
+            })
+            .await
+        },
+    )?;
+
+    m.register_async_method("view", |params: Params<'static>, ctx, _| async move {
+        let mut seq = params.sequence();
+        let contract: String = seq.next()?;
+        let method: String = seq.next()?;
+        let args: Option<String> = seq.optional_next()?;
+        let height: Option<u64> = seq.optional_next()?;
+        let id = parse_contract(&contract)?;
+        let args = parse_hex(args.as_deref().unwrap_or(""), "args")?;
+        on(&ctx, move |s| {
+            let receipt = s
+                .ledger
+                .view(&id, &method, &args, height)
+                .map_err(|e| match e {
+                    detvm_chain::Error::Host(
+                        e @ (detvm_host::Error::UnknownMethod { .. }
+                        | detvm_host::Error::NotAMethod { .. }
+                        | detvm_host::Error::InputTooLong { .. }),
+                    ) => error(
+                        codes::VIEW_FAILED,
+                        e.to_string(),
+                        Some(json!({ "kind": e.kind() })),
+                    ),
+                    detvm_chain::Error::Host(detvm_host::Error::UnknownContract(c)) => {
+                        error(codes::UNKNOWN_ACCOUNT, format!("no contract `{c}`"), None)
+                    }
+                    other => node_err(other),
+                })?;
+            let outcome = match &receipt.outcome {
+                ReceiptOutcome::Returned(v) => json!({ "status": "returned", "value": hex(v) }),
+                ReceiptOutcome::Trapped { kind, message } => {
+                    json!({ "status": "trapped", "kind": kind.name(), "message": message })
+                }
+            };
+            Ok(json!({ "outcome": outcome, "gas_used": receipt.gas_used, "logs": receipt.logs }))
+        })
+        .await
+    })?;
+
+    m.register_async_method("estimate_gas", |params: Params<'static>, ctx, _| async move {
+        let text: String = params.one()?;
+        let tx = parse_tx(&text)?;
+        on(&ctx, move |s| {
+            // The very execution a block would do, on the head, then
+            // dropped: the estimate is the gas the transaction uses if it
+            // is the next one included.
+            let ts = s.ledger.head().timestamp_ns.saturating_add(1);
+            let built = s.ledger.build_block(vec![tx], ts, &s.proposer).map_err(node_err)?;
+            if let Some((_, e)) = built.rejected.into_iter().next() {
+                return Err(NodeError::Tx(e).into());
+            }
+            let r = built
+                .receipts
+                .first()
+                .ok_or_else(|| error(codes::NODE_ERROR, "no receipt", None))?;
+            Ok(json!({ "gas_used": r.gas_used, "fee": r.fee.to_string(), "outcome": r.outcome.name() }))
+        })
+        .await
+    })?;
+
+    m.register_async_method("get_state", |params: Params<'static>, ctx, _| async move {
+        let mut seq = params.sequence();
+        let contract: String = seq.next()?;
+        let prefix: Option<String> = seq.optional_next()?;
+        let height: Option<u64> = seq.optional_next()?;
+        let start_after: Option<String> = seq.optional_next()?;
+        let limit: Option<usize> = seq.optional_next()?;
+        let id = parse_contract(&contract)?;
+        let prefix = parse_hex(prefix.as_deref().unwrap_or(""), "prefix")?;
+        let start_after = start_after
+            .map(|s| parse_hex(&s, "start_after"))
+            .transpose()?;
+        let limit = limit.unwrap_or(100).min(1_000);
+        on(&ctx, move |s| {
+            let namespace = format!("state/{contract}/").into_bytes();
+            let full_prefix = [&namespace[..], &prefix].concat();
+            let after = start_after.map(|k| [&namespace[..], &k].concat());
+            let db = s.ledger.db();
+            let entries = match height {
+                None => db.scan_prefix(&full_prefix, after.as_deref(), limit + 1),
+                Some(h) => db.scan_prefix_at(&full_prefix, h, after.as_deref(), limit + 1),
+            }
+            .map_err(|e| node_err(detvm_chain::Error::State(e)))?;
+            let more = entries.len() > limit;
+            let items: Vec<Value> = entries
+                .iter()
+                .take(limit)
+                .map(|(k, v)| json!({ "key": hex(&k[namespace.len()..]), "value": hex(v) }))
+                .collect();
+            let _ = id;
+            Ok(json!({ "entries": items, "more": more }))
+        })
+        .await
+    })?;
+
+    m.register_async_method("get_proof", |params: Params<'static>, ctx, _| async move {
+        let mut seq = params.sequence();
+        let key: String = seq.next()?;
+        let height: Option<u64> = seq.optional_next()?;
+        let key = parse_hex(&key, "key")?;
+        on(&ctx, move |s| {
+            let head = s.ledger.head().height;
+            let height = height.unwrap_or(head);
+            let block = s.ledger.block(height).map_err(node_err)?.ok_or_else(|| {
+                error(
+                    codes::UNKNOWN_BLOCK,
+                    format!("no block at height {height}"),
+                    None,
+                )
+            })?;
+            let (value, proof) = s
+                .ledger
+                .db()
+                .prove(&key, height)
+                .map_err(|e| node_err(detvm_chain::Error::State(e)))?;
+            Ok(json!({
+                "height": height,
+                "state_root": hex(&block.header.state_root),
+                "key": hex(&key),
+                "value": value.map(|v| hex(&v)),
+                "proof": hex(&proof.to_bytes()),
+            }))
+        })
+        .await
+    })?;
+
+    // ---- dev methods ----------------------------------------------------
+
+    m.register_async_method("dev_mine", |params: Params<'static>, ctx, _| async move {
+        dev_only(&ctx)?;
+        let n: Option<u64> = params.sequence().optional_next()?;
+        let n = n.unwrap_or(1);
+        if n == 0 || n > 10_000 {
+            return Err(invalid_params("mine 1 to 10000 blocks"));
+        }
+        on(&ctx, move |s| {
+            let mut last = None;
+            for _ in 0..n {
+                last = Some(s.produce().map_err(ErrorObjectOwned::from)?);
+            }
+            Ok(last.map_or(Value::Null, |c| render::header(&c.block.header)))
+        })
+        .await
+    })?;
+
+    m.register_async_method("dev_snapshot", |_, ctx, _| async move {
+        dev_only(&ctx)?;
+        on(&ctx, |s| {
+            s.snapshots.push((s.ledger.head().height, s.time_offset_ns));
+            Ok(json!(s.snapshots.len() - 1))
+        })
+        .await
+    })?;
+
+    m.register_async_method("dev_revert", |params: Params<'static>, ctx, _| async move {
+        dev_only(&ctx)?;
+        let id: usize = params.one()?;
+        on(&ctx, move |s| {
+            let Some(&(height, offset)) = s.snapshots.get(id) else {
+                return Err(error(
+                    codes::UNKNOWN_SNAPSHOT,
+                    format!("no snapshot {id}"),
+                    None,
+                ));
+            };
+            s.ledger.rewind(height).map_err(node_err)?;
+            // A snapshot is used up by reverting to it, with every later one.
+            s.snapshots.truncate(id);
+            s.time_offset_ns = offset;
+            s.next_timestamp = None;
+            s.pool.clear();
+            Ok(render::header(s.ledger.head()))
+        })
+        .await
+    })?;
+
+    m.register_async_method(
+        "dev_set_next_timestamp",
+        |params: Params<'static>, ctx, _| async move {
+            dev_only(&ctx)?;
+            let ts: u64 = params.one()?;
+            on(&ctx, move |s| {
+                let head = s.ledger.head().timestamp_ns;
+                if ts <= head {
+                    return Err(error(
+                        codes::BAD_TIMESTAMP,
+                        format!("timestamp {ts} is not after the head's {head}"),
+                        None,
+                    ));
+                }
+                s.next_timestamp = Some(ts);
+                Ok(json!(ts))
+            })
+            .await
+        },
+    )?;
+
+    m.register_async_method(
+        "dev_increase_time",
+        |params: Params<'static>, ctx, _| async move {
+            dev_only(&ctx)?;
+            let by: u64 = params.one()?;
+            on(&ctx, move |s| {
+                s.time_offset_ns = s.time_offset_ns.saturating_add(by);
+                Ok(json!(s.time_offset_ns))
+            })
+            .await
+        },
+    )?;
+
+    m.register_subscription(
+        "subscribe_blocks",
+        "block",
+        "unsubscribe_blocks",
+        |_, pending: PendingSubscriptionSink, ctx: Arc<Context>, _| async move {
+            let mut blocks = ctx.events.subscribe();
+            let sink = pending.accept().await?;
+            loop {
+                tokio::select! {
+                    _ = sink.closed() => break,
+                    next = blocks.recv() => match next {
+                        Ok(c) => {
+                            let raw = serde_json::value::to_raw_value(&render::block(&c.block))?;
+                            if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
+                                break;
+                            }
+                        }
+                        // A slow subscriber misses blocks; it can fetch them.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => break,
+                    },
+                }
+            }
+            Ok(())
+        },
+    )?;
+
+    Ok(m)
+}
