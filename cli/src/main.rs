@@ -18,6 +18,7 @@ mod commands;
 mod input;
 mod literals;
 mod report;
+mod rpc_client;
 
 /// Deterministic WebAssembly VM for smart contracts.
 ///
@@ -55,6 +56,18 @@ enum Command {
     View(commands::view::Args),
     /// List a contract's storage.
     State(commands::state::Args),
+    /// Run a node: a local testnet with `--dev`.
+    Node(commands::node::Args),
+    /// Manage ed25519 key files.
+    Keys(commands::keys::Args),
+    /// Sign and send a transaction to a node.
+    Tx(commands::tx::Args),
+    /// Show a block of a running node.
+    Block(commands::tx::BlockArgs),
+    /// Show a transaction receipt from a running node.
+    Receipt(commands::tx::ReceiptArgs),
+    /// Re-execute a node's stored blocks and check every root.
+    Replay(commands::replay::Args),
 }
 
 /// How a command ended, mapped to the documented exit codes.
@@ -89,6 +102,12 @@ fn main() -> ExitCode {
         Command::Call(args) => commands::call::run(&args),
         Command::View(args) => commands::view::run(&args),
         Command::State(args) => commands::state::run(&args),
+        Command::Node(args) => commands::node::run(&args),
+        Command::Keys(args) => commands::keys::run(&args),
+        Command::Tx(args) => commands::tx::run(&args),
+        Command::Block(args) => commands::tx::run_block(&args),
+        Command::Receipt(args) => commands::tx::run_receipt(&args),
+        Command::Replay(args) => commands::replay::run(&args),
     };
     status.into()
 }

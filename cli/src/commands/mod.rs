@@ -3,8 +3,12 @@
 pub mod call;
 pub mod deploy;
 pub mod instrument;
+pub mod keys;
+pub mod node;
+pub mod replay;
 pub mod run;
 pub mod state;
+pub mod tx;
 pub mod validate;
 pub mod view;
 pub mod wast;
