@@ -1,0 +1,285 @@
+//! `detvm node` as a process: the commands that talk to it, `kill -9`
+//! during a stream of transactions, restart, and `detvm replay`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::{detvm, json_of};
+use detvm_chain::{Action, Keypair, Transaction};
+use detvm_host::hex;
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::http_client::HttpClientBuilder;
+use jsonrpsee::rpc_params;
+use serde_json::Value;
+
+/// A node process, killed when dropped so no test leaves one behind.
+struct Node {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_node(state: Option<&Path>) -> Node {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_detvm"));
+    cmd.args(["node", "--dev", "--rpc", "127.0.0.1:0"]);
+    if let Some(dir) = state {
+        cmd.arg("--state").arg(dir);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the node starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut url = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("node output");
+        if let Some(rest) = line.strip_prefix("RPC listening on ") {
+            url = Some(rest.to_owned());
+            break;
+        }
+    }
+    Node {
+        url: url.expect("the node printed its address"),
+        child,
+    }
+}
+
+fn transfer(key: &Keypair, nonce: u64, to: &str) -> String {
+    let tx = Transaction {
+        chain_id: "detvm-dev".into(),
+        signer: key.implicit_id(),
+        public_key: key.public_key(),
+        nonce,
+        gas_limit: 1_000_000,
+        action: Action::Transfer {
+            to: to.into(),
+            amount: 1,
+        },
+    }
+    .sign(key);
+    hex(&tx.encode())
+}
+
+fn rpc(url: &str, method: &str, params: Vec<Value>) -> Result<Value, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = HttpClientBuilder::default()
+            .build(url)
+            .map_err(|e| e.to_string())?;
+        let mut p = jsonrpsee::core::params::ArrayParams::new();
+        for v in params {
+            p.insert(v).unwrap();
+        }
+        client
+            .request::<Value, _>(method, p)
+            .await
+            .map_err(|e| e.to_string())
+    })
+}
+
+#[test]
+fn commands_drive_a_node_and_replay_checks_its_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("chain");
+    let keys = dir.path().join("keys");
+    let keys_dir = keys.to_str().unwrap();
+    let node = start_node(Some(&state));
+    let url = node.url.clone();
+
+    let alice = Keypair::dev(0);
+    let imported = detvm(&[
+        "keys",
+        "import",
+        &hex(&alice.seed()),
+        "--name",
+        "alice",
+        "--keys-dir",
+        keys_dir,
+        "--json",
+    ]);
+    assert!(imported.status.success());
+    assert_eq!(json_of(&imported)["account_id"], alice.implicit_id());
+    let shown = detvm(&["keys", "show", "alice", "--keys-dir", keys_dir, "--json"]);
+    assert_eq!(json_of(&shown)["account_id"], alice.implicit_id());
+    assert!(
+        !String::from_utf8_lossy(&shown.stdout).contains(&hex(&alice.seed())),
+        "show never prints the secret"
+    );
+    let new = detvm(&[
+        "keys",
+        "new",
+        "--name",
+        "fresh",
+        "--keys-dir",
+        keys_dir,
+        "--json",
+    ]);
+    let fresh = json_of(&new)["account_id"].as_str().unwrap().to_owned();
+    let listed = json_of(&detvm(&["keys", "list", "--keys-dir", keys_dir, "--json"]));
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 2);
+
+    let wat = dir.path().join("store.wat");
+    std::fs::write(
+        &wat,
+        r#"(module
+          (import "env" "input" (func $input (param i64)))
+          (import "env" "register_len" (func $len (param i64) (result i64)))
+          (import "env" "read_register" (func $read (param i64 i32)))
+          (import "env" "value_return" (func $ret (param i32 i32)))
+          (memory 1)
+          (func (export "echo")
+            (call $input (i64.const 0))
+            (call $read (i64.const 0) (i32.const 0))
+            (call $ret (i32.const 0) (i32.wrap_i64 (call $len (i64.const 0))))))"#,
+    )
+    .unwrap();
+    let tx = |args: &[&str]| {
+        let mut all = vec!["tx"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&[
+            "--key",
+            "alice",
+            "--keys-dir",
+            keys_dir,
+            "--rpc",
+            &url,
+            "--json",
+        ]);
+        detvm(&all)
+    };
+    let deployed = tx(&["deploy", wat.to_str().unwrap()]);
+    assert!(
+        deployed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deployed.stderr)
+    );
+    let receipt = json_of(&deployed);
+    let contract = receipt["outcome"]["contract"].as_str().unwrap().to_owned();
+    let called = tx(&["call", &contract, "echo", "u8:7"]);
+    assert_eq!(json_of(&called)["outcome"]["value"], "07");
+    let sent = tx(&["transfer", "--to", &fresh, "--amount", "5"]);
+    assert!(sent.status.success());
+    let receipt_hash = json_of(&sent)["tx_hash"].as_str().unwrap().to_owned();
+    let shown = detvm(&["receipt", &receipt_hash, "--rpc", &url, "--json"]);
+    assert_eq!(json_of(&shown)["outcome"]["status"], "transferred");
+    let view = detvm(&["view", &contract, "echo", "u8:9", "--rpc", &url, "--json"]);
+    assert_eq!(json_of(&view)["outcome"]["value"], "09");
+    let block = json_of(&detvm(&["block", "latest", "--rpc", &url, "--json"]));
+    assert_eq!(block["height"], 3);
+    // Refused and failing transactions exit 1 with a JSON error or receipt.
+    let poor = tx(&[
+        "transfer",
+        "--to",
+        &fresh,
+        "--amount",
+        &u128::MAX.to_string(),
+    ]);
+    assert_eq!(poor.status.code(), Some(1));
+    assert_eq!(json_of(&poor)["error"]["kind"], "insufficient_balance");
+    let missing = tx(&["call", &contract, "nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    // No node there: exit 2, not a hang.
+    let down = detvm(&["block", "--rpc", "http://127.0.0.1:9", "--json"]);
+    assert_eq!(down.status.code(), Some(2));
+
+    // Replay needs the node stopped (its database is locked while it runs).
+    drop(node);
+    let replay = detvm(&["replay", "--state", state.to_str().unwrap(), "--json"]);
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stdout)
+    );
+    assert_eq!(
+        json_of(&replay)["blocks"],
+        block["height"].as_u64().unwrap() + 1
+    );
+}
+
+#[test]
+fn kill_9_during_a_transaction_stream_loses_no_committed_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("chain");
+    let sender = Keypair::dev(0);
+    let to = Keypair::dev(1).implicit_id();
+    // Every transaction the node acknowledged (instant seal: committed).
+    let mut acknowledged: Vec<String> = Vec::new();
+    for round in 0..5u64 {
+        let node = start_node(Some(&state));
+        let url = node.url.clone();
+        let status = rpc(&url, "status", vec![]).expect("status");
+        let height_before = status["height"].as_u64().unwrap();
+        // Everything acknowledged before is still there.
+        for hash in &acknowledged {
+            let r = rpc(&url, "get_receipt", vec![Value::from(hash.clone())]);
+            assert!(r.is_ok(), "round {round}: lost {hash}");
+        }
+        let nonce =
+            rpc(&url, "get_account", vec![Value::from(sender.implicit_id())]).unwrap()["nonce"]
+                .as_u64()
+                .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stream = {
+            let (url, stop, sender, to) = (url.clone(), stop.clone(), sender.clone(), to.clone());
+            std::thread::spawn(move || {
+                let mut acked = Vec::new();
+                let mut nonce = nonce;
+                while !stop.load(Ordering::Relaxed) {
+                    match rpc(
+                        &url,
+                        "send_transaction",
+                        vec![Value::from(transfer(&sender, nonce, &to))],
+                    ) {
+                        Ok(hash) => {
+                            acked.push(hash.as_str().unwrap().to_owned());
+                            nonce += 1;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                acked
+            })
+        };
+        // Kill at a different moment each round, mid-stream.
+        std::thread::sleep(std::time::Duration::from_millis(150 + 70 * round));
+        let mut node = node;
+        node.child.kill().expect("SIGKILL");
+        node.child.wait().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        let acked = stream.join().unwrap();
+        assert!(!acked.is_empty(), "round {round}: the stream sent nothing");
+        acknowledged.extend(acked);
+        let _ = height_before;
+    }
+    let node = start_node(Some(&state));
+    let status = rpc(&node.url, "status", vec![]).unwrap();
+    let height = status["height"].as_u64().unwrap();
+    assert!(height as usize >= acknowledged.len());
+    for hash in &acknowledged {
+        rpc(&node.url, "get_receipt", vec![Value::from(hash.clone())])
+            .expect("every acknowledged transaction survived");
+    }
+    drop(node);
+    let replay = detvm(&["replay", "--state", state.to_str().unwrap(), "--json"]);
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stdout)
+    );
+    assert_eq!(json_of(&replay)["blocks"], height);
+}
