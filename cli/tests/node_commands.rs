@@ -14,7 +14,6 @@ use detvm_chain::{Action, Keypair, Transaction};
 use detvm_host::hex;
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::HttpClientBuilder;
-use jsonrpsee::rpc_params;
 use serde_json::Value;
 
 /// A node process, killed when dropped so no test leaves one behind.
@@ -223,7 +222,6 @@ fn kill_9_during_a_transaction_stream_loses_no_committed_block() {
         let node = start_node(Some(&state));
         let url = node.url.clone();
         let status = rpc(&url, "status", vec![]).expect("status");
-        let height_before = status["height"].as_u64().unwrap();
         // Everything acknowledged before is still there.
         for hash in &acknowledged {
             let r = rpc(&url, "get_receipt", vec![Value::from(hash.clone())]);
@@ -264,7 +262,6 @@ fn kill_9_during_a_transaction_stream_loses_no_committed_block() {
         let acked = stream.join().unwrap();
         assert!(!acked.is_empty(), "round {round}: the stream sent nothing");
         acknowledged.extend(acked);
-        let _ = height_before;
     }
     let node = start_node(Some(&state));
     let status = rpc(&node.url, "status", vec![]).unwrap();
