@@ -221,7 +221,7 @@ fn kill_9_during_a_transaction_stream_loses_no_committed_block() {
     for round in 0..5u64 {
         let node = start_node(Some(&state));
         let url = node.url.clone();
-        let status = rpc(&url, "status", vec![]).expect("status");
+        rpc(&url, "status", vec![]).expect("the restarted node answers");
         // Everything acknowledged before is still there.
         for hash in &acknowledged {
             let r = rpc(&url, "get_receipt", vec![Value::from(hash.clone())]);
