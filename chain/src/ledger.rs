@@ -53,7 +53,12 @@ pub struct Ledger {
     params: ChainParams,
     head: BlockHeader,
     genesis_hash: [u8; 32],
+    /// Transactions whose signatures verified (see [`Ledger::verified`]).
+    verified: std::sync::Mutex<std::collections::BTreeSet<([u8; 32], [u8; 64])>>,
 }
+
+/// Most remembered signature checks; the set is emptied when full.
+const VERIFIED_CACHE: usize = 100_000;
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -137,6 +142,7 @@ impl Ledger {
             params,
             head,
             genesis_hash,
+            verified: std::sync::Mutex::new(std::collections::BTreeSet::new()),
         })
     }
 
@@ -257,7 +263,7 @@ impl Ledger {
         if account.public_key != Some(t.public_key) {
             return Err(TxError::WrongKey(t.signer.clone()));
         }
-        if !tx.signature_valid() {
+        if !self.verified(tx) {
             return Err(TxError::BadSignature);
         }
         let min = self.intrinsic_gas(size);
@@ -268,6 +274,30 @@ impl Ledger {
             });
         }
         Ok(account)
+    }
+
+    /// Whether the signature is valid, remembering valid ones: a node
+    /// checks a transaction when it enters the mempool and again when it
+    /// executes it, and verification is most of a transfer's cost. The
+    /// result of a check never changes, so remembering it cannot change
+    /// any outcome.
+    fn verified(&self, tx: &SignedTransaction) -> bool {
+        let id = (tx.hash(), tx.signature);
+        let mut cache = match self.verified.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if cache.contains(&id) {
+            return true;
+        }
+        if !tx.signature_valid() {
+            return false;
+        }
+        if cache.len() >= VERIFIED_CACHE {
+            cache.clear();
+        }
+        cache.insert(id);
+        true
     }
 
     /// The most a transaction can cost its signer: `gas_limit × gas_price

@@ -39,6 +39,9 @@ pub struct Committed {
     pub receipts: Vec<TxReceipt>,
 }
 
+/// Tells a submitter how the next block treated its transaction.
+pub type InclusionSender = oneshot::Sender<Result<(), TxError>>;
+
 /// What the executor thread owns.
 pub struct NodeState {
     /// The chain.
@@ -59,6 +62,8 @@ pub struct NodeState {
     pub proposer: String,
     /// Committed blocks are sent here.
     pub events: broadcast::Sender<Committed>,
+    /// Submitters waiting for the next block (instant mining).
+    pub waiters: Vec<([u8; 32], InclusionSender)>,
 }
 
 fn clock_ns() -> u64 {
@@ -94,10 +99,35 @@ impl NodeState {
             .into());
         }
         self.pool.insert(tx)?;
-        if self.mining == Mining::Instant {
-            self.produce()?;
-        }
         Ok(hash)
+    }
+
+    /// With instant mining, a receiver that resolves when the next block
+    /// is committed: `Ok` if the transaction is in it or still pending
+    /// (a future nonce), its error if the block left it out as invalid.
+    pub fn wait_for_block(
+        &mut self,
+        hash: [u8; 32],
+    ) -> Option<oneshot::Receiver<Result<(), TxError>>> {
+        if self.mining != Mining::Instant {
+            return None;
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiters.push((hash, tx));
+        Some(rx)
+    }
+
+    /// Called when no job is queued: with instant mining, one block takes
+    /// everything submitted since the last one. Submitters that arrive
+    /// together share a block (and one disk commit).
+    pub fn idle(&mut self) {
+        if self.mining == Mining::Instant && !self.waiters.is_empty() {
+            // A failed block leaves the waiters to be dropped: their
+            // requests end with an error, and the node goes on.
+            if self.produce().is_err() {
+                self.waiters.clear();
+            }
+        }
     }
 
     /// Makes, commits and announces one block of the ready transactions.
@@ -129,7 +159,19 @@ impl NodeState {
             block: built.block.clone(),
             receipts: built.receipts.clone(),
         };
+        let rejected: Vec<([u8; 32], TxError)> = built
+            .rejected
+            .iter()
+            .map(|(tx, e)| (tx.hash(), e.clone()))
+            .collect();
         self.ledger.commit(built)?;
+        for (hash, waiter) in std::mem::take(&mut self.waiters) {
+            let outcome = match rejected.iter().find(|(h, _)| *h == hash) {
+                Some((_, e)) => Err(e.clone()),
+                None => Ok(()),
+            };
+            let _ = waiter.send(outcome);
+        }
         // No subscriber is not an error.
         let _ = self.events.send(committed.clone());
         Ok(committed)
@@ -172,9 +214,25 @@ impl Executor {
                         return;
                     }
                 };
-                // Ends on `Stop` or when every handle is dropped.
-                while let Ok(Message::Job(job)) = queue.recv() {
-                    job(&mut state);
+                // Ends on `Stop` or when every handle is dropped. When the
+                // queue runs dry the state gets its `idle` turn (block
+                // production for instant mining).
+                loop {
+                    let message = match queue.try_recv() {
+                        Ok(m) => m,
+                        Err(mpsc::TryRecvError::Empty) => {
+                            state.idle();
+                            match queue.recv() {
+                                Ok(m) => m,
+                                Err(_) => break,
+                            }
+                        }
+                        Err(mpsc::TryRecvError::Disconnected) => break,
+                    };
+                    match message {
+                        Message::Job(job) => job(&mut state),
+                        Message::Stop => break,
+                    }
                 }
             })
             .map_err(|e| NodeError::Start(format!("cannot start the executor thread: {e}")))?;

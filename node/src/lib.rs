@@ -21,7 +21,7 @@ use detvm_chain::{Genesis, Ledger, TxError};
 use detvm_state::StateDb;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 
-pub use crate::core::{Committed, Executor, Mining, NodeState};
+pub use crate::core::{Committed, Executor, InclusionSender, Mining, NodeState};
 pub use crate::mempool::{Mempool, PoolLimits};
 
 /// The database file inside a node's state directory.
@@ -151,6 +151,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             snapshots: Vec::new(),
             proposer,
             events: state_events,
+            waiters: Vec::new(),
         })
     })?;
     let module = rpc::module(rpc::Context {

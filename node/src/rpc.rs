@@ -196,11 +196,19 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
         |params: Params<'static>, ctx, _| async move {
             let text: String = params.one()?;
             let tx = parse_tx(&text)?;
-            on(&ctx, move |s| {
+            let (hash, included) = on(&ctx, move |s| {
                 let hash = s.submit(tx).map_err(ErrorObjectOwned::from)?;
-                Ok(json!(hex(&hash)))
+                Ok((hash, s.wait_for_block(hash)))
             })
-            .await
+            .await?;
+            // Instant mining answers once the block is committed.
+            if let Some(included) = included {
+                included
+                    .await
+                    .map_err(|_| ErrorObjectOwned::from(NodeError::Stopped))?
+                    .map_err(|e| ErrorObjectOwned::from(NodeError::Tx(e)))?;
+            }
+            Ok::<Value, ErrorObjectOwned>(json!(hex(&hash)))
         },
     )?;
 
