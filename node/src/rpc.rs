@@ -37,6 +37,12 @@ pub mod codes {
     pub const INVALID_PARAMS: i32 = -32602;
 }
 
+/// The machine-readable description of these methods (OpenRPC 1.2),
+/// served by `rpc.discover`.
+pub const OPENRPC: &str = include_str!("../../docs/openrpc.json");
+
+type RpcResult = Result<Value, ErrorObjectOwned>;
+
 /// Shared by every method.
 pub struct Context {
     /// The executor.
@@ -451,6 +457,16 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
             }))
         })
         .await
+    })?;
+
+    m.register_method("rpc.discover", |_, _, _| -> RpcResult {
+        serde_json::from_str(OPENRPC).map_err(|e| {
+            error(
+                codes::NODE_ERROR,
+                format!("the bundled OpenRPC document: {e}"),
+                None,
+            )
+        })
     })?;
 
     // ---- dev methods ----------------------------------------------------

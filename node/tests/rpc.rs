@@ -524,3 +524,46 @@ async fn a_restarted_node_continues_from_its_last_block() {
     assert_eq!(status["height"], 4);
     node.stop().await;
 }
+
+/// The OpenRPC document and the server agree: every documented method is
+/// served (wrong parameters give -32602, never -32601), every served method
+/// is documented, and required parameters are enforced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_matches_its_openrpc_document() {
+    let doc: Value = serde_json::from_str(detvm_node::rpc::OPENRPC).expect("valid JSON");
+    assert_eq!(doc["openrpc"], "1.2.6");
+    let documented: std::collections::BTreeSet<String> = doc["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_owned())
+        .collect();
+    let (node, client) = start(NodeConfig::dev()).await;
+    let served = detvm_node::rpc::module(detvm_node::rpc::Context {
+        executor: node.executor.clone(),
+        events: tokio::sync::broadcast::channel(1).0,
+        dev: true,
+    })
+    .unwrap();
+    let served: std::collections::BTreeSet<String> =
+        served.method_names().map(str::to_owned).collect();
+    assert_eq!(documented, served);
+    let discovered: Value = client.request("rpc.discover", rpc_params![]).await.unwrap();
+    assert_eq!(discovered, doc);
+    for method in doc["methods"].as_array().unwrap() {
+        let name = method["name"].as_str().unwrap();
+        let required = method["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["required"] == true)
+            .count();
+        if required == 0 || name.contains("subscribe") {
+            continue;
+        }
+        // Too few parameters: the method exists and says so.
+        let r: Result<Value, _> = client.request(name, rpc_params![]).await;
+        assert_eq!(code_of(r.unwrap_err()).0, -32602, "{name}");
+    }
+    node.stop().await;
+}
