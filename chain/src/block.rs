@@ -45,6 +45,9 @@ impl BlockHeader {
 pub struct Block {
     /// The header.
     pub header: BlockHeader,
+    /// Direct state changes applied before the transactions: dev chains
+    /// only (`docs/chain.md`, section 8); empty on any other chain.
+    pub dev_changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// The transactions, in execution order.
     pub transactions: Vec<SignedTransaction>,
 }

@@ -27,6 +27,10 @@ pub struct ChainParams {
     pub block_gas_limit: u64,
     /// Most transactions in one block.
     pub max_block_txs: u32,
+    /// A development chain: blocks may carry direct state changes (dev
+    /// cheats) and unsigned transactions are accepted from any account
+    /// (`docs/chain.md`, section 8). Never set on a real network.
+    pub dev: bool,
     /// `HostFees::hash()` of the host schedule in force.
     pub host_fees_hash: [u8; 32],
     /// `Schedule::hash()` of the metering schedule in force.
@@ -51,6 +55,8 @@ pub struct GenesisParams {
     pub block_gas_limit: u64,
     /// See [`ChainParams::max_block_txs`].
     pub max_block_txs: u32,
+    /// See [`ChainParams::dev`].
+    pub dev: bool,
 }
 
 impl Default for GenesisParams {
@@ -63,6 +69,7 @@ impl Default for GenesisParams {
             max_tx_bytes: 4_300_000,
             block_gas_limit: 10_000_000_000_000,
             max_block_txs: 10_000,
+            dev: false,
         }
     }
 }
@@ -119,7 +126,10 @@ impl Genesis {
         Self {
             chain_id: "detvm-dev".into(),
             timestamp_ns: 0,
-            params: GenesisParams::default(),
+            params: GenesisParams {
+                dev: true,
+                ..GenesisParams::default()
+            },
             accounts: (0..DEV_ACCOUNTS)
                 .map(|i| GenesisAccount {
                     id: Keypair::dev(i).implicit_id(),
@@ -162,6 +172,7 @@ impl Genesis {
             max_tx_bytes: p.max_tx_bytes,
             block_gas_limit: p.block_gas_limit,
             max_block_txs: p.max_block_txs,
+            dev: p.dev,
             host_fees_hash: detvm_host::HostFees::v1().hash(),
             schedule_hash: detvm_metering::Schedule::v1().hash(),
         };

@@ -105,6 +105,7 @@ impl Ledger {
             None => {
                 let block = Block {
                     header: genesis_header.clone(),
+                    dev_changes: Vec::new(),
                     transactions: Vec::new(),
                 };
                 let side = Self::side_records(&block, &[]);
@@ -256,16 +257,26 @@ impl Ledger {
         if account_kind(&t.signer).is_err() {
             return Err(TxError::UnknownSigner(t.signer.clone()));
         }
-        let account = self
+        let stored = self
             .read_account(&t.signer)
-            .map_err(|e| TxError::Node(e.to_string()))?
-            .ok_or_else(|| TxError::UnknownSigner(t.signer.clone()))?;
-        if account.public_key != Some(t.public_key) {
-            return Err(TxError::WrongKey(t.signer.clone()));
-        }
-        if !self.verified(tx) {
-            return Err(TxError::BadSignature);
-        }
+            .map_err(|e| TxError::Node(e.to_string()))?;
+        let account = if self.is_impersonated(tx) {
+            // A dev chain takes unsigned transactions from any account
+            // (section 8); one that does not exist yet starts empty.
+            stored.unwrap_or_else(|| Account {
+                public_key: crate::keys::implicit_key(&t.signer),
+                ..Account::default()
+            })
+        } else {
+            let account = stored.ok_or_else(|| TxError::UnknownSigner(t.signer.clone()))?;
+            if account.public_key != Some(t.public_key) {
+                return Err(TxError::WrongKey(t.signer.clone()));
+            }
+            if !self.verified(tx) {
+                return Err(TxError::BadSignature);
+            }
+            account
+        };
         let min = self.intrinsic_gas(size);
         if t.gas_limit < min {
             return Err(TxError::GasLimitTooLow {
@@ -274,6 +285,12 @@ impl Ledger {
             });
         }
         Ok(account)
+    }
+
+    /// Whether `tx` is an unsigned transaction a dev chain accepts: an
+    /// all-zero signature (`docs/chain.md`, section 8).
+    pub fn is_impersonated(&self, tx: &SignedTransaction) -> bool {
+        self.params.dev && tx.signature == [0; 64]
     }
 
     /// Whether the signature is valid, remembering valid ones: a node
@@ -370,12 +387,13 @@ impl Ledger {
             }
         }
         let g0 = self.intrinsic_gas(tx.size());
+        // An impersonated signer without a record gets one now.
+        self.write_account(&t.signer, &account)?;
         let (outcome, gas_used, logs) = self.run_action(tx, g0, height, timestamp_ns)?;
         // Fee and nonce stick whatever happened; re-read: the action may
-        // have changed the signer's balance (a transfer).
-        let mut signer = self
-            .read_account(&t.signer)?
-            .ok_or_else(|| Error::Corrupt(format!("signer {} vanished", t.signer)))?;
+        // have changed the signer's balance (a transfer). A trapped call's
+        // rollback may have dropped the record written above.
+        let mut signer = self.read_account(&t.signer)?.unwrap_or(account);
         let fee = u128::from(gas_used).saturating_mul(self.params.gas_price);
         signer.balance = signer
             .balance
@@ -552,7 +570,29 @@ impl Ledger {
         timestamp_ns: u64,
         proposer: &str,
     ) -> Result<BuiltBlock, Error> {
+        self.build_block_with(Vec::new(), offered, timestamp_ns, proposer)
+    }
+
+    /// [`Self::build_block`] on a dev chain, with `dev_changes` applied to
+    /// the state before the transactions (`docs/chain.md`, section 8).
+    pub fn build_block_with(
+        &mut self,
+        dev_changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+        offered: Vec<SignedTransaction>,
+        timestamp_ns: u64,
+        proposer: &str,
+    ) -> Result<BuiltBlock, Error> {
         self.staged.discard();
+        if !dev_changes.is_empty() {
+            if !self.params.dev {
+                return Err(Error::InvalidBlock {
+                    height: self.head.height + 1,
+                    why: "direct state changes on a chain that is not a dev chain".into(),
+                });
+            }
+            self.staged.apply(&dev_changes)?;
+            self.staged.finish_tx();
+        }
         let height = self.head.height + 1;
         let timestamp_ns = timestamp_ns.max(self.head.timestamp_ns.saturating_add(1));
         let mut transactions = Vec::new();
@@ -602,6 +642,7 @@ impl Ledger {
         Ok(BuiltBlock {
             block: Block {
                 header,
+                dev_changes,
                 transactions,
             },
             receipts,
@@ -634,7 +675,12 @@ impl Ledger {
             return invalid("timestamp does not move forward".into());
         }
         let offered = block.transactions.clone();
-        let built = self.build_block(offered, h.timestamp_ns, &h.proposer)?;
+        let built = self.build_block_with(
+            block.dev_changes.clone(),
+            offered,
+            h.timestamp_ns,
+            &h.proposer,
+        )?;
         if let Some((tx, e)) = built.rejected.first() {
             return invalid(format!(
                 "transaction {} is invalid: {e}",

@@ -538,3 +538,54 @@ fn genesis_files_are_checked() {
     assert_eq!(built.receipts[0].outcome, TxOutcome::Transferred);
     let _ = TxError::Duplicate;
 }
+
+#[test]
+fn only_dev_chains_take_direct_changes_and_unsigned_transactions() {
+    let unsigned = |signer: &str| SignedTransaction {
+        transaction: Transaction {
+            chain_id: CHAIN_ID.into(),
+            signer: signer.into(),
+            public_key: [0; 32],
+            nonce: 0,
+            gas_limit: 1_000_000,
+            action: Action::Transfer {
+                to: Keypair::dev(5).implicit_id(),
+                amount: 1,
+            },
+        },
+        signature: [0; 64],
+    };
+    let a = Keypair::dev(0).implicit_id();
+    // A dev chain: the cheat and the impersonated transfer both apply.
+    let mut dev = dev_ledger();
+    let change = (b"chain/note".to_vec(), Some(b"x".to_vec()));
+    let built = dev
+        .build_block_with(vec![change.clone()], vec![unsigned(&a)], 5, "t")
+        .unwrap();
+    assert_eq!(built.block.transactions.len(), 1);
+    assert_eq!(built.receipts[0].outcome, TxOutcome::Transferred);
+    dev.commit(built.clone()).unwrap();
+    let mut follower = dev_ledger();
+    follower
+        .apply_block(&built.block)
+        .expect("a follower replays the cheat");
+    assert_eq!(follower.head(), dev.head());
+    // The same genesis without the dev flag.
+    let mut genesis = Genesis::dev();
+    genesis.params.dev = false;
+    let mut real = Ledger::open(Arc::new(StateDb::in_memory().unwrap()), &genesis).unwrap();
+    assert!(matches!(
+        real.build_block_with(vec![change], vec![], 5, "t"),
+        Err(Error::InvalidBlock { .. })
+    ));
+    let built = real.build_block(vec![unsigned(&a)], 5, "t").unwrap();
+    assert_eq!(
+        built.rejected[0].1.kind(),
+        "wrong_key",
+        "the all-zero key is not the account's"
+    );
+    let mut forged = built.block.clone();
+    forged.dev_changes.push((b"chain/note".to_vec(), None));
+    let mut other = Ledger::open(Arc::new(StateDb::in_memory().unwrap()), &genesis).unwrap();
+    assert!(other.apply_block(&forged).is_err());
+}

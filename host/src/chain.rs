@@ -442,6 +442,30 @@ impl Chain {
             .collect())
     }
 
+    /// The state changes that give an existing `contract` new `code`
+    /// (a dev chain's cheat): the code is checked and compiled by the deploy
+    /// rules first; storage, deployer and id stay.
+    pub fn replace_code_changes(
+        &self,
+        contract: &ContractId,
+        code: &[u8],
+    ) -> Result<Vec<Change>, Error> {
+        let mut meta = self.contract_meta(contract)?;
+        let code_hash: [u8; 32] = Sha256::digest(code).into();
+        self.module(code_hash, || Ok(code.to_vec()))?;
+        meta.code_hash = code_hash;
+        let mut changes = Vec::new();
+        let code_key = concat(&[CODE_PREFIX, &code_hash]);
+        if self.storage.get(&code_key)?.is_none() {
+            changes.push((code_key, Some(code.to_vec())));
+        }
+        changes.push((
+            concat(&[CONTRACT_PREFIX, contract.as_str().as_bytes()]),
+            Some(borsh::to_vec(&meta).unwrap_or_default()),
+        ));
+        Ok(changes)
+    }
+
     /// What is recorded about `contract`: its code hash and deployer.
     pub fn contract_info(&self, contract: &ContractId) -> Result<ContractInfo, Error> {
         let meta = self.contract_meta(contract)?;

@@ -62,6 +62,8 @@ pub struct NodeState {
     pub proposer: String,
     /// Committed blocks are sent here.
     pub events: broadcast::Sender<Committed>,
+    /// Direct state changes for the next block (dev cheats).
+    pub dev_changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// Submitters waiting for the next block (instant mining).
     pub waiters: Vec<([u8; 32], InclusionSender)>,
 }
@@ -130,6 +132,17 @@ impl NodeState {
         }
     }
 
+    /// Applies dev cheats: a block with `changes` (and whatever
+    /// transactions are ready) is made and committed at once, whatever
+    /// the mining mode, so the chain stays replayable.
+    pub fn cheat(
+        &mut self,
+        changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    ) -> Result<Committed, NodeError> {
+        self.dev_changes = changes;
+        self.produce()
+    }
+
     /// Makes, commits and announces one block of the ready transactions.
     pub fn produce(&mut self) -> Result<Committed, NodeError> {
         let ledger = &self.ledger;
@@ -148,7 +161,10 @@ impl NodeState {
             Some(t) => t,
             None => clock_ns().saturating_add(self.time_offset_ns),
         };
-        let built = self.ledger.build_block(ready, timestamp, &self.proposer)?;
+        let dev_changes = std::mem::take(&mut self.dev_changes);
+        let built = self
+            .ledger
+            .build_block_with(dev_changes, ready, timestamp, &self.proposer)?;
         for (tx, _) in &built.rejected {
             self.pool.remove(tx);
         }

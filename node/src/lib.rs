@@ -152,6 +152,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             proposer,
             events: state_events,
             waiters: Vec::new(),
+            dev_changes: Vec::new(),
         })
     })?;
     let module = rpc::module(rpc::Context {

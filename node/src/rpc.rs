@@ -31,6 +31,8 @@ pub mod codes {
     pub const UNKNOWN_SNAPSHOT: i32 = 1006;
     /// A timestamp that does not move forward.
     pub const BAD_TIMESTAMP: i32 = 1007;
+    /// Code refused by the deploy rules (`dev_set_code`); `data.kind` says why.
+    pub const CODE_REJECTED: i32 = 1008;
     /// The node failed (storage, engine).
     pub const NODE_ERROR: i32 = -32603;
     /// Parameters that do not decode.
@@ -42,6 +44,42 @@ pub mod codes {
 pub const OPENRPC: &str = include_str!("../../docs/openrpc.json");
 
 type RpcResult = Result<Value, ErrorObjectOwned>;
+
+/// The `format` of a state dump (`dev_dump_state`).
+pub const DUMP_FORMAT: &str = "detvm-state-dump";
+/// The newest dump version this node writes; it reads every version up to
+/// it.
+pub const DUMP_VERSION: u64 = 1;
+/// Most blocks one `get_logs` filter spans.
+pub const MAX_LOG_BLOCKS: u64 = 10_000;
+
+/// The log entries of a block's calls, optionally of one contract.
+fn block_logs(
+    block: &detvm_chain::Block,
+    receipts: &[detvm_chain::TxReceipt],
+    contract: Option<&str>,
+) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (index, (tx, r)) in block.transactions.iter().zip(receipts).enumerate() {
+        let detvm_chain::Action::Call {
+            contract: called, ..
+        } = &tx.transaction.action
+        else {
+            continue;
+        };
+        if contract.is_some_and(|c| c != called) || r.logs.is_empty() {
+            continue;
+        }
+        out.push(json!({
+            "block_height": block.header.height,
+            "tx_hash": hex(&r.tx_hash),
+            "index": index,
+            "contract": called,
+            "logs": r.logs,
+        }));
+    }
+    out
+}
 
 /// Shared by every method.
 pub struct Context {
@@ -550,6 +588,238 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
                 Ok(json!(s.time_offset_ns))
             })
             .await
+        },
+    )?;
+
+    m.register_async_method(
+        "dev_set_balance",
+        |params: Params<'static>, ctx, _| async move {
+            dev_only(&ctx)?;
+            let mut seq = params.sequence();
+            let id: String = seq.next()?;
+            let amount: String = seq.next()?;
+            let amount: u128 = amount
+                .parse()
+                .map_err(|_| invalid_params("an amount is a decimal string"))?;
+            detvm_chain::account_kind(&id).map_err(|e| invalid_params(e.to_string()))?;
+            on(&ctx, move |s| {
+                let mut account = s
+                    .ledger
+                    .account(&id, None)
+                    .map_err(node_err)?
+                    .unwrap_or_else(|| detvm_chain::Account {
+                        public_key: detvm_chain::implicit_key(&id),
+                        ..Default::default()
+                    });
+                account.balance = amount;
+                let value = borsh::to_vec(&account).unwrap_or_default();
+                let c = s
+                    .cheat(vec![(detvm_chain::account_key(&id), Some(value))])
+                    .map_err(ErrorObjectOwned::from)?;
+                Ok(render::header(&c.block.header))
+            })
+            .await
+        },
+    )?;
+
+    m.register_async_method(
+        "dev_set_storage",
+        |params: Params<'static>, ctx, _| async move {
+            dev_only(&ctx)?;
+            let mut seq = params.sequence();
+            let contract: String = seq.next()?;
+            let key: String = seq.next()?;
+            let value: Option<String> = seq.next()?;
+            let id = parse_contract(&contract)?;
+            let key = parse_hex(&key, "key")?;
+            let value = value.map(|v| parse_hex(&v, "value")).transpose()?;
+            on(&ctx, move |s| {
+                if !s
+                    .ledger
+                    .host()
+                    .contains(&id)
+                    .map_err(|e| node_err(detvm_chain::Error::Host(e)))?
+                {
+                    return Err(error(
+                        codes::UNKNOWN_ACCOUNT,
+                        format!("no contract `{contract}`"),
+                        None,
+                    ));
+                }
+                let full = [format!("state/{contract}/").as_bytes(), &key].concat();
+                let c = s
+                    .cheat(vec![(full, value)])
+                    .map_err(ErrorObjectOwned::from)?;
+                Ok(render::header(&c.block.header))
+            })
+            .await
+        },
+    )?;
+
+    m.register_async_method(
+        "dev_set_code",
+        |params: Params<'static>, ctx, _| async move {
+            dev_only(&ctx)?;
+            let mut seq = params.sequence();
+            let contract: String = seq.next()?;
+            let code: String = seq.next()?;
+            let id = parse_contract(&contract)?;
+            let code = parse_hex(&code, "code")?;
+            on(&ctx, move |s| {
+                let changes =
+                    s.ledger
+                        .host()
+                        .replace_code_changes(&id, &code)
+                        .map_err(|e| match e {
+                            detvm_host::Error::UnknownContract(_) => error(
+                                codes::UNKNOWN_ACCOUNT,
+                                format!("no contract `{contract}`"),
+                                None,
+                            ),
+                            detvm_host::Error::Rejected { kind, reason } => error(
+                                codes::CODE_REJECTED,
+                                format!("code rejected: {reason}"),
+                                Some(json!({ "kind": kind })),
+                            ),
+                            other => node_err(detvm_chain::Error::Host(other)),
+                        })?;
+                let c = s.cheat(changes).map_err(ErrorObjectOwned::from)?;
+                Ok(render::header(&c.block.header))
+            })
+            .await
+        },
+    )?;
+
+    m.register_async_method("dev_dump_state", |_, ctx, _| async move {
+        dev_only(&ctx)?;
+        on(&ctx, |s| {
+            let entries = s
+                .ledger
+                .db()
+                .scan_prefix(b"", None, usize::MAX)
+                .map_err(|e| node_err(detvm_chain::Error::State(e)))?;
+            let head = s.ledger.head();
+            Ok(json!({
+                "format": DUMP_FORMAT,
+                "version": DUMP_VERSION,
+                "chain_id": s.ledger.params().chain_id,
+                "genesis_hash": hex(&s.ledger.genesis_hash()),
+                "height": head.height,
+                "state_root": hex(&head.state_root),
+                "entries": entries.iter().map(|(k, v)| json!([hex(k), hex(v)])).collect::<Vec<_>>(),
+            }))
+        })
+        .await
+    })?;
+
+    m.register_async_method(
+        "dev_load_state",
+        |params: Params<'static>, ctx, _| async move {
+            dev_only(&ctx)?;
+            let dump: Value = params.one()?;
+            if dump["format"] != DUMP_FORMAT {
+                return Err(invalid_params(format!(
+                    "not a state dump: `format` must be \"{DUMP_FORMAT}\""
+                )));
+            }
+            let version = dump["version"].as_u64().unwrap_or(0);
+            if version == 0 || version > DUMP_VERSION {
+                return Err(invalid_params(format!(
+                    "state dump version {version}: this node reads versions 1 to {DUMP_VERSION}"
+                )));
+            }
+            let mut wanted = std::collections::BTreeMap::new();
+            for entry in dump["entries"]
+                .as_array()
+                .ok_or_else(|| invalid_params("`entries` must be an array"))?
+            {
+                let (Some(k), Some(v)) = (entry[0].as_str(), entry[1].as_str()) else {
+                    return Err(invalid_params("each entry is [key hex, value hex]"));
+                };
+                wanted.insert(parse_hex(k, "entry key")?, parse_hex(v, "entry value")?);
+            }
+            on(&ctx, move |s| {
+                let current = s
+                    .ledger
+                    .db()
+                    .scan_prefix(b"", None, usize::MAX)
+                    .map_err(|e| node_err(detvm_chain::Error::State(e)))?;
+                let mut changes: Vec<(Vec<u8>, Option<Vec<u8>>)> = current
+                    .into_iter()
+                    .filter(|(k, _)| !wanted.contains_key(k))
+                    .map(|(k, _)| (k, None))
+                    .collect();
+                changes.extend(wanted.into_iter().map(|(k, v)| (k, Some(v))));
+                // The chain's own parameters stay this node's.
+                changes.retain(|(k, _)| k.as_slice() != detvm_chain::PARAMS_KEY);
+                let c = s.cheat(changes).map_err(ErrorObjectOwned::from)?;
+                Ok(render::header(&c.block.header))
+            })
+            .await
+        },
+    )?;
+
+    m.register_async_method("get_logs", |params: Params<'static>, ctx, _| async move {
+        let filter: Option<Value> = params.sequence().optional_next()?;
+        let filter = filter.unwrap_or(Value::Null);
+        let contract = filter["contract"].as_str().map(str::to_owned);
+        let from = filter["from_height"].as_u64();
+        let to = filter["to_height"].as_u64();
+        on(&ctx, move |s| {
+            let head = s.ledger.head().height;
+            // The span asked for is checked before it is cut at the head.
+            let to = to.unwrap_or(head);
+            let from = from.unwrap_or(to.saturating_sub(MAX_LOG_BLOCKS - 1));
+            if from > to || to - from >= MAX_LOG_BLOCKS {
+                return Err(invalid_params(format!(
+                    "a log filter spans 1 to {MAX_LOG_BLOCKS} blocks"
+                )));
+            }
+            let to = to.min(head);
+            let mut out = Vec::new();
+            for height in from.max(1)..=to {
+                let Some(block) = s.ledger.block(height).map_err(node_err)? else {
+                    continue;
+                };
+                let receipts = s
+                    .ledger
+                    .receipts(height)
+                    .map_err(node_err)?
+                    .unwrap_or_default();
+                out.extend(block_logs(&block, &receipts, contract.as_deref()));
+            }
+            Ok(Value::Array(out))
+        })
+        .await
+    })?;
+
+    m.register_subscription(
+        "subscribe_logs",
+        "logs",
+        "unsubscribe_logs",
+        |params: Params<'static>, pending: PendingSubscriptionSink, ctx: Arc<Context>, _| async move {
+            let filter: Option<Value> = params.sequence().optional_next().unwrap_or(None);
+            let contract = filter.as_ref().and_then(|f| f["contract"].as_str().map(str::to_owned));
+            let mut blocks = ctx.events.subscribe();
+            let sink = pending.accept().await?;
+            loop {
+                tokio::select! {
+                    _ = sink.closed() => break,
+                    next = blocks.recv() => match next {
+                        Ok(c) => {
+                            for item in block_logs(&c.block, &c.receipts, contract.as_deref()) {
+                                let raw = serde_json::value::to_raw_value(&item)?;
+                                if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
+                                    return Ok(());
+                                }
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => break,
+                    },
+                }
+            }
+            Ok(())
         },
     )?;
 

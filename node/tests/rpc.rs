@@ -4,6 +4,8 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
+use std::sync::Arc;
+
 use detvm_chain::{Action, Keypair, SignedTransaction, Transaction};
 use detvm_host::hex;
 use detvm_node::{Mining, NodeConfig, RunningNode};
@@ -566,4 +568,234 @@ async fn the_server_matches_its_openrpc_document() {
         assert_eq!(code_of(r.unwrap_err()).0, -32602, "{name}");
     }
     node.stop().await;
+}
+
+/// A contract that logs its input.
+const LOGGER: &str = r#"(module
+  (import "env" "input" (func $input (param i64)))
+  (import "env" "register_len" (func $len (param i64) (result i64)))
+  (import "env" "read_register" (func $read (param i64 i32)))
+  (import "env" "log_utf8" (func $log (param i32 i32)))
+  (memory 1)
+  (func (export "say")
+    (call $input (i64.const 0))
+    (call $read (i64.const 0) (i32.const 0))
+    (call $log (i32.const 0) (i32.wrap_i64 (call $len (i64.const 0))))))"#;
+
+fn unsigned(signer: &str, nonce: u64, action: Action) -> SignedTransaction {
+    SignedTransaction {
+        transaction: Transaction {
+            chain_id: "detvm-dev".into(),
+            signer: signer.into(),
+            public_key: [0; 32],
+            nonce,
+            gas_limit: 100_000_000,
+            action,
+        },
+        signature: [0; 64],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cheats_impersonation_dumps_and_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = NodeConfig::dev();
+    config.state_dir = Some(dir.path().to_owned());
+    let (node, client) = start(config).await;
+
+    // Impersonation: an unfunded named account cannot pay, then can.
+    let who = "whale.example";
+    let t = unsigned(
+        who,
+        0,
+        Action::Transfer {
+            to: Keypair::dev(3).implicit_id(),
+            amount: 5,
+        },
+    );
+    let r = send(&client, &t).await.unwrap_err();
+    assert_eq!(code_of(r), (1000, Some("insufficient_balance".into())));
+    let _: Value = client
+        .request("dev_set_balance", rpc_params![who, "1000000000000000"])
+        .await
+        .unwrap();
+    let account: Value = client
+        .request("get_account", rpc_params![who])
+        .await
+        .unwrap();
+    assert_eq!(account["balance"], "1000000000000000");
+    let hash = send(&client, &t).await.unwrap();
+    let receipt: Value = client
+        .request("get_receipt", rpc_params![&hash])
+        .await
+        .unwrap();
+    assert_eq!(receipt["outcome"]["status"], "transferred");
+    // A wrong (non-zero) signature is still refused.
+    let mut forged = unsigned(
+        who,
+        1,
+        Action::Transfer {
+            to: Keypair::dev(3).implicit_id(),
+            amount: 5,
+        },
+    );
+    forged.signature[0] = 1;
+    assert_eq!(code_of(send(&client, &forged).await.unwrap_err()).0, 1000);
+
+    // Logs, by query and by subscription.
+    let ws = jsonrpsee::ws_client::WsClientBuilder::default()
+        .build(format!("ws://{}", node.addr))
+        .await
+        .unwrap();
+    let a = Keypair::dev(0);
+    let hash = send(
+        &client,
+        &sign(
+            &a,
+            0,
+            100_000_000,
+            Action::Deploy {
+                code: wat::parse_str(LOGGER).unwrap(),
+            },
+        ),
+    )
+    .await
+    .unwrap();
+    let receipt: Value = client
+        .request("get_receipt", rpc_params![&hash])
+        .await
+        .unwrap();
+    let logger = receipt["outcome"]["contract"].as_str().unwrap().to_owned();
+    let mut logs: jsonrpsee::core::client::Subscription<Value> = ws
+        .subscribe(
+            "subscribe_logs",
+            rpc_params![serde_json::json!({ "contract": logger })],
+            "unsubscribe_logs",
+        )
+        .await
+        .unwrap();
+    let call = |nonce, text: &str| {
+        sign(
+            &a,
+            nonce,
+            10_000_000,
+            Action::Call {
+                contract: logger.clone(),
+                method: "say".into(),
+                args: text.as_bytes().to_vec(),
+                amount: 0,
+            },
+        )
+    };
+    send(&client, &call(1, "hello")).await.unwrap();
+    send(&client, &call(2, "world")).await.unwrap();
+    let first = logs.next().await.unwrap().unwrap();
+    assert_eq!(first["logs"][0], "hello");
+    let second = logs.next().await.unwrap().unwrap();
+    assert_eq!(second["logs"][0], "world");
+    let found: Value = client
+        .request(
+            "get_logs",
+            rpc_params![serde_json::json!({ "contract": logger })],
+        )
+        .await
+        .unwrap();
+    let lines: Vec<&str> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["logs"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(lines, ["hello", "world"]);
+    let other: Value = client
+        .request(
+            "get_logs",
+            rpc_params![serde_json::json!({ "contract": "ab".repeat(20) })],
+        )
+        .await
+        .unwrap();
+    assert_eq!(other, serde_json::json!([]));
+    let bad: Result<Value, _> = client
+        .request(
+            "get_logs",
+            rpc_params![serde_json::json!({ "from_height": 0, "to_height": 50_000 })],
+        )
+        .await;
+    assert_eq!(code_of(bad.unwrap_err()).0, -32602);
+
+    // Storage and code cheats.
+    let _: Value = client
+        .request(
+            "dev_set_storage",
+            rpc_params![&logger, hex(b"k"), hex(b"v")],
+        )
+        .await
+        .unwrap();
+    let state: Value = client
+        .request("get_state", rpc_params![&logger])
+        .await
+        .unwrap();
+    assert_eq!(state["entries"][0]["value"], hex(b"v"));
+    let store = wat::parse_str(STORE).unwrap();
+    let _: Value = client
+        .request("dev_set_code", rpc_params![&logger, hex(&store)])
+        .await
+        .unwrap();
+    let view: Value = client
+        .request("view", rpc_params![&logger, "get"])
+        .await
+        .unwrap();
+    assert_eq!(
+        view["outcome"]["value"],
+        hex(b"v"),
+        "new code, same storage"
+    );
+    let rejected: Result<Value, _> = client
+        .request("dev_set_code", rpc_params![&logger, "0061736d"])
+        .await;
+    assert_eq!(code_of(rejected.unwrap_err()).0, 1008);
+
+    // Dump, change, load: the state and its root come back.
+    let dump: Value = client
+        .request("dev_dump_state", rpc_params![])
+        .await
+        .unwrap();
+    assert_eq!(dump["format"], "detvm-state-dump");
+    let _: Value = client
+        .request("dev_set_balance", rpc_params![who, "1"])
+        .await
+        .unwrap();
+    let loaded: Value = client
+        .request("dev_load_state", rpc_params![dump.clone()])
+        .await
+        .unwrap();
+    assert_eq!(loaded["state_root"], dump["state_root"]);
+    let mut future = dump.clone();
+    future["version"] = serde_json::json!(99);
+    let r: Result<Value, _> = client.request("dev_load_state", rpc_params![future]).await;
+    assert_eq!(code_of(r.unwrap_err()).0, -32602);
+    let r: Result<Value, _> = client
+        .request(
+            "dev_load_state",
+            rpc_params![serde_json::json!({"format": "x"})],
+        )
+        .await;
+    assert_eq!(code_of(r.unwrap_err()).0, -32602);
+    node.stop().await;
+
+    // The cheats are blocks: a fresh ledger replays the chain to the same roots.
+    let db =
+        Arc::new(detvm_state::StateDb::open(&dir.path().join(detvm_node::NODE_DB_FILE)).unwrap());
+    let stored = detvm_chain::Ledger::open(db, &detvm_chain::Genesis::dev()).unwrap();
+    let mut fresh = detvm_chain::Ledger::open(
+        Arc::new(detvm_state::StateDb::in_memory().unwrap()),
+        &detvm_chain::Genesis::dev(),
+    )
+    .unwrap();
+    for h in 1..=stored.head().height {
+        fresh
+            .apply_block(&stored.block(h).unwrap().unwrap())
+            .expect("replays");
+    }
+    assert_eq!(fresh.head(), stored.head());
 }
