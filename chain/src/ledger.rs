@@ -42,6 +42,8 @@ pub struct BuiltBlock {
     pub rejected: Vec<(SignedTransaction, TxError)>,
     /// Offered transactions that did not fit (gas or count limit).
     pub deferred: Vec<SignedTransaction>,
+    /// Per transaction, the host calls it made (only when tracing).
+    pub traces: Vec<Vec<detvm_host::HostCallTrace>>,
     changes: ChangeSet,
 }
 
@@ -53,6 +55,11 @@ pub struct Ledger {
     params: ChainParams,
     head: BlockHeader,
     genesis_hash: [u8; 32],
+    /// A scratch ledger over a past state (tracing): it records host
+    /// calls and never commits.
+    scratch: bool,
+    /// The host calls of the last executed call, when `scratch`.
+    last_trace: Vec<detvm_host::HostCallTrace>,
     /// Transactions whose signatures verified (see [`Ledger::verified`]).
     verified: std::sync::Mutex<std::collections::BTreeSet<([u8; 32], [u8; 64])>>,
 }
@@ -143,6 +150,8 @@ impl Ledger {
             params,
             head,
             genesis_hash,
+            scratch: false,
+            last_trace: Vec::new(),
             verified: std::sync::Mutex::new(std::collections::BTreeSet::new()),
         })
     }
@@ -527,7 +536,11 @@ impl Ledger {
                     block_height: height,
                     block_timestamp: timestamp_ns,
                 };
-                match self.chain.call(&id, method, args, &ctx) {
+                let called = self.chain.call(&id, method, args, &ctx);
+                if self.scratch {
+                    self.last_trace = self.chain.take_trace();
+                }
+                match called {
                     Ok(receipt) => {
                         let gas = g0.saturating_add(receipt.gas_used);
                         let outcome = match receipt.outcome {
@@ -599,6 +612,7 @@ impl Ledger {
         let mut receipts = Vec::new();
         let mut rejected = Vec::new();
         let mut deferred = Vec::new();
+        let mut traces = Vec::new();
         let mut gas_limits: u64 = 0;
         for tx in offered {
             let full = transactions.len() >= self.params.max_block_txs as usize
@@ -613,6 +627,9 @@ impl Ledger {
                     gas_limits += tx.transaction.gas_limit;
                     receipts.push(receipt);
                     transactions.push(tx);
+                    if self.scratch {
+                        traces.push(std::mem::take(&mut self.last_trace));
+                    }
                 }
                 Ok(Err(e)) => {
                     self.staged.rollback_tx();
@@ -625,7 +642,12 @@ impl Ledger {
             }
         }
         let changes = self.staged.take_block();
-        let state_root = self.db.root_after(&changes)?;
+        // A scratch ledger's base is a past state: no root to compute.
+        let state_root = if self.scratch {
+            [0; 32]
+        } else {
+            self.db.root_after(&changes)?
+        };
         let header = BlockHeader {
             height,
             parent_hash: self.head.hash(),
@@ -648,6 +670,7 @@ impl Ledger {
             receipts,
             rejected,
             deferred,
+            traces,
             changes,
         })
     }
@@ -748,6 +771,9 @@ impl Ledger {
     /// Commits a built (or verified) block: state, tree version, block,
     /// receipts and indexes in one atomic write.
     pub fn commit(&mut self, built: BuiltBlock) -> Result<(), Error> {
+        if self.scratch {
+            return Err(Error::Corrupt("a scratch ledger cannot commit".into()));
+        }
         let side = Self::side_records(&built.block, &built.receipts);
         let root: Root = self
             .db
@@ -780,6 +806,78 @@ impl Ledger {
             .ok_or_else(|| Error::Corrupt(format!("block {height} is missing")))?
             .header;
         Ok(())
+    }
+
+    /// A ledger over the state after block `height` that traces host calls
+    /// and cannot commit, with its own engine (so its compiled modules are
+    /// its own).
+    fn scratch_at(&self, height: u64) -> Result<Ledger, Error> {
+        let header = self
+            .block(height)?
+            .ok_or(Error::UnknownHeight(height))?
+            .header;
+        let staged = Arc::new(Staged::at(self.db.clone(), height));
+        let mut chain = Chain::with_storage(staged.clone() as Arc<dyn Storage>)?;
+        chain.set_tracing(true);
+        Ok(Ledger {
+            db: self.db.clone(),
+            staged,
+            chain,
+            params: self.params.clone(),
+            head: header,
+            genesis_hash: self.genesis_hash,
+            scratch: true,
+            last_trace: Vec::new(),
+            verified: std::sync::Mutex::new(std::collections::BTreeSet::new()),
+        })
+    }
+
+    /// Re-executes the included transaction `hash` where it ran (the state
+    /// before its block, its block's direct changes and the transactions
+    /// before it) and returns its receipt, equal to the stored one, with
+    /// every host call it made and the gas each charged.
+    pub fn trace_transaction(
+        &self,
+        hash: &[u8; 32],
+    ) -> Result<Option<(TxReceipt, Vec<detvm_host::HostCallTrace>)>, Error> {
+        let Some(at) = self.tx_location(hash)? else {
+            return Ok(None);
+        };
+        let block = self
+            .block(at.height)?
+            .ok_or_else(|| Error::Corrupt(format!("block {} is missing", at.height)))?;
+        let mut scratch = self.scratch_at(at.height - 1)?;
+        let txs = block.transactions[..=at.index as usize].to_vec();
+        let mut built = scratch.build_block_with(
+            block.dev_changes.clone(),
+            txs,
+            block.header.timestamp_ns,
+            &block.header.proposer,
+        )?;
+        let receipt = built
+            .receipts
+            .pop()
+            .ok_or_else(|| Error::Corrupt("the traced transaction did not run".into()))?;
+        Ok(Some((receipt, built.traces.pop().unwrap_or_default())))
+    }
+
+    /// Executes `tx` as the next transaction on the head, with its host
+    /// calls traced, and drops the result (a dry run).
+    pub fn trace_candidate(
+        &self,
+        tx: SignedTransaction,
+    ) -> Result<Result<(TxReceipt, Vec<detvm_host::HostCallTrace>), TxError>, Error> {
+        let mut scratch = self.scratch_at(self.head.height)?;
+        let ts = self.head.timestamp_ns.saturating_add(1);
+        let mut built = scratch.build_block(vec![tx], ts, "trace")?;
+        if let Some((_, e)) = built.rejected.pop() {
+            return Ok(Err(e));
+        }
+        let receipt = built
+            .receipts
+            .pop()
+            .ok_or_else(|| Error::Corrupt("the traced transaction did not run".into()))?;
+        Ok(Ok((receipt, built.traces.pop().unwrap_or_default())))
     }
 
     /// Runs `method` of `contract` read-only as of the head or of

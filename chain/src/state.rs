@@ -59,14 +59,27 @@ struct Layers {
 /// dropped (a trapped call's amount) without touching the block's.
 pub struct Staged {
     db: Arc<StateDb>,
+    /// The committed version underneath; `None`: the latest.
+    version: Option<u64>,
     layers: Mutex<Layers>,
 }
 
 impl Staged {
-    /// A staged view over `db` with nothing pending.
+    /// A staged view over `db`'s latest state with nothing pending.
     pub fn new(db: Arc<StateDb>) -> Self {
         Self {
             db,
+            version: None,
+            layers: Mutex::new(Layers::default()),
+        }
+    }
+
+    /// A staged view over the state after version `version` (for
+    /// re-executing a past block, say to trace it).
+    pub fn at(db: Arc<StateDb>, version: u64) -> Self {
+        Self {
+            db,
+            version: Some(version),
             layers: Mutex::new(Layers::default()),
         }
     }
@@ -118,14 +131,19 @@ impl Storage for Staged {
                 return Ok(v.clone());
             }
         }
-        self.db.get(key).map_err(backend("read"))
+        match self.version {
+            None => self.db.get(key),
+            Some(v) => self.db.get_at(key, v),
+        }
+        .map_err(backend("read"))
     }
 
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StorageError> {
-        let committed = self
-            .db
-            .scan_prefix(prefix, None, usize::MAX)
-            .map_err(backend("scan"))?;
+        let committed = match self.version {
+            None => self.db.scan_prefix(prefix, None, usize::MAX),
+            Some(v) => self.db.scan_prefix_at(prefix, v, None, usize::MAX),
+        }
+        .map_err(backend("scan"))?;
         let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
             committed.into_iter().map(|(k, v)| (k, Some(v))).collect();
         let layers = self.lock();

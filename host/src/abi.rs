@@ -111,10 +111,50 @@ pub fn allowed_imports() -> Vec<AllowedImport> {
         .collect()
 }
 
-/// Registers every function of [`HOST_FUNCTIONS`] in `linker`.
+/// One host call of a traced call: the function and the gas it charged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCallTrace {
+    /// The host function.
+    pub name: &'static str,
+    /// Gas it charged (host fees only: no Wasm runs inside a host call).
+    pub gas: u64,
+    /// Whether it ended the call with a trap.
+    pub trapped: bool,
+}
+
+/// Most host calls a trace keeps; the rest of a longer call is not traced.
+pub const MAX_TRACED_CALLS: usize = 100_000;
+
+/// Registers every function of [`HOST_FUNCTIONS`] in `linker`. A traced
+/// call records each host call; the record reads the gas counter before
+/// and after, so tracing never changes what a call is charged.
 pub(crate) fn register(linker: &mut Linker<HostState>) {
     for f in HOST_FUNCTIONS {
-        linker.func(HOST_MODULE, f.name, f.params, f.results, f.implementation);
+        let (name, implementation) = (f.name, f.implementation);
+        linker.func(
+            HOST_MODULE,
+            name,
+            f.params,
+            f.results,
+            move |caller, args| {
+                if caller.data().trace.is_none() {
+                    return implementation(caller, args);
+                }
+                let before = caller.gas_left();
+                let result = implementation(caller, args);
+                let gas = before.saturating_sub(caller.gas_left());
+                if let Some(trace) = caller.data_mut().trace.as_mut()
+                    && trace.len() < MAX_TRACED_CALLS
+                {
+                    trace.push(HostCallTrace {
+                        name,
+                        gas,
+                        trapped: result.is_err(),
+                    });
+                }
+                result
+            },
+        );
     }
 }
 
@@ -141,6 +181,8 @@ pub(crate) struct HostState {
     /// A backend failure seen during the call: the call's result is then
     /// an error of the node, not a receipt.
     pub fault: Option<StorageError>,
+    /// The host calls made, when the call is traced.
+    pub trace: Option<Vec<HostCallTrace>>,
 }
 
 impl HostState {

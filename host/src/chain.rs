@@ -12,7 +12,7 @@ use detvm_vm::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::abi::{self, HostState};
+use crate::abi::{self, HostCallTrace, HostState};
 use crate::fees::HostFees;
 use crate::receipt::{ContractId, DeployReceipt, Receipt, ReceiptOutcome};
 use crate::storage::{Change, Entry, MemoryStorage, RedbStorage, Storage, StorageError};
@@ -161,6 +161,10 @@ pub struct Chain {
     /// configuration, code generator) and the fees are fixed for a chain's
     /// life, so the code hash alone decides how a module compiles.
     cache: Mutex<BTreeMap<[u8; 32], Compiled>>,
+    /// Whether calls record their host calls ([`Chain::set_tracing`]).
+    tracing: bool,
+    /// The host calls of the last traced call.
+    last_trace: Mutex<Vec<HostCallTrace>>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -244,7 +248,24 @@ impl Chain {
             linker,
             fees,
             cache: Mutex::new(BTreeMap::new()),
+            tracing: false,
+            last_trace: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Makes later calls and views record each host call and the gas it
+    /// charged (read with [`Chain::take_trace`]). Tracing changes no
+    /// result and no gas.
+    pub fn set_tracing(&mut self, on: bool) {
+        self.tracing = on;
+    }
+
+    /// The host calls of the last call or view made while tracing.
+    pub fn take_trace(&self) -> Vec<HostCallTrace> {
+        match self.last_trace.lock() {
+            Ok(mut guard) => std::mem::take(&mut *guard),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
     }
 
     /// The host fee table in use.
@@ -326,6 +347,7 @@ impl Chain {
             log_bytes: 0,
             return_value: Vec::new(),
             fault: None,
+            trace: self.tracing.then(Vec::new),
         }
     }
 
@@ -573,7 +595,13 @@ impl Chain {
             };
             return Ok((receipt, namespace));
         };
-        let (outcome, state) = self.run(&compiled.module, method, method_gas, state)?;
+        let (outcome, mut state) = self.run(&compiled.module, method, method_gas, state)?;
+        if let Some(trace) = state.trace.take() {
+            match self.last_trace.lock() {
+                Ok(mut guard) => *guard = trace,
+                Err(poisoned) => *poisoned.into_inner() = trace,
+            }
+        }
         if let Some(fault) = state.fault {
             return Err(Error::Storage(fault));
         }

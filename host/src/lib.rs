@@ -16,7 +16,9 @@ mod fees;
 mod receipt;
 mod storage;
 
-pub use abi::{HOST_FUNCTIONS, HOST_MODULE, HostFunction, allowed_imports};
+pub use abi::{
+    HOST_FUNCTIONS, HOST_MODULE, HostCallTrace, HostFunction, MAX_TRACED_CALLS, allowed_imports,
+};
 pub use chain::{
     CallContext, Chain, ContractInfo, Error, MAX_ACCOUNT_LEN, STATE_FILE, check_account,
 };

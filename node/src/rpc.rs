@@ -53,6 +53,21 @@ pub const DUMP_VERSION: u64 = 1;
 /// Most blocks one `get_logs` filter spans.
 pub const MAX_LOG_BLOCKS: u64 = 10_000;
 
+/// A receipt with the host calls that produced it.
+fn trace_json(
+    receipt: &detvm_chain::TxReceipt,
+    calls: &[detvm_host::HostCallTrace],
+    height: u64,
+    index: u32,
+) -> Value {
+    let mut v = render::receipt(receipt, height, index);
+    v["host_calls"] = calls
+        .iter()
+        .map(|c| json!({ "name": c.name, "gas": c.gas, "trapped": c.trapped }))
+        .collect();
+    v
+}
+
 /// The log entries of a block's calls, optionally of one contract.
 fn block_logs(
     block: &detvm_chain::Block,
@@ -427,6 +442,42 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
                 .first()
                 .ok_or_else(|| error(codes::NODE_ERROR, "no receipt", None))?;
             Ok(json!({ "gas_used": r.gas_used, "fee": r.fee.to_string(), "outcome": r.outcome.name() }))
+        })
+        .await
+    })?;
+
+    m.register_async_method(
+        "trace_transaction",
+        |params: Params<'static>, ctx, _| async move {
+            let text: String = params.one()?;
+            let hash = parse_hash(&text, "transaction hash")?;
+            on(&ctx, move |s| {
+                let at = s.ledger.tx_location(&hash).map_err(node_err)?;
+                let traced = s.ledger.trace_transaction(&hash).map_err(node_err)?;
+                match (traced, at) {
+                    (Some((receipt, calls)), Some(at)) => {
+                        Ok(trace_json(&receipt, &calls, at.height, at.index))
+                    }
+                    _ => Err(error(
+                        codes::UNKNOWN_TRANSACTION,
+                        format!("no included transaction {text}"),
+                        None,
+                    )),
+                }
+            })
+            .await
+        },
+    )?;
+
+    m.register_async_method("trace_call", |params: Params<'static>, ctx, _| async move {
+        let text: String = params.one()?;
+        let tx = parse_tx(&text)?;
+        on(&ctx, move |s| {
+            let height = s.ledger.head().height + 1;
+            match s.ledger.trace_candidate(tx).map_err(node_err)? {
+                Ok((receipt, calls)) => Ok(trace_json(&receipt, &calls, height, 0)),
+                Err(e) => Err(NodeError::Tx(e).into()),
+            }
         })
         .await
     })?;

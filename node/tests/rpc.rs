@@ -799,3 +799,87 @@ async fn cheats_impersonation_dumps_and_logs() {
     }
     assert_eq!(fresh.head(), stored.head());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_show_every_host_call_of_real_transactions() {
+    let (node, client) = start(NodeConfig::dev()).await;
+    let a = Keypair::dev(0);
+    let hash = send(
+        &client,
+        &sign(
+            &a,
+            0,
+            100_000_000,
+            Action::Deploy {
+                code: wat::parse_str(STORE).unwrap(),
+            },
+        ),
+    )
+    .await
+    .unwrap();
+    let receipt: Value = client
+        .request("get_receipt", rpc_params![&hash])
+        .await
+        .unwrap();
+    let contract = receipt["outcome"]["contract"].as_str().unwrap().to_owned();
+    let set = sign(
+        &a,
+        1,
+        10_000_000,
+        Action::Call {
+            contract: contract.clone(),
+            method: "set".into(),
+            args: b"abc".to_vec(),
+            amount: 0,
+        },
+    );
+    // A dry run first, then the real transaction, then its trace.
+    let dry: Value = client
+        .request("trace_call", rpc_params![hex(&set.encode())])
+        .await
+        .unwrap();
+    let hash = send(&client, &set).await.unwrap();
+    let receipt: Value = client
+        .request("get_receipt", rpc_params![&hash])
+        .await
+        .unwrap();
+    let trace: Value = client
+        .request("trace_transaction", rpc_params![&hash])
+        .await
+        .unwrap();
+    for field in [
+        "outcome",
+        "gas_used",
+        "fee",
+        "logs",
+        "state_changes",
+        "block_height",
+        "index",
+    ] {
+        assert_eq!(trace[field], receipt[field], "{field}");
+    }
+    assert_eq!(dry["gas_used"], receipt["gas_used"]);
+    let names: Vec<&str> = trace["host_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["input", "read_register", "register_len", "storage_write"]
+    );
+    let host_gas: u64 = trace["host_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["gas"].as_u64().unwrap())
+        .sum();
+    assert!(host_gas > 0 && host_gas < receipt["gas_used"].as_u64().unwrap());
+    assert_eq!(dry["host_calls"], trace["host_calls"]);
+    let r: Result<Value, _> = client
+        .request("trace_transaction", rpc_params![hex(&[1; 32])])
+        .await;
+    assert_eq!(code_of(r.unwrap_err()).0, 1002);
+    node.stop().await;
+}
