@@ -140,6 +140,25 @@ impl Genesis {
         }
     }
 
+    /// The chain of the command line's state directories (`detvm deploy`,
+    /// `call`, `view` with `--state`): chain id `detvm-local`, a dev chain
+    /// (unsigned transactions from any account) with no fees and no
+    /// intrinsic gas, so a transaction's gas is its action's alone.
+    pub fn local() -> Self {
+        Self {
+            chain_id: "detvm-local".into(),
+            timestamp_ns: 0,
+            params: GenesisParams {
+                gas_price: "0".into(),
+                tx_base_gas: 0,
+                tx_byte_gas: 0,
+                dev: true,
+                ..GenesisParams::default()
+            },
+            accounts: Vec::new(),
+        }
+    }
+
     /// Parses a genesis file.
     pub fn from_json(text: &str) -> Result<Self, Error> {
         serde_json::from_str(text).map_err(|e| Error::Genesis(e.to_string()))

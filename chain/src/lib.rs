@@ -25,7 +25,7 @@ pub use keys::{
 };
 pub use ledger::{BuiltBlock, Ledger, TxLocation, VIEW_GAS};
 pub use receipt::{TxOutcome, TxReceipt};
-pub use state::{ACCOUNT_PREFIX, Account, PARAMS_KEY, account_key};
+pub use state::{ACCOUNT_PREFIX, Account, AtHeight, PARAMS_KEY, account_key};
 pub use tx::{Action, DecodeError, SignedTransaction, TX_DOMAIN, Transaction};
 
 /// Why a transaction is not valid (`docs/chain.md` 3.1, 7). Each has a

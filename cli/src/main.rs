@@ -17,6 +17,7 @@ mod borsh_values;
 mod commands;
 mod input;
 mod literals;
+mod local;
 mod report;
 mod rpc_client;
 

@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use detvm_host::{CallContext, Chain, ContractId, Error, Receipt, ReceiptOutcome, hex};
+use detvm_host::{ContractId, Receipt, ReceiptOutcome, hex};
 use serde_json::{Value as Json, json};
 
 use crate::Status;
 use crate::borsh_values::{BorshType, decode_values, encode_args};
+use crate::local::{LocalCall, LocalChain, LocalError};
 use crate::report::print_json;
 
 /// The state directory when `--state` is not given.
@@ -18,9 +19,6 @@ pub const DEFAULT_CALL_GAS: u64 = 1_000_000_000;
 
 /// The account that deploys and calls when `--from` is not given.
 pub const DEFAULT_ACCOUNT: &str = "local";
-
-/// Block time of the local chain: block `h` is at `h` seconds.
-const NANOS_PER_BLOCK: u64 = 1_000_000_000;
 
 /// Execute a method and commit its state changes if it returns.
 #[derive(Debug, clap::Args)]
@@ -88,22 +86,14 @@ pub fn execute(args: &CallArgs, read_only: bool) -> Status {
         Ok(chain) => chain,
         Err(error) => return report_error(&error, args.json),
     };
-    // The local chain's blocks: one per committed transaction, so the
-    // context is the same on every run that sees the same state.
-    let block_height = match chain.committed() {
-        Ok(n) => n.saturating_add(1),
-        Err(error) => return report_error(&error, args.json),
-    };
-    let ctx = CallContext {
-        caller: args.from.clone(),
+    let call = LocalCall {
+        caller: &args.from,
         gas: args.gas,
-        block_height,
-        block_timestamp: block_height.saturating_mul(NANOS_PER_BLOCK),
     };
     let result = if read_only {
-        chain.view(&contract, &args.method, &input, &ctx)
+        chain.view(&contract, &args.method, &input, &call)
     } else {
-        chain.call(&contract, &args.method, &input, &ctx)
+        chain.call(&contract, &args.method, &input, &call)
     };
     match result {
         Ok(receipt) => report_receipt(&receipt, args),
@@ -112,8 +102,8 @@ pub fn execute(args: &CallArgs, read_only: bool) -> Status {
 }
 
 /// Opens the chain in `dir`.
-pub fn open(dir: &Path) -> Result<Chain, Error> {
-    Chain::open(dir)
+pub fn open(dir: &Path) -> Result<LocalChain, LocalError> {
+    LocalChain::open(dir)
 }
 
 /// Parses a contract id argument.
@@ -221,23 +211,9 @@ fn type_list(types: &[BorshType]) -> String {
     names.join(",")
 }
 
-/// The exit status of a chain error: bad requests are usage errors, code
-/// rejected at deploy and node faults are failures.
-pub fn error_status(error: &Error) -> Status {
-    match error {
-        Error::UnknownContract(_)
-        | Error::UnknownMethod { .. }
-        | Error::NotAMethod { .. }
-        | Error::InvalidAccount(_)
-        | Error::InputTooLong { .. }
-        | Error::Storage(_) => Status::Usage,
-        _ => Status::Rejected,
-    }
-}
-
-/// Reports a chain error.
-pub fn report_error(error: &Error, json: bool) -> Status {
-    fail(json, error.kind(), &error.to_string(), error_status(error))
+/// Reports a local chain error.
+pub fn report_error(error: &LocalError, json: bool) -> Status {
+    fail(json, &error.kind, &error.message, error.status)
 }
 
 /// Reports a failure as `{"outcome":"error",…}` or on stderr.

@@ -51,9 +51,9 @@ pub fn run(args: &Args) -> Status {
             }
             Status::Success
         }
-        Err(error @ detvm_host::Error::Rejected { .. }) => {
-            let message = format!("{}: {error}", args.file.display());
-            fail(args.json, error.kind(), &message, Status::Rejected)
+        Err(error) if error.status == Status::Rejected => {
+            let message = format!("{}: {}", args.file.display(), error.message);
+            fail(args.json, &error.kind, &message, Status::Rejected)
         }
         Err(error) => report_error(&error, args.json),
     }
