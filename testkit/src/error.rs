@@ -11,6 +11,12 @@ pub enum Error {
     /// invalid account, storage or engine failure.
     #[error(transparent)]
     Chain(#[from] detvm_host::Error),
+    /// The chain executor failed (a [`crate::Devnet`] fault).
+    #[error(transparent)]
+    Ledger(#[from] detvm_chain::Error),
+    /// A transaction was refused (not valid, `docs/chain.md` 3.1).
+    #[error("transaction refused: {0}")]
+    Refused(#[from] detvm_chain::TxError),
     /// A contract file could not be read.
     #[error("cannot read contract {path}: {source}")]
     Read {

@@ -29,6 +29,10 @@
 //!   any borsh-encodable value (a method's arguments are the borsh tuple of
 //!   its parameters), then the caller, gas and block are chosen, then
 //!   [`Call::run`] executes it.
+//! * [`Devnet`] is the chain as the node runs it, in memory: the same
+//!   executor (`detvm_chain::Ledger`), signed transactions from prefunded
+//!   dev accounts, fees, blocks and state roots, snapshots and time
+//!   travel; its receipts are the node's.
 //! * [`CallResult`] holds the receipt, or the error if the runtime refused
 //!   the call, with accessors (return value, gas, logs, state changes,
 //!   receipt hash) and assertion helpers.
@@ -42,11 +46,13 @@
 
 mod chain;
 pub mod contracts;
+mod devnet;
 mod error;
 mod result;
 
 pub use chain::{Call, TestChain};
 pub use detvm_host::{self as host, ContractId, DeployReceipt, Receipt, ReceiptOutcome, TrapKind};
+pub use devnet::{ACCOUNTS, BLOCK_INTERVAL_NS, DEFAULT_GAS_LIMIT, Devnet, Snapshot, Tx, TxResult};
 pub use error::Error;
 pub use result::CallResult;
 
