@@ -53,6 +53,20 @@ pub const DUMP_VERSION: u64 = 1;
 /// Most blocks one `get_logs` filter spans.
 pub const MAX_LOG_BLOCKS: u64 = 10_000;
 
+/// Makes the block of a dev cheat and answers with its header.
+fn cheat(s: &mut NodeState, changes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> RpcResult {
+    let committed = s.cheat(changes).map_err(ErrorObjectOwned::from)?;
+    Ok(render::header(&committed.block.header))
+}
+
+/// Every key and value of the committed state, in key order.
+fn whole_state(s: &NodeState) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ErrorObjectOwned> {
+    s.ledger
+        .db()
+        .scan_prefix(b"", None, usize::MAX)
+        .map_err(|e| node_err(detvm_chain::Error::State(e)))
+}
+
 /// A receipt with the host calls that produced it.
 fn trace_json(
     receipt: &detvm_chain::TxReceipt,
@@ -664,10 +678,7 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
                     });
                 account.balance = amount;
                 let value = borsh::to_vec(&account).unwrap_or_default();
-                let c = s
-                    .cheat(vec![(detvm_chain::account_key(&id), Some(value))])
-                    .map_err(ErrorObjectOwned::from)?;
-                Ok(render::header(&c.block.header))
+                cheat(s, vec![(detvm_chain::account_key(&id), Some(value))])
             })
             .await
         },
@@ -698,10 +709,7 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
                     ));
                 }
                 let full = [format!("state/{contract}/").as_bytes(), &key].concat();
-                let c = s
-                    .cheat(vec![(full, value)])
-                    .map_err(ErrorObjectOwned::from)?;
-                Ok(render::header(&c.block.header))
+                cheat(s, vec![(full, value)])
             })
             .await
         },
@@ -734,8 +742,7 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
                             ),
                             other => node_err(detvm_chain::Error::Host(other)),
                         })?;
-                let c = s.cheat(changes).map_err(ErrorObjectOwned::from)?;
-                Ok(render::header(&c.block.header))
+                cheat(s, changes)
             })
             .await
         },
@@ -744,11 +751,7 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
     m.register_async_method("dev_dump_state", |_, ctx, _| async move {
         dev_only(&ctx)?;
         on(&ctx, |s| {
-            let entries = s
-                .ledger
-                .db()
-                .scan_prefix(b"", None, usize::MAX)
-                .map_err(|e| node_err(detvm_chain::Error::State(e)))?;
+            let entries = whole_state(s)?;
             let head = s.ledger.head();
             Ok(json!({
                 "format": DUMP_FORMAT,
@@ -790,11 +793,7 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
                 wanted.insert(parse_hex(k, "entry key")?, parse_hex(v, "entry value")?);
             }
             on(&ctx, move |s| {
-                let current = s
-                    .ledger
-                    .db()
-                    .scan_prefix(b"", None, usize::MAX)
-                    .map_err(|e| node_err(detvm_chain::Error::State(e)))?;
+                let current = whole_state(s)?;
                 let mut changes: Vec<(Vec<u8>, Option<Vec<u8>>)> = current
                     .into_iter()
                     .filter(|(k, _)| !wanted.contains_key(k))
@@ -803,8 +802,7 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
                 changes.extend(wanted.into_iter().map(|(k, v)| (k, Some(v))));
                 // The chain's own parameters stay this node's.
                 changes.retain(|(k, _)| k.as_slice() != detvm_chain::PARAMS_KEY);
-                let c = s.cheat(changes).map_err(ErrorObjectOwned::from)?;
-                Ok(render::header(&c.block.header))
+                cheat(s, changes)
             })
             .await
         },

@@ -149,6 +149,21 @@ async fn deploy_call_view_and_query_over_http() {
     assert_eq!(old["outcome"]["status"], "returned");
     assert_eq!(old["outcome"]["value"], "");
 
+    let r: Result<Value, _> = client.request("view", rpc_params![&contract, "nope"]).await;
+    assert_eq!(
+        code_of(r.unwrap_err()),
+        (1004, Some("unknown_method".into()))
+    );
+    let paged: Value = client
+        .request("get_state", rpc_params![&contract, "", 1, Value::Null, 10])
+        .await
+        .unwrap();
+    assert_eq!(
+        paged["entries"],
+        serde_json::json!([]),
+        "nothing stored at height 1"
+    );
+
     let hash = send(&client, &call(2, "fail", b"")).await.unwrap();
     let receipt: Value = client
         .request("get_receipt", rpc_params![&hash])
