@@ -60,7 +60,7 @@ fn cheat(s: &mut NodeState, changes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> RpcResu
 }
 
 /// Every key and value of the committed state, in key order.
-fn whole_state(s: &NodeState) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ErrorObjectOwned> {
+fn whole_state(s: &NodeState) -> Result<Vec<detvm_host::Entry>, ErrorObjectOwned> {
     s.ledger
         .db()
         .scan_prefix(b"", None, usize::MAX)
