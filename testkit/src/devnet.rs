@@ -119,9 +119,7 @@ impl Devnet {
 
     /// A deploy of `code`.
     pub fn deploy(&mut self, code: &[u8]) -> Tx<'_> {
-        self.tx(Action::Deploy {
-            code: code.to_vec(),
-        })
+        Tx::new(self, deploy_action(code))
     }
 
     /// A call of `method` with `args` (the borsh tuple of its parameters).
@@ -131,30 +129,12 @@ impl Devnet {
         method: &str,
         args: &A,
     ) -> Tx<'_> {
-        let args = borsh::to_vec(args).unwrap_or_default();
-        self.tx(Action::Call {
-            contract: contract.to_owned(),
-            method: method.to_owned(),
-            args,
-            amount: 0,
-        })
+        Tx::new(self, call_action(contract, method, args))
     }
 
     /// A transfer of native tokens.
     pub fn transfer(&mut self, to: &str, amount: u128) -> Tx<'_> {
-        self.tx(Action::Transfer {
-            to: to.to_owned(),
-            amount,
-        })
-    }
-
-    fn tx(&mut self, action: Action) -> Tx<'_> {
-        Tx {
-            devnet: self,
-            action,
-            key: Keypair::dev(0),
-            gas_limit: DEFAULT_GAS_LIMIT,
-        }
+        Tx::new(self, transfer_action(to, amount))
     }
 
     /// Runs `method` read-only on the head's state (or at `height`).
@@ -253,17 +233,82 @@ impl Devnet {
 /// example contract, far below the block limit.
 pub const DEFAULT_GAS_LIMIT: u64 = 1_000_000_000;
 
-/// A transaction being built; [`Tx::send`] signs it, makes its block and
-/// commits it.
+/// A deploy action.
+pub(crate) fn deploy_action(code: &[u8]) -> Action {
+    Action::Deploy {
+        code: code.to_vec(),
+    }
+}
+
+/// A call action with borsh-encoded `args`.
+pub(crate) fn call_action<A: BorshSerialize + ?Sized>(
+    contract: &str,
+    method: &str,
+    args: &A,
+) -> Action {
+    Action::Call {
+        contract: contract.to_owned(),
+        method: method.to_owned(),
+        args: borsh::to_vec(args).unwrap_or_default(),
+        amount: 0,
+    }
+}
+
+/// A transfer action.
+pub(crate) fn transfer_action(to: &str, amount: u128) -> Action {
+    Action::Transfer {
+        to: to.to_owned(),
+        amount,
+    }
+}
+
+/// Where a [`Tx`] goes: a [`Devnet`] in memory or a node over RPC
+/// ([`crate::RemoteDevnet`]). A test written against this trait runs on
+/// both.
+pub trait DevChain {
+    /// The chain id transactions are signed for.
+    fn chain_id(&self) -> Result<String, Error>;
+    /// The next nonce of `id`.
+    fn next_nonce(&self, id: &str) -> Result<u64, Error>;
+    /// Sends a signed transaction and returns what its block did with it.
+    fn send_signed(&mut self, tx: SignedTransaction) -> Result<TxResult, Error>;
+}
+
+impl DevChain for Devnet {
+    fn chain_id(&self) -> Result<String, Error> {
+        Ok(self.ledger.params().chain_id.clone())
+    }
+
+    fn next_nonce(&self, id: &str) -> Result<u64, Error> {
+        self.nonce(id)
+    }
+
+    fn send_signed(&mut self, tx: SignedTransaction) -> Result<TxResult, Error> {
+        Devnet::send_signed(self, tx)
+    }
+}
+
+/// A transaction being built; [`Tx::send`] signs it and sends it.
 #[must_use = "a transaction does nothing until it is sent"]
 pub struct Tx<'a> {
-    devnet: &'a mut Devnet,
+    chain: &'a mut dyn DevChain,
     action: Action,
     key: Keypair,
     gas_limit: u64,
 }
 
-impl Tx<'_> {
+impl<'a> Tx<'a> {
+    /// A transaction of `action` from dev account 0 with
+    /// [`DEFAULT_GAS_LIMIT`].
+    pub fn new(chain: &'a mut dyn DevChain, action: Action) -> Self {
+        Self {
+            chain,
+            action,
+            key: Keypair::dev(0),
+            gas_limit: DEFAULT_GAS_LIMIT,
+        }
+    }
+
     /// Sends from dev account `index` (default 0).
     pub fn from(mut self, index: u32) -> Self {
         self.key = Keypair::dev(index);
@@ -294,8 +339,8 @@ impl Tx<'_> {
     pub fn signed(&self) -> Result<SignedTransaction, Error> {
         let signer = self.key.implicit_id();
         Ok(Transaction {
-            chain_id: self.devnet.ledger.params().chain_id.clone(),
-            nonce: self.devnet.nonce(&signer)?,
+            chain_id: self.chain.chain_id()?,
+            nonce: self.chain.next_nonce(&signer)?,
             signer,
             public_key: self.key.public_key(),
             gas_limit: self.gas_limit,
@@ -308,7 +353,7 @@ impl Tx<'_> {
     /// not valid is an [`Error::Refused`] and changes nothing.
     pub fn send(self) -> Result<TxResult, Error> {
         let tx = self.signed()?;
-        self.devnet.send_signed(tx)
+        self.chain.send_signed(tx)
     }
 }
 

@@ -32,7 +32,9 @@
 //! * [`Devnet`] is the chain as the node runs it, in memory: the same
 //!   executor (`detvm_chain::Ledger`), signed transactions from prefunded
 //!   dev accounts, fees, blocks and state roots, snapshots and time
-//!   travel; its receipts are the node's.
+//!   travel; its receipts are the node's. [`RemoteDevnet`] does the same
+//!   against a running `detvm node --dev` over JSON-RPC, and tests written
+//!   against [`DevChain`] run on either.
 //! * [`CallResult`] holds the receipt, or the error if the runtime refused
 //!   the call, with accessors (return value, gas, logs, state changes,
 //!   receipt hash) and assertion helpers.
@@ -48,12 +50,17 @@ mod chain;
 pub mod contracts;
 mod devnet;
 mod error;
+mod remote;
 mod result;
 
 pub use chain::{Call, TestChain};
 pub use detvm_host::{self as host, ContractId, DeployReceipt, Receipt, ReceiptOutcome, TrapKind};
-pub use devnet::{ACCOUNTS, BLOCK_INTERVAL_NS, DEFAULT_GAS_LIMIT, Devnet, Snapshot, Tx, TxResult};
+pub use devnet::{
+    ACCOUNTS, BLOCK_INTERVAL_NS, DEFAULT_GAS_LIMIT, DevChain, Devnet, PROPOSER, Snapshot, Tx,
+    TxResult,
+};
 pub use error::Error;
+pub use remote::RemoteDevnet;
 pub use result::CallResult;
 
 /// The caller of calls and deploys that do not choose one.

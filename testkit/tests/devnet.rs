@@ -217,3 +217,123 @@ proptest! {
         }
     }
 }
+
+/// The token scenario, written once against [`DevChain`].
+fn token_scenario(
+    chain: &mut dyn detvm_testkit::DevChain,
+    code: &[u8],
+) -> Vec<detvm_chain::TxReceipt> {
+    use detvm_testkit::Tx;
+    let alice = Keypair::dev(0).implicit_id();
+    let bob = Keypair::dev(1).implicit_id();
+    let deploy = Tx::new(
+        chain,
+        detvm_chain::Action::Deploy {
+            code: code.to_vec(),
+        },
+    )
+    .send()
+    .unwrap();
+    let token = deploy.contract_id();
+    let call = |method: &str, args: Vec<u8>| detvm_chain::Action::Call {
+        contract: token.clone(),
+        method: method.into(),
+        args,
+        amount: 0,
+    };
+    let mut receipts = vec![deploy.receipt.clone()];
+    for (from, action) in [
+        (
+            0,
+            call("init", borsh::to_vec(&("TOK".to_string(),)).unwrap()),
+        ),
+        (
+            0,
+            call("mint", borsh::to_vec(&(alice.clone(), 500u128)).unwrap()),
+        ),
+        (
+            0,
+            call("transfer", borsh::to_vec(&(bob.clone(), 200u128)).unwrap()),
+        ),
+        (
+            1,
+            call(
+                "transfer",
+                borsh::to_vec(&(alice.clone(), 900u128)).unwrap(),
+            ),
+        ),
+        (
+            1,
+            detvm_chain::Action::Transfer {
+                to: alice.clone(),
+                amount: 77,
+            },
+        ),
+    ] {
+        receipts.push(Tx::new(chain, action).from(from).send().unwrap().receipt);
+    }
+    receipts
+}
+
+#[test]
+fn the_test_kit_drives_a_devnet_and_a_running_node_alike() {
+    let code = contracts::wasm("token").expect("the token is built");
+    let mut devnet = Devnet::new();
+    let local = token_scenario(&mut devnet, &code);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let node = runtime
+        .block_on(detvm_node::start(detvm_node::NodeConfig::dev()))
+        .unwrap();
+    let mut remote =
+        detvm_testkit::RemoteDevnet::connect(&format!("http://{}", node.addr)).unwrap();
+    let snapshot = remote.snapshot().unwrap();
+    let over_rpc = token_scenario(&mut remote, &code);
+    assert_eq!(local, over_rpc, "the same receipts, field by field");
+    assert!(matches!(&over_rpc[4].outcome, TxOutcome::Trapped { kind, .. } if kind == "host"));
+    let balance: u128 = borsh::from_slice(
+        &remote
+            .view(
+                local[0].outcome_contract(),
+                "balance_of",
+                &(Keypair::dev(1).implicit_id(),),
+                None,
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(balance, 200);
+    assert_eq!(
+        remote.balance(&Keypair::dev(0).implicit_id()).unwrap(),
+        devnet.balance(&Keypair::dev(0).implicit_id()).unwrap()
+    );
+    // Revert over RPC: the node is back at genesis.
+    remote.revert(snapshot).unwrap();
+    assert_eq!(remote.head().unwrap()["height"], 0);
+    let refused = remote
+        .transfer(&Keypair::dev(2).implicit_id(), u128::MAX / 2)
+        .send();
+    assert!(
+        matches!(refused, Err(Error::Rpc { code: 1000, kind: Some(k), .. }) if k == "insufficient_balance")
+    );
+    drop(remote);
+    runtime.block_on(node.stop());
+}
+
+/// The contract a deploy receipt names.
+trait DeployedContract {
+    fn outcome_contract(&self) -> &str;
+}
+
+impl DeployedContract for detvm_chain::TxReceipt {
+    fn outcome_contract(&self) -> &str {
+        match &self.outcome {
+            TxOutcome::Deployed { contract, .. } => contract,
+            other => panic!("not a deploy: {other:?}"),
+        }
+    }
+}
