@@ -13,6 +13,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::NodeError;
 use crate::mempool::Mempool;
+use crate::producer::{BlockProducer, Proposal};
 
 /// Native stack of the executor thread: room for the deepest contract call
 /// the engine allows (`docs/host-api.md`, native stack), so calls run on it
@@ -60,6 +61,8 @@ pub struct NodeState {
     pub snapshots: Vec<(u64, u64)>,
     /// This node's name in block headers.
     pub proposer: String,
+    /// Who decides the blocks.
+    pub producer: Box<dyn BlockProducer>,
     /// Committed blocks are sent here.
     pub events: broadcast::Sender<Committed>,
     /// Direct state changes for the next block (dev cheats).
@@ -161,10 +164,12 @@ impl NodeState {
             Some(t) => t,
             None => clock_ns().saturating_add(self.time_offset_ns),
         };
-        let dev_changes = std::mem::take(&mut self.dev_changes);
-        let built = self
-            .ledger
-            .build_block_with(dev_changes, ready, timestamp, &self.proposer)?;
+        let proposal = Proposal {
+            dev_changes: std::mem::take(&mut self.dev_changes),
+            transactions: ready,
+            timestamp_ns: timestamp,
+        };
+        let built = self.producer.propose(&mut self.ledger, proposal)?;
         for (tx, _) in &built.rejected {
             self.pool.remove(tx);
         }
@@ -180,7 +185,7 @@ impl NodeState {
             .iter()
             .map(|(tx, e)| (tx.hash(), e.clone()))
             .collect();
-        self.ledger.commit(built)?;
+        self.producer.commit(&mut self.ledger, built)?;
         for (hash, waiter) in std::mem::take(&mut self.waiters) {
             let outcome = match rejected.iter().find(|(h, _)| *h == hash) {
                 Some((_, e)) => Err(e.clone()),

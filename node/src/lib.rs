@@ -1,9 +1,11 @@
 //! detvm's node. This crate owns the long-running process around the
 //! chain model of `detvm-chain`: the mempool and its admission rules,
-//! block production behind [`Mining`] (instant seal, an interval, or on
-//! demand), persistence of committed blocks through `detvm-state`'s redb
-//! database, and the JSON-RPC 2.0 server (HTTP and WebSocket on one port)
-//! with its dev methods. All chain state is owned by one executor thread;
+//! block production behind the [`BlockProducer`] seam ([`InstantSeal`]
+//! for a single node; a consensus engine plugs in here) at times set by
+//! [`Mining`] (as transactions arrive, an interval, or on demand),
+//! persistence of committed blocks through `detvm-state`'s redb database,
+//! and the JSON-RPC 2.0 server (HTTP and WebSocket on one port) with its
+//! dev methods. All chain state is owned by one executor thread;
 //! RPC handlers send it jobs. `docs/rpc.md` describes the methods.
 
 #![deny(missing_docs)]
@@ -11,6 +13,7 @@
 mod core;
 mod json;
 mod mempool;
+mod producer;
 pub mod rpc;
 
 use std::net::SocketAddr;
@@ -23,6 +26,7 @@ use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 
 pub use crate::core::{Committed, Executor, InclusionSender, Mining, NodeState};
 pub use crate::mempool::{Mempool, PoolLimits};
+pub use crate::producer::{BlockProducer, InstantSeal, Proposal};
 
 /// The database file inside a node's state directory.
 pub const NODE_DB_FILE: &str = "chain.redb";
@@ -149,6 +153,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             next_timestamp: None,
             time_offset_ns: 0,
             snapshots: Vec::new(),
+            producer: Box::new(InstantSeal {
+                proposer: proposer.clone(),
+            }),
             proposer,
             events: state_events,
             waiters: Vec::new(),
