@@ -280,3 +280,151 @@ fn kill_9_during_a_transaction_stream_loses_no_committed_block() {
     );
     assert_eq!(json_of(&replay)["blocks"], height);
 }
+
+/// `put`: the input's first byte is the key, the rest the value; `del`
+/// removes the key in the first input byte; `clock` stores the block's
+/// height and timestamp under key `t`. Nothing traps.
+const KV: &str = r#"(module
+  (import "env" "input" (func $input (param i64)))
+  (import "env" "register_len" (func $len (param i64) (result i64)))
+  (import "env" "read_register" (func $read (param i64 i32)))
+  (import "env" "storage_write" (func $write (param i32 i32 i32 i32 i64) (result i32)))
+  (import "env" "storage_remove" (func $remove (param i32 i32 i64) (result i32)))
+  (import "env" "block_height" (func $height (result i64)))
+  (import "env" "block_timestamp" (func $time (result i64)))
+  (memory 1)
+  (data (i32.const 0) "t")
+  (func $load (result i32)
+    (call $input (i64.const 0))
+    (call $read (i64.const 0) (i32.const 64))
+    (i32.wrap_i64 (call $len (i64.const 0))))
+  (func (export "put") (local $n i32)
+    (local.set $n (call $load))
+    (if (i32.gt_u (local.get $n) (i32.const 0))
+      (then (drop (call $write (i32.const 64) (i32.const 1) (i32.const 65)
+        (i32.sub (local.get $n) (i32.const 1)) (i64.const 1))))))
+  (func (export "del")
+    (if (i32.gt_u (call $load) (i32.const 0))
+      (then (drop (call $remove (i32.const 64) (i32.const 1) (i64.const 1))))))
+  (func (export "clock")
+    (i64.store (i32.const 8) (call $height))
+    (i64.store (i32.const 16) (call $time))
+    (drop (call $write (i32.const 0) (i32.const 1) (i32.const 8) (i32.const 16) (i64.const 1)))))"#;
+
+/// One call of a random history: caller, method, input.
+fn kv_step() -> impl proptest::strategy::Strategy<Value = (usize, &'static str, Vec<u8>)> {
+    use proptest::prelude::*;
+    (
+        0..2usize,
+        prop_oneof![Just("put"), Just("put"), Just("del"), Just("clock")],
+        prop::collection::vec(0u8..4, 1..6),
+    )
+}
+
+/// An unsigned transaction as `detvm deploy` / `call` make them: a
+/// deploy may use the whole block, a call has the default `--gas`.
+fn unsigned(signer: &str, nonce: u64, action: Action) -> detvm_chain::SignedTransaction {
+    let gas_limit = match action {
+        Action::Deploy { .. } => detvm_chain::GenesisParams::default().block_gas_limit,
+        _ => 1_000_000_000,
+    };
+    detvm_chain::SignedTransaction {
+        transaction: Transaction {
+            chain_id: "detvm-local".into(),
+            signer: signer.into(),
+            public_key: [0; 32],
+            nonce,
+            gas_limit,
+            action,
+        },
+        signature: [0; 64],
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4))]
+
+    /// The same calls through `detvm call --state DIR`, a test kit devnet
+    /// and a node over JSON-RPC, all on the local genesis: the same
+    /// receipts and the same state root after every block.
+    #[test]
+    fn the_cli_the_test_kit_and_the_node_agree(steps in proptest::collection::vec(kv_step(), 1..8)) {
+        let callers = ["alice", "bob"];
+        let dir = tempfile::tempdir().unwrap();
+        let cli_state = dir.path().join("cli");
+        // The same bytes everywhere, so the contract id is the same.
+        let wat = dir.path().join("kv.wasm");
+        std::fs::write(&wat, wat_bytes()).unwrap();
+        let genesis = dir.path().join("local.json");
+        std::fs::write(&genesis, detvm_chain::Genesis::local().to_json()).unwrap();
+        let state_arg = cli_state.to_str().unwrap();
+
+        // 1. The command line.
+        let deployed = detvm(&["deploy", wat.to_str().unwrap(), "--from", "alice", "--state", state_arg, "--json"]);
+        proptest::prop_assert!(deployed.status.success());
+        let contract = json_of(&deployed)["contract"].as_str().unwrap().to_owned();
+        for (who, method, input) in &steps {
+            let arg = format!("0x{}", hex(input));
+            let out = detvm(&["call", &contract, method, &arg, "--from", callers[*who], "--state", state_arg]);
+            proptest::prop_assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        let cli = {
+            let db = detvm_state::StateDb::open(&cli_state.join("state.redb")).unwrap();
+            detvm_chain::Ledger::open(std::sync::Arc::new(db), &detvm_chain::Genesis::local()).unwrap()
+        };
+
+        // 2. The same transactions on a node started with the local genesis.
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_detvm"));
+        cmd.args(["node", "--dev", "--genesis", genesis.to_str().unwrap(), "--rpc", "127.0.0.1:0"]);
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let url = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("RPC listening on ").map(str::to_owned))
+            .unwrap();
+        let node = Node { child, url };
+        let mut nonces = [0u64; 2];
+        let mut txs = vec![unsigned("alice", 0, Action::Deploy { code: wat_bytes() })];
+        nonces[0] = 1;
+        for (who, method, input) in &steps {
+            txs.push(unsigned(callers[*who], nonces[*who], Action::Call {
+                contract: contract.clone(),
+                method: (*method).into(),
+                args: input.clone(),
+                amount: 0,
+            }));
+            nonces[*who] += 1;
+        }
+        for (i, tx) in txs.iter().enumerate() {
+            let height = i as u64 + 1;
+            rpc(&node.url, "dev_set_next_timestamp", vec![Value::from(height * 1_000_000_000)]).unwrap();
+            let hash = rpc(&node.url, "send_transaction", vec![Value::from(hex(&tx.encode()))]).unwrap();
+            let receipt = rpc(&node.url, "get_receipt", vec![hash]).unwrap();
+            let block = rpc(&node.url, "get_block", vec![Value::from(height)]).unwrap();
+            let mine = cli.block(height).unwrap().unwrap();
+            proptest::prop_assert_eq!(block["state_root"].as_str().unwrap(), hex(&mine.header.state_root));
+            proptest::prop_assert_eq!(block["receipts_root"].as_str().unwrap(), hex(&mine.header.receipts_root));
+            let stored = &cli.receipts(height).unwrap().unwrap()[0];
+            proptest::prop_assert_eq!(receipt["gas_used"].as_u64().unwrap(), stored.gas_used);
+        }
+        drop(node);
+
+        // 3. The test kit's devnet (block h at h seconds by default).
+        let mut devnet = detvm_testkit::Devnet::with_genesis(&detvm_chain::Genesis::local()).unwrap();
+        for (i, tx) in txs.into_iter().enumerate() {
+            let height = i as u64 + 1;
+            let result = devnet.send_signed(tx).unwrap();
+            proptest::prop_assert_eq!(result.height, height);
+            proptest::prop_assert_eq!(devnet.head().state_root, cli.block(height).unwrap().unwrap().header.state_root);
+            proptest::prop_assert_eq!(&result.receipt, &cli.receipts(height).unwrap().unwrap()[0]);
+        }
+    }
+}
+
+fn wat_bytes() -> Vec<u8> {
+    wast::parser::parse::<wast::Wat>(&wast::parser::ParseBuffer::new(KV).unwrap())
+        .unwrap()
+        .encode()
+        .unwrap()
+}
