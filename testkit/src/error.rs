@@ -11,24 +11,6 @@ pub enum Error {
     /// invalid account, storage or engine failure.
     #[error(transparent)]
     Chain(#[from] detvm_host::Error),
-    /// The chain executor failed (a [`crate::Devnet`] fault).
-    #[error(transparent)]
-    Ledger(#[from] detvm_chain::Error),
-    /// A node answered a JSON-RPC request with an error, or could not be
-    /// reached ([`crate::RemoteDevnet`]).
-    #[error("node error {code}{}: {message}", kind.as_deref().map(|k| format!(" ({k})")).unwrap_or_default())]
-    Rpc {
-        /// The JSON-RPC error code (`docs/rpc.md`); 0 when the node could
-        /// not be reached or answered nonsense.
-        code: i32,
-        /// `data.kind` of the error, if any (a refused transaction's rule).
-        kind: Option<String>,
-        /// The message.
-        message: String,
-    },
-    /// A transaction was refused (not valid, `docs/chain.md` 3.1).
-    #[error("transaction refused: {0}")]
-    Refused(#[from] detvm_chain::TxError),
     /// A contract file could not be read.
     #[error("cannot read contract {path}: {source}")]
     Read {

@@ -29,20 +29,27 @@
 //!   any borsh-encodable value (a method's arguments are the borsh tuple of
 //!   its parameters), then the caller, gas and block are chosen, then
 //!   [`Call::run`] executes it.
-//! * [`Devnet`] is the chain as the node runs it, in memory: the same
-//!   executor (`detvm_chain::Ledger`), signed transactions from prefunded
-//!   dev accounts, fees, blocks and state roots, snapshots and time
-//!   travel; its receipts are the node's. [`RemoteDevnet`] does the same
-//!   against a running `detvm node --dev` over JSON-RPC, and tests written
-//!   against [`DevChain`] run on either.
+//! * [`Devnet`] is the chain as the node runs it, in memory: the node's
+//!   own executor (`detvm_chain::Ledger`), signed transactions from
+//!   prefunded dev accounts ([`DevAccount`]), the validity rules and fees,
+//!   one block per transaction with its state root, snapshots and time
+//!   travel; its blocks and receipts are the node's. [`RemoteDevnet`] does
+//!   the same against a running `detvm node --dev` over JSON-RPC. Both are
+//!   a [`DevChain`], whose builders ([`DevChain::deploy`],
+//!   [`DevChain::call`], [`DevChain::transfer`], [`DevChain::view`]) give
+//!   a [`TxResult`] or a [`ViewResult`], so a test written once runs on
+//!   either (bring the trait into scope). Their failures, refused
+//!   transactions included, are a [`DevnetError`].
 //! * [`CallResult`] holds the receipt, or the error if the runtime refused
 //!   the call, with accessors (return value, gas, logs, state changes,
 //!   receipt hash) and assertion helpers.
 //!
-//! Nothing here panics except the assertion helpers (`assert_*`,
-//! [`CallResult::returned`], [`TestChain::new`]), which panic with a
-//! message that says what was expected and what happened, as test helpers
-//! should; every other failure is an [`Error`].
+//! Nothing here panics except the assertion helpers (`assert_*`, the
+//! `returned` of [`CallResult`], [`TxResult`] and [`ViewResult`],
+//! [`TxResult::contract_id`], [`TestChain::new`], [`Devnet::new`]), which
+//! panic with a message that says what was expected and what happened, as
+//! test helpers should; every other failure is an [`Error`] (a
+//! [`DevnetError`] for the chain-level kit).
 
 #![deny(missing_docs)]
 
@@ -54,10 +61,11 @@ mod remote;
 mod result;
 
 pub use chain::{Call, TestChain};
+pub use detvm_chain::{BlockHeader, DEV_ACCOUNTS, Genesis, Keypair, TxOutcome, TxReceipt};
 pub use detvm_host::{self as host, ContractId, DeployReceipt, Receipt, ReceiptOutcome, TrapKind};
 pub use devnet::{
-    ACCOUNTS, BLOCK_INTERVAL_NS, DEFAULT_GAS_LIMIT, DevChain, Devnet, PROPOSER, Snapshot, Tx,
-    TxResult,
+    BLOCK_INTERVAL_NS, DEFAULT_GAS_LIMIT, DevAccount, DevChain, Devnet, DevnetError, PROPOSER,
+    Snapshot, Tx, TxResult, View, ViewResult,
 };
 pub use error::Error;
 pub use remote::RemoteDevnet;
