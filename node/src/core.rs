@@ -126,13 +126,37 @@ impl NodeState {
     /// everything submitted since the last one. Submitters that arrive
     /// together share a block (and one disk commit).
     pub fn idle(&mut self) {
-        if self.mining == Mining::Instant && !self.waiters.is_empty() {
-            // A failed block leaves the waiters to be dropped: their
-            // requests end with an error, and the node goes on.
-            if self.produce().is_err() {
-                self.waiters.clear();
-            }
+        if self.mining != Mining::Instant || self.waiters.is_empty() {
+            return;
         }
+        if self.ready_transactions().is_empty() && self.dev_changes.is_empty() {
+            // Only future nonces arrived: no block; they stay pending.
+            for (_, waiter) in std::mem::take(&mut self.waiters) {
+                let _ = waiter.send(Ok(()));
+            }
+            return;
+        }
+        // A failed block leaves the waiters to be dropped: their requests
+        // end with an error, and the node goes on.
+        if self.produce().is_err() {
+            self.waiters.clear();
+        }
+    }
+
+    /// The pooled transactions the next block would try, in order.
+    fn ready_transactions(&self) -> Vec<SignedTransaction> {
+        let ledger = &self.ledger;
+        let max = ledger.params().max_block_txs as usize;
+        self.pool.ready(
+            |sender| {
+                ledger
+                    .account(sender, None)
+                    .ok()
+                    .flatten()
+                    .map_or(0, |a| a.nonce)
+            },
+            max,
+        )
     }
 
     /// Applies dev cheats: a block with `changes` (and whatever
@@ -148,18 +172,7 @@ impl NodeState {
 
     /// Makes, commits and announces one block of the ready transactions.
     pub fn produce(&mut self) -> Result<Committed, NodeError> {
-        let ledger = &self.ledger;
-        let max = ledger.params().max_block_txs as usize;
-        let ready = self.pool.ready(
-            |sender| {
-                ledger
-                    .account(sender, None)
-                    .ok()
-                    .flatten()
-                    .map_or(0, |a| a.nonce)
-            },
-            max,
-        );
+        let ready = self.ready_transactions();
         let timestamp = match self.next_timestamp.take() {
             Some(t) => t,
             None => clock_ns().saturating_add(self.time_offset_ns),

@@ -303,7 +303,13 @@ async fn refused_transactions_get_stable_codes_and_change_nothing() {
 
     // A future nonce waits in the pool until the gap is filled.
     let later = transfer(2, 1);
+    let height_before: Value = client.request("status", rpc_params![]).await.unwrap();
     send(&client, &later).await.unwrap();
+    let height_after: Value = client.request("status", rpc_params![]).await.unwrap();
+    assert_eq!(
+        height_before["height"], height_after["height"],
+        "a future nonce alone makes no block"
+    );
     let pending: Value = client
         .request("get_transaction", rpc_params![hex(&later.hash())])
         .await
