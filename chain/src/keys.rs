@@ -43,11 +43,7 @@ pub fn implicit_key(id: &str) -> Option<[u8; 32]> {
     if !is_lower_hex(id, IMPLICIT_ID_LEN) {
         return None;
     }
-    let mut key = [0u8; 32];
-    for (i, byte) in key.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&id[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(key)
+    detvm_host::from_hex(id)?.try_into().ok()
 }
 
 /// An ed25519 key pair.

@@ -247,8 +247,9 @@ impl Ledger {
     }
 
     /// Checks validity rules 1–4 and 6 of `docs/chain.md` 3.1 (everything
-    /// but the nonce and the balance) and returns the signer's account.
-    fn check_static(&self, tx: &SignedTransaction) -> Result<Account, TxError> {
+    /// but the nonce and the balance) and returns the signer's account and
+    /// the transaction's intrinsic gas.
+    fn check_static(&self, tx: &SignedTransaction) -> Result<(Account, u64), TxError> {
         let size = tx.size();
         if size > self.params.max_tx_bytes as usize {
             return Err(TxError::TooLarge {
@@ -293,7 +294,7 @@ impl Ledger {
                 min,
             });
         }
-        Ok(account)
+        Ok((account, min))
     }
 
     /// Whether `tx` is an unsigned transaction a dev chain accepts: an
@@ -338,7 +339,7 @@ impl Ledger {
     /// every rule of `docs/chain.md` 3.1 but that the nonce may be in the
     /// future. Returns the signer's committed account.
     pub fn check_for_pool(&self, tx: &SignedTransaction) -> Result<Account, TxError> {
-        let account = self.check_static(tx)?;
+        let (account, _) = self.check_static(tx)?;
         if tx.transaction.nonce < account.nonce {
             return Err(TxError::StaleNonce {
                 expected: account.nonce,
@@ -366,8 +367,8 @@ impl Ledger {
         height: u64,
         timestamp_ns: u64,
     ) -> Result<Result<TxReceipt, TxError>, Error> {
-        let account = match self.check_static(tx) {
-            Ok(account) => account,
+        let (account, g0) = match self.check_static(tx) {
+            Ok(checked) => checked,
             Err(TxError::Node(message)) => return Err(Error::Node(message)),
             Err(e) => return Ok(Err(e)),
         };
@@ -395,7 +396,6 @@ impl Ledger {
                 }));
             }
         }
-        let g0 = self.intrinsic_gas(tx.size());
         // An impersonated signer without a record gets one now.
         self.write_account(&t.signer, &account)?;
         let (outcome, gas_used, logs) = self.run_action(tx, g0, height, timestamp_ns)?;
@@ -653,7 +653,8 @@ impl Ledger {
             parent_hash: self.head.hash(),
             timestamp_ns,
             proposer: proposer.to_owned(),
-            tx_root: merkle_root(&transactions.iter().map(|t| t.hash()).collect::<Vec<_>>()),
+            // Each receipt carries its transaction's hash: no rehashing.
+            tx_root: merkle_root(&receipts.iter().map(|r| r.tx_hash).collect::<Vec<_>>()),
             receipts_root: merkle_root(&receipts.iter().map(|r| r.hash()).collect::<Vec<_>>()),
             state_root,
             gas_used: receipts

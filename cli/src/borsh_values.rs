@@ -268,14 +268,7 @@ fn borsh_into<T: borsh::BorshSerialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
 
 /// Parses hex with an optional `0x` prefix.
 pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
-    let digits = text.strip_prefix("0x").unwrap_or(text);
-    if !digits.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok())
-        .collect()
+    detvm_host::from_hex(text.strip_prefix("0x").unwrap_or(text))
 }
 
 /// The call input for the `ARGS` words: one `0x…` word is raw bytes;

@@ -24,5 +24,5 @@ pub use chain::{
 };
 pub use detvm_vm::TrapKind;
 pub use fees::HostFees;
-pub use receipt::{ContractId, DeployReceipt, Receipt, ReceiptOutcome, hex};
+pub use receipt::{ContractId, DeployReceipt, Receipt, ReceiptOutcome, from_hex, hex};
 pub use storage::{Change, Entry, MemoryStorage, RedbStorage, Storage, StorageError};

@@ -147,18 +147,8 @@ impl From<NodeError> for ErrorObjectOwned {
 }
 
 fn parse_hex(text: &str, what: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
-    let text = text.strip_prefix("0x").unwrap_or(text);
-    if !text.len().is_multiple_of(2) {
-        return Err(invalid_params(format!("{what}: odd number of hex digits")));
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|d| u8::from_str_radix(d, 16).ok())
-                .ok_or_else(|| invalid_params(format!("{what}: not hex")))
-        })
-        .collect()
+    detvm_host::from_hex(text.strip_prefix("0x").unwrap_or(text))
+        .ok_or_else(|| invalid_params(format!("{what}: not hex (an even number of hex digits)")))
 }
 
 fn parse_hash(text: &str, what: &str) -> Result<[u8; 32], ErrorObjectOwned> {

@@ -338,16 +338,7 @@ impl<'a> Answer<'a> {
 
 /// Lowercase or uppercase hex to bytes.
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|d| u8::from_str_radix(d, 16).ok())
-        })
-        .collect()
+    detvm_host::from_hex(text)
 }
 
 impl DevChain for RemoteDevnet {

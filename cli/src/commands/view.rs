@@ -64,9 +64,10 @@ pub fn run(args: &Args) -> Status {
         }
         if returned {
             let hex = outcome["value"].as_str().unwrap_or("");
-            let bytes: Vec<u8> = (0..hex.len() / 2)
-                .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
-                .collect();
+            let Some(bytes) = detvm_host::from_hex(hex) else {
+                eprintln!("error: the node answered a value that is not hex: {hex}");
+                return Status::Usage;
+            };
             match &c.decode {
                 Some(types) => match decode_values(types, &bytes) {
                     Ok(values) => values.iter().for_each(|v| println!("{v}")),
