@@ -122,6 +122,9 @@ pub(super) struct Translator<'a, 'f> {
     locals_touched: Vec<bool>,
     /// How many locals have been referenced.
     pub touched: u64,
+    /// Native calls emitted so far: Wasm calls and builtins (for the
+    /// register pressure).
+    pub calls: u64,
     /// The operand stack. With the slot strategy each entry only gives the
     /// type of the value stored in the stack slot of its position.
     stack: Vec<Value>,
@@ -334,6 +337,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             locals: Vec::new(),
             locals_touched: Vec::new(),
             touched: 0,
+            calls: 0,
             stack: Vec::new(),
             operand_slots: Vec::new(),
             slots: strategy == Strategy::Slots,
@@ -1269,6 +1273,7 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// and pushes the results. On the propagate path the returned counters
     /// are ignored: the trapping code stored them.
     fn finish_call(&mut self, inst: ir::Inst) {
+        self.calls += 1;
         let mut results = self.b.inst_results(inst).to_vec();
         let returned = if self.m.instrumented {
             let split = results.len().saturating_sub(2);
@@ -1415,6 +1420,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         all.extend_from_slice(args);
         self.store_counters();
         let inst = self.b.ins().call_indirect(sig, f, &all);
+        self.calls += 1;
         let result = self.b.inst_results(inst).first().copied();
         self.check_trap_after_call();
         result

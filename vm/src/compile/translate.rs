@@ -43,7 +43,7 @@ pub(super) fn translate_function(
     body: wasmparser::FunctionBody<'_>,
     scan: &BodyScan,
     strategy: Strategy,
-    pressure_budget: Option<u64>,
+    pressure_budget: Option<super::PressureBudget>,
 ) -> Result<Translation, CompileError> {
     let counters_in_variables = scan.counters_in_variables;
     let stack_write_through = scan.accesses;
@@ -118,7 +118,7 @@ pub(super) fn translate_function(
     let mut pressure = Pressure::default();
     while !ops.eof() {
         if let Some(budget) = pressure_budget
-            && pressure.add(&t) > budget
+            && pressure.add(&t).exceeds(budget)
         {
             return Ok(Translation::OverBudget);
         }
@@ -167,27 +167,41 @@ pub(super) fn translate_function(
     Ok(Translation::Done)
 }
 
-/// The register pressure of a register-strategy translation so far: every
-/// Cranelift block created adds the operand-stack height and the number of
-/// distinct locals referenced when it was created, an upper bound on the
-/// values that can be live into it (`docs/vm.md`, two translation
-/// strategies). Counted between operators, so a block an operator creates
-/// is counted with the stack as that operator left it.
+/// The pressure of a register-strategy translation so far
+/// (`docs/vm.md`, two translation strategies; the budget is
+/// [`super::PressureBudget`]). Counted between operators, so a block an
+/// operator creates is counted with the stack as that operator left it.
 #[derive(Default)]
 struct Pressure {
     blocks: usize,
-    sum: u64,
+    /// Over blocks created: operand-stack height plus distinct locals
+    /// referenced so far.
+    into_blocks: u64,
+    /// Over operators: the operand-stack height before each.
+    across_operators: u64,
+    /// Native calls emitted.
+    calls: u64,
 }
 
 impl Pressure {
-    /// Counts the blocks created since the last call; returns the sum.
-    fn add(&mut self, t: &Translator<'_, '_>) -> u64 {
+    /// Counts the operator about to be translated and the blocks created
+    /// since the last call.
+    fn add(&mut self, t: &Translator<'_, '_>) -> &Self {
         let blocks = t.b.func.dfg.num_blocks();
         let new = blocks.saturating_sub(self.blocks) as u64;
         self.blocks = blocks;
-        let live = t.stack_len() as u64 + t.touched;
-        self.sum = self.sum.saturating_add(new.saturating_mul(live));
-        self.sum
+        let stack = t.stack_len() as u64;
+        let live = stack + t.touched;
+        self.into_blocks = self.into_blocks.saturating_add(new.saturating_mul(live));
+        self.across_operators = self.across_operators.saturating_add(stack);
+        self.calls = t.calls;
+        self
+    }
+
+    fn exceeds(&self, budget: super::PressureBudget) -> bool {
+        self.into_blocks > budget.blocks
+            || self.across_operators > budget.stack
+            || self.calls > budget.calls
     }
 }
 

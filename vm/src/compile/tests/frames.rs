@@ -2,7 +2,7 @@
 //! frames and two translation strategies), checked on the compiled code of
 //! whole modules built by the engine.
 
-use crate::compile::{FRAME_FACTOR, NativeFrames, Strategy};
+use crate::compile::{FRAME_FACTOR, NativeFrames, REGISTER_STRATEGY_CALLS, Strategy};
 use crate::{Engine, EngineConfig, Module};
 
 fn module(wat: &str) -> Module {
@@ -213,4 +213,32 @@ fn thousands_of_back_edges_to_one_loop_keep_their_meaning() {
             .expect("call");
         assert_eq!(out.results(), Some(&[crate::Value::I32(expected)][..]));
     }
+}
+
+/// `n` distinct f64 values held on the operand stack, then added up.
+fn float_stack(n: usize) -> String {
+    let mut body = String::new();
+    for i in 0..n {
+        body.push_str(&format!(
+            "local.get 0 f64.convert_i32_u f64.const {i} f64.add\n"
+        ));
+    }
+    body.push_str(&"f64.add\n".repeat(n - 1));
+    format!("(module (func (export \"f\") (param i32) (result f64)\n{body}))")
+}
+
+#[test]
+fn values_held_on_the_stack_move_a_function_to_the_slot_strategy() {
+    // 64 values cost the register allocator little; 2,000 cost it N².
+    assert_eq!(strategies(&module(&float_stack(64))), [Strategy::Registers]);
+    assert_eq!(strategies(&module(&float_stack(2_000))), [Strategy::Slots]);
+}
+
+#[test]
+fn thousands_of_calls_move_a_function_to_the_slot_strategy() {
+    // `$f` also calls itself once.
+    let few = module(&float_calls(REGISTER_STRATEGY_CALLS as usize - 1));
+    assert_eq!(strategies(&few), [Strategy::Registers, Strategy::Registers]);
+    let many = module(&float_calls(REGISTER_STRATEGY_CALLS as usize));
+    assert_eq!(strategies(&many), [Strategy::Registers, Strategy::Slots]);
 }
