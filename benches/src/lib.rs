@@ -17,3 +17,4 @@ pub mod peer_token;
 #[cfg(feature = "peers")]
 pub mod peers;
 pub mod token;
+pub mod work;
