@@ -8,7 +8,9 @@
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use detvm_chain::{Block, Ledger, SignedTransaction, TxError, TxReceipt};
+use std::collections::BTreeMap;
+
+use detvm_chain::{Block, BuiltBlock, Ledger, SignedTransaction, TxError, TxReceipt};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::NodeError;
@@ -69,7 +71,15 @@ pub struct NodeState {
     pub dev_changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// Submitters waiting for the next block (instant mining).
     pub waiters: Vec<([u8; 32], InclusionSender)>,
+    /// Blocks built or verified for consensus and not yet decided, by
+    /// hash, with their execution, so a decided block is not run again.
+    pub candidates: BTreeMap<[u8; 32], BuiltBlock>,
 }
+
+/// Most candidate blocks kept at once: a validator builds one per round it
+/// leads and verifies one per proposal it receives; a proposer streaming
+/// many blocks for one round cannot make the node hold more.
+pub const MAX_CANDIDATES: usize = 64;
 
 fn clock_ns() -> u64 {
     // Only the producer reads the clock, to choose a timestamp; it is data
@@ -183,6 +193,63 @@ impl NodeState {
             timestamp_ns: timestamp,
         };
         let built = self.producer.propose(&mut self.ledger, proposal)?;
+        self.commit_built(built)
+    }
+
+    /// Builds the next block for consensus from the ready transactions,
+    /// at `max(clock, parent + 1)`; nothing is committed. The block and
+    /// its execution are kept as a candidate.
+    pub fn build_candidate(&mut self) -> Result<Block, NodeError> {
+        let parent = self.ledger.head().timestamp_ns;
+        let timestamp = clock_ns()
+            .saturating_add(self.time_offset_ns)
+            .max(parent.saturating_add(1));
+        let proposal = Proposal {
+            dev_changes: Vec::new(),
+            transactions: self.ready_transactions(),
+            timestamp_ns: timestamp,
+        };
+        let built = self.producer.propose(&mut self.ledger, proposal)?;
+        let block = built.block.clone();
+        self.keep_candidate(built);
+        Ok(block)
+    }
+
+    /// Re-executes a block proposed by another validator on the head
+    /// (`docs/chain.md`, section 5): its transactions, state root and
+    /// receipts root. A valid block is kept as a candidate.
+    pub fn verify_candidate(&mut self, block: &Block) -> Result<(), NodeError> {
+        if self.candidates.contains_key(&block.hash()) {
+            return Ok(());
+        }
+        let built = self.producer.verify(&mut self.ledger, block)?;
+        self.keep_candidate(built);
+        Ok(())
+    }
+
+    fn keep_candidate(&mut self, built: BuiltBlock) {
+        if self.candidates.len() >= MAX_CANDIDATES {
+            self.candidates.pop_first();
+        }
+        self.candidates.insert(built.block.hash(), built);
+    }
+
+    /// Commits the candidate `block` consensus decided (verifying it
+    /// first if it is not a candidate yet, as for a block from sync),
+    /// announces it and drops every other candidate.
+    pub fn commit_decided(&mut self, block: &Block) -> Result<Committed, NodeError> {
+        let hash = block.hash();
+        let built = match self.candidates.remove(&hash) {
+            Some(built) => built,
+            None => self.producer.verify(&mut self.ledger, block)?,
+        };
+        self.candidates.clear();
+        self.commit_built(built)
+    }
+
+    /// Commits `built`, clears its transactions from the pool, answers
+    /// the waiting submitters and announces the block.
+    fn commit_built(&mut self, built: BuiltBlock) -> Result<Committed, NodeError> {
         for (tx, _) in &built.rejected {
             self.pool.remove(tx);
         }

@@ -24,7 +24,7 @@ use detvm_chain::{Genesis, Ledger, TxError};
 use detvm_state::StateDb;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 
-pub use crate::core::{Committed, Executor, InclusionSender, Mining, NodeState};
+pub use crate::core::{Committed, Executor, InclusionSender, MAX_CANDIDATES, Mining, NodeState};
 pub use crate::mempool::{Mempool, PoolLimits};
 pub use crate::producer::{BlockProducer, InstantSeal, Proposal};
 
@@ -160,6 +160,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             events: state_events,
             waiters: Vec::new(),
             dev_changes: Vec::new(),
+            candidates: Default::default(),
         })
     })?;
     let module = rpc::module(rpc::Context {
