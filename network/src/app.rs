@@ -130,9 +130,18 @@ fn multiaddr(text: &str) -> Result<malachitebft_app_channel::app::net::Multiaddr
 pub struct NetworkHandle {
     engine: EngineHandle,
     app: tokio::task::JoinHandle<()>,
+    store: Arc<CertificateStore>,
 }
 
 impl NetworkHandle {
+    /// The commit certificate of the block at `height`, once decided.
+    pub fn certificate(
+        &self,
+        height: u64,
+    ) -> Result<Option<CommitCertificate<DetvmContext>>, NetworkError> {
+        self.store.get(height)
+    }
+
     /// Stops the application loop and the engine.
     pub async fn stop(self) {
         self.app.abort();
@@ -235,13 +244,13 @@ pub async fn start(
         verifier: ChainVerifier::new(config.genesis_hash),
         config,
         executor,
-        store,
+        store: store.clone(),
         blocks: BTreeMap::new(),
         proposed: BTreeMap::new(),
         streams: BTreeMap::new(),
     };
     let app = tokio::spawn(state.run(channels));
-    Ok(NetworkHandle { engine, app })
+    Ok(NetworkHandle { engine, app, store })
 }
 
 /// A proposal stream being reassembled.
