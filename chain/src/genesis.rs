@@ -102,6 +102,20 @@ pub struct Genesis {
     /// Allocations.
     #[serde(default)]
     pub accounts: Vec<GenesisAccount>,
+    /// The validators of a network (`docs/network.md`); empty for a chain
+    /// run by a single node.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validators: Vec<GenesisValidator>,
+}
+
+/// One validator of a network's genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    /// Its ed25519 public key, 64 hex digits.
+    pub public_key: String,
+    /// Its voting power, at least 1.
+    pub power: u64,
 }
 
 /// Number of development accounts of [`Genesis::dev`].
@@ -137,6 +151,7 @@ impl Genesis {
                     public_key: None,
                 })
                 .collect(),
+            validators: Vec::new(),
         }
     }
 
@@ -156,6 +171,7 @@ impl Genesis {
                 ..GenesisParams::default()
             },
             accounts: Vec::new(),
+            validators: Vec::new(),
         }
     }
 
@@ -241,5 +257,39 @@ impl Genesis {
             }
         }
         Ok((params, accounts.into_iter().collect()))
+    }
+
+    /// The validator set: public keys and voting powers, in key order.
+    /// Keys must be valid ed25519 points, listed once, with power at
+    /// least 1 and a total that fits in `u64`.
+    pub fn validator_set(&self) -> Result<Vec<([u8; 32], u64)>, Error> {
+        let mut set = std::collections::BTreeMap::new();
+        let mut total: u64 = 0;
+        for v in &self.validators {
+            let key = parse_key_hex(&v.public_key)
+                .filter(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_ok())
+                .ok_or_else(|| {
+                    Error::Genesis(format!(
+                        "validator key `{}` is not an ed25519 public key in 64 hex digits",
+                        v.public_key
+                    ))
+                })?;
+            if v.power == 0 {
+                return Err(Error::Genesis(format!(
+                    "validator `{}` has no voting power",
+                    v.public_key
+                )));
+            }
+            total = total.checked_add(v.power).ok_or_else(|| {
+                Error::Genesis("the voting powers add up to more than u64".into())
+            })?;
+            if set.insert(key, v.power).is_some() {
+                return Err(Error::Genesis(format!(
+                    "validator `{}` listed twice",
+                    v.public_key
+                )));
+            }
+        }
+        Ok(set.into_iter().collect())
     }
 }

@@ -96,6 +96,15 @@ impl Ledger {
         for (id, account) in &accounts {
             changes.insert(account_key(id), Some(borsh_bytes(account)));
         }
+        // The genesis state, and so the genesis hash every validator signs
+        // under, commits to the validator set.
+        let validators = genesis.validator_set()?;
+        if !validators.is_empty() {
+            changes.insert(
+                crate::state::VALIDATORS_KEY.to_vec(),
+                Some(borsh_bytes(&validators)),
+            );
+        }
         let expected_root = detvm_state::root_of(&changes)?;
         let genesis_header = BlockHeader {
             height: 0,

@@ -18,14 +18,17 @@ mod state;
 mod tx;
 
 pub use block::{BLOCK_DOMAIN, Block, BlockHeader, merkle_root};
-pub use genesis::{ChainParams, DEV_ACCOUNTS, DEV_BALANCE, Genesis, GenesisAccount, GenesisParams};
+pub use genesis::{
+    ChainParams, DEV_ACCOUNTS, DEV_BALANCE, Genesis, GenesisAccount, GenesisParams,
+    GenesisValidator,
+};
 pub use keys::{
     AccountKind, CONTRACT_ID_LEN, IMPLICIT_ID_LEN, Keypair, account_kind, implicit_key,
     parse_key_hex, verify_signature,
 };
 pub use ledger::{BuiltBlock, Ledger, TxLocation, VIEW_GAS};
 pub use receipt::{TxOutcome, TxReceipt};
-pub use state::{ACCOUNT_PREFIX, Account, AtHeight, PARAMS_KEY, account_key};
+pub use state::{ACCOUNT_PREFIX, Account, AtHeight, PARAMS_KEY, VALIDATORS_KEY, account_key};
 pub use tx::{Action, DecodeError, SignedTransaction, TX_DOMAIN, Transaction};
 
 /// Why a transaction is not valid (`docs/chain.md` 3.1, 7). Each has a

@@ -15,6 +15,9 @@ use crate::Error;
 pub const ACCOUNT_PREFIX: &[u8] = b"account/";
 /// Key of the chain parameters.
 pub const PARAMS_KEY: &[u8] = b"chain/params";
+/// Key of the validator set of a network's genesis (absent on a chain
+/// without validators, so the genesis of such a chain is unchanged).
+pub const VALIDATORS_KEY: &[u8] = b"chain/validators";
 
 /// An account record (`docs/chain.md`, section 1).
 #[derive(Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]

@@ -589,3 +589,66 @@ fn only_dev_chains_take_direct_changes_and_unsigned_transactions() {
     let mut other = Ledger::open(Arc::new(StateDb::in_memory().unwrap()), &genesis).unwrap();
     assert!(other.apply_block(&forged).is_err());
 }
+
+#[test]
+fn the_genesis_commits_to_its_validator_set() {
+    let open = |genesis: &Genesis| {
+        let db = Arc::new(detvm_state::StateDb::in_memory().unwrap());
+        Ledger::open(db, genesis)
+    };
+    let validator = |i: u32, power: u64| detvm_chain::GenesisValidator {
+        public_key: detvm_host::hex(&Keypair::dev(i).public_key()),
+        power,
+    };
+    let with = |validators| Genesis {
+        validators,
+        ..Genesis::dev()
+    };
+    let none = open(&Genesis::dev()).unwrap().genesis_hash();
+    let two = open(&with(vec![validator(0, 1), validator(1, 1)]))
+        .unwrap()
+        .genesis_hash();
+    let reordered = open(&with(vec![validator(1, 1), validator(0, 1)]))
+        .unwrap()
+        .genesis_hash();
+    let heavier = open(&with(vec![validator(0, 2), validator(1, 1)]))
+        .unwrap()
+        .genesis_hash();
+    assert_ne!(none, two);
+    assert_eq!(two, reordered, "the set is ordered by key");
+    assert_ne!(two, heavier, "voting power is part of the set");
+    // 32 bytes that are not the encoding of a curve point.
+    let off_curve = (0u8..=255)
+        .map(|b| {
+            let mut k = [0u8; 32];
+            k[0] = b;
+            k
+        })
+        .find(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_err())
+        .expect("an off-curve encoding");
+    let not_a_point = detvm_chain::GenesisValidator {
+        public_key: detvm_host::hex(&off_curve),
+        power: 1,
+    };
+    for bad in [
+        with(vec![validator(0, 0)]),
+        with(vec![validator(0, 1), validator(0, 2)]),
+        with(vec![validator(0, u64::MAX), validator(1, 1)]),
+        with(vec![not_a_point]),
+        with(vec![detvm_chain::GenesisValidator {
+            public_key: "12".into(),
+            power: 1,
+        }]),
+    ] {
+        assert!(
+            matches!(open(&bad), Err(detvm_chain::Error::Genesis(_))),
+            "{:?}",
+            bad.validators
+        );
+    }
+    // The file form round-trips, and a chain without validators writes none.
+    let text = with(vec![validator(0, 3)]).to_json();
+    assert!(text.contains("\"validators\""));
+    assert_eq!(Genesis::from_json(&text).unwrap().validators.len(), 1);
+    assert!(!Genesis::dev().to_json().contains("validators"));
+}

@@ -86,6 +86,10 @@ pub struct NetworkConfig {
     pub home: PathBuf,
     /// Consensus timeouts.
     pub timeouts: LinearTimeouts,
+    /// The least time a height takes, so an idle chain makes a block per
+    /// this interval instead of as fast as the network allows; `None`:
+    /// as fast as possible.
+    pub block_time: Option<Duration>,
     /// Test only: this validator proposes blocks whose state root is
     /// wrong (a Byzantine proposer), signed as its own.
     pub faulty_proposals: bool,
@@ -277,7 +281,11 @@ struct App {
 
 impl App {
     fn params(&self) -> HeightParams<DetvmContext> {
-        HeightParams::new(self.config.validators.clone(), self.config.timeouts, None)
+        HeightParams::new(
+            self.config.validators.clone(),
+            self.config.timeouts,
+            self.config.block_time,
+        )
     }
 
     async fn head(&self) -> Result<u64, NodeError> {

@@ -340,6 +340,25 @@ impl ValidatorSet {
     pub fn validators(&self) -> &[Validator] {
         &self.validators
     }
+
+    /// The set a genesis lists (`docs/network.md`, section 2).
+    pub fn from_genesis(genesis: &detvm_chain::Genesis) -> Result<Self, detvm_chain::Error> {
+        let validators = genesis
+            .validator_set()?
+            .into_iter()
+            .map(|(key, power)| {
+                // `validator_set` only returns valid curve points.
+                let public_key = ed25519_dalek::VerifyingKey::from_bytes(&key)
+                    .map_err(|e| detvm_chain::Error::Genesis(e.to_string()))?;
+                Ok(Validator {
+                    address: Address(key),
+                    public_key: PublicKey(public_key),
+                    voting_power: power,
+                })
+            })
+            .collect::<Result<Vec<_>, detvm_chain::Error>>()?;
+        Ok(Self::new(validators))
+    }
 }
 
 impl mt::ValidatorSet<DetvmContext> for ValidatorSet {

@@ -5,8 +5,10 @@
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
-use detvm_chain::{Action, Genesis, GenesisAccount, GenesisParams, Keypair, Transaction};
-use detvm_network::{NetworkConfig, NetworkHandle, PrivateKey, PublicKey, Validator, ValidatorSet};
+use detvm_chain::{
+    Action, Genesis, GenesisAccount, GenesisParams, GenesisValidator, Keypair, Transaction,
+};
+use detvm_network::{NetworkConfig, NetworkHandle, PrivateKey, ValidatorSet};
 use detvm_node::{Mining, NodeConfig, PoolLimits, RunningNode};
 use malachitebft_core_types::LinearTimeouts;
 
@@ -31,22 +33,17 @@ fn genesis() -> Genesis {
                 public_key: None,
             })
             .collect(),
+        validators: (0..VALIDATORS)
+            .map(|i| GenesisValidator {
+                public_key: detvm_host::hex(&validator_key(i).verifying_key().to_bytes()),
+                power: 1,
+            })
+            .collect(),
     }
 }
 
 fn validator_set() -> ValidatorSet {
-    ValidatorSet::new(
-        (0..VALIDATORS)
-            .map(|i| {
-                let key = validator_key(i).verifying_key();
-                Validator {
-                    address: detvm_network::Address(key.to_bytes()),
-                    public_key: PublicKey(key),
-                    voting_power: 1,
-                }
-            })
-            .collect(),
-    )
+    ValidatorSet::from_genesis(&genesis()).expect("the genesis lists validators")
 }
 
 fn free_port() -> u16 {
@@ -110,6 +107,7 @@ async fn start_network_with(faulty: &[u32]) -> Net {
                 .collect(),
             home: std::path::PathBuf::new(),
             timeouts: timeouts(),
+            block_time: None,
             faulty_proposals: faulty.contains(&i),
         };
         net.add(config).await;
