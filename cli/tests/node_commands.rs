@@ -9,11 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{detvm, json_of};
+use common::{detvm, json_of, rpc};
 use detvm_chain::{Action, Keypair, Transaction};
 use detvm_host::hex;
-use jsonrpsee::core::client::ClientT;
-use jsonrpsee::http_client::HttpClientBuilder;
 use serde_json::Value;
 
 /// A node process, killed when dropped so no test leaves one behind.
@@ -69,26 +67,6 @@ fn transfer(key: &Keypair, nonce: u64, to: &str) -> String {
     }
     .sign(key);
     hex(&tx.encode())
-}
-
-fn rpc(url: &str, method: &str, params: Vec<Value>) -> Result<Value, String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let client = HttpClientBuilder::default()
-            .build(url)
-            .map_err(|e| e.to_string())?;
-        let mut p = jsonrpsee::core::params::ArrayParams::new();
-        for v in params {
-            p.insert(v).unwrap();
-        }
-        client
-            .request::<Value, _>(method, p)
-            .await
-            .map_err(|e| e.to_string())
-    })
 }
 
 #[test]

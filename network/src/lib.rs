@@ -20,4 +20,6 @@ pub use context::{
     Address, BlockId, DetvmContext, Ed25519, Height, PrivateKey, Proposal, ProposalPart, PublicKey,
     Signature, Validator, ValidatorSet, Vote,
 };
+pub use ed25519_dalek::SigningKey;
+pub use malachitebft_core_types::LinearTimeouts;
 pub use signing::{ChainVerifier, ValidatorSigner};

@@ -49,3 +49,25 @@ pub fn wasm(text: &str) -> Vec<u8> {
         .encode()
         .unwrap()
 }
+
+/// One JSON-RPC call to the node at `url`.
+pub fn rpc(url: &str, method: &str, params: Vec<Value>) -> Result<Value, String> {
+    use jsonrpsee::core::client::ClientT;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = jsonrpsee::http_client::HttpClientBuilder::default()
+            .build(url)
+            .map_err(|e| e.to_string())?;
+        let mut p = jsonrpsee::core::params::ArrayParams::new();
+        for v in params {
+            p.insert(v).unwrap();
+        }
+        client
+            .request::<Value, _>(method, p)
+            .await
+            .map_err(|e| e.to_string())
+    })
+}
