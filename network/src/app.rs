@@ -44,6 +44,10 @@ pub const MAX_STREAMS: usize = 64;
 pub const MAX_STREAM_BYTES: usize = 64 << 20;
 /// Most decided blocks served in one sync response.
 pub const MAX_SYNC_BATCH: u64 = 100;
+/// Most transactions passed on in one message.
+pub const MAX_GOSSIP_TXS: usize = 1_000;
+/// Most bytes of transactions passed on in one message.
+pub const MAX_GOSSIP_BYTES: usize = 1 << 20;
 
 /// Why the network could not start or went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -253,7 +257,12 @@ pub async fn start(
         proposed: BTreeMap::new(),
         streams: BTreeMap::new(),
     };
-    let app = tokio::spawn(state.run(channels));
+    let (announce, announced) = tokio::sync::mpsc::unbounded_channel();
+    state
+        .executor
+        .run(move |s| s.announce = Some(announce))
+        .await?;
+    let app = tokio::spawn(state.run(channels, announced));
     Ok(NetworkHandle { engine, app, store })
 }
 
@@ -292,12 +301,70 @@ impl App {
         self.executor.run(|s| s.ledger.head().height).await
     }
 
-    async fn run(mut self, mut channels: Channels<DetvmContext>) {
-        while let Some(msg) = channels.consensus.recv().await {
-            if let Err(e) = self.handle(msg, &channels).await {
-                warn!(moniker = %self.config.moniker, "consensus request failed: {e}");
+    async fn run(
+        mut self,
+        mut channels: Channels<DetvmContext>,
+        mut announced: tokio::sync::mpsc::UnboundedReceiver<detvm_chain::SignedTransaction>,
+    ) {
+        let mut gossip_sequence = 0u64;
+        loop {
+            tokio::select! {
+                msg = channels.consensus.recv() => {
+                    let Some(msg) = msg else { break };
+                    if let Err(e) = self.handle(msg, &channels).await {
+                        warn!(moniker = %self.config.moniker, "consensus request failed: {e}");
+                    }
+                }
+                Some(first) = announced.recv() => {
+                    // Everything announced meanwhile goes in one message.
+                    let mut batch = vec![first.encode()];
+                    let mut bytes = batch[0].len();
+                    while batch.len() < MAX_GOSSIP_TXS && bytes < MAX_GOSSIP_BYTES {
+                        let Ok(tx) = announced.try_recv() else { break };
+                        let encoded = tx.encode();
+                        bytes += encoded.len();
+                        batch.push(encoded);
+                    }
+                    gossip_sequence += 1;
+                    self.gossip(batch, gossip_sequence, &channels).await;
+                }
             }
         }
+    }
+
+    /// Passes transactions this node's clients sent to every other node.
+    async fn gossip(&self, txs: Vec<Vec<u8>>, sequence: u64, channels: &Channels<DetvmContext>) {
+        // A stream id no proposal uses: a tag, this node and a counter.
+        let origin = self.signer.as_ref().map_or([0; 32], |s| s.address().0);
+        let id =
+            borsh::to_vec(&(u8::MAX, origin, self.config.node_key, sequence)).unwrap_or_default();
+        let message = StreamMessage::new(
+            StreamId::new(Bytes::from(id)),
+            0,
+            StreamContent::Data(ProposalPart::Transactions(txs)),
+        );
+        let _ = channels
+            .network
+            .send(NetworkMsg::PublishProposalPart(message))
+            .await;
+    }
+
+    /// Admits transactions another node passed on; the invalid, the
+    /// duplicate and those the pool has no room for are dropped.
+    async fn admit_gossiped(&self, txs: Vec<Vec<u8>>) {
+        let txs: Vec<_> = txs
+            .iter()
+            .take(MAX_GOSSIP_TXS)
+            .filter_map(|bytes| detvm_chain::SignedTransaction::decode(bytes).ok())
+            .collect();
+        let _ = self
+            .executor
+            .run(move |s| {
+                for tx in txs {
+                    let _ = s.admit(tx);
+                }
+            })
+            .await;
     }
 
     async fn handle(
@@ -508,6 +575,10 @@ impl App {
         publisher: Vec<u8>,
         part: StreamMessage<ProposalPart>,
     ) -> Option<ProposedValue<DetvmContext>> {
+        if let StreamContent::Data(ProposalPart::Transactions(txs)) = part.content {
+            self.admit_gossiped(txs).await;
+            return None;
+        }
         let key = (publisher, part.stream_id.clone());
         if !self.streams.contains_key(&key) && self.streams.len() >= MAX_STREAMS {
             self.streams.pop_first();

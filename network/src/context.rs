@@ -283,6 +283,10 @@ pub enum ProposalPart {
     /// Closes the stream: the proposer's signature over
     /// [`crate::signing::part_digest`] of the stream.
     Fin(Signature),
+    /// Not part of a proposal: transactions a node's clients sent, passed
+    /// to every other node's mempool (`docs/network.md`, section 3), in a
+    /// stream of one message.
+    Transactions(Vec<Vec<u8>>),
 }
 
 impl mt::ProposalPart<DetvmContext> for ProposalPart {

@@ -442,3 +442,33 @@ async fn a_full_node_joining_late_syncs_from_genesis() {
     assert_eq!(net.history(full, target).await, reference);
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transaction_sent_to_one_node_reaches_every_mempool() {
+    let net = start_network().await;
+    net.wait_for(1, Duration::from_secs(60)).await;
+    // A future nonce: it waits in every pool instead of entering a block.
+    let tx = transfer(3, 5, 0);
+    let hash = tx.hash();
+    net.submit(0, tx).await;
+    let start = std::time::Instant::now();
+    for i in net.running() {
+        loop {
+            let pooled = net
+                .node(i)
+                .executor
+                .run(move |s| s.pool.contains(&hash))
+                .await
+                .unwrap();
+            if pooled {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "node {i} never received the transaction"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    net.stop().await;
+}

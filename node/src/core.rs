@@ -74,6 +74,9 @@ pub struct NodeState {
     /// Blocks built or verified for consensus and not yet decided, by
     /// hash, with their execution, so a decided block is not run again.
     pub candidates: BTreeMap<[u8; 32], BuiltBlock>,
+    /// In a network: transactions admitted through this node's RPC go
+    /// here, for the network to pass them on to the other nodes.
+    pub announce: Option<tokio::sync::mpsc::UnboundedSender<SignedTransaction>>,
 }
 
 /// Most candidate blocks kept at once: a validator builds one per round it
@@ -90,9 +93,20 @@ fn clock_ns() -> u64 {
 }
 
 impl NodeState {
-    /// Admits a transaction to the mempool; with instant mining, makes a
-    /// block of what is ready at once.
+    /// Admits a transaction to the mempool and, in a network, announces
+    /// it to the other nodes.
     pub fn submit(&mut self, tx: SignedTransaction) -> Result<[u8; 32], NodeError> {
+        let hash = self.admit(tx.clone())?;
+        if let Some(announce) = &self.announce {
+            // A network that stopped listening is not the submitter's error.
+            let _ = announce.send(tx);
+        }
+        Ok(hash)
+    }
+
+    /// Admits a transaction another node passed on (never announced again:
+    /// every node announces only what its own clients sent).
+    pub fn admit(&mut self, tx: SignedTransaction) -> Result<[u8; 32], NodeError> {
         let hash = tx.hash();
         if let Some(at) = self.ledger.tx_location(&hash)? {
             return Err(TxError::AlreadyIncluded(at.height).into());

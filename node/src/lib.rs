@@ -161,6 +161,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             waiters: Vec::new(),
             dev_changes: Vec::new(),
             candidates: Default::default(),
+            announce: None,
         })
     })?;
     let module = rpc::module(rpc::Context {
