@@ -298,7 +298,7 @@ impl App {
     }
 
     async fn head(&self) -> Result<u64, NodeError> {
-        self.executor.run(|s| s.ledger.head().height).await
+        self.executor.run_urgent(|s| s.ledger.head().height).await
     }
 
     async fn run(
@@ -486,7 +486,7 @@ impl App {
         let faulty = self.config.faulty_proposals;
         let block = self
             .executor
-            .run(move |s| {
+            .run_urgent(move |s| {
                 let mut block = s.build_candidate()?;
                 if faulty {
                     block.header.state_root[0] ^= 1;
@@ -658,7 +658,10 @@ impl App {
         let validity = match borsh::from_slice::<Block>(&bytes) {
             Ok(block) if block.header.height == height.0 => {
                 let id = BlockId(block.hash());
-                let verdict = self.executor.run(move |s| s.verify_candidate(&block)).await;
+                let verdict = self
+                    .executor
+                    .run_urgent(move |s| s.verify_candidate(&block))
+                    .await;
                 self.blocks.insert(id, (height, bytes));
                 let validity = Validity::from_bool(matches!(verdict, Ok(Ok(()))));
                 return Some(self.record(height, round, pol_round, proposer, id, validity));
@@ -712,7 +715,7 @@ impl App {
         let head = self.head().await?;
         if head < height.0 {
             self.executor
-                .run(move |s| s.commit_decided(&block))
+                .run_urgent(move |s| s.commit_decided(&block))
                 .await??;
         }
         self.store.put(height.0, certificate)?;
@@ -786,7 +789,10 @@ impl App {
             _ => return SyncedValueOutcome::LocalTransientError,
         }
         let id = BlockId(block.hash());
-        let verdict = self.executor.run(move |s| s.verify_candidate(&block)).await;
+        let verdict = self
+            .executor
+            .run_urgent(move |s| s.verify_candidate(&block))
+            .await;
         self.blocks.insert(id, (height, value_bytes.to_vec()));
         SyncedValueOutcome::Verdict(ProposedValue {
             height,

@@ -297,6 +297,8 @@ type Job = Box<dyn FnOnce(&mut NodeState) + Send>;
 
 enum Message {
     Job(Job),
+    /// An urgent job is waiting (wakes a thread blocked on the queue).
+    Wake,
     /// Drop the state (closing the database) and end the thread.
     Stop,
 }
@@ -305,6 +307,10 @@ enum Message {
 #[derive(Clone)]
 pub struct Executor {
     jobs: mpsc::Sender<Message>,
+    /// Jobs run before any queued ordinary job: consensus work (build,
+    /// verify, commit a block), so a flood of submissions cannot make a
+    /// validator miss its timeouts.
+    urgent: mpsc::Sender<Job>,
     thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
@@ -314,6 +320,7 @@ impl Executor {
         make: impl FnOnce() -> Result<NodeState, NodeError> + Send + 'static,
     ) -> Result<Self, NodeError> {
         let (jobs, queue) = mpsc::channel::<Message>();
+        let (urgent, urgent_queue) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("detvm-executor".into())
@@ -333,6 +340,10 @@ impl Executor {
                 // queue runs dry the state gets its `idle` turn (block
                 // production for instant mining).
                 loop {
+                    if let Ok(job) = urgent_queue.try_recv() {
+                        job(&mut state);
+                        continue;
+                    }
                     let message = match queue.try_recv() {
                         Ok(m) => m,
                         Err(mpsc::TryRecvError::Empty) => {
@@ -346,6 +357,7 @@ impl Executor {
                     };
                     match message {
                         Message::Job(job) => job(&mut state),
+                        Message::Wake => {}
                         Message::Stop => break,
                     }
                 }
@@ -356,6 +368,7 @@ impl Executor {
             .map_err(|_| NodeError::Start("the executor thread ended".into()))??;
         Ok(Self {
             jobs,
+            urgent,
             thread: Arc::new(Mutex::new(Some(thread))),
         })
     }
@@ -384,6 +397,23 @@ impl Executor {
         });
         self.jobs
             .send(Message::Job(job))
+            .map_err(|_| NodeError::Stopped)?;
+        answer.await.map_err(|_| NodeError::Stopped)
+    }
+
+    /// Runs `f` on the state before every ordinary job still queued
+    /// (consensus work; see [`Executor`]).
+    pub async fn run_urgent<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut NodeState) -> R + Send + 'static,
+    ) -> Result<R, NodeError> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |state| {
+            let _ = reply.send(f(state));
+        });
+        self.urgent.send(job).map_err(|_| NodeError::Stopped)?;
+        self.jobs
+            .send(Message::Wake)
             .map_err(|_| NodeError::Stopped)?;
         answer.await.map_err(|_| NodeError::Stopped)
     }
