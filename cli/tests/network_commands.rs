@@ -4,13 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{detvm, rpc, write};
+use common::{detvm, rpc, rpc_url_of, write};
 use detvm_chain::Keypair;
 use detvm_host::hex;
 use serde_json::{Value, json};
@@ -85,19 +84,8 @@ fn start(dir: &Path, i: u8, ports: &[u16]) -> Validator {
         .stderr(Stdio::null())
         .spawn()
         .expect("the validator starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut url = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("node output");
-        if let Some(rest) = line.strip_prefix("RPC listening on ") {
-            url = Some(rest.to_owned());
-            break;
-        }
-    }
-    Validator {
-        url: url.expect("the validator printed its address"),
-        child,
-    }
+    let url = rpc_url_of(&mut child);
+    Validator { url, child }
 }
 
 fn height(v: &Validator) -> u64 {

@@ -3,13 +3,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{detvm, json_of, rpc};
+use common::{detvm, json_of, rpc, rpc_url_of};
 use detvm_chain::{Action, Keypair, Transaction};
 use detvm_host::hex;
 use serde_json::Value;
@@ -38,19 +37,8 @@ fn start_node(state: Option<&Path>) -> Node {
         .stderr(Stdio::null())
         .spawn()
         .expect("the node starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut url = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("node output");
-        if let Some(rest) = line.strip_prefix("RPC listening on ") {
-            url = Some(rest.to_owned());
-            break;
-        }
-    }
-    Node {
-        url: url.expect("the node printed its address"),
-        child,
-    }
+    let url = rpc_url_of(&mut child);
+    Node { url, child }
 }
 
 fn transfer(key: &Keypair, nonce: u64, to: &str) -> String {
@@ -355,12 +343,7 @@ proptest::proptest! {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_detvm"));
         cmd.args(["node", "--dev", "--genesis", genesis.to_str().unwrap(), "--rpc", "127.0.0.1:0"]);
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let url = BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| l.strip_prefix("RPC listening on ").map(str::to_owned))
-            .unwrap();
+        let url = rpc_url_of(&mut child);
         let node = Node { child, url };
         let mut nonces = [0u64; 2];
         let mut txs = vec![unsigned("alice", 0, Action::Deploy { code: wat_bytes() })];

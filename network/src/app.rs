@@ -94,9 +94,19 @@ pub struct NetworkConfig {
     /// this interval instead of as fast as the network allows; `None`:
     /// as fast as possible.
     pub block_time: Option<Duration>,
-    /// Test only: this validator proposes blocks whose state root is
-    /// wrong (a Byzantine proposer), signed as its own.
-    pub faulty_proposals: bool,
+    /// Test only: this validator proposes invalid blocks (a Byzantine
+    /// proposer), signed as its own.
+    pub fault: Option<Fault>,
+}
+
+/// How a Byzantine proposer (tests only) spoils the blocks it proposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A state root other than the one its transactions lead to.
+    WrongStateRoot,
+    /// An extra transaction with a forged signature, the transaction root
+    /// recomputed to include it, so only executing the block finds it.
+    InvalidTransaction,
 }
 
 /// Malachite's node configuration, from ours.
@@ -139,9 +149,16 @@ pub struct NetworkHandle {
     engine: EngineHandle,
     app: tokio::task::JoinHandle<()>,
     store: Arc<CertificateStore>,
+    misbehaviour: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl NetworkHandle {
+    /// Heights at which this node saw evidence of a validator signing two
+    /// conflicting proposals or votes (equivocation).
+    pub fn misbehaviour_seen(&self) -> u64 {
+        self.misbehaviour.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The commit certificate of the block at `height`, once decided.
     pub fn certificate(
         &self,
@@ -244,7 +261,9 @@ pub async fn start(
         }
     }
     .map_err(|e| NetworkError::Engine(e.to_string()))?;
+    let misbehaviour = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let state = App {
+        misbehaviour: misbehaviour.clone(),
         signer: config
             .key
             .clone()
@@ -263,7 +282,34 @@ pub async fn start(
         .run(move |s| s.announce = Some(announce))
         .await?;
     let app = tokio::spawn(state.run(channels, announced));
-    Ok(NetworkHandle { engine, app, store })
+    Ok(NetworkHandle {
+        engine,
+        app,
+        store,
+        misbehaviour,
+    })
+}
+
+/// Appends a transfer whose signature is not its signer's and recomputes
+/// the transaction root over it.
+fn spoil_with_forged_transaction(block: &mut Block) {
+    let victim = detvm_chain::Keypair::dev(0);
+    let mut forged = detvm_chain::Transaction {
+        chain_id: String::new(),
+        signer: victim.implicit_id(),
+        public_key: victim.public_key(),
+        nonce: 0,
+        gas_limit: 100_000,
+        action: detvm_chain::Action::Transfer {
+            to: detvm_chain::Keypair::dev(1).implicit_id(),
+            amount: 1,
+        },
+    }
+    .sign(&detvm_chain::Keypair::dev(1));
+    forged.transaction.public_key = victim.public_key();
+    block.transactions.push(forged);
+    let hashes: Vec<[u8; 32]> = block.transactions.iter().map(|t| t.hash()).collect();
+    block.header.tx_root = detvm_chain::merkle_root(&hashes);
 }
 
 /// A proposal stream being reassembled.
@@ -275,6 +321,7 @@ struct PartialStream {
 
 struct App {
     config: NetworkConfig,
+    misbehaviour: Arc<std::sync::atomic::AtomicU64>,
     signer: Option<ValidatorSigner>,
     verifier: ChainVerifier,
     executor: Executor,
@@ -446,8 +493,16 @@ impl App {
                 let _ = reply.send(());
             }
             AppMsg::Finalized {
-                certificate, reply, ..
+                certificate,
+                evidence,
+                reply,
+                ..
             } => {
+                if !evidence.is_empty() {
+                    warn!(height = %certificate.height, "equivocation seen: {evidence:?}");
+                    self.misbehaviour
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 let head = self.head().await?;
                 let next = if head >= certificate.height.0 {
                     Next::Start(Height(head + 1), self.params())
@@ -483,13 +538,15 @@ impl App {
         pol_round: Round,
         channels: &Channels<DetvmContext>,
     ) -> Result<BlockId, NetworkError> {
-        let faulty = self.config.faulty_proposals;
+        let fault = self.config.fault;
         let block = self
             .executor
             .run_urgent(move |s| {
                 let mut block = s.build_candidate()?;
-                if faulty {
-                    block.header.state_root[0] ^= 1;
+                match fault {
+                    None => {}
+                    Some(Fault::WrongStateRoot) => block.header.state_root[0] ^= 1,
+                    Some(Fault::InvalidTransaction) => spoil_with_forged_transaction(&mut block),
                 }
                 Ok::<_, NodeError>(block)
             })

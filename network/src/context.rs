@@ -55,12 +55,14 @@ impl mt::Height for Height {
 )]
 pub struct Address(pub [u8; 32]);
 
+/// The first 8 bytes in hex: enough to tell keys and blocks apart in logs.
+fn short_hex(bytes: &[u8; 32], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    bytes[..8].iter().try_for_each(|b| write!(f, "{b:02x}"))
+}
+
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in &self.0[..8] {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        short_hex(&self.0, f)
     }
 }
 
@@ -75,10 +77,7 @@ pub struct BlockId(pub [u8; 32]);
 
 impl fmt::Display for BlockId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in &self.0[..8] {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        short_hex(&self.0, f)
     }
 }
 

@@ -14,7 +14,7 @@ pub mod context;
 pub mod signing;
 pub mod store;
 
-pub use app::{NetworkConfig, NetworkError, NetworkHandle, start};
+pub use app::{Fault, NetworkConfig, NetworkError, NetworkHandle, start};
 pub use codec::{BorshCodec, DecodeError};
 pub use context::{
     Address, BlockId, DetvmContext, Ed25519, Height, PrivateKey, Proposal, ProposalPart, PublicKey,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use detvm_chain::{
     Action, Genesis, GenesisAccount, GenesisParams, GenesisValidator, Keypair, Transaction,
 };
-use detvm_network::{NetworkConfig, NetworkHandle, PrivateKey, ValidatorSet};
+use detvm_network::{Fault, NetworkConfig, NetworkHandle, PrivateKey, ValidatorSet};
 use detvm_node::{Mining, NodeConfig, PoolLimits, RunningNode};
 use malachitebft_core_types::LinearTimeouts;
 
@@ -87,7 +87,7 @@ fn genesis_hash() -> [u8; 32] {
 
 /// `VALIDATORS` validators (those in `faulty` propose bad blocks), all
 /// connected to each other.
-async fn start_network_with(faulty: &[u32]) -> Net {
+async fn start_network_with(faulty: &[(u32, Fault)]) -> Net {
     let ports: Vec<u16> = (0..VALIDATORS).map(|_| free_port()).collect();
     let genesis_hash = genesis_hash();
     let mut net = Net {
@@ -108,7 +108,7 @@ async fn start_network_with(faulty: &[u32]) -> Net {
             home: std::path::PathBuf::new(),
             timeouts: timeouts(),
             block_time: None,
-            faulty_proposals: faulty.contains(&i),
+            fault: faulty.iter().find(|(v, _)| *v == i).map(|(_, f)| *f),
         };
         net.add(config).await;
     }
@@ -138,7 +138,7 @@ impl Net {
         config.moniker = "full-node".into();
         config.key = None;
         config.node_key = [7; 32];
-        config.faulty_proposals = false;
+        config.fault = None;
         config.peers = self
             .members
             .iter()
@@ -241,10 +241,14 @@ impl Net {
             .expect("history")
     }
 
-    /// Every running node has the same history up to the lowest head;
-    /// returns that height.
+    /// Every running node has the same history up to the lowest head, and
+    /// none saw a validator sign conflicting messages; returns that height.
     async fn assert_agree(&self) -> u64 {
         let running = self.running();
+        for &i in &running {
+            let network = &self.members[i].running.as_ref().expect("running").1;
+            assert_eq!(network.misbehaviour_seen(), 0, "node {i} saw equivocation");
+        }
         let mut lowest = u64::MAX;
         for &i in &running {
             lowest = lowest.min(self.height(i).await);
@@ -383,10 +387,11 @@ async fn two_of_four_down_nothing_is_finalized_until_one_returns() {
     net.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_proposer_with_a_wrong_state_root_is_outvoted() {
-    // Validator 1 lies about the state root of every block it proposes.
-    let net = start_network_with(&[1]).await;
+/// Validator 1 spoils every block it proposes with `fault`: none of its
+/// blocks is finalized, the heights it led decide in a later round, and
+/// the honest nodes agree.
+async fn a_faulty_proposer_is_outvoted(fault: Fault) {
+    let net = start_network_with(&[(1, fault)]).await;
     net.wait_for(12, Duration::from_secs(120)).await;
     let height = net.assert_agree().await;
     // The honest nodes committed (so re-executed) every block, and none
@@ -417,6 +422,16 @@ async fn a_proposer_with_a_wrong_state_root_is_outvoted() {
         "only {later_rounds} heights needed a second round"
     );
     net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_proposer_with_a_wrong_state_root_is_outvoted() {
+    a_faulty_proposer_is_outvoted(Fault::WrongStateRoot).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_proposer_with_an_invalid_transaction_is_outvoted() {
+    a_faulty_proposer_is_outvoted(Fault::InvalidTransaction).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -303,6 +303,17 @@ enum Message {
     Stop,
 }
 
+/// A job running `f` and the receiver of its result.
+fn answered<R: Send + 'static>(
+    f: impl FnOnce(&mut NodeState) -> R + Send + 'static,
+) -> (Job, oneshot::Receiver<R>) {
+    let (reply, answer) = oneshot::channel();
+    let job: Job = Box::new(move |state| {
+        let _ = reply.send(f(state));
+    });
+    (job, answer)
+}
+
 /// A handle to the executor thread.
 #[derive(Clone)]
 pub struct Executor {
@@ -391,10 +402,7 @@ impl Executor {
         &self,
         f: impl FnOnce(&mut NodeState) -> R + Send + 'static,
     ) -> Result<R, NodeError> {
-        let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |state| {
-            let _ = reply.send(f(state));
-        });
+        let (job, answer) = answered(f);
         self.jobs
             .send(Message::Job(job))
             .map_err(|_| NodeError::Stopped)?;
@@ -407,10 +415,7 @@ impl Executor {
         &self,
         f: impl FnOnce(&mut NodeState) -> R + Send + 'static,
     ) -> Result<R, NodeError> {
-        let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |state| {
-            let _ = reply.send(f(state));
-        });
+        let (job, answer) = answered(f);
         self.urgent.send(job).map_err(|_| NodeError::Stopped)?;
         self.jobs
             .send(Message::Wake)

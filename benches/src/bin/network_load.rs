@@ -129,7 +129,7 @@ async fn run(clients: usize, per_client: usize, rate: f64) {
                 home: dir.path().join(format!("consensus-{i}")),
                 timeouts: timeouts(),
                 block_time: None,
-                faulty_proposals: false,
+                fault: None,
             },
             node.executor.clone(),
         )

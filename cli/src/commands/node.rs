@@ -200,7 +200,7 @@ fn run_network_member(args: &Args, genesis: Genesis, listen: &str) -> Status {
         block_time: Some(std::time::Duration::from_millis(
             args.block_time.unwrap_or(1_000),
         )),
-        faulty_proposals: false,
+        fault: None,
     };
     let config = NodeConfig {
         dev: false,

@@ -71,3 +71,17 @@ pub fn rpc(url: &str, method: &str, params: Vec<Value>) -> Result<Value, String>
             .map_err(|e| e.to_string())
     })
 }
+
+/// Reads a started node's stdout up to the line with its RPC address and
+/// returns the address (the node keeps running).
+pub fn rpc_url_of(child: &mut std::process::Child) -> String {
+    use std::io::{BufRead, BufReader};
+    let stdout = child.stdout.take().expect("stdout is piped");
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("node output");
+        if let Some(rest) = line.strip_prefix("RPC listening on ") {
+            return rest.to_owned();
+        }
+    }
+    panic!("the node ended without printing its address")
+}
