@@ -712,7 +712,7 @@ impl App {
             debug!("a stream with a bad signature at {height}/{round}");
             return None;
         }
-        let validity = match borsh::from_slice::<Block>(&bytes) {
+        let (id, validity) = match borsh::from_slice::<Block>(&bytes) {
             Ok(block) if block.header.height == height.0 => {
                 let id = BlockId(block.hash());
                 let verdict = self
@@ -720,13 +720,11 @@ impl App {
                     .run_urgent(move |s| s.verify_candidate(&block))
                     .await;
                 self.blocks.insert(id, (height, bytes));
-                let validity = Validity::from_bool(matches!(verdict, Ok(Ok(()))));
-                return Some(self.record(height, round, pol_round, proposer, id, validity));
+                (id, Validity::from_bool(matches!(verdict, Ok(Ok(())))))
             }
-            _ => Validity::Invalid,
+            // Undecodable or mislabelled: invalid, under the stream's digest.
+            _ => (BlockId(digest), Validity::Invalid),
         };
-        // Undecodable or mislabelled: invalid, under a digest of the bytes.
-        let id = BlockId(digest);
         Some(self.record(height, round, pol_round, proposer, id, validity))
     }
 
