@@ -86,7 +86,7 @@ struct Limits {
 
 impl Limits {
     fn v1() -> Self {
-        let fees = HostFees::v1();
+        let fees = HostFees::v2();
         Self {
             max_key_len: fees.max_key_len,
             max_value_len: fees.max_value_len,

@@ -100,6 +100,7 @@ fn context(caller: &str) -> CallContext {
         gas: GAS,
         block_height: 1,
         block_timestamp: 0,
+        amount: 0,
     }
 }
 

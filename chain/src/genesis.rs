@@ -208,7 +208,7 @@ impl Genesis {
             block_gas_limit: p.block_gas_limit,
             max_block_txs: p.max_block_txs,
             dev: p.dev,
-            host_fees_hash: detvm_host::HostFees::v1().hash(),
+            host_fees_hash: detvm_host::HostFees::v2().hash(),
             schedule_hash: detvm_metering::Schedule::v1().hash(),
         };
         let mut accounts = std::collections::BTreeMap::new();

@@ -6,44 +6,11 @@ use sha2::{Digest, Sha256};
 
 use crate::Error;
 
-/// Length of an implicit account id: the public key in lowercase hex.
-pub const IMPLICIT_ID_LEN: usize = 64;
-/// Length of a contract id (`detvm_host::ContractId::LEN`).
-pub const CONTRACT_ID_LEN: usize = 40;
-
-/// What kind of account an id names, decided by the id alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountKind {
-    /// 64 lowercase hex digits: the account of that ed25519 public key.
-    Implicit,
-    /// 40 lowercase hex digits: a contract.
-    Contract,
-    /// Any other valid id: created at genesis only.
-    Named,
-}
-
-fn is_lower_hex(id: &str, len: usize) -> bool {
-    id.len() == len && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
+pub use detvm_host::{AccountKind, CONTRACT_ID_LEN, IMPLICIT_ID_LEN, implicit_key};
 
 /// The kind of a valid account id, or an error if the id is invalid.
 pub fn account_kind(id: &str) -> Result<AccountKind, Error> {
-    detvm_host::check_account(id).map_err(|_| Error::InvalidAccount(id.to_owned()))?;
-    Ok(if is_lower_hex(id, IMPLICIT_ID_LEN) {
-        AccountKind::Implicit
-    } else if is_lower_hex(id, CONTRACT_ID_LEN) {
-        AccountKind::Contract
-    } else {
-        AccountKind::Named
-    })
-}
-
-/// The public key an implicit id stands for.
-pub fn implicit_key(id: &str) -> Option<[u8; 32]> {
-    if !is_lower_hex(id, IMPLICIT_ID_LEN) {
-        return None;
-    }
-    detvm_host::from_hex(id)?.try_into().ok()
+    detvm_host::account_kind(id).map_err(|_| Error::InvalidAccount(id.to_owned()))
 }
 
 /// An ed25519 key pair.

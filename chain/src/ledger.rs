@@ -10,7 +10,7 @@ use detvm_state::{ChangeSet, Root, SideTable, SideWrite, StateDb};
 
 use crate::block::{Block, BlockHeader, merkle_root};
 use crate::genesis::{ChainParams, Genesis};
-use crate::keys::{AccountKind, account_kind};
+use crate::keys::account_kind;
 use crate::receipt::{TxOutcome, TxReceipt};
 use crate::state::{Account, AtHeight, PARAMS_KEY, Staged, account_key, decode_account};
 use crate::tx::{Action, SignedTransaction};
@@ -407,7 +407,7 @@ impl Ledger {
         }
         // An impersonated signer without a record gets one now.
         self.write_account(&t.signer, &account)?;
-        let (outcome, gas_used, logs) = self.run_action(tx, g0, height, timestamp_ns)?;
+        let (outcome, gas_used, record) = self.run_action(tx, g0, height, timestamp_ns)?;
         // Fee and nonce stick whatever happened; re-read: the action may
         // have changed the signer's balance (a transfer). A trapped call's
         // rollback may have dropped the record written above.
@@ -425,8 +425,10 @@ impl Ledger {
             outcome,
             gas_used,
             fee,
-            logs,
+            logs: record.logs,
             state_changes,
+            events: record.events,
+            calls: record.calls,
         }))
     }
 
@@ -459,7 +461,7 @@ impl Ledger {
         g0: u64,
         height: u64,
         timestamp_ns: u64,
-    ) -> Result<(TxOutcome, u64, Vec<String>), Error> {
+    ) -> Result<(TxOutcome, u64, CallRecord), Error> {
         let t = &tx.transaction;
         let failed = |kind: &str, message: String| TxOutcome::Failed {
             kind: kind.to_owned(),
@@ -475,48 +477,36 @@ impl Ledger {
             Action::Transfer { to, amount } => {
                 let gas = g0.saturating_add(self.params.transfer_gas);
                 if gas > t.gas_limit {
-                    return Ok((out_of_gas(), t.gas_limit, Vec::new()));
+                    return Ok((out_of_gas(), t.gas_limit, CallRecord::default()));
                 }
-                let exists = match account_kind(to) {
-                    Err(_) => false,
-                    Ok(AccountKind::Implicit) => true,
-                    Ok(AccountKind::Named) => self.read_account(to)?.is_some(),
-                    Ok(AccountKind::Contract) => {
-                        let id = ContractId::parse(to);
-                        match id {
-                            Some(id) => self.chain.contains(&id)?,
-                            None => false,
-                        }
-                    }
+                let stored = match account_kind(to) {
+                    Ok(_) => self.read_account(to)?,
+                    Err(_) => None,
                 };
-                if !exists {
+                if detvm_host::receiving_account(to, stored).is_none() {
                     let outcome = failed("unknown_account", format!("no account `{to}`"));
-                    return Ok((outcome, gas, Vec::new()));
+                    return Ok((outcome, gas, CallRecord::default()));
                 }
                 self.move_amount(&t.signer, to, *amount)?;
-                Ok((TxOutcome::Transferred, gas, Vec::new()))
+                Ok((TxOutcome::Transferred, gas, CallRecord::default()))
             }
             Action::Deploy { code } => {
                 let gas = g0.saturating_add(self.chain.fees().deploy_gas(code.len() as u64));
                 if gas > t.gas_limit {
-                    return Ok((out_of_gas(), t.gas_limit, Vec::new()));
+                    return Ok((out_of_gas(), t.gas_limit, CallRecord::default()));
                 }
                 match self.chain.deploy(code, &t.signer) {
                     Ok(receipt) => {
-                        // A contract can receive tokens: give it a record.
-                        let id = receipt.contract.to_string();
-                        if self.read_account(&id)?.is_none() {
-                            self.write_account(&id, &Account::default())?;
-                        }
+                        // The host gave the contract an account record.
                         let outcome = TxOutcome::Deployed {
-                            contract: id,
+                            contract: receipt.contract.to_string(),
                             code_hash: receipt.code_hash,
                         };
-                        Ok((outcome, gas, Vec::new()))
+                        Ok((outcome, gas, CallRecord::default()))
                     }
                     Err(detvm_host::Error::Rejected { kind, reason }) => {
                         self.staged.rollback_tx();
-                        Ok((failed(&kind, reason), gas, Vec::new()))
+                        Ok((failed(&kind, reason), gas, CallRecord::default()))
                     }
                     Err(e) => Err(e.into()),
                 }
@@ -532,18 +522,20 @@ impl Ledger {
                         "unknown_contract",
                         format!("`{contract}` is not a contract id"),
                     );
-                    return Ok((outcome, g0, Vec::new()));
+                    return Ok((outcome, g0, CallRecord::default()));
                 };
                 if !self.chain.contains(&id)? {
                     let outcome = failed("unknown_contract", format!("no contract `{contract}`"));
-                    return Ok((outcome, g0, Vec::new()));
+                    return Ok((outcome, g0, CallRecord::default()));
                 }
-                self.move_amount(&t.signer, contract, *amount)?;
+                // The host moves the amount in the call's own write layer,
+                // so a trapped call moves nothing.
                 let ctx = CallContext {
                     caller: t.signer.clone(),
                     gas: t.gas_limit - g0,
                     block_height: height,
                     block_timestamp: timestamp_ns,
+                    amount: *amount,
                 };
                 let called = self.chain.call(&id, method, args, &ctx);
                 if self.scratch {
@@ -564,16 +556,16 @@ impl Ledger {
                                 }
                             }
                         };
-                        Ok((outcome, gas, receipt.logs))
+                        let record = CallRecord {
+                            logs: receipt.logs,
+                            events: receipt.events,
+                            calls: receipt.calls,
+                        };
+                        Ok((outcome, gas, record))
                     }
-                    Err(
-                        e @ (detvm_host::Error::UnknownMethod { .. }
-                        | detvm_host::Error::NotAMethod { .. }
-                        | detvm_host::Error::InputTooLong { .. }
-                        | detvm_host::Error::UnknownContract(_)),
-                    ) => {
+                    Err(e) if e.is_refusal() => {
                         self.staged.rollback_tx();
-                        Ok((failed(e.kind(), e.to_string()), g0, Vec::new()))
+                        Ok((failed(e.kind(), e.to_string()), g0, CallRecord::default()))
                     }
                     Err(e) => Err(e.into()),
                 }
@@ -913,9 +905,18 @@ impl Ledger {
             gas: VIEW_GAS,
             block_height: header.height,
             block_timestamp: header.timestamp_ns,
+            amount: 0,
         };
         Ok(self.chain.view_in(&storage, contract, method, args, &ctx)?)
     }
+}
+
+/// What a call left in its receipt besides its outcome and gas.
+#[derive(Default)]
+struct CallRecord {
+    logs: Vec<String>,
+    events: Vec<detvm_host::Event>,
+    calls: Vec<detvm_host::CallNode>,
 }
 
 /// Gas a view may use.

@@ -75,9 +75,20 @@ pub struct TxReceipt {
     /// Every global state key the transaction changed, ascending, with its
     /// final value.
     pub state_changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Events the called contract emitted itself (only if the call
+    /// returned; `docs/host-api.md`, "Events").
+    pub events: Vec<detvm_host::Event>,
+    /// The calls the called contract made to others, as a tree.
+    pub calls: Vec<detvm_host::CallNode>,
 }
 
 impl TxReceipt {
+    /// Every event of the transaction in emission order, nested calls'
+    /// included (`docs/host-api.md`, "Receipts").
+    pub fn all_events(&self) -> Vec<detvm_host::Event> {
+        detvm_host::events_in_order(&self.events, &self.calls)
+    }
+
     /// SHA-256 of the borsh encoding.
     pub fn hash(&self) -> [u8; 32] {
         Sha256::digest(borsh::to_vec(self).unwrap_or_default()).into()

@@ -5,39 +5,22 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use borsh::{BorshDeserialize, BorshSerialize};
 use detvm_host::{Change, Entry, Storage, StorageError};
 use detvm_state::{ChangeSet, StateDb};
 
 use crate::Error;
 
-/// Prefix of account records.
-pub const ACCOUNT_PREFIX: &[u8] = b"account/";
+pub use detvm_host::{ACCOUNT_PREFIX, Account, account_key};
+
 /// Key of the chain parameters.
 pub const PARAMS_KEY: &[u8] = b"chain/params";
 /// Key of the validator set of a network's genesis (absent on a chain
 /// without validators, so the genesis of such a chain is unchanged).
 pub const VALIDATORS_KEY: &[u8] = b"chain/validators";
 
-/// An account record (`docs/chain.md`, section 1).
-#[derive(Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct Account {
-    /// Native tokens.
-    pub balance: u128,
-    /// Transactions included so far.
-    pub nonce: u64,
-    /// The key that signs for it, if any.
-    pub public_key: Option<[u8; 32]>,
-}
-
-/// The state key of account `id`.
-pub fn account_key(id: &str) -> Vec<u8> {
-    [ACCOUNT_PREFIX, id.as_bytes()].concat()
-}
-
 /// Decodes a stored account record.
 pub fn decode_account(id: &str, bytes: &[u8]) -> Result<Account, Error> {
-    Account::try_from_slice(bytes).map_err(|e| Error::Corrupt(format!("account {id}: {e}")))
+    Ok(detvm_host::decode_account(id, bytes)?)
 }
 
 fn backend(operation: &'static str) -> impl Fn(detvm_state::StateError) -> StorageError {

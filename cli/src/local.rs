@@ -264,6 +264,8 @@ impl LocalChain {
             gas_used: receipt.gas_used,
             logs: receipt.logs,
             state_changes,
+            events: receipt.events,
+            calls: receipt.calls,
         })
     }
 
@@ -287,6 +289,7 @@ impl LocalChain {
             gas: call.gas,
             block_height: h,
             block_timestamp: h.saturating_mul(NANOS_PER_BLOCK),
+            amount: 0,
         };
         Ok(self
             .ledger

@@ -103,7 +103,7 @@ fn deploy_prints_the_id_and_uses_the_default_state_dir() {
     assert_eq!(json["outcome"], "deployed");
     assert_ne!(json["contract"].as_str().unwrap(), id);
     let code = wasm(&kv_contract());
-    let fees = HostFees::v1();
+    let fees = HostFees::v2();
     assert_eq!(
         json["gas_used"].as_u64().unwrap(),
         fees.deploy_base + fees.deploy_per_byte * code.len() as u64
@@ -256,6 +256,8 @@ fn call_json_is_the_receipt_with_its_hash() {
         gas_used: json["gas_used"].as_u64().unwrap(),
         logs: vec!["stored".into()],
         state_changes: vec![(b"in".to_vec(), Some(value.clone()))],
+        events: Vec::new(),
+        calls: Vec::new(),
     };
     assert_eq!(
         json["receipt_hash"].as_str().unwrap(),

@@ -15,8 +15,12 @@ use detvm_metering::AllowedImport;
 use detvm_vm::{Caller, HostError, Linker, ValType, Value};
 use sha2::{Digest, Sha256};
 
+use crate::account::receiving_account;
+use crate::chain::{Error, MAX_ACCOUNT_LEN, check_account};
 use crate::fees::HostFees;
-use crate::storage::{Storage, StorageError};
+use crate::frame::{self, Carried, FrameOutcome, FrameRequest, Overlay, Runtime};
+use crate::receipt::{CallNode, CallOutcome, ContractId, Event};
+use crate::storage::Storage;
 
 /// The import module every host function lives in.
 pub const HOST_MODULE: &str = "env";
@@ -83,6 +87,23 @@ pub const HOST_FUNCTIONS: &[HostFunction] = &[
     host("block_height", &[], &[I64], block_height),
     host("block_timestamp", &[], &[I64], block_timestamp),
     host("sha256", &[I32, I32, I64], &[], sha256),
+    host("keccak256", &[I32, I32, I64], &[], keccak256),
+    host(
+        "ed25519_verify",
+        &[I32, I32, I32, I32],
+        &[I32],
+        ed25519_verify,
+    ),
+    host(
+        "call_contract",
+        &[I32, I32, I32, I32, I32, I32, I32, I64, I64],
+        &[I32],
+        call_contract,
+    ),
+    host("attached_amount", &[I32], &[], attached_amount),
+    host("balance", &[I32, I32, I32], &[I32], balance),
+    host("transfer", &[I32, I32, I32], &[], transfer),
+    host("emit_event", &[I32, I32, I32, I32], &[], emit_event),
 ];
 
 fn wasm_type(ty: ValType) -> wasmparser::ValType {
@@ -158,48 +179,105 @@ pub(crate) fn register(linker: &mut Linker<HostState>) {
     }
 }
 
-/// What the host functions of one call see and produce.
+/// What the host functions of one call frame see and produce.
 pub(crate) struct HostState {
+    pub rt: Arc<Runtime>,
     pub fees: Arc<HostFees>,
+    pub storage: Arc<dyn Storage>,
     pub contract: String,
     pub caller: String,
     pub block_height: u64,
     pub block_timestamp: u64,
     pub input: Vec<u8>,
+    /// Native tokens attached to this call.
+    pub amount: u128,
     /// A view call: writes trap.
     pub read_only: bool,
-    pub storage: Arc<dyn Storage>,
     /// Prepended to contract keys to reach the shared store.
     pub namespace: Vec<u8>,
-    /// The call's writes (`None`: removed), applied only if it succeeds.
-    pub overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// The writes of this frame and the frames below it.
+    pub overlay: Overlay,
+    /// The contracts of the frames on the call stack, this one last.
+    pub stack: Vec<String>,
     pub registers: BTreeMap<u64, Vec<u8>>,
     pub register_bytes: u64,
     pub logs: Vec<String>,
     pub log_bytes: u64,
+    pub events: Vec<Event>,
+    pub event_bytes: u64,
+    /// The calls this frame made.
+    pub calls: Vec<CallNode>,
     pub return_value: Vec<u8>,
-    /// A backend failure seen during the call: the call's result is then
-    /// an error of the node, not a receipt.
-    pub fault: Option<StorageError>,
+    /// A failure of the node seen during the call (storage, a nested
+    /// call's engine): the call's result is then an error, not a receipt.
+    pub fault: Option<Error>,
     /// The host calls made, when the call is traced.
     pub trace: Option<Vec<HostCallTrace>>,
 }
 
 impl HostState {
+    pub fn new(rt: Arc<Runtime>, storage: Arc<dyn Storage>) -> Self {
+        Self {
+            fees: rt.fees.clone(),
+            rt,
+            storage,
+            contract: String::new(),
+            caller: String::new(),
+            block_height: 0,
+            block_timestamp: 0,
+            input: Vec::new(),
+            amount: 0,
+            read_only: true,
+            namespace: Vec::new(),
+            overlay: Overlay::default(),
+            stack: Vec::new(),
+            registers: BTreeMap::new(),
+            register_bytes: 0,
+            logs: Vec::new(),
+            log_bytes: 0,
+            events: Vec::new(),
+            event_bytes: 0,
+            calls: Vec::new(),
+            return_value: Vec::new(),
+            fault: None,
+            trace: None,
+        }
+    }
+
+    /// A state standing in for one a failed engine call did not give
+    /// back (the call's result is an error then).
+    pub fn lost(rt: &Arc<Runtime>) -> Self {
+        Self::new(rt.clone(), Arc::new(crate::storage::MemoryStorage::new()))
+    }
+
+    fn note_fault(&mut self, e: Error) -> HostError {
+        self.fault = Some(e);
+        HostError::message("node fault")
+    }
+
     /// The value of contract key `key` as the call sees it.
     fn lookup(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
-        if let Some(value) = self.overlay.get(key) {
-            return Ok(value.clone());
-        }
         let mut full = self.namespace.clone();
         full.extend_from_slice(key);
+        if let Some(value) = self.overlay.get(&full) {
+            return Ok(value.clone());
+        }
         match self.storage.get(&full) {
             Ok(value) => Ok(value),
-            Err(e) => {
-                self.fault = Some(e);
-                Err(HostError::message("storage backend failed"))
-            }
+            Err(e) => Err(self.note_fault(e.into())),
         }
+    }
+
+    /// Sets contract key `key` in this frame's layer.
+    fn put(&mut self, key: &[u8], value: Option<Vec<u8>>) {
+        let mut full = self.namespace.clone();
+        full.extend_from_slice(key);
+        self.overlay.set(full, value);
+    }
+
+    fn account(&mut self, id: &str) -> Result<Option<crate::Account>, HostError> {
+        frame::read_account(self.storage.as_ref(), &self.overlay, id)
+            .map_err(|e| self.note_fault(e))
     }
 
     /// Sets a register, within the register caps.
@@ -417,7 +495,7 @@ fn storage_write(caller: Ctx<'_, '_>, args: &[Value]) -> Result<Vec<Value>, Host
     let old = caller.data_mut().lookup(&key)?;
     charge_old_value(caller, old.as_deref())?;
     let state = caller.data_mut();
-    state.overlay.insert(key, Some(value));
+    state.put(&key, Some(value));
     match old {
         Some(old) => {
             state.set_register(NAME, reg, old)?;
@@ -484,7 +562,7 @@ fn storage_remove(caller: Ctx<'_, '_>, args: &[Value]) -> Result<Vec<Value>, Hos
     let old = caller.data_mut().lookup(&key)?;
     charge_old_value(caller, old.as_deref())?;
     let state = caller.data_mut();
-    state.overlay.insert(key, None);
+    state.put(&key, None);
     match old {
         Some(old) => {
             state.set_register(NAME, reg, old)?;
@@ -522,6 +600,321 @@ fn sha256(caller: Ctx<'_, '_>, args: &[Value]) -> Result<Vec<Value>, HostError> 
     let digest = Sha256::digest(caller.memory_read(ptr, len)?).to_vec();
     caller.data_mut().set_register("sha256", reg, digest)?;
     Ok(vec![])
+}
+
+fn keccak256(caller: Ctx<'_, '_>, args: &[Value]) -> Result<Vec<Value>, HostError> {
+    use sha3::Digest as _;
+    let fees = base(caller)?;
+    let (ptr, len, reg) = (i32_arg(args, 0), i32_arg(args, 1), i64_arg(args, 2));
+    check_range(caller, ptr, len)?;
+    caller.charge_gas(cost(&[
+        (fees.memory_read_per_byte, len),
+        (fees.keccak256_base, 1),
+        (fees.keccak256_per_byte, len),
+    ]))?;
+    let digest = sha3::Keccak256::digest(caller.memory_read(ptr, len)?).to_vec();
+    caller.data_mut().set_register("keccak256", reg, digest)?;
+    Ok(vec![])
+}
+
+fn ed25519_verify(caller: Ctx<'_, '_>, args: &[Value]) -> Result<Vec<Value>, HostError> {
+    let fees = base(caller)?;
+    let (sig_ptr, key_ptr) = (i32_arg(args, 0), i32_arg(args, 1));
+    let (msg_ptr, msg_len) = (i32_arg(args, 2), i32_arg(args, 3));
+    check_range(caller, sig_ptr, 64)?;
+    check_range(caller, key_ptr, 32)?;
+    check_range(caller, msg_ptr, msg_len)?;
+    caller.charge_gas(cost(&[
+        (fees.memory_read_per_byte, msg_len.saturating_add(96)),
+        (fees.ed25519_verify_base, 1),
+        (fees.ed25519_verify_per_byte, msg_len),
+    ]))?;
+    let signature: [u8; 64] = caller
+        .memory_read(sig_ptr, 64)?
+        .try_into()
+        .unwrap_or([0; 64]);
+    let key: [u8; 32] = caller
+        .memory_read(key_ptr, 32)?
+        .try_into()
+        .unwrap_or([0; 32]);
+    let message = caller.memory_read(msg_ptr, msg_len)?;
+    let valid = ed25519_dalek::VerifyingKey::from_bytes(&key).is_ok_and(|key| {
+        key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&signature))
+            .is_ok()
+    });
+    Ok(vec![Value::I32(i32::from(valid))])
+}
+
+fn read_amount(caller: Ctx<'_, '_>, ptr: u64) -> Result<u128, HostError> {
+    let bytes: [u8; 16] = caller.memory_read(ptr, 16)?.try_into().unwrap_or([0; 16]);
+    Ok(u128::from_le_bytes(bytes))
+}
+
+/// Reads and checks an account id argument (bounds and length were
+/// checked before the charge).
+fn account_arg(caller: Ctx<'_, '_>, func: &str, ptr: u64, len: u64) -> Result<String, HostError> {
+    let bytes = read_bytes(caller, ptr, len)?;
+    String::from_utf8(bytes)
+        .ok()
+        .filter(|id| check_account(id).is_ok())
+        .ok_or_else(|| HostError::message(format!("{func}: invalid account id")))
+}
+
+fn attached_amount(caller: Ctx<'_, '_>, args: &[Value]) -> Result<Vec<Value>, HostError> {
+    let fees = base(caller)?;
+    let ptr = i32_arg(args, 0);
+    check_range(caller, ptr, 16)?;
+    caller.charge_gas(cost(&[(fees.memory_write_per_byte, 16)]))?;
+    let amount = caller.data().amount;
+    caller.memory_write(ptr, &amount.to_le_bytes())?;
+    Ok(vec![])
+}
+
+fn balance(caller: Ctx<'_, '_>, args: &[Value]) -> Result<Vec<Value>, HostError> {
+    const NAME: &str = "balance";
+    let fees = base(caller)?;
+    let (id_ptr, id_len, ptr) = (i32_arg(args, 0), i32_arg(args, 1), i32_arg(args, 2));
+    check_range(caller, id_ptr, id_len)?;
+    check_range(caller, ptr, 16)?;
+    check_limit(NAME, "the account id", id_len, MAX_ACCOUNT_LEN as u64)?;
+    caller.charge_gas(cost(&[
+        (fees.memory_read_per_byte, id_len),
+        (fees.memory_write_per_byte, 16),
+        (fees.balance_base, 1),
+    ]))?;
+    let id = account_arg(caller, NAME, id_ptr, id_len)?;
+    let account = caller.data_mut().account(&id)?;
+    let amount = account.as_ref().map_or(0, |a| a.balance);
+    caller.memory_write(ptr, &amount.to_le_bytes())?;
+    Ok(vec![Value::I32(i32::from(account.is_some()))])
+}
+
+fn transfer(caller: Ctx<'_, '_>, args: &[Value]) -> Result<Vec<Value>, HostError> {
+    const NAME: &str = "transfer";
+    let fees = base(caller)?;
+    let (id_ptr, id_len, amount_ptr) = (i32_arg(args, 0), i32_arg(args, 1), i32_arg(args, 2));
+    forbid_in_view(caller, NAME)?;
+    check_range(caller, id_ptr, id_len)?;
+    check_range(caller, amount_ptr, 16)?;
+    check_limit(NAME, "the account id", id_len, MAX_ACCOUNT_LEN as u64)?;
+    caller.charge_gas(cost(&[
+        (fees.memory_read_per_byte, id_len.saturating_add(16)),
+        (fees.transfer_base, 1),
+    ]))?;
+    let to = account_arg(caller, NAME, id_ptr, id_len)?;
+    let amount = read_amount(caller, amount_ptr)?;
+    let state = caller.data_mut();
+    let stored = state.account(&to)?;
+    let Some(mut receiver) = receiving_account(&to, stored) else {
+        return Err(HostError::message(format!(
+            "{NAME}: unknown account `{to}`"
+        )));
+    };
+    let from = state.contract.clone();
+    let mut sender = state.account(&from)?.unwrap_or_default();
+    if sender.balance < amount {
+        return Err(HostError::message(format!(
+            "{NAME}: insufficient balance: the contract has {}, the transfer is {amount}",
+            sender.balance
+        )));
+    }
+    if amount == 0 || to == from {
+        return Ok(vec![]);
+    }
+    sender.balance -= amount;
+    frame::write_account(&mut state.overlay, &from, &sender);
+    // Balances add up to at most the genesis total, which fits.
+    receiver.balance = receiver.balance.saturating_add(amount);
+    frame::write_account(&mut state.overlay, &to, &receiver);
+    Ok(vec![])
+}
+
+fn emit_event(caller: Ctx<'_, '_>, args: &[Value]) -> Result<Vec<Value>, HostError> {
+    const NAME: &str = "emit_event";
+    let fees = base(caller)?;
+    let (topics_ptr, count) = (i32_arg(args, 0), i32_arg(args, 1));
+    let (data_ptr, data_len) = (i32_arg(args, 2), i32_arg(args, 3));
+    let topic_bytes = count.saturating_mul(32);
+    check_range(caller, topics_ptr, topic_bytes)?;
+    check_range(caller, data_ptr, data_len)?;
+    if count > fees.max_event_topics {
+        return Err(HostError::message(format!(
+            "{NAME}: {count} topics, at most {}",
+            fees.max_event_topics
+        )));
+    }
+    let state = caller.data();
+    if state.events.len() as u64 >= fees.max_events {
+        return Err(HostError::message(format!(
+            "{NAME}: more than {} events",
+            fees.max_events
+        )));
+    }
+    let total = state.event_bytes.saturating_add(data_len);
+    if total > fees.max_event_bytes {
+        return Err(HostError::message(format!(
+            "{NAME}: event data would total {total} bytes, at most {}",
+            fees.max_event_bytes
+        )));
+    }
+    caller.charge_gas(cost(&[
+        (
+            fees.memory_read_per_byte,
+            topic_bytes.saturating_add(data_len),
+        ),
+        (fees.event_base, 1),
+        (fees.event_per_topic, count),
+        (fees.event_per_byte, data_len),
+    ]))?;
+    let topics = caller
+        .memory_read(topics_ptr, topic_bytes)?
+        .chunks_exact(32)
+        .map(|c| c.try_into().unwrap_or([0; 32]))
+        .collect();
+    let data = read_bytes(caller, data_ptr, data_len)?;
+    let state = caller.data_mut();
+    state.event_bytes = total;
+    let contract = state.contract.clone();
+    state.events.push(Event {
+        contract,
+        topics,
+        data,
+    });
+    Ok(vec![])
+}
+
+/// Longest method name a contract may call.
+pub const MAX_METHOD_LEN: u64 = 256;
+
+fn call_contract(caller: Ctx<'_, '_>, args: &[Value]) -> Result<Vec<Value>, HostError> {
+    const NAME: &str = "call_contract";
+    let fees = base(caller)?;
+    let (contract_ptr, contract_len) = (i32_arg(args, 0), i32_arg(args, 1));
+    let (method_ptr, method_len) = (i32_arg(args, 2), i32_arg(args, 3));
+    let (args_ptr, args_len) = (i32_arg(args, 4), i32_arg(args, 5));
+    let amount_ptr = i32_arg(args, 6);
+    let (gas, reg) = (i64_arg(args, 7), i64_arg(args, 8));
+    check_range(caller, contract_ptr, contract_len)?;
+    check_range(caller, method_ptr, method_len)?;
+    check_range(caller, args_ptr, args_len)?;
+    check_range(caller, amount_ptr, 16)?;
+    check_limit(
+        NAME,
+        "the contract id",
+        contract_len,
+        MAX_ACCOUNT_LEN as u64,
+    )?;
+    check_limit(NAME, "the method name", method_len, MAX_METHOD_LEN)?;
+    check_limit(NAME, "the arguments", args_len, fees.max_input_len)?;
+    if caller.data().stack.len() as u64 >= fees.max_call_depth {
+        return Err(HostError::message(format!(
+            "{NAME}: call depth limit of {} frames reached",
+            fees.max_call_depth
+        )));
+    }
+    let amount = read_amount(caller, amount_ptr)?;
+    if amount > 0 && caller.data().read_only {
+        return Err(HostError::message(format!(
+            "{NAME}: a view call cannot attach tokens"
+        )));
+    }
+    let handed = method_len.saturating_add(args_len);
+    caller.charge_gas(cost(&[
+        (fees.call_base, 1),
+        (
+            fees.memory_read_per_byte,
+            contract_len.saturating_add(handed).saturating_add(16),
+        ),
+        (fees.call_per_byte, handed),
+    ]))?;
+    let contract = read_bytes(caller, contract_ptr, contract_len)?;
+    let method = String::from_utf8_lossy(&read_bytes(caller, method_ptr, method_len)?).into_owned();
+    let input = read_bytes(caller, args_ptr, args_len)?;
+    let contract_text = String::from_utf8_lossy(&contract).into_owned();
+
+    let left = caller.gas_left();
+    let limit = gas.min(left - left / fees.call_reserve_divisor.max(1));
+    let state = caller.data_mut();
+    let events_before = u32::try_from(state.events.len()).unwrap_or(u32::MAX);
+    let result = match ContractId::parse(&contract_text) {
+        None => Err(Error::UnknownContract(contract_text.clone())),
+        Some(id) => {
+            let request = FrameRequest {
+                contract: id,
+                method: method.clone(),
+                input,
+                caller: state.contract.clone(),
+                amount,
+                gas: limit,
+                read_only: state.read_only,
+                block_height: state.block_height,
+                block_timestamp: state.block_timestamp,
+                stack: state.stack.clone(),
+            };
+            let mut carried = Carried {
+                overlay: std::mem::take(&mut state.overlay),
+                trace: state.trace.take(),
+            };
+            let (rt, storage) = (state.rt.clone(), state.storage.clone());
+            let result = frame::run_frame(&rt, &storage, request, &mut carried);
+            state.overlay = carried.overlay;
+            state.trace = carried.trace;
+            result
+        }
+    };
+    let mut node = CallNode {
+        contract: contract_text,
+        method,
+        amount,
+        gas_limit: 0,
+        gas_used: 0,
+        outcome: CallOutcome::Returned { value: Vec::new() },
+        logs: Vec::new(),
+        events: Vec::new(),
+        events_before,
+        calls: Vec::new(),
+    };
+    let (status, bytes) = match result {
+        Err(e) if e.is_refusal() => {
+            let (kind, message) = (e.kind().to_owned(), e.to_string());
+            let text = format!("{kind}: {message}");
+            node.outcome = CallOutcome::Refused { kind, message };
+            (2, text.into_bytes())
+        }
+        Err(e) => return Err(state.note_fault(e)),
+        Ok(ran) => {
+            node.gas_limit = limit;
+            node.gas_used = ran.gas_used;
+            node.logs = ran.logs;
+            node.events = ran.events;
+            node.calls = ran.calls;
+            let (status, bytes, outcome) = match ran.outcome {
+                FrameOutcome::Returned(value) => {
+                    (0, value.clone(), CallOutcome::Returned { value })
+                }
+                FrameOutcome::Trapped { kind, message } => {
+                    let text = match &message {
+                        Some(m) => format!("{}: {m}", kind.name()),
+                        None => kind.name().to_owned(),
+                    };
+                    let outcome = CallOutcome::Trapped {
+                        kind: kind.name().to_owned(),
+                        message,
+                    };
+                    (1, text.into_bytes(), outcome)
+                }
+            };
+            node.outcome = outcome;
+            (status, bytes)
+        }
+    };
+    let used = node.gas_used;
+    state.calls.push(node);
+    // At most the limit, which is at most what was left.
+    caller.charge_gas(used)?;
+    caller.charge_gas(cost(&[(fees.register_write_per_byte, bytes.len() as u64)]))?;
+    caller.data_mut().set_register(NAME, reg, bytes)?;
+    Ok(vec![Value::I32(status)])
 }
 
 #[cfg(test)]

@@ -3,24 +3,19 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use detvm_metering::{ImportPolicy, Limits, Schedule, StackConfig};
-use detvm_vm::{
-    Engine, EngineConfig, Instance, Linker, Module, Outcome, Store, TrapKind, native_stack,
-};
+use detvm_vm::{Engine, EngineConfig, Linker};
 use sha2::{Digest, Sha256};
 
-use crate::abi::{self, HostCallTrace, HostState};
+use crate::abi::{self, HostCallTrace};
+use crate::account::{Account, account_key};
 use crate::fees::HostFees;
+use crate::frame::{self, Carried, FrameOutcome, FrameRequest, Overlay, Runtime};
 use crate::receipt::{ContractId, DeployReceipt, Receipt, ReceiptOutcome};
 use crate::storage::{Change, Entry, MemoryStorage, RedbStorage, Storage, StorageError};
-
-/// Stack a call needs above its Wasm frames for the chain's and the
-/// runtime's own frames (instantiation, the call path), when it runs on the
-/// caller's thread.
-const HOST_FRAMES: u64 = 1 << 20;
 
 /// The database file inside a state directory.
 pub const STATE_FILE: &str = "state.redb";
@@ -29,8 +24,8 @@ pub const STATE_FILE: &str = "state.redb";
 pub const MAX_ACCOUNT_LEN: usize = 64;
 
 // Layout of the shared key-value store (`docs/host-api.md`, "State layout").
-const CODE_PREFIX: &[u8] = b"code/";
-const CONTRACT_PREFIX: &[u8] = b"contract/";
+pub(crate) const CODE_PREFIX: &[u8] = b"code/";
+pub(crate) const CONTRACT_PREFIX: &[u8] = b"contract/";
 const NONCE_PREFIX: &[u8] = b"nonce/";
 const STATE_PREFIX: &[u8] = b"state/";
 const COMMITS_KEY: &[u8] = b"chain/commits";
@@ -85,6 +80,20 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// The calling account's balance is below the amount attached.
+    #[error("`{account}` has {have} but attached {need}")]
+    InsufficientBalance {
+        /// The calling account.
+        account: String,
+        /// Its balance.
+        have: u128,
+        /// The amount attached.
+        need: u128,
+    },
+    /// A cross-contract call would re-enter a contract already on the call
+    /// stack that is not marked reentrant.
+    #[error("contract `{0}` is already running and is not marked reentrant")]
+    Reentrancy(ContractId),
     /// The storage backend failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -107,11 +116,30 @@ impl Error {
             Self::NotAMethod { .. } => "not_a_method",
             Self::InvalidAccount(_) => "invalid_account",
             Self::InputTooLong { .. } => "input_too_long",
+            Self::InsufficientBalance { .. } => "insufficient_balance",
+            Self::Reentrancy(_) => "reentrancy",
             Self::Rejected { kind, .. } => kind,
             Self::Storage(_) => "storage",
             Self::Engine(_) => "engine",
             Self::Corrupt(_) => "corrupt",
         }
+    }
+
+    /// Whether the error refuses a call for a reason of the call itself
+    /// (unknown contract or method, reentrancy, balance) rather than a
+    /// fault of the node. A refused nested call is a result the caller
+    /// sees; a fault ends the transaction.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::UnknownContract(_)
+                | Self::UnknownMethod { .. }
+                | Self::NotAMethod { .. }
+                | Self::InvalidAccount(_)
+                | Self::InputTooLong { .. }
+                | Self::InsufficientBalance { .. }
+                | Self::Reentrancy(_)
+        )
     }
 }
 
@@ -127,6 +155,9 @@ pub struct CallContext {
     pub block_height: u64,
     /// What `block_timestamp` returns, in nanoseconds.
     pub block_timestamp: u64,
+    /// Native tokens moved from `caller` to the contract before the method
+    /// runs (what `attached_amount` returns).
+    pub amount: u128,
 }
 
 /// What [`Chain::contract_info`] tells about a contract.
@@ -138,14 +169,6 @@ pub struct ContractInfo {
     pub deployer: String,
 }
 
-/// What is stored per contract.
-#[derive(Debug, BorshSerialize, BorshDeserialize)]
-struct ContractMeta {
-    code_hash: [u8; 32],
-    deployer: String,
-    nonce: u64,
-}
-
 /// A chain of contracts over one store: deploy, call (commits on success),
 /// view (never commits), and state listing.
 ///
@@ -154,13 +177,7 @@ struct ContractMeta {
 /// that large, so `Chain` can be used from any thread.
 pub struct Chain {
     storage: Arc<dyn Storage>,
-    engine: Engine,
-    linker: Linker<HostState>,
-    fees: Arc<HostFees>,
-    /// Compiled modules by code hash. The engine (schedule, limits, stack
-    /// configuration, code generator) and the fees are fixed for a chain's
-    /// life, so the code hash alone decides how a module compiles.
-    cache: Mutex<BTreeMap<[u8; 32], Compiled>>,
+    rt: Arc<Runtime>,
     /// Whether calls record their host calls ([`Chain::set_tracing`]).
     tracing: bool,
     /// The host calls of the last traced call.
@@ -170,7 +187,7 @@ pub struct Chain {
 impl std::fmt::Debug for Chain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Chain")
-            .field("fees", &self.fees.version)
+            .field("fees", &self.rt.fees.version)
             .finish_non_exhaustive()
     }
 }
@@ -193,7 +210,7 @@ fn concat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
-fn state_namespace(contract: &ContractId) -> Vec<u8> {
+pub(crate) fn state_namespace(contract: &ContractId) -> Vec<u8> {
     concat(&[STATE_PREFIX, contract.as_str().as_bytes(), b"/"])
 }
 
@@ -206,7 +223,7 @@ fn decode_u64(bytes: Option<Vec<u8>>, what: &str) -> Result<u64, Error> {
     }
 }
 
-fn rejected(kind: &str, reason: impl Into<String>) -> Error {
+pub(crate) fn rejected(kind: &str, reason: impl Into<String>) -> Error {
     Error::Rejected {
         kind: kind.to_owned(),
         reason: reason.into(),
@@ -229,7 +246,7 @@ impl Chain {
         Self::with_storage(Arc::new(RedbStorage::open(&dir.join(STATE_FILE))?))
     }
 
-    /// A chain over `storage`, with [`HostFees::v1`], [`Schedule::v1`] and
+    /// A chain over `storage`, with [`HostFees::v2`], [`Schedule::v1`] and
     /// the contract limits.
     pub fn with_storage(storage: Arc<dyn Storage>) -> Result<Self, Error> {
         let mut config = EngineConfig::default();
@@ -241,13 +258,15 @@ impl Chain {
         let engine = Engine::new(config).map_err(|e| Error::Engine(e.to_string()))?;
         let mut linker = Linker::new(&engine);
         abi::register(&mut linker);
-        let fees = Arc::new(HostFees::v1());
-        Ok(Self {
-            storage,
+        let rt = Arc::new(Runtime {
             engine,
             linker,
-            fees,
+            fees: Arc::new(HostFees::v2()),
             cache: Mutex::new(BTreeMap::new()),
+        });
+        Ok(Self {
+            storage,
+            rt,
             tracing: false,
             last_trace: Mutex::new(Vec::new()),
         })
@@ -260,7 +279,8 @@ impl Chain {
         self.tracing = on;
     }
 
-    /// The host calls of the last call or view made while tracing.
+    /// The host calls of the last call or view made while tracing, nested
+    /// calls' host calls included, in the order they ran.
     pub fn take_trace(&self) -> Vec<HostCallTrace> {
         match self.last_trace.lock() {
             Ok(mut guard) => std::mem::take(&mut *guard),
@@ -270,12 +290,12 @@ impl Chain {
 
     /// The host fee table in use.
     pub fn fees(&self) -> &HostFees {
-        &self.fees
+        &self.rt.fees
     }
 
     /// Number of compiled modules in the cache.
     pub fn cached_modules(&self) -> usize {
-        self.lock_cache().len()
+        self.rt.lock_cache().len()
     }
 
     /// Number of committed transactions (deploys and successful calls).
@@ -284,84 +304,18 @@ impl Chain {
         decode_u64(self.storage.get(COMMITS_KEY)?, "commit counter")
     }
 
-    fn lock_cache(&self) -> MutexGuard<'_, BTreeMap<[u8; 32], Compiled>> {
-        // Inserting a finished module is the only mutation: never torn.
-        match self.cache.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
-    }
-
-    /// The compiled module of the code with `code_hash`, from the cache, or
-    /// compiled from `code()` and checked against the deploy rules. The code
-    /// is only fetched on a miss: most calls hit.
-    fn module(
-        &self,
-        code_hash: [u8; 32],
-        code: impl FnOnce() -> Result<Vec<u8>, Error>,
-    ) -> Result<Compiled, Error> {
-        if let Some(compiled) = self.lock_cache().get(&code_hash) {
-            return Ok(compiled.clone());
-        }
-        let code = code()?;
-        let code = code.as_slice();
-        let module = Module::new(&self.engine, code).map_err(|e| match e {
-            detvm_vm::Error::Rejected(m) => rejected(m.kind(), m.to_string()),
-            other => rejected(other.kind(), other.to_string()),
-        })?;
-        let facts = ModuleFacts::of(code);
-        if facts.start {
-            return Err(rejected(
-                "start_function",
-                "contracts may not have a start function: it would run outside any call",
-            ));
-        }
-        // Instantiation depends only on the module (no start function), so
-        // trying it once here rejects a contract that could never run.
-        let mut store = Store::new(&self.engine, self.scratch_state());
-        Instance::new(&mut store, &module, &self.linker)
-            .map_err(|e| rejected("instantiation", e.to_string()))?;
-        let compiled = Compiled {
-            module,
-            memory_pages: facts.memory_pages,
-        };
-        self.lock_cache().insert(code_hash, compiled.clone());
-        Ok(compiled)
-    }
-
-    fn scratch_state(&self) -> HostState {
-        HostState {
-            fees: self.fees.clone(),
-            contract: String::new(),
-            caller: String::new(),
-            block_height: 0,
-            block_timestamp: 0,
-            input: Vec::new(),
-            read_only: true,
-            storage: self.storage.clone(),
-            namespace: Vec::new(),
-            overlay: BTreeMap::new(),
-            registers: BTreeMap::new(),
-            register_bytes: 0,
-            logs: Vec::new(),
-            log_bytes: 0,
-            return_value: Vec::new(),
-            fault: None,
-            trace: self.tracing.then(Vec::new),
-        }
-    }
-
     /// Deploys `code` (binary Wasm) for account `from`.
     ///
     /// The code is validated against the contract profile and limits and
     /// the host import allow-list, instrumented and compiled (or taken from
     /// the cache), stored under its SHA-256, and given a new contract id
-    /// ([`ContractId::derive`] with `from`'s deploy count as nonce). Gas is
-    /// `deploy_base + deploy_per_byte × code.len()`, cached or not.
+    /// ([`ContractId::derive`] with `from`'s deploy count as nonce) and an
+    /// account record with balance 0. Gas is `deploy_base +
+    /// deploy_per_byte × code.len()`, cached or not.
     pub fn deploy(&mut self, code: &[u8], from: &str) -> Result<DeployReceipt, Error> {
         check_account(from)?;
         let code_hash: [u8; 32] = Sha256::digest(code).into();
-        self.module(code_hash, || Ok(code.to_vec()))?;
+        frame::module(&self.rt, code_hash, || Ok(code.to_vec()))?;
 
         let nonce_key = concat(&[NONCE_PREFIX, from.as_bytes()]);
         let nonce = decode_u64(self.storage.get(&nonce_key)?, "deploy nonce")?;
@@ -384,12 +338,20 @@ impl Chain {
             nonce_key,
             Some(borsh::to_vec(&(nonce + 1)).unwrap_or_default()),
         ));
+        // A contract can hold native tokens: it gets a record.
+        let account = account_key(contract.as_str());
+        if self.storage.get(&account)?.is_none() {
+            batch.push((
+                account,
+                Some(borsh::to_vec(&Account::default()).unwrap_or_default()),
+            ));
+        }
         batch.push(self.commit_counter_change()?);
         self.storage.apply(&batch)?;
         Ok(DeployReceipt {
             contract,
             code_hash,
-            gas_used: self.fees.deploy_gas(code.len() as u64),
+            gas_used: self.rt.fees.deploy_gas(code.len() as u64),
         })
     }
 
@@ -401,8 +363,9 @@ impl Chain {
         ))
     }
 
-    /// Calls `method` of `contract` with input `args`. The receipt's state
-    /// changes are committed, in one atomic step, iff the call returned.
+    /// Calls `method` of `contract` with input `args`. Everything the call
+    /// changed (its own state, its nested calls', balances) is committed in
+    /// one atomic step iff the call returned.
     pub fn call(
         &mut self,
         contract: &ContractId,
@@ -410,14 +373,9 @@ impl Chain {
         args: &[u8],
         ctx: &CallContext,
     ) -> Result<Receipt, Error> {
-        let (receipt, namespace) =
-            self.execute(&self.storage, contract, method, args, ctx, false)?;
+        let (receipt, changes) = self.execute(&self.storage, contract, method, args, ctx, false)?;
         if receipt.is_success() {
-            let mut batch: Vec<Change> = receipt
-                .state_changes
-                .iter()
-                .map(|(k, v)| (concat(&[&namespace, k]), v.clone()))
-                .collect();
+            let mut batch: Vec<Change> = changes.into_iter().collect();
             batch.push(self.commit_counter_change()?);
             self.storage.apply(&batch)?;
         }
@@ -464,6 +422,14 @@ impl Chain {
             .collect())
     }
 
+    /// The committed native balance of `account` (0 without a record).
+    pub fn balance(&self, account: &str) -> Result<u128, Error> {
+        Ok(
+            frame::read_account(self.storage.as_ref(), &Overlay::default(), account)?
+                .map_or(0, |a| a.balance),
+        )
+    }
+
     /// The state changes that give an existing `contract` new `code`
     /// (a dev chain's cheat): the code is checked and compiled by the deploy
     /// rules first; storage, deployer and id stay.
@@ -474,7 +440,7 @@ impl Chain {
     ) -> Result<Vec<Change>, Error> {
         let mut meta = self.contract_meta(contract)?;
         let code_hash: [u8; 32] = Sha256::digest(code).into();
-        self.module(code_hash, || Ok(code.to_vec()))?;
+        frame::module(&self.rt, code_hash, || Ok(code.to_vec()))?;
         meta.code_hash = code_hash;
         let mut changes = Vec::new();
         let code_key = concat(&[CODE_PREFIX, &code_hash]);
@@ -506,20 +472,16 @@ impl Chain {
     }
 
     fn contract_meta(&self, contract: &ContractId) -> Result<ContractMeta, Error> {
-        Self::contract_meta_in(self.storage.as_ref(), contract)
-    }
-
-    fn contract_meta_in(
-        storage: &dyn Storage,
-        contract: &ContractId,
-    ) -> Result<ContractMeta, Error> {
-        let bytes = storage
+        let bytes = self
+            .storage
             .get(&concat(&[CONTRACT_PREFIX, contract.as_str().as_bytes()]))?
             .ok_or_else(|| Error::UnknownContract(contract.to_string()))?;
         ContractMeta::try_from_slice(&bytes)
             .map_err(|e| Error::Corrupt(format!("contract {contract}: {e}")))
     }
 
+    /// Runs the transaction's frame; returns its receipt and every global
+    /// key it changed (empty unless it returned).
     fn execute(
         &self,
         storage: &Arc<dyn Storage>,
@@ -528,182 +490,69 @@ impl Chain {
         args: &[u8],
         ctx: &CallContext,
         read_only: bool,
-    ) -> Result<(Receipt, Vec<u8>), Error> {
+    ) -> Result<(Receipt, BTreeMap<Vec<u8>, Option<Vec<u8>>>), Error> {
         check_account(&ctx.caller)?;
-        let meta = Self::contract_meta_in(storage.as_ref(), contract)?;
-        if args.len() as u64 > self.fees.max_input_len {
+        if args.len() as u64 > self.rt.fees.max_input_len {
             return Err(Error::InputTooLong {
                 len: args.len() as u64,
-                max: self.fees.max_input_len,
+                max: self.rt.fees.max_input_len,
             });
         }
-        let code = || {
-            storage
-                .get(&concat(&[CODE_PREFIX, &meta.code_hash]))?
-                .ok_or_else(|| Error::Corrupt(format!("code of {contract} is missing")))
-        };
-        let compiled = self.module(meta.code_hash, code).map_err(|e| match e {
-            Error::Rejected { reason, .. } => Error::Engine(format!(
-                "stored code of {contract} no longer compiles: {reason}"
-            )),
-            other => other,
-        })?;
-        match compiled.module.export_func_type(method) {
-            None => {
-                return Err(Error::UnknownMethod {
-                    contract: contract.clone(),
-                    method: method.to_owned(),
-                });
-            }
-            Some(ty) if !(ty.params().is_empty() && ty.results().is_empty()) => {
-                return Err(Error::NotAMethod {
-                    contract: contract.clone(),
-                    method: method.to_owned(),
-                    signature: ty.to_string(),
-                });
-            }
-            Some(_) => {}
-        }
-
-        let namespace = state_namespace(contract);
-        let state = HostState {
-            contract: contract.to_string(),
+        let request = FrameRequest {
+            contract: contract.clone(),
+            method: method.to_owned(),
+            input: args.to_vec(),
             caller: ctx.caller.clone(),
+            amount: if read_only { 0 } else { ctx.amount },
+            gas: ctx.gas,
+            read_only,
             block_height: ctx.block_height,
             block_timestamp: ctx.block_timestamp,
-            input: args.to_vec(),
-            read_only,
-            namespace: namespace.clone(),
-            storage: storage.clone(),
-            ..self.scratch_state()
+            stack: Vec::new(),
         };
-        // Every call allocates and zeroes the initial memory: paid up front,
-        // like `memory.grow`, before anything runs.
-        let instantiate = self
-            .fees
-            .instantiate_per_page
-            .saturating_mul(compiled.memory_pages);
-        let Some(method_gas) = ctx.gas.checked_sub(instantiate) else {
-            let receipt = Receipt {
-                outcome: ReceiptOutcome::Trapped {
-                    kind: TrapKind::OutOfGas,
-                    message: None,
-                },
-                gas_used: ctx.gas,
-                logs: Vec::new(),
-                state_changes: Vec::new(),
-            };
-            return Ok((receipt, namespace));
+        let mut carried = Carried {
+            overlay: Overlay::default(),
+            trace: self.tracing.then(Vec::new),
         };
-        let (outcome, mut state) = self.run(&compiled.module, method, method_gas, state)?;
-        if let Some(trace) = state.trace.take() {
+        let result = frame::run_frame(&self.rt, storage, request, &mut carried);
+        if let Some(trace) = carried.trace.take() {
             match self.last_trace.lock() {
                 Ok(mut guard) => *guard = trace,
                 Err(poisoned) => *poisoned.into_inner() = trace,
             }
         }
-        if let Some(fault) = state.fault {
-            return Err(Error::Storage(fault));
-        }
-        let receipt = match outcome {
-            Outcome::Success { gas_used, .. } => Receipt {
-                outcome: ReceiptOutcome::Returned(state.return_value),
-                gas_used: instantiate + gas_used,
-                logs: state.logs,
-                state_changes: state.overlay.into_iter().collect(),
-            },
-            Outcome::Trap {
-                kind,
-                message,
-                gas_used,
-            } => Receipt {
-                outcome: ReceiptOutcome::Trapped { kind, message },
-                gas_used: instantiate + gas_used,
-                logs: state.logs,
-                state_changes: Vec::new(),
-            },
-        };
-        Ok((receipt, namespace))
-    }
-
-    /// Instantiates `module` and runs `method` on a native stack that fits
-    /// the engine's stack limit: the caller's own, when it has room, or a
-    /// thread made for the call.
-    fn run(
-        &self,
-        module: &Module,
-        method: &str,
-        gas: u64,
-        state: HostState,
-    ) -> Result<(Outcome, HostState), Error> {
-        // Derived from the module's measured native frames, so the
-        // deterministic `stack_overflow` always comes first.
-        let needed = module.native_stack_needed();
-        let stack_size = native_stack::thread_stack_size(needed);
-        let work = || -> Result<(Outcome, HostState), Error> {
-            let mut store = Store::new(&self.engine, state);
-            let instance = Instance::new(&mut store, module, &self.linker)
-                .map_err(|e| Error::Engine(e.to_string()))?;
-            let outcome = instance
-                .call(&mut store, method, &[], gas)
-                .map_err(|e| Error::Engine(e.to_string()))?;
-            Ok((outcome, store.into_data()))
-        };
-        // A thread costs more than a small call (tens of microseconds to
-        // create and map its stack), so run here when this thread's stack
-        // has room for the call and for the host frames around it.
-        if native_stack::available() >= needed.saturating_add(HOST_FRAMES) {
-            return std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
-                .map_err(|_| Error::Engine("the call panicked".into()))?;
-        }
-        std::thread::scope(|scope| {
-            let handle = std::thread::Builder::new()
-                .name("detvm-call".into())
-                .stack_size(stack_size)
-                .spawn_scoped(scope, work)
-                .map_err(|e| Error::Engine(format!("cannot start the call thread: {e}")))?;
-            handle
-                .join()
-                .map_err(|_| Error::Engine("the call thread panicked".into()))?
-        })
-    }
-}
-
-/// A compiled module and what the chain needs to know about it.
-#[derive(Clone)]
-struct Compiled {
-    module: Module,
-    memory_pages: u64,
-}
-
-/// What the engine's API does not tell about a module.
-struct ModuleFacts {
-    /// It declares a start function.
-    start: bool,
-    /// Initial pages of its defined memory (imported memories are refused
-    /// by the allow-list).
-    memory_pages: u64,
-}
-
-impl ModuleFacts {
-    /// Reads code that already validated, so a parse failure cannot happen
-    /// (it would read as "no start, no memory").
-    fn of(code: &[u8]) -> Self {
-        let mut facts = Self {
-            start: false,
-            memory_pages: 0,
-        };
-        for payload in wasmparser::Parser::new(0).parse_all(code) {
-            match payload {
-                Ok(wasmparser::Payload::StartSection { .. }) => facts.start = true,
-                Ok(wasmparser::Payload::MemorySection(reader)) => {
-                    for memory in reader.into_iter().flatten() {
-                        facts.memory_pages = facts.memory_pages.saturating_add(memory.initial);
-                    }
-                }
-                _ => {}
+        let result = result?;
+        let changes = carried.overlay.into_changes();
+        let namespace = state_namespace(contract);
+        let (outcome, state_changes) = match result.outcome {
+            FrameOutcome::Returned(value) => (
+                ReceiptOutcome::Returned(value),
+                changes
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(&namespace))
+                    .map(|(k, v)| (k[namespace.len()..].to_vec(), v.clone()))
+                    .collect(),
+            ),
+            FrameOutcome::Trapped { kind, message } => {
+                (ReceiptOutcome::Trapped { kind, message }, Vec::new())
             }
-        }
-        facts
+        };
+        let receipt = Receipt {
+            outcome,
+            gas_used: result.gas_used,
+            logs: result.logs,
+            state_changes,
+            events: result.events,
+            calls: result.calls,
+        };
+        Ok((receipt, changes))
     }
+}
+
+/// What is stored per contract.
+#[derive(Debug, BorshSerialize, BorshDeserialize)]
+pub(crate) struct ContractMeta {
+    pub code_hash: [u8; 32],
+    pub deployer: String,
+    pub nonce: u64,
 }

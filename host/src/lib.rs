@@ -11,18 +11,29 @@
 #![deny(missing_docs)]
 
 mod abi;
+mod account;
 mod chain;
 mod fees;
+mod frame;
 mod receipt;
 mod storage;
 
 pub use abi::{
-    HOST_FUNCTIONS, HOST_MODULE, HostCallTrace, HostFunction, MAX_TRACED_CALLS, allowed_imports,
+    HOST_FUNCTIONS, HOST_MODULE, HostCallTrace, HostFunction, MAX_METHOD_LEN, MAX_TRACED_CALLS,
+    allowed_imports,
+};
+pub use account::{
+    ACCOUNT_PREFIX, Account, AccountKind, CONTRACT_ID_LEN, IMPLICIT_ID_LEN, account_key,
+    account_kind, decode_account, implicit_key, receiving_account,
 };
 pub use chain::{
     CallContext, Chain, ContractInfo, Error, MAX_ACCOUNT_LEN, STATE_FILE, check_account,
 };
 pub use detvm_vm::TrapKind;
 pub use fees::HostFees;
-pub use receipt::{ContractId, DeployReceipt, Receipt, ReceiptOutcome, from_hex, hex};
+pub use frame::REENTRANT_EXPORT;
+pub use receipt::{
+    CallNode, CallOutcome, ContractId, DeployReceipt, Event, Receipt, ReceiptOutcome,
+    events_in_order, from_hex, hex,
+};
 pub use storage::{Change, Entry, MemoryStorage, RedbStorage, Storage, StorageError};

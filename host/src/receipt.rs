@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use borsh::BorshSerialize;
+use borsh::{BorshDeserialize, BorshSerialize};
 use detvm_vm::TrapKind;
 use sha2::{Digest, Sha256};
 
@@ -55,6 +55,132 @@ pub struct Receipt {
     /// order, with its final value (`None`: removed). Empty if the call
     /// trapped.
     pub state_changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Events the called contract emitted itself (empty if it trapped).
+    pub events: Vec<Event>,
+    /// The calls it made to other contracts, in order, each with its own
+    /// subtree.
+    pub calls: Vec<CallNode>,
+}
+
+/// An event a contract emitted with `emit_event`.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Event {
+    /// The emitting contract.
+    pub contract: String,
+    /// Up to `max_event_topics` 32-byte topics, for filtering.
+    pub topics: Vec<[u8; 32]>,
+    /// The event's data.
+    pub data: Vec<u8>,
+}
+
+/// How a nested call ended.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum CallOutcome {
+    /// The callee returned these bytes.
+    Returned {
+        /// Its return value.
+        value: Vec<u8>,
+    },
+    /// The callee trapped; everything it did was undone.
+    Trapped {
+        /// The trap kind's stable name.
+        kind: String,
+        /// The message of a `host` trap.
+        message: Option<String>,
+    },
+    /// The call was refused before the callee ran (unknown contract or
+    /// method, reentrancy, insufficient balance).
+    Refused {
+        /// A stable kind.
+        kind: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl CallOutcome {
+    /// A stable name: `returned`, `trapped`, `refused`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Returned { .. } => "returned",
+            Self::Trapped { .. } => "trapped",
+            Self::Refused { .. } => "refused",
+        }
+    }
+}
+
+/// One call a contract made to another (`docs/host-api.md`, "Receipts").
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct CallNode {
+    /// The callee.
+    pub contract: String,
+    /// Its method.
+    pub method: String,
+    /// Native tokens attached.
+    pub amount: u128,
+    /// Gas the callee was given (0 if refused).
+    pub gas_limit: u64,
+    /// Gas it used, its instantiation included (0 if refused).
+    pub gas_used: u64,
+    /// How it ended.
+    pub outcome: CallOutcome,
+    /// Its log lines (kept when it trapped).
+    pub logs: Vec<String>,
+    /// Its own events (empty unless it and every caller returned).
+    pub events: Vec<Event>,
+    /// How many of the caller's own events came before this call.
+    pub events_before: u32,
+    /// The calls it made.
+    pub calls: Vec<CallNode>,
+}
+
+impl CallNode {
+    /// Removes the events of this call and everything below it (its
+    /// frame, or one below it, trapped).
+    pub(crate) fn drop_events(&mut self) {
+        self.events.clear();
+        drop_events(&mut self.calls);
+    }
+
+    /// This call's and its subtree's events in emission order.
+    pub fn all_events(&self) -> Vec<Event> {
+        let mut out = Vec::new();
+        collect_events(&self.events, &self.calls, &mut out);
+        out
+    }
+}
+
+pub(crate) fn drop_events(calls: &mut [CallNode]) {
+    for call in calls {
+        call.drop_events();
+    }
+}
+
+/// The events of a frame with its own events `own` and its calls `calls`,
+/// in emission order (`docs/host-api.md`, "Receipts").
+pub fn events_in_order(own: &[Event], calls: &[CallNode]) -> Vec<Event> {
+    let mut out = Vec::new();
+    collect_events(own, calls, &mut out);
+    out
+}
+
+/// Emission order: before the frame's own event `i`, the calls made after
+/// `i` of its own events (`events_before == i`), each expanded alike.
+fn collect_events(own: &[Event], calls: &[CallNode], out: &mut Vec<Event>) {
+    let mut calls = calls.iter().peekable();
+    for i in 0..=own.len() {
+        while let Some(call) = calls.next_if(|c| c.events_before as usize <= i) {
+            collect_events(&call.events, &call.calls, out);
+        }
+        if let Some(event) = own.get(i) {
+            out.push(event.clone());
+        }
+    }
+    // Counts above the frame's own events cannot be produced by the host;
+    // a hand-made tree still loses nothing.
+    for call in calls {
+        collect_events(&call.events, &call.calls, out);
+    }
 }
 
 impl Receipt {
@@ -80,6 +206,28 @@ impl Receipt {
             ReceiptOutcome::Returned(bytes) => Some(bytes),
             ReceiptOutcome::Trapped { .. } => None,
         }
+    }
+
+    /// Every event of the call, its nested calls' included, in emission
+    /// order (`docs/host-api.md`, "Receipts").
+    pub fn all_events(&self) -> Vec<Event> {
+        let mut out = Vec::new();
+        collect_events(&self.events, &self.calls, &mut out);
+        out
+    }
+
+    /// Every call in the tree, depth first in call order, with its depth
+    /// (1 for the calls this call made).
+    pub fn all_calls(&self) -> Vec<(usize, &CallNode)> {
+        fn walk<'a>(calls: &'a [CallNode], depth: usize, out: &mut Vec<(usize, &'a CallNode)>) {
+            for call in calls {
+                out.push((depth, call));
+                walk(&call.calls, depth + 1, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.calls, 1, &mut out);
+        out
     }
 
     /// The trap kind, if the method trapped.

@@ -167,7 +167,62 @@ fn documented_encoding(receipt: &Receipt) -> Vec<u8> {
             }
         }
     }
+    encode_events(&mut out, &receipt.events);
+    encode_calls(&mut out, &receipt.calls);
     out
+}
+
+fn encode_events(out: &mut Vec<u8>, events: &[detvm_host::Event]) {
+    out.extend_from_slice(&(events.len() as u32).to_le_bytes());
+    for event in events {
+        encode_bytes(out, event.contract.as_bytes());
+        out.extend_from_slice(&(event.topics.len() as u32).to_le_bytes());
+        for topic in &event.topics {
+            out.extend_from_slice(topic);
+        }
+        encode_bytes(out, &event.data);
+    }
+}
+
+fn encode_calls(out: &mut Vec<u8>, calls: &[detvm_host::CallNode]) {
+    use detvm_host::CallOutcome;
+    out.extend_from_slice(&(calls.len() as u32).to_le_bytes());
+    for call in calls {
+        encode_bytes(out, call.contract.as_bytes());
+        encode_bytes(out, call.method.as_bytes());
+        out.extend_from_slice(&call.amount.to_le_bytes());
+        out.extend_from_slice(&call.gas_limit.to_le_bytes());
+        out.extend_from_slice(&call.gas_used.to_le_bytes());
+        match &call.outcome {
+            CallOutcome::Returned { value } => {
+                out.push(0);
+                encode_bytes(out, value);
+            }
+            CallOutcome::Trapped { kind, message } => {
+                out.push(1);
+                encode_bytes(out, kind.as_bytes());
+                match message {
+                    None => out.push(0),
+                    Some(m) => {
+                        out.push(1);
+                        encode_bytes(out, m.as_bytes());
+                    }
+                }
+            }
+            CallOutcome::Refused { kind, message } => {
+                out.push(2);
+                encode_bytes(out, kind.as_bytes());
+                encode_bytes(out, message.as_bytes());
+            }
+        }
+        out.extend_from_slice(&(call.logs.len() as u32).to_le_bytes());
+        for log in &call.logs {
+            encode_bytes(out, log.as_bytes());
+        }
+        encode_events(out, &call.events);
+        out.extend_from_slice(&call.events_before.to_le_bytes());
+        encode_calls(out, &call.calls);
+    }
 }
 
 #[test]
@@ -187,6 +242,40 @@ fn receipt_hash_is_sha256_of_the_documented_layout() {
         gas_used: 42,
         logs: vec!["x".into(), "".into()],
         state_changes: vec![(b"a".to_vec(), None), (b"b".to_vec(), Some(b"v".to_vec()))],
+        events: vec![detvm_host::Event {
+            contract: "c".into(),
+            topics: vec![[7; 32]],
+            data: b"d".to_vec(),
+        }],
+        calls: vec![detvm_host::CallNode {
+            contract: "callee".into(),
+            method: "m".into(),
+            amount: 5,
+            gas_limit: 9,
+            gas_used: 3,
+            outcome: detvm_host::CallOutcome::Trapped {
+                kind: "host".into(),
+                message: Some("no".into()),
+            },
+            logs: vec!["l".into()],
+            events: Vec::new(),
+            events_before: 1,
+            calls: vec![detvm_host::CallNode {
+                contract: "deeper".into(),
+                method: "n".into(),
+                amount: 0,
+                gas_limit: 0,
+                gas_used: 0,
+                outcome: detvm_host::CallOutcome::Refused {
+                    kind: "reentrancy".into(),
+                    message: "x".into(),
+                },
+                logs: Vec::new(),
+                events: Vec::new(),
+                events_before: 0,
+                calls: Vec::new(),
+            }],
+        }],
     };
     for receipt in [&ok, &removed, &panicked, &manual] {
         let bytes = documented_encoding(receipt);
@@ -504,7 +593,7 @@ proptest! {
         let _ = chain.deploy(&module, "deployer");
         let _ = chain.deploy(&code, &caller);
         let id = chain.deploy(&counter(), "deployer").unwrap().contract;
-        let context = CallContext { caller, gas: gas % 10_000_000, block_height: gas, block_timestamp: gas };
+        let context = CallContext { caller, gas: gas % 10_000_000, block_height: gas, block_timestamp: gas, amount: 0 };
         if let Ok(receipt) = chain.call(&id, &method, &args, &context) {
             prop_assert!(receipt.gas_used <= context.gas);
         }

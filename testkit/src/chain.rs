@@ -207,6 +207,7 @@ impl TestChain {
                 gas: DEFAULT_GAS,
                 block_height: self.block_height,
                 block_timestamp: self.block_timestamp,
+                amount: 0,
             },
         }
     }

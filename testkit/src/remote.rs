@@ -316,6 +316,8 @@ impl<'a> Answer<'a> {
             fee: self.u128("fee")?,
             logs: self.strings("logs")?,
             state_changes,
+            events: Vec::new(),
+            calls: Vec::new(),
         };
         let index = u32::try_from(self.u64("index")?)
             .map_err(|_| self.bad("a transaction index above u32".into()))?;

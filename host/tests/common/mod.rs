@@ -47,11 +47,12 @@ pub fn ctx_with_gas(gas: u64) -> CallContext {
         gas,
         block_height: 7,
         block_timestamp: 1_700_000_000_000_000_000,
+        amount: 0,
     }
 }
 
 pub fn fees() -> HostFees {
-    HostFees::v1()
+    HostFees::v2()
 }
 
 pub fn schedule() -> Schedule {
