@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use crate::Error;
 
 /// The example contracts, by crate name.
-pub const NAMES: &[&str] = &["counter", "token", "registry", "hasher", "hostile"];
+pub const NAMES: &[&str] = &[
+    "counter", "token", "registry", "hasher", "hostile", "escrow", "multisig", "attacks",
+];
 
 /// Modules built with the examples that are not contracts: the benchmark
 /// kernels (plain exports that take a size, no host imports), which

@@ -60,4 +60,39 @@ unsafe extern "C" {
     pub fn block_timestamp() -> u64;
     /// Writes the SHA-256 of the bytes at `(ptr, len)` (32 bytes) to `reg`.
     pub fn sha256(ptr: u32, len: u32, reg: u64);
+    /// Writes the Keccak-256 of the bytes at `(ptr, len)` (32 bytes) to
+    /// `reg`.
+    pub fn keccak256(ptr: u32, len: u32, reg: u64);
+    /// `1` if the 64-byte signature at `sig_ptr` is a valid (strict)
+    /// ed25519 signature of the message at `(msg_ptr, msg_len)` by the
+    /// 32-byte public key at `key_ptr`, else `0`.
+    pub fn ed25519_verify(sig_ptr: u32, key_ptr: u32, msg_ptr: u32, msg_len: u32) -> u32;
+    /// Calls `method` of `contract` with `args`, attaching the `u128`
+    /// little-endian amount at `amount_ptr` and at most `gas` gas. Returns
+    /// `0` (returned: the return bytes in `reg`), `1` (the callee trapped:
+    /// `kind` or `kind: message` in `reg`) or `2` (refused: `kind: message`
+    /// in `reg`).
+    pub fn call_contract(
+        contract_ptr: u32,
+        contract_len: u32,
+        method_ptr: u32,
+        method_len: u32,
+        args_ptr: u32,
+        args_len: u32,
+        amount_ptr: u32,
+        gas: u64,
+        reg: u64,
+    ) -> u32;
+    /// Writes the amount attached to this call (`u128` LE, 16 bytes) at
+    /// `ptr`.
+    pub fn attached_amount(ptr: u32);
+    /// Writes the balance of the account (`u128` LE, 16 bytes) at `ptr`;
+    /// returns `1` if the account has a record, else `0`.
+    pub fn balance(account_ptr: u32, account_len: u32, ptr: u32) -> u32;
+    /// Moves the `u128` LE amount at `amount_ptr` from this contract's
+    /// balance to the account; traps (`host`) if it cannot.
+    pub fn transfer(account_ptr: u32, account_len: u32, amount_ptr: u32);
+    /// Records an event: `topic_count` 32-byte topics at `topics_ptr` and
+    /// the data at `(data_ptr, data_len)`.
+    pub fn emit_event(topics_ptr: u32, topic_count: u32, data_ptr: u32, data_len: u32);
 }

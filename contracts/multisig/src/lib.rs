@@ -1,0 +1,5 @@
+//! Work in progress.
+
+#![no_std]
+
+use detvm_sdk as _;
