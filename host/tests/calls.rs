@@ -80,6 +80,8 @@ const NAMES: &[&str] = &[
     "selfbal",
     "call_caller",
     "go_nowrite",
+    "max",
+    "over",
 ];
 
 fn name(n: &str) -> (u32, u32) {
@@ -643,8 +645,11 @@ fn probe(id0: Option<&ContractId>, id1: Option<&ContractId>, setup: &str, call: 
     module(1, &items)
 }
 
-/// Gas of `with` minus gas of `base`, and `with`'s receipt.
+/// Gas of `with` minus gas of `base`, and `with`'s receipt. `base` runs
+/// twice so that both measured runs find what it writes (replacing a value
+/// pays for the old one).
 fn delta(net: &mut Net, id: &ContractId) -> (u64, Receipt) {
+    assert!(net.call(id, "base").is_success());
     let base = net.call(id, "base");
     assert!(base.is_success(), "{base:?}");
     let with = net.call(id, "with");
@@ -745,4 +750,357 @@ fn reentrancy_is_checked_against_the_whole_stack() {
     let node = &receipt.calls[0].calls[0];
     assert_eq!(node.contract, a.as_str());
     assert!(matches!(&node.outcome, CallOutcome::Refused { kind, .. } if kind == "reentrancy"));
+}
+
+// ---- gas across calls (docs/gas.md §9) -----------------------------------------
+
+/// Gas the hub spends before its call's charge: its page and the method's
+/// one metered block.
+fn before_call() -> u64 {
+    fees().instantiate_per_page + call_snippet()
+}
+
+/// The callee's limit when the caller passes everything it may.
+fn limit_from(gas: u64, method_len: u64) -> u64 {
+    let left = gas - before_call() - call_charge(method_len, 0);
+    left - left / fees().call_reserve_divisor
+}
+
+#[test]
+fn a_callee_burning_everything_gets_all_but_a_64th_and_the_caller_finishes() {
+    let f = fees();
+    let mut net = Net::new();
+    let b = net.deploy(&hub(None, None));
+    let a = net.deploy(&hub(Some(&b), None));
+    for gas in [GAS, 1_000_000] {
+        let receipt = net.call_with(&a, "grief", b"", 0, gas);
+        assert!(receipt.is_success(), "{receipt:?}");
+        let node = &receipt.calls[0];
+        let limit = limit_from(gas, 4);
+        assert_eq!(node.gas_limit, limit);
+        assert_eq!(node.gas_used, limit);
+        assert_eq!(
+            node.outcome,
+            CallOutcome::Trapped {
+                kind: "out_of_gas".into(),
+                message: None
+            }
+        );
+        // The caller pays its own gas, the callee's whole limit and the
+        // ten bytes of `out_of_gas` in the register.
+        assert_eq!(
+            receipt.gas_used,
+            before_call() + call_charge(4, 0) + limit + f.register_write_per_byte * 10
+        );
+        // What it kept: a 64th of what it had, less the register's bytes.
+        assert!(gas - receipt.gas_used >= (gas - before_call() - call_charge(4, 0)) / 64 - 10);
+    }
+
+    // A bounded griefer costs the victim exactly the bound.
+    let receipt = net.call(&a, "grief_bounded");
+    let node = &receipt.calls[0];
+    assert_eq!((node.gas_limit, node.gas_used), (50_000, 50_000));
+    assert_eq!(
+        receipt.gas_used,
+        before_call() + call_charge(4, 0) + 50_000 + f.register_write_per_byte * 10
+    );
+}
+
+#[test]
+fn unused_callee_gas_stays_with_the_caller() {
+    let f = fees();
+    let mut net = Net::new();
+    let b = net.deploy(&hub(None, None));
+    let a = net.deploy(&hub(Some(&b), None));
+    let receipt = net.call(&a, "cheap");
+    let node = &receipt.calls[0];
+    assert_eq!(node.gas_limit, limit_from(GAS, 3));
+    assert_eq!(node.gas_used, ret_gas());
+    assert_eq!(
+        receipt.gas_used,
+        before_call() + call_charge(3, 0) + ret_gas() + f.register_write_per_byte * 2
+    );
+    // The same method called by a transaction costs the same.
+    assert_eq!(net.call(&b, "ret").gas_used, ret_gas());
+
+    // A limit below the callee's instantiation fee: `out_of_gas`, the
+    // limit charged, nothing run.
+    let a = net.deploy(&probe(Some(&b), None, "", &cc(0, "ret", ZERO, 100)));
+    let (gas, with) = delta(&mut net, &a);
+    let node = &with.calls[0];
+    assert_eq!((node.gas_limit, node.gas_used), (100, 100));
+    assert_eq!(
+        gas,
+        call_snippet() + call_charge(3, 0) + 100 + f.register_write_per_byte * 10
+    );
+}
+
+#[test]
+fn a_huge_return_value_is_paid_by_both_sides() {
+    let f = fees();
+    let max = f.max_return_len;
+    let mut net = Net::new();
+    // 17 pages: room for 1 MiB and one byte more.
+    let huge = net.deploy(&module(
+        17,
+        &(method(
+            "max",
+            &format!("(call $value_return (i32.const 0) (i32.const {max}))"),
+        ) + &method(
+            "over",
+            &format!("(call $value_return (i32.const 0) (i32.const {}))", max + 1),
+        )),
+    ));
+    let callee_gas = |bytes: u64| {
+        17 * f.instantiate_per_page
+            + consts(2)
+            + call_cost()
+            + f.host_call_base
+            + f.memory_read_per_byte * bytes
+    };
+
+    let a = net.deploy(&probe(Some(&huge), None, "", &cc(0, "max", ZERO, -1)));
+    let (gas, with) = delta(&mut net, &a);
+    let node = &with.calls[0];
+    assert_eq!(node.gas_used, callee_gas(max));
+    let CallOutcome::Returned { value } = &node.outcome else {
+        panic!("{:?}", node.outcome)
+    };
+    assert_eq!(value.len() as u64, max);
+    // The callee paid to read it out of its memory, the caller pays to
+    // receive it in a register.
+    assert_eq!(
+        gas,
+        call_snippet() + call_charge(3, 0) + callee_gas(max) + f.register_write_per_byte * max
+    );
+
+    // One byte over: the callee traps before the per-byte charge; the
+    // caller is told why and continues.
+    let a = net.deploy(&probe(Some(&huge), None, "", &cc(0, "over", ZERO, -1)));
+    let (gas, with) = delta(&mut net, &a);
+    assert!(with.is_success());
+    let CallOutcome::Trapped { kind, message } = &with.calls[0].outcome else {
+        panic!("{:?}", with.calls[0].outcome)
+    };
+    assert_eq!(kind, "host");
+    let message = message.clone().unwrap();
+    assert!(message.contains("value_return"), "{message}");
+    let text_len = format!("host: {message}").len() as u64;
+    assert_eq!(
+        gas,
+        call_snippet() + call_charge(4, 0) + callee_gas(0) + f.register_write_per_byte * text_len
+    );
+}
+
+// ---- the call depth limit ---------------------------------------------------------
+
+/// A contract that writes key [depth] = "x" and calls itself with depth
+/// + 1, returning its callee's status and register. `down_strict` traps
+/// when its callee did not return.
+fn bomb(reentrant: bool) -> Vec<u8> {
+    let marker = if reentrant {
+        "(func (export \"__detvm_reentrant\"))"
+    } else {
+        ""
+    };
+    let body = r#"
+      (func $down (param $strict i32) (param $mp i32) (param $ml i32) (local $st i32)
+        (call $current_contract (i64.const 5)) (call $read_register (i64.const 5) (i32.const 0))
+        (call $input (i64.const 6)) (call $read_register (i64.const 6) (i32.const 100))
+        (drop (call $storage_write (i32.const 100) (i32.const 1) (i32.const 200) (i32.const 1) (i64.const 9)))
+        (i32.store8 (i32.const 100) (i32.add (i32.load8_u (i32.const 100)) (i32.const 1)))
+        (local.set $st (call $call_contract (i32.const 0) (i32.const 40) (local.get $mp) (local.get $ml)
+          (i32.const 100) (i32.const 1) (i32.const 816) (i64.const -1) (i64.const 1)))
+        (if (i32.and (local.get $strict) (i32.ne (local.get $st) (i32.const 0))) (then unreachable))
+        (i32.store (i32.const 1024) (local.get $st))
+        (call $read_register (i64.const 1) (i32.const 1028))
+        (call $value_return (i32.const 1024)
+          (i32.add (i32.const 4) (i32.wrap_i64 (call $register_len (i64.const 1))))))
+      (func (export "down") (call $down (i32.const 0) (i32.const 300) (i32.const 4)))
+      (func (export "down_strict") (call $down (i32.const 1) (i32.const 310) (i32.const 11)))
+      (data (i32.const 200) "x") (data (i32.const 300) "down") (data (i32.const 310) "down_strict")
+    "#;
+    module(1, &format!("{marker} {body}"))
+}
+
+#[test]
+fn a_reentrant_bomb_stops_at_the_depth_limit() {
+    let f = fees();
+    assert_eq!(f.max_call_depth, 16);
+    let mut net = Net::new();
+    let r = net.deploy(&bomb(true));
+    let receipt = net.call_with(&r, "down", &[1], 0, GAS);
+    let out = returned(&receipt);
+    // Frames 1 to 14 saw their callee return; frame 15 saw frame 16 trap
+    // on its own call, which would have been frame 17.
+    for frame in 0..14 {
+        assert_eq!(status(&out[4 * frame..]).0, 0, "frame {}", frame + 1);
+    }
+    let (st, text) = status(&out[4 * 14..]);
+    assert_eq!(st, 1);
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.starts_with("host: call_contract: ") && text.contains("call depth limit"),
+        "{text}"
+    );
+    // Frame 16's write went with it; every other frame's stayed.
+    let expected: Vec<_> = (1..=15u8).map(|d| kv(&[d], b"x")).collect();
+    assert_eq!(net.state(&r), expected);
+    let calls = receipt.all_calls();
+    assert_eq!(calls.len(), 15);
+    for (i, (depth, node)) in calls.iter().enumerate() {
+        assert_eq!(*depth, i + 1);
+        assert_eq!(node.contract, r.as_str());
+        if i < 14 {
+            assert!(matches!(node.outcome, CallOutcome::Returned { .. }));
+        } else {
+            let CallOutcome::Trapped { kind, message } = &node.outcome else {
+                panic!("{node:?}")
+            };
+            assert_eq!(kind, "host");
+            assert!(message.as_deref().unwrap().contains("call depth limit"));
+            assert!(node.calls.is_empty());
+        }
+    }
+
+    // When every frame gives up on a failed callee, nothing is left.
+    let receipt = net.call_with(&r, "down_strict", &[20], 0, GAS);
+    assert_eq!(trap(&receipt).0, TrapKind::Unreachable);
+    assert_eq!(net.state(&r), expected, "unchanged by the failed bomb");
+    let calls = receipt.all_calls();
+    assert_eq!(calls.len(), 15);
+    for (i, (_, node)) in calls.iter().enumerate() {
+        let CallOutcome::Trapped { kind, .. } = &node.outcome else {
+            panic!("{node:?}")
+        };
+        assert_eq!(kind, if i < 14 { "unreachable" } else { "host" });
+    }
+
+    // Without the marker the bomb is refused at its first re-entry.
+    let plain = net.deploy(&bomb(false));
+    let receipt = net.call_with(&plain, "down", &[1], 0, GAS);
+    let (st, text) = status(returned(&receipt));
+    assert_eq!(st, 2);
+    assert!(String::from_utf8(text).unwrap().starts_with("reentrancy: "));
+    assert_eq!(net.state(&plain), vec![kv(&[1], b"x")]);
+}
+
+// ---- argument checks ------------------------------------------------------------------
+
+#[test]
+fn call_contract_checks_bounds_then_lengths_before_charging() {
+    let f = fees();
+    let mut net = Net::new();
+    let b = net.deploy(&hub(None, None));
+    let (rp, rl) = name("ret");
+    let cases = [
+        (
+            cc_raw((0, 65), (rp, rl), (0, 0), ZERO, -1, 1),
+            None,
+            "contract id",
+        ),
+        (
+            cc_raw((0, 40), (128, 257), (0, 0), ZERO, -1, 1),
+            None,
+            "method name",
+        ),
+        (
+            cc_raw((65530, 40), (rp, rl), (0, 0), ZERO, -1, 1),
+            Some(TrapKind::MemoryOutOfBounds),
+            "",
+        ),
+        (
+            cc_raw((0, 40), (65535, 2), (0, 0), ZERO, -1, 1),
+            Some(TrapKind::MemoryOutOfBounds),
+            "",
+        ),
+        (
+            cc_raw((0, 40), (rp, rl), (65000, 1000), ZERO, -1, 1),
+            Some(TrapKind::MemoryOutOfBounds),
+            "",
+        ),
+        (
+            cc_raw((0, 40), (rp, rl), (0, 0), 65530, -1, 1),
+            Some(TrapKind::MemoryOutOfBounds),
+            "",
+        ),
+        // A pointer that wraps around 2^32.
+        (
+            cc_raw((-16i32 as u32, 40), (rp, rl), (0, 0), ZERO, -1, 1),
+            Some(TrapKind::MemoryOutOfBounds),
+            "",
+        ),
+        // Bounds come before lengths.
+        (
+            cc_raw((65530, 65), (rp, rl), (0, 0), ZERO, -1, 1),
+            Some(TrapKind::MemoryOutOfBounds),
+            "",
+        ),
+    ];
+    for (call, kind, text) in cases {
+        let a = net.deploy(&probe(Some(&b), None, WRITE_A, &call));
+        let (gas, with) = delta(&mut net, &a);
+        match kind {
+            Some(kind) => assert_eq!(trap(&with).0, kind, "{call}"),
+            None => {
+                let message = host_trap(&with);
+                assert!(
+                    message.starts_with("call_contract: ") && message.contains(text),
+                    "{message}"
+                );
+            }
+        }
+        assert!(with.calls.is_empty());
+        assert_eq!(gas, call_snippet() + f.host_call_base, "{call}");
+        assert_eq!(net.state(&a), vec![kv(b"a", b"1")]);
+    }
+}
+
+#[test]
+fn arguments_longer_than_the_input_limit_trap_host() {
+    let f = fees();
+    let mut net = Net::new();
+    let b = net.deploy(&hub(None, None));
+    let max = f.max_input_len;
+    let pages = (max + 1).div_ceil(65536) as u32 + 1;
+    let items = data(0, b.as_str().as_bytes())
+        + &data(100, b"ret")
+        + &method(
+            "m",
+            &format!(
+                "(drop {})",
+                cc_raw((0, 40), (100, 3), (0, max as u32 + 1), ZERO, -1, 1)
+            ),
+        );
+    let a = net.deploy(&module(pages, &items));
+    let message = host_trap(&net.call(&a, "m"));
+    assert!(message.contains("arguments"), "{message}");
+}
+
+// ---- views ---------------------------------------------------------------------------
+
+#[test]
+fn a_view_stays_a_view_down_the_stack_and_moves_no_tokens() {
+    let mut net = Net::new();
+    let b = net.deploy(&hub(None, None));
+    let a = net.deploy(&hub(Some(&b), None));
+    net.fund(a.as_str(), 100);
+
+    let message = host_trap(&net.view(&a, "pay", b""));
+    assert!(
+        message.starts_with("call_contract: ") && message.contains("cannot attach tokens"),
+        "{message}"
+    );
+    // The callee of a view is a view: its write traps, the caller goes on.
+    let (st, text) = status(returned(&net.view(&a, "go_nowrite", b"")));
+    assert_eq!(st, 1);
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.starts_with("host: storage_write: "), "{text}");
+
+    let mut args = 1u128.to_le_bytes().to_vec();
+    args.extend_from_slice(b"alice");
+    let message = host_trap(&net.view(&a, "xfer", &args));
+    assert!(message.starts_with("transfer: "), "{message}");
+    assert_eq!(net.balance(a.as_str()), 100);
+    assert_eq!(net.balance(b.as_str()), 0);
 }
