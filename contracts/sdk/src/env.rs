@@ -1,5 +1,5 @@
-//! The call's environment: who calls, which contract, the block, logging and
-//! hashing.
+//! The call's environment: who calls, which contract, the block, logging,
+//! native tokens and events.
 
 use alloc::string::String;
 
@@ -41,17 +41,70 @@ pub fn log(message: &str) {
     unsafe { sys::log_utf8(ptr, len) }
 }
 
-/// The SHA-256 digest of `data`, computed by the host (cheaper in gas than
-/// hashing in Wasm for all but tiny inputs).
-pub fn sha256(data: &[u8]) -> [u8; 32] {
-    let (ptr, len) = ptr_len(data);
-    // SAFETY: the host only reads `(ptr, len)`, which is `data`.
-    unsafe { sys::sha256(ptr, len, register::SCRATCH) };
-    let digest = register::read(register::SCRATCH).unwrap_or_default();
-    match <[u8; 32]>::try_from(digest.as_slice()) {
-        Ok(digest) => digest,
-        Err(_) => abort("sha256: the host returned no 32-byte digest"),
-    }
+/// The SHA-256 digest of `data`: [`crypto::sha256`](crate::crypto::sha256),
+/// kept here because contracts written before the [`crypto`](crate::crypto)
+/// module call it from `env`.
+pub use crate::crypto::sha256;
+
+/// The native tokens attached to this call. They are already in this
+/// contract's balance when the method starts, and leave it again if the
+/// call fails.
+pub fn attached_amount() -> u128 {
+    let mut bytes = [0u8; 16];
+    // SAFETY: the host writes exactly 16 bytes at the start of `bytes`.
+    unsafe { sys::attached_amount(bytes.as_mut_ptr() as usize as u32) };
+    u128::from_le_bytes(bytes)
+}
+
+/// The native balance of `account` (a contract id or an account id) as this
+/// call sees it: moves made earlier in the transaction count, including
+/// this call's own. 0 for an account without a record.
+///
+/// Ends the call (`host` trap) if `account` is not a valid account id.
+pub fn balance(account: &str) -> u128 {
+    let (ptr, len) = ptr_len(account.as_bytes());
+    let mut bytes = [0u8; 16];
+    // SAFETY: the host reads `account` and writes exactly 16 bytes at the
+    // start of `bytes`.
+    unsafe { sys::balance(ptr, len, bytes.as_mut_ptr() as usize as u32) };
+    u128::from_le_bytes(bytes)
+}
+
+/// This contract's own native balance ([`balance`] of
+/// [`current_contract`]).
+pub fn own_balance() -> u128 {
+    balance(&current_contract())
+}
+
+/// Moves `amount` native tokens from this contract's balance to `to`.
+///
+/// Ends the call (`host` trap) if this is a view, `to` is not a valid id or
+/// does not exist (a named account or a contract must have a record; an
+/// implicit account is created), or the balance does not cover `amount`.
+/// The move is undone if this call, or any call below it, later fails.
+pub fn transfer(to: &str, amount: u128) {
+    let (ptr, len) = ptr_len(to.as_bytes());
+    let amount = amount.to_le_bytes();
+    // SAFETY: the host only reads `to` and the 16 bytes of `amount`.
+    unsafe { sys::transfer(ptr, len, amount.as_ptr() as usize as u32) }
+}
+
+/// Records an event with up to 4 `topics` (for filtering; see
+/// [`events::topic`](crate::events::topic)) and `data`.
+///
+/// Events are results, not logs: the receipt keeps an event only if this
+/// call and every call below it in the stack return. The host limits them
+/// per call (4 topics, 100 events, 16 KiB of data in host fee table v2)
+/// and ends the call (`host` trap) past a limit.
+pub fn emit_event(topics: &[[u8; 32]], data: &[u8]) {
+    let (data_ptr, data_len) = ptr_len(data);
+    // `[[u8; 32]]` is laid out as its topics' bytes one after the other,
+    // which is the layout the host reads.
+    let topics_ptr = topics.as_ptr() as usize as u32;
+    let count = topics.len() as u32;
+    // SAFETY: the host only reads `32 × count` bytes at `topics_ptr`, which
+    // is `topics`, and `data`.
+    unsafe { sys::emit_event(topics_ptr, count, data_ptr, data_len) }
 }
 
 /// The scratch register as a string: the host writes account and contract

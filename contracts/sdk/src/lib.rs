@@ -30,11 +30,23 @@
 //! What the SDK provides:
 //!
 //! * [`sys`]: the raw host functions of `docs/host-api.md`, exactly as the
-//!   host exports them; [`register`], [`env`](mod@env) and [`storage`]: safe wrappers
-//!   over every one of them.
+//!   host exports them; [`register`], [`env`](mod@env), [`storage`],
+//!   [`crypto`] and [`call`]: safe wrappers over every one of them.
 //! * [`input`], [`return_value`], [`abort`], [`require`]: a method's
 //!   arguments, result and failure.
-//! * [`methods!`]: declares exported methods with typed parameters.
+//! * [`env`](mod@env): the caller, the contract, the block, logs, native
+//!   tokens ([`env::attached_amount`], [`env::balance`], [`env::transfer`])
+//!   and raw events ([`env::emit_event`]).
+//! * [`crypto`]: SHA-256, Keccak-256 and ed25519 verification by the host.
+//! * [`call`]: calls to other contracts, typed
+//!   ([`call::Call`]`::new(contract, method).args(&a).invoke::<R>()`), with
+//!   a [`call::CallError`] saying whether the callee trapped or the call was
+//!   refused, and [`call::OrAbort`] for callers that cannot go on without
+//!   the result.
+//! * [`events`]: [`events::topic`] (the Keccak-256 of a name) and
+//!   [`events::emit`] with borsh data.
+//! * [`methods!`]: declares exported methods with typed parameters;
+//!   [`reentrant!`]: lets the contract be called while it is running.
 //! * On wasm32, a panic handler that ends the call through `panic_utf8` with
 //!   the panic message, and a small global allocator (a bump allocator that
 //!   reuses the most recent allocation; a call is short-lived, and its memory
@@ -60,7 +72,10 @@ extern crate alloc;
 
 #[cfg(target_arch = "wasm32")]
 mod allocator;
+pub mod call;
+pub mod crypto;
 pub mod env;
+pub mod events;
 mod macros;
 #[cfg(target_arch = "wasm32")]
 mod panic;

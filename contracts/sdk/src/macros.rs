@@ -1,4 +1,4 @@
-//! The `methods!` macro.
+//! The `methods!` and `reentrant!` macros.
 
 /// Declares exported contract methods with typed parameters and result.
 ///
@@ -38,4 +38,28 @@ macro_rules! methods {
             )?
         }
     )*};
+}
+
+/// Marks the contract reentrant: it may be called while it is already
+/// running in the transaction (A → B → A, or A → A). Without it, the host
+/// refuses such calls with `reentrancy`.
+///
+/// Expands to an export named `__detvm_reentrant`, which the host looks for
+/// at deploy. It takes a parameter so that it is not a method: calling it
+/// is refused with `not_a_method`.
+///
+/// A reentrant contract must keep its state consistent across every call it
+/// makes: write what a nested call may read before making the call, and do
+/// not rely on values read before it.
+///
+/// ```ignore
+/// detvm_sdk::reentrant!();
+/// ```
+#[macro_export]
+macro_rules! reentrant {
+    () => {
+        /// Marks this contract reentrant for the host; not a method.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn __detvm_reentrant(_marker: u32) {}
+    };
 }
