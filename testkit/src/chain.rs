@@ -2,9 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use detvm_host::{CallContext, Chain, ContractId, DeployReceipt};
+use detvm_host::{
+    Account, CallContext, Chain, ContractId, DeployReceipt, MemoryStorage, Storage, StorageError,
+    account_key, decode_account,
+};
 
 use crate::error::{Error, decode};
 use crate::result::CallResult;
@@ -16,11 +20,25 @@ use crate::{DEFAULT_ACCOUNT, DEFAULT_GAS, contracts};
 /// timestamp 1,000,000,000 ns at first), which never advances by itself:
 /// tests are deterministic, so two chains given the same calls produce the
 /// same receipts.
-#[derive(Debug)]
 pub struct TestChain {
     chain: Chain,
+    /// The chain's store, for the accounts [`TestChain::set_balance`]
+    /// writes directly (the runtime has no operation that mints); `None`
+    /// for a chain given to [`TestChain::from_chain`].
+    storage: Option<Arc<dyn Storage>>,
     block_height: u64,
     block_timestamp: u64,
+}
+
+impl std::fmt::Debug for TestChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestChain")
+            .field("chain", &self.chain)
+            .field("can_set_balances", &self.storage.is_some())
+            .field("block_height", &self.block_height)
+            .field("block_timestamp", &self.block_timestamp)
+            .finish()
+    }
 }
 
 impl Default for TestChain {
@@ -45,14 +63,25 @@ impl TestChain {
 
     /// An empty in-memory chain, or why the runtime could not be set up.
     pub fn try_new() -> Result<Self, Error> {
-        Ok(Self::from_chain(Chain::in_memory()?))
+        Self::with_storage(Arc::new(MemoryStorage::new()))
+    }
+
+    /// A test chain over `storage` (e.g. a [`detvm_host::RedbStorage`]),
+    /// whose accounts [`TestChain::set_balance`] can fund.
+    pub fn with_storage(storage: Arc<dyn Storage>) -> Result<Self, Error> {
+        let mut chain = Self::from_chain(Chain::with_storage(storage.clone())?);
+        chain.storage = Some(storage);
+        Ok(chain)
     }
 
     /// A test chain over an existing runtime chain (e.g. one persisted with
-    /// [`Chain::open`]).
+    /// [`Chain::open`]). Its store is out of reach, so
+    /// [`TestChain::set_balance`] fails on it: use
+    /// [`TestChain::with_storage`] to fund accounts.
     pub fn from_chain(chain: Chain) -> Self {
         Self {
             chain,
+            storage: None,
             block_height: 1,
             block_timestamp: 1_000_000_000,
         }
@@ -73,6 +102,39 @@ impl TestChain {
     pub fn set_block(&mut self, height: u64, timestamp_ns: u64) {
         self.block_height = height;
         self.block_timestamp = timestamp_ns;
+    }
+
+    /// Sets the native balance of `account` (an account or a contract) to
+    /// `amount`, creating its record if it has none: how a test gives an
+    /// account tokens to attach to calls (a host-only chain has no genesis
+    /// and no transfers). The record's nonce and key are kept. Also makes
+    /// a named account exist, so contracts can `transfer` to it.
+    pub fn set_balance(&mut self, account: &str, amount: u128) -> Result<(), Error> {
+        detvm_host::check_account(account)?;
+        let storage = self.storage.as_ref().ok_or_else(|| {
+            Error::Chain(detvm_host::Error::Storage(StorageError::Backend {
+                operation: "set_balance",
+                message: "the test chain was made with from_chain, whose store it cannot reach"
+                    .to_owned(),
+            }))
+        })?;
+        let key = account_key(account);
+        let mut record = match storage.get(&key).map_err(detvm_host::Error::from)? {
+            Some(bytes) => decode_account(account, &bytes)?,
+            None => Account::default(),
+        };
+        record.balance = amount;
+        let bytes = borsh::to_vec(&record).map_err(|e| Error::Encode {
+            what: format!("the account record of {account}"),
+            message: e.to_string(),
+        })?;
+        storage.set(&key, &bytes).map_err(detvm_host::Error::from)?;
+        Ok(())
+    }
+
+    /// The committed native balance of `account` (0 without a record).
+    pub fn balance(&self, account: &str) -> Result<u128, Error> {
+        Ok(self.chain.balance(account)?)
     }
 
     /// Deploys `code` (binary Wasm) as [`DEFAULT_ACCOUNT`].
@@ -256,6 +318,15 @@ impl Call<'_> {
     /// Calls as account `account` (default [`DEFAULT_ACCOUNT`]).
     pub fn from(mut self, account: &str) -> Self {
         account.clone_into(&mut self.options.context.caller);
+        self
+    }
+
+    /// Attaches `amount` native tokens, moved from the caller's balance
+    /// to the contract before the method runs (and kept only if it
+    /// returns). The runtime refuses the call (`insufficient_balance`) if
+    /// the caller has less: fund it with [`TestChain::set_balance`].
+    pub fn amount(mut self, amount: u128) -> Self {
+        self.options.context.amount = amount;
         self
     }
 

@@ -43,6 +43,15 @@
 //! * [`CallResult`] holds the receipt, or the error if the runtime refused
 //!   the call, with accessors (return value, gas, logs, state changes,
 //!   receipt hash) and assertion helpers.
+//! * Cross-contract calls and events: [`CallResult::calls`] lists the call
+//!   tree depth first and [`CallResult::assert_call`] checks one call's
+//!   callee, method and outcome; [`CallResult::events`] lists every kept
+//!   event in emission order and [`CallResult::assert_event`] looks for
+//!   one, its topics made with [`topic`] (what the SDK's
+//!   `events::topic` computes). [`TxResult`] has the same for a devnet.
+//! * Native tokens: [`TestChain::set_balance`] funds an account (the
+//!   host-only chain has no genesis), [`Call::amount`] attaches tokens to a
+//!   call, [`TestChain::balance`] reads a balance.
 //!
 //! Nothing here panics except the assertion helpers (`assert_*`, the
 //! `returned` of [`CallResult`], [`TxResult`] and [`ViewResult`],
@@ -62,14 +71,17 @@ mod result;
 
 pub use chain::{Call, TestChain};
 pub use detvm_chain::{BlockHeader, DEV_ACCOUNTS, Genesis, Keypair, TxOutcome, TxReceipt};
-pub use detvm_host::{self as host, ContractId, DeployReceipt, Receipt, ReceiptOutcome, TrapKind};
+pub use detvm_host::{
+    self as host, CallNode, CallOutcome, ContractId, DeployReceipt, Event, Receipt, ReceiptOutcome,
+    TrapKind,
+};
 pub use devnet::{
     BLOCK_INTERVAL_NS, DEFAULT_GAS_LIMIT, DevAccount, DevChain, Devnet, DevnetError, PROPOSER,
     Snapshot, Tx, TxResult, View, ViewResult,
 };
 pub use error::Error;
 pub use remote::RemoteDevnet;
-pub use result::CallResult;
+pub use result::{CallResult, keccak256, topic};
 
 /// The caller of calls and deploys that do not choose one.
 pub const DEFAULT_ACCOUNT: &str = "alice";

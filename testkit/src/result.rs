@@ -1,8 +1,11 @@
-//! [`CallResult`]: what a call produced, with accessors and assertions.
+//! [`CallResult`]: what a call produced, with accessors and assertions;
+//! the same assertions on the call tree and events for a devnet's
+//! [`TxResult`]; [`topic`], the topics contracts give their events.
 
-use borsh::BorshDeserialize;
-use detvm_host::{Receipt, ReceiptOutcome, TrapKind};
+use borsh::{BorshDeserialize, BorshSerialize};
+use detvm_host::{CallNode, Event, Receipt, ReceiptOutcome, TrapKind};
 
+use crate::TxResult;
 use crate::chain::show_key;
 use crate::error::{Error, decode};
 
@@ -90,6 +93,78 @@ impl CallResult {
     /// The receipt's canonical hash, what nodes compare.
     pub fn receipt_hash(&self) -> Option<[u8; 32]> {
         self.receipt().map(Receipt::hash)
+    }
+
+    /// Every event the call and its nested calls emitted and kept, in
+    /// emission order ([`Receipt::all_events`]); empty unless it returned.
+    pub fn events(&self) -> Vec<Event> {
+        self.receipt().map_or_else(Vec::new, Receipt::all_events)
+    }
+
+    /// Every call in the call tree, depth first in call order, with its
+    /// depth (1 for the calls this call made): [`Receipt::all_calls`].
+    /// Position `i` here is the index [`CallResult::assert_call`] takes.
+    pub fn calls(&self) -> Vec<(usize, &CallNode)> {
+        self.receipt().map_or_else(Vec::new, Receipt::all_calls)
+    }
+
+    /// Asserts one of [`CallResult::events`] was emitted by `contract`
+    /// with exactly `topics` and the borsh encoding of `data` as its data.
+    ///
+    /// # Panics
+    ///
+    /// If there is no such event, listing the events there are.
+    #[track_caller]
+    pub fn assert_event<D: BorshSerialize + ?Sized>(
+        &self,
+        contract: &str,
+        topics: &[[u8; 32]],
+        data: &D,
+    ) -> &Self {
+        assert_event(&self.label, &self.events(), contract, topics, &encode(data));
+        self
+    }
+
+    /// [`CallResult::assert_event`] with raw data bytes.
+    ///
+    /// # Panics
+    ///
+    /// If there is no such event.
+    #[track_caller]
+    pub fn assert_event_bytes(&self, contract: &str, topics: &[[u8; 32]], data: &[u8]) -> &Self {
+        assert_event(&self.label, &self.events(), contract, topics, data);
+        self
+    }
+
+    /// Asserts the call has no events (kept ones: a trapped call, or one
+    /// under a trapped frame, has none).
+    ///
+    /// # Panics
+    ///
+    /// If it has any, listing them.
+    #[track_caller]
+    pub fn assert_no_events(&self) -> &Self {
+        assert_no_events(&self.label, &self.events());
+        self
+    }
+
+    /// Asserts the `index`-th call of [`CallResult::calls`] (depth first)
+    /// went to `contract`'s `method` and ended as `outcome` (`returned`,
+    /// `trapped` or `refused`: [`detvm_host::CallOutcome::name`]), and
+    /// returns it for closer checks.
+    ///
+    /// # Panics
+    ///
+    /// If there is no such call or it differs, showing the call tree.
+    #[track_caller]
+    pub fn assert_call(
+        &self,
+        index: usize,
+        contract: &str,
+        method: &str,
+        outcome: &str,
+    ) -> &CallNode {
+        assert_call(&self.label, self.calls(), index, contract, method, outcome)
     }
 
     /// Asserts the method returned.
@@ -234,5 +309,312 @@ impl CallResult {
                 },
             },
         }
+    }
+}
+
+impl TxResult {
+    /// Every event the transaction's call and its nested calls emitted and
+    /// kept, in emission order ([`detvm_chain::TxReceipt::all_events`]).
+    pub fn events(&self) -> Vec<Event> {
+        self.receipt.all_events()
+    }
+
+    /// Every call in the transaction's call tree, depth first in call
+    /// order, with its depth (1 for the calls the called contract made).
+    pub fn calls(&self) -> Vec<(usize, &CallNode)> {
+        let mut out = Vec::new();
+        walk_calls(&self.receipt.calls, 1, &mut out);
+        out
+    }
+
+    /// Asserts one of [`TxResult::events`] was emitted by `contract` with
+    /// exactly `topics` and the borsh encoding of `data`.
+    ///
+    /// # Panics
+    ///
+    /// If there is no such event, listing the events there are.
+    #[track_caller]
+    pub fn assert_event<D: BorshSerialize + ?Sized>(
+        &self,
+        contract: &str,
+        topics: &[[u8; 32]],
+        data: &D,
+    ) -> &Self {
+        assert_event(
+            &self.label(),
+            &self.events(),
+            contract,
+            topics,
+            &encode(data),
+        );
+        self
+    }
+
+    /// Asserts the transaction has no events.
+    ///
+    /// # Panics
+    ///
+    /// If it has any, listing them.
+    #[track_caller]
+    pub fn assert_no_events(&self) -> &Self {
+        assert_no_events(&self.label(), &self.events());
+        self
+    }
+
+    /// Asserts the `index`-th call of [`TxResult::calls`] went to
+    /// `contract`'s `method` and ended as `outcome` (`returned`, `trapped`
+    /// or `refused`), and returns it.
+    ///
+    /// # Panics
+    ///
+    /// If there is no such call or it differs, showing the call tree.
+    #[track_caller]
+    pub fn assert_call(
+        &self,
+        index: usize,
+        contract: &str,
+        method: &str,
+        outcome: &str,
+    ) -> &CallNode {
+        assert_call(
+            &self.label(),
+            self.calls(),
+            index,
+            contract,
+            method,
+            outcome,
+        )
+    }
+
+    fn label(&self) -> String {
+        format!("transaction {}", detvm_host::hex(&self.hash))
+    }
+}
+
+fn walk_calls<'a>(calls: &'a [CallNode], depth: usize, out: &mut Vec<(usize, &'a CallNode)>) {
+    for call in calls {
+        out.push((depth, call));
+        walk_calls(&call.calls, depth + 1, out);
+    }
+}
+
+fn encode<D: BorshSerialize + ?Sized>(data: &D) -> Vec<u8> {
+    match borsh::to_vec(data) {
+        Ok(bytes) => bytes,
+        Err(e) => panic!("cannot borsh-encode the expected event data: {e}"),
+    }
+}
+
+fn show_event(event: &Event) -> String {
+    let topics: Vec<String> = event
+        .topics
+        .iter()
+        .map(|t| detvm_host::hex(&t[..4]))
+        .collect();
+    format!(
+        "{} [{}…] {} data bytes 0x{}",
+        event.contract,
+        topics.join("…, "),
+        event.data.len(),
+        detvm_host::hex(&event.data)
+    )
+}
+
+#[track_caller]
+fn assert_event(label: &str, events: &[Event], contract: &str, topics: &[[u8; 32]], data: &[u8]) {
+    let found = events
+        .iter()
+        .any(|e| e.contract == contract && e.topics == topics && e.data == data);
+    if !found {
+        let expected = show_event(&Event {
+            contract: contract.to_owned(),
+            topics: topics.to_vec(),
+            data: data.to_vec(),
+        });
+        let there: Vec<String> = events.iter().map(show_event).collect();
+        panic!(
+            "expected {label} to emit {expected}, but its events are [{}]",
+            there.join("; ")
+        );
+    }
+}
+
+#[track_caller]
+fn assert_no_events(label: &str, events: &[Event]) {
+    if !events.is_empty() {
+        let there: Vec<String> = events.iter().map(show_event).collect();
+        panic!(
+            "expected {label} to have no events, but it has [{}]",
+            there.join("; ")
+        );
+    }
+}
+
+#[track_caller]
+fn assert_call<'a>(
+    label: &str,
+    calls: Vec<(usize, &'a CallNode)>,
+    index: usize,
+    contract: &str,
+    method: &str,
+    outcome: &str,
+) -> &'a CallNode {
+    let tree = || {
+        let lines: Vec<String> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, (depth, c))| {
+                format!(
+                    "#{i} {}{}.{} {:?}",
+                    "  ".repeat(depth - 1),
+                    c.contract,
+                    c.method,
+                    c.outcome
+                )
+            })
+            .collect();
+        lines.join("\n")
+    };
+    match calls.get(index) {
+        Some((_, call))
+            if call.contract == contract
+                && call.method == method
+                && call.outcome.name() == outcome =>
+        {
+            call
+        }
+        _ => panic!(
+            "expected call #{index} of {label} to be {contract}.{method} ({outcome}), but the calls are:\n{}",
+            tree()
+        ),
+    }
+}
+
+/// The topic contracts built with the SDK give a name or account:
+/// Keccak-256 of its UTF-8 bytes (`detvm_sdk::events::topic`), the same as
+/// the host's `keccak256` function computes.
+pub fn topic(name: &str) -> [u8; 32] {
+    keccak256(name.as_bytes())
+}
+
+/// Keccak-256 with the original padding (as Ethereum and the host's
+/// `keccak256` use it). Here rather than a dependency: the test kit needs
+/// only this, on short inputs.
+pub fn keccak256(data: &[u8]) -> [u8; 32] {
+    const RATE: usize = 136;
+    let mut state = [0u64; 25];
+    let mut absorb = |block: &[u8]| {
+        for (lane, bytes) in state.iter_mut().zip(block.chunks_exact(8)) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(bytes);
+            *lane ^= u64::from_le_bytes(word);
+        }
+        keccak_f(&mut state);
+    };
+    let mut blocks = data.chunks_exact(RATE);
+    for block in blocks.by_ref() {
+        absorb(block);
+    }
+    let rest = blocks.remainder();
+    let mut last = [0u8; RATE];
+    last[..rest.len()].copy_from_slice(rest);
+    last[rest.len()] ^= 0x01;
+    last[RATE - 1] ^= 0x80;
+    absorb(&last);
+    let mut out = [0u8; 32];
+    for (bytes, lane) in out.chunks_exact_mut(8).zip(state) {
+        bytes.copy_from_slice(&lane.to_le_bytes());
+    }
+    out
+}
+
+/// The Keccak-f[1600] permutation.
+fn keccak_f(state: &mut [u64; 25]) {
+    const ROUND: [u64; 24] = [
+        0x0000000000000001,
+        0x0000000000008082,
+        0x800000000000808a,
+        0x8000000080008000,
+        0x000000000000808b,
+        0x0000000080000001,
+        0x8000000080008081,
+        0x8000000000008009,
+        0x000000000000008a,
+        0x0000000000000088,
+        0x0000000080008009,
+        0x000000008000000a,
+        0x000000008000808b,
+        0x800000000000008b,
+        0x8000000000008089,
+        0x8000000000008003,
+        0x8000000000008002,
+        0x8000000000000080,
+        0x000000000000800a,
+        0x800000008000000a,
+        0x8000000080008081,
+        0x8000000000008080,
+        0x0000000080000001,
+        0x8000000080008008,
+    ];
+    const ROTATE: [u32; 24] = [
+        1, 3, 6, 10, 15, 21, 28, 36, 45, 55, 2, 14, 27, 41, 56, 8, 25, 43, 62, 18, 39, 61, 20, 44,
+    ];
+    const LANE: [usize; 24] = [
+        10, 7, 11, 17, 18, 3, 5, 16, 8, 21, 24, 4, 15, 23, 19, 13, 12, 2, 20, 14, 22, 9, 6, 1,
+    ];
+    for round in ROUND {
+        // θ
+        let mut column = [0u64; 5];
+        for (x, c) in column.iter_mut().enumerate() {
+            *c = state[x] ^ state[x + 5] ^ state[x + 10] ^ state[x + 15] ^ state[x + 20];
+        }
+        for x in 0..5 {
+            let t = column[(x + 4) % 5] ^ column[(x + 1) % 5].rotate_left(1);
+            for y in (0..25).step_by(5) {
+                state[y + x] ^= t;
+            }
+        }
+        // ρ and π
+        let mut carried = state[1];
+        for (lane, rotate) in LANE.into_iter().zip(ROTATE) {
+            let next = state[lane];
+            state[lane] = carried.rotate_left(rotate);
+            carried = next;
+        }
+        // χ
+        for y in (0..25).step_by(5) {
+            let row = [
+                state[y],
+                state[y + 1],
+                state[y + 2],
+                state[y + 3],
+                state[y + 4],
+            ];
+            for x in 0..5 {
+                state[y + x] = row[x] ^ (!row[(x + 1) % 5] & row[(x + 2) % 5]);
+            }
+        }
+        // ι
+        state[0] ^= round;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keccak256_matches_known_digests() {
+        let hex = |d: [u8; 32]| detvm_host::hex(&d);
+        assert_eq!(
+            hex(keccak256(b"")),
+            "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+        );
+        assert_eq!(
+            hex(keccak256(b"abc")),
+            "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"
+        );
+        // 135 bytes fill one block with the padding; 136 need a second.
+        assert_ne!(keccak256(&[0u8; 135]), keccak256(&[0u8; 136]));
     }
 }
