@@ -1,6 +1,7 @@
-//! The token contract through the real VM.
+//! The token contract through the real VM, and its allowances and events
+//! through the node's executor too.
 
-use detvm_testkit::{CallResult, ContractId, TestChain};
+use detvm_testkit::{CallResult, ContractId, DevChain, Devnet, TestChain, topic};
 
 const OWNER: &str = "alice";
 
@@ -250,4 +251,209 @@ fn identical_call_sequences_give_identical_receipts() {
     // Different calls give different receipts.
     let distinct: std::collections::BTreeSet<_> = first.iter().collect();
     assert_eq!(distinct.len(), first.len());
+}
+
+// ---- allowances and events ---------------------------------------------------
+
+fn allowance(chain: &TestChain, token: &ContractId, owner: &str, spender: &str) -> u128 {
+    chain
+        .view(token, "allowance", &(s(owner), s(spender)))
+        .run()
+        .returned()
+}
+
+#[test]
+fn mint_and_transfer_emit_events() {
+    let (mut chain, token) = setup();
+    let minted = mint(&mut chain, &token, OWNER, "bob", 100);
+    minted.assert_event(
+        token.as_str(),
+        &[topic("Mint"), topic("bob")],
+        &(s("bob"), 100u128),
+    );
+    assert_eq!(minted.events().len(), 1);
+
+    let moved = transfer(&mut chain, &token, "bob", "carol", 30);
+    moved.assert_event(
+        token.as_str(),
+        &[topic("Transfer"), topic("bob"), topic("carol")],
+        &(s("bob"), s("carol"), 30u128),
+    );
+    assert_eq!(moved.events().len(), 1);
+    assert!(moved.calls().is_empty(), "the token calls no one");
+
+    // A failed transfer keeps no event.
+    transfer(&mut chain, &token, "bob", "carol", 1_000)
+        .assert_host_trap("insufficient balance")
+        .assert_no_events();
+}
+
+#[test]
+fn approve_sets_and_replaces_the_allowance() {
+    let (mut chain, token) = setup();
+    assert_eq!(allowance(&chain, &token, "bob", "carol"), 0);
+    let approved = chain
+        .call(&token, "approve", &(s("carol"), 50u128))
+        .from("bob")
+        .run();
+    approved.assert_ok().assert_event(
+        token.as_str(),
+        &[topic("Approval"), topic("bob"), topic("carol")],
+        &(s("bob"), s("carol"), 50u128),
+    );
+    assert_eq!(allowance(&chain, &token, "bob", "carol"), 50);
+    // Directional: carol gave bob nothing.
+    assert_eq!(allowance(&chain, &token, "carol", "bob"), 0);
+
+    chain
+        .call(&token, "approve", &(s("carol"), 20u128))
+        .from("bob")
+        .run()
+        .assert_ok();
+    assert_eq!(allowance(&chain, &token, "bob", "carol"), 20);
+
+    // Zero revokes and frees the entry.
+    let revoked = chain
+        .call(&token, "approve", &(s("carol"), 0u128))
+        .from("bob")
+        .run();
+    revoked.assert_ok();
+    assert_eq!(
+        revoked.state_changes(),
+        [(b"allowance:bob:carol".to_vec(), None)]
+    );
+    assert_eq!(allowance(&chain, &token, "bob", "carol"), 0);
+}
+
+#[test]
+fn transfer_from_spends_the_allowance() {
+    let (mut chain, token) = setup();
+    mint(&mut chain, &token, OWNER, "bob", 100).assert_ok();
+    chain
+        .call(&token, "approve", &(s("carol"), 60u128))
+        .from("bob")
+        .run()
+        .assert_ok();
+
+    let moved = chain
+        .call(&token, "transfer_from", &(s("bob"), s("dave"), 40u128))
+        .from("carol")
+        .run();
+    moved.assert_ok().assert_event(
+        token.as_str(),
+        &[topic("Transfer"), topic("bob"), topic("dave")],
+        &(s("bob"), s("dave"), 40u128),
+    );
+    assert_eq!(balance(&chain, &token, "bob"), 60);
+    assert_eq!(balance(&chain, &token, "dave"), 40);
+    assert_eq!(allowance(&chain, &token, "bob", "carol"), 20);
+
+    // Using up the allowance exactly removes it.
+    chain
+        .call(&token, "transfer_from", &(s("bob"), s("carol"), 20u128))
+        .from("carol")
+        .run()
+        .assert_ok();
+    assert_eq!(
+        chain.state_raw(&token, b"allowance:bob:carol").unwrap(),
+        None
+    );
+    assert_eq!(balance(&chain, &token, "carol"), 20);
+    assert_eq!(supply(&chain, &token), 100);
+}
+
+#[test]
+fn transfer_from_without_allowance_changes_nothing() {
+    let (mut chain, token) = setup();
+    mint(&mut chain, &token, OWNER, "bob", 100).assert_ok();
+    let before = chain.state(&token).unwrap();
+
+    // No allowance at all; and the owner's own tokens need one too.
+    for spender in ["carol", "bob"] {
+        chain
+            .call(&token, "transfer_from", &(s("bob"), s("dave"), 1u128))
+            .from(spender)
+            .run()
+            .assert_host_trap(&format!(
+                "insufficient allowance: {spender} may move 0 of bob's tokens, needs 1"
+            ))
+            .assert_no_state_changes()
+            .assert_no_events();
+    }
+
+    // An allowance above the balance: the balance check fails, and the
+    // allowance is not spent.
+    chain
+        .call(&token, "approve", &(s("carol"), 500u128))
+        .from("bob")
+        .run()
+        .assert_ok();
+    let before_allowance = chain.state(&token).unwrap();
+    chain
+        .call(&token, "transfer_from", &(s("bob"), s("dave"), 101u128))
+        .from("carol")
+        .run()
+        .assert_host_trap("insufficient balance: bob has 100, needs 101")
+        .assert_no_events();
+    assert_eq!(chain.state(&token).unwrap(), before_allowance);
+    assert_eq!(allowance(&chain, &token, "bob", "carol"), 500);
+    assert_ne!(before, before_allowance);
+}
+
+/// The same allowance flow through the node's executor: signed
+/// transactions, and events in the chain's receipts.
+#[test]
+fn allowances_and_events_on_a_devnet() {
+    let mut net = Devnet::new();
+    let (a0, a1, a2) = (net.account(0).id, net.account(1).id, net.account(2).id);
+    let token = net.deploy_example("token").send().unwrap().contract_id();
+    net.call(&token, "init", &(s("TOK"),))
+        .send()
+        .unwrap()
+        .assert_ok();
+    net.call(&token, "mint", &(a0.clone(), 100u128))
+        .send()
+        .unwrap()
+        .assert_ok();
+
+    let approved = net
+        .call(&token, "approve", &(a1.clone(), 30u128))
+        .send()
+        .unwrap();
+    approved.assert_ok().assert_event(
+        token.as_str(),
+        &[topic("Approval"), topic(&a0), topic(&a1)],
+        &(a0.clone(), a1.clone(), 30u128),
+    );
+
+    let refused = net
+        .call(&token, "transfer_from", &(a0.clone(), a2.clone(), 31u128))
+        .from(1)
+        .send()
+        .unwrap();
+    refused
+        .assert_trap(detvm_testkit::TrapKind::Host)
+        .assert_no_events();
+
+    let moved = net
+        .call(&token, "transfer_from", &(a0.clone(), a2.clone(), 30u128))
+        .from(1)
+        .send()
+        .unwrap();
+    moved.assert_ok().assert_event(
+        token.as_str(),
+        &[topic("Transfer"), topic(&a0), topic(&a2)],
+        &(a0.clone(), a2.clone(), 30u128),
+    );
+    let balance_of = |net: &Devnet, id: &str| -> u128 {
+        net.view(&token, "balance_of", &(id.to_owned(),))
+            .run()
+            .unwrap()
+            .returned()
+    };
+    assert_eq!(balance_of(&net, &a0), 70);
+    assert_eq!(balance_of(&net, &a2), 30);
+    // The block's stored receipt carries the same event.
+    let stored = net.receipts(moved.height).unwrap();
+    assert_eq!(stored[0].all_events(), moved.events());
 }
