@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use common::{GAS, IMPORTS, call_cost, consts, ctx, drop_cost, fees};
 use detvm_host::{
-    Account, CallContext, CallNode, CallOutcome, Chain, ContractId, Error, Event, MemoryStorage,
-    Receipt, ReceiptOutcome, Storage, TrapKind, account_key, decode_account,
+    Account, CallContext, CallOutcome, Chain, ContractId, Error, Event, MemoryStorage, Receipt,
+    ReceiptOutcome, Storage, TrapKind, account_key, decode_account,
 };
 
 /// The version 2 host functions, imported under their own names.
@@ -1103,4 +1103,429 @@ fn a_view_stays_a_view_down_the_stack_and_moves_no_tokens() {
     assert!(message.starts_with("transfer: "), "{message}");
     assert_eq!(net.balance(a.as_str()), 100);
     assert_eq!(net.balance(b.as_str()), 0);
+}
+
+// ---- native value ----------------------------------------------------------------------
+
+fn u128_at(bytes: &[u8]) -> u128 {
+    u128::from_le_bytes(bytes[..16].try_into().unwrap())
+}
+
+/// `xfer`'s input: the amount, then the receiver.
+fn xfer_args(amount: u128, to: &str) -> Vec<u8> {
+    let mut args = amount.to_le_bytes().to_vec();
+    args.extend_from_slice(to.as_bytes());
+    args
+}
+
+#[test]
+fn attached_amounts_move_before_the_method_and_back_on_a_trap() {
+    let mut net = Net::new();
+    let b = net.deploy(&hub(None, None));
+    let a = net.deploy(&hub(Some(&b), None));
+    net.fund("alice", 100);
+
+    let receipt = net.call_with(&a, "attached", b"", 30, GAS);
+    assert_eq!(u128_at(returned(&receipt)), 30);
+    assert_eq!((net.balance("alice"), net.balance(a.as_str())), (70, 30));
+
+    let receipt = net.call_with(&a, "attached_then_trap", b"", 30, GAS);
+    assert_eq!(trap(&receipt).0, TrapKind::Unreachable);
+    assert_eq!((net.balance("alice"), net.balance(a.as_str())), (70, 30));
+
+    for (who, amount) in [("alice", 71), ("nobody", 1)] {
+        let ctx = CallContext {
+            caller: who.into(),
+            amount,
+            ..ctx()
+        };
+        let err = net.chain.call(&a, "attached", b"", &ctx).unwrap_err();
+        assert_eq!(err.kind(), "insufficient_balance", "{err}");
+    }
+    assert_eq!((net.balance("alice"), net.balance(a.as_str())), (70, 30));
+
+    // A contract attaches 10 of its 30 to B, which sees them already in
+    // its balance when it starts.
+    let (st, value) = status(returned(&net.call(&a, "pay")));
+    assert_eq!((st, u128_at(&value)), (0, 10));
+    let (st, value) = status(returned(&net.call(&a, "pay_selfbal")));
+    assert_eq!((st, u128_at(&value)), (0, 20));
+    assert_eq!((net.balance(a.as_str()), net.balance(b.as_str())), (10, 20));
+    let receipt = net.call(&a, "pay");
+    assert_eq!(receipt.calls[0].amount, 10);
+    assert_eq!((net.balance(a.as_str()), net.balance(b.as_str())), (0, 30));
+    // Now A has nothing left to attach.
+    let (st, text) = status(returned(&net.call(&a, "pay")));
+    assert_eq!(st, 2);
+    assert!(
+        String::from_utf8(text)
+            .unwrap()
+            .starts_with("insufficient_balance: ")
+    );
+}
+
+#[test]
+fn transfer_follows_the_rules_of_a_transfer_transaction() {
+    let mut net = Net::new();
+    let x = net.deploy(&hub(None, None));
+    let ghost = "0".repeat(40);
+    net.fund(x.as_str(), 100);
+    net.fund("carol", 1);
+
+    // An implicit receiver is created, with its key.
+    let implicit = implicit_id();
+    let out = returned(&net.call_with(&x, "xfer", &xfer_args(7, &implicit), 0, GAS)).to_vec();
+    assert_eq!((u128_at(&out), out[16]), (7, 1), "as the call sees it");
+    let record = net.record(&implicit).expect("created");
+    assert_eq!(record.balance, 7);
+    assert_eq!(record.public_key, Some([0xab; 32]));
+    assert_eq!(net.balance(x.as_str()), 93);
+
+    let receipt = net.call_with(&x, "xfer", &xfer_args(7, "carol"), 0, GAS);
+    assert_eq!(u128_at(returned(&receipt)), 8);
+    assert_eq!(net.balance(x.as_str()), 86);
+
+    // To itself, or nothing: nothing moves.
+    let out = returned(&net.call_with(&x, "xfer", &xfer_args(50, x.as_str()), 0, GAS)).to_vec();
+    assert_eq!(u128_at(&out), 86);
+    let out = returned(&net.call_with(&x, "xfer", &xfer_args(0, "carol"), 0, GAS)).to_vec();
+    assert_eq!(u128_at(&out), 8);
+
+    let traps = [
+        (xfer_args(1, "bob"), "unknown account"),
+        // The receiver is checked before the amount.
+        (xfer_args(0, "bob"), "unknown account"),
+        (xfer_args(1000, "bob"), "unknown account"),
+        (xfer_args(1, &ghost), "unknown account"),
+        (xfer_args(87, "carol"), "insufficient balance"),
+        (xfer_args(87, x.as_str()), "insufficient balance"),
+        (xfer_args(1, "no spaces"), "invalid account id"),
+        (
+            xfer_args(1, &"a".repeat(65)),
+            "transfer: the account id is 65 bytes",
+        ),
+    ];
+    for (args, text) in traps {
+        let message = host_trap(&net.call_with(&x, "xfer", &args, 0, GAS));
+        assert!(
+            message.starts_with("transfer: ") && message.contains(text),
+            "{message}"
+        );
+    }
+    assert_eq!(net.balance(x.as_str()), 86);
+    assert_eq!(net.balance("carol"), 8);
+    assert_eq!(net.record("bob"), None);
+    assert_eq!(net.record(&ghost), None);
+
+    // `balance` of an account without a record: 0, flag 0.
+    let out = returned(&net.call_with(&x, "bal", b"nobody", 0, GAS)).to_vec();
+    assert_eq!((u128_at(&out), out[16]), (0, 0));
+    let out = returned(&net.call_with(&x, "bal", b"carol", 0, GAS)).to_vec();
+    assert_eq!((u128_at(&out), out[16]), (8, 1));
+    let message = host_trap(&net.call_with(&x, "bal", b"not valid", 0, GAS));
+    assert!(message.starts_with("balance: "), "{message}");
+}
+
+/// The hub with `carol` at 3000 plus `base` (= `setup`) and `with` (=
+/// `setup` then `snippet`).
+fn probe_raw(setup: &str, snippet: &str) -> Vec<u8> {
+    let items = hub_items(None, None)
+        + &data(3000, b"carol")
+        + &method("base", setup)
+        + &method("with", &format!("{setup} {snippet}"));
+    module(1, &items)
+}
+
+#[test]
+fn value_functions_charge_their_documented_fees() {
+    let f = fees();
+    let mut net = Net::new();
+    net.fund("carol", 0);
+
+    let id = net.deploy(&probe_raw("", "(call $attached_amount (i32.const 2048))"));
+    assert_eq!(
+        delta(&mut net, &id).0,
+        consts(1) + call_cost() + f.host_call_base + f.memory_write_per_byte * 16
+    );
+
+    let id = net.deploy(&probe_raw(
+        "",
+        "(drop (call $balance (i32.const 3000) (i32.const 5) (i32.const 2048)))",
+    ));
+    assert_eq!(
+        delta(&mut net, &id).0,
+        consts(3)
+            + call_cost()
+            + drop_cost()
+            + f.host_call_base
+            + f.memory_read_per_byte * 5
+            + f.memory_write_per_byte * 16
+            + f.balance_base
+    );
+
+    let id = net.deploy(&probe_raw(
+        "",
+        &format!("(call $transfer (i32.const 3000) (i32.const 5) (i32.const {FIVE}))"),
+    ));
+    net.fund(id.as_str(), 100);
+    let (gas, with) = delta(&mut net, &id);
+    assert!(with.is_success());
+    assert_eq!(
+        gas,
+        consts(3)
+            + call_cost()
+            + f.host_call_base
+            + f.memory_read_per_byte * (5 + 16)
+            + f.transfer_base
+    );
+    assert_eq!(net.balance("carol"), 5);
+}
+
+// ---- events ------------------------------------------------------------------------------
+
+#[test]
+fn events_are_kept_in_emission_order_only_when_every_frame_returned() {
+    let mut net = Net::new();
+    let c = net.deploy(&hub(None, None));
+    let b = net.deploy(&hub(Some(&c), None));
+    let a = net.deploy(&hub(Some(&b), Some(&c)));
+
+    let receipt = net.call(&a, "ev_go");
+    assert!(receipt.is_success(), "{receipt:?}");
+    assert_eq!(receipt.events, vec![event(&a, 1, 0), event(&a, 2, 1)]);
+    assert_eq!(receipt.calls[0].events_before, 1);
+    assert_eq!(receipt.calls[1].events_before, 2);
+    assert_eq!(
+        receipt.all_events(),
+        vec![
+            event(&a, 1, 0),
+            event(&b, 0, 2),
+            event(&b, 4, 3),
+            event(&a, 2, 1),
+            event(&c, 3, 4),
+        ]
+    );
+    assert_eq!(
+        receipt.calls[0].all_events(),
+        vec![event(&b, 0, 2), event(&b, 4, 3)]
+    );
+
+    // B emits, calls C (which emits and returns), then traps: none of
+    // theirs is kept, A's is.
+    let receipt = net.call(&a, "ev_trap_callee");
+    assert_eq!(status(returned(&receipt)).0, 1);
+    assert_eq!(receipt.all_events(), vec![event(&a, 1, 0)]);
+    let node = &receipt.calls[0];
+    assert!(node.events.is_empty());
+    assert!(matches!(
+        node.calls[0].outcome,
+        CallOutcome::Returned { .. }
+    ));
+    assert!(node.calls[0].events.is_empty());
+
+    // The caller traps after its callee returned: nothing is kept.
+    let receipt = net.call(&a, "ev_trap_after");
+    assert_eq!(trap(&receipt).0, TrapKind::Unreachable);
+    assert!(receipt.events.is_empty());
+    assert!(receipt.all_events().is_empty());
+}
+
+#[test]
+fn event_limits_are_per_frame_and_checked_before_the_charge() {
+    let f = fees();
+    let mut net = Net::new();
+    let b = net.deploy(&hub(None, None));
+    let a = net.deploy(&hub(Some(&b), None));
+
+    let message = host_trap(&net.call(&a, "ev_5_topics"));
+    assert!(
+        message.starts_with("emit_event: ") && message.contains("5 topics"),
+        "{message}"
+    );
+    let message = host_trap(&net.call(&a, "ev_101"));
+    assert!(
+        message.contains(&format!("more than {} events", f.max_events)),
+        "{message}"
+    );
+    let message = host_trap(&net.call(&a, "ev_bytes"));
+    assert!(
+        message.contains(&format!("at most {}", f.max_event_bytes)),
+        "{message}"
+    );
+    let receipt = net.call(&a, "ev_bytes_exact");
+    assert_eq!(receipt.events.len(), 2, "{receipt:?}");
+
+    // A frame's limits are its own: 100 events in A, 100 more in B.
+    let receipt = net.call(&a, "ev_100_then_call");
+    assert_eq!(status(returned(&receipt)).0, 0);
+    assert_eq!(receipt.events.len(), 100);
+    assert_eq!(receipt.calls[0].events.len(), 100);
+    assert_eq!(receipt.calls[0].events_before, 100);
+    assert_eq!(receipt.all_events().len(), 200);
+
+    // The fee: reading the topics and data, the base, per topic, per byte.
+    let id = net.deploy(&probe_raw("", &emit(2, 0)));
+    assert_eq!(
+        delta(&mut net, &id).0,
+        consts(4)
+            + call_cost()
+            + f.host_call_base
+            + f.memory_read_per_byte * (64 + 2)
+            + f.event_base
+            + f.event_per_topic * 2
+            + f.event_per_byte * 2
+    );
+    // Over a limit: only the base fee.
+    let id = net.deploy(&probe_raw(
+        "",
+        "(call $emit_event (i32.const 1100) (i32.const 5) (i32.const 1300) (i32.const 2))",
+    ));
+    let (gas, with) = delta(&mut net, &id);
+    host_trap(&with);
+    assert_eq!(gas, consts(4) + call_cost() + f.host_call_base);
+}
+
+// ---- keccak256 and ed25519_verify ----------------------------------------------------------
+
+#[test]
+fn keccak256_matches_known_vectors_and_its_fee() {
+    let f = fees();
+    let mut net = Net::new();
+    let items = method(
+        "k",
+        "(call $input (i64.const 0)) (call $read_register (i64.const 0) (i32.const 2048)) \
+         (call $keccak256 (i32.const 2048) (i32.wrap_i64 (call $register_len (i64.const 0))) (i64.const 1)) \
+         (call $read_register (i64.const 1) (i32.const 1024)) (call $value_return (i32.const 1024) (i32.const 32))",
+    );
+    let id = net.deploy(&module(1, &items));
+    let mut hash = |input: &[u8]| detvm_host::hex(returned(&net.call_with(&id, "k", input, 0, GAS)));
+    assert_eq!(
+        hash(b""),
+        "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    );
+    assert_eq!(
+        hash(b"abc"),
+        "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"
+    );
+    // The original Keccak padding, not SHA3-256's (a7ffc6f8… for "").
+    assert_ne!(
+        hash(b""),
+        "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a"
+    );
+    // Longer than one block (136 bytes).
+    let long = vec![0x61u8; 1000];
+    use sha3::Digest as _;
+    assert_eq!(
+        hash(&long),
+        detvm_host::hex(&sha3::Keccak256::digest(&long))
+    );
+
+    let id = net.deploy(&probe_raw(
+        "",
+        "(call $keccak256 (i32.const 0) (i32.const 100) (i64.const 1))",
+    ));
+    assert_eq!(
+        delta(&mut net, &id).0,
+        consts(3)
+            + call_cost()
+            + f.host_call_base
+            + f.memory_read_per_byte * 100
+            + f.keccak256_base
+            + f.keccak256_per_byte * 100
+    );
+}
+
+#[test]
+fn ed25519_verify_is_strict_and_never_traps_on_bad_keys() {
+    use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+    let f = fees();
+    let mut net = Net::new();
+    // Input: signature (64) ++ key (32) ++ message.
+    let setup = "(call $input (i64.const 0)) (call $read_register (i64.const 0) (i32.const 2048))";
+    let items = method(
+        "v",
+        &format!(
+            "{setup} (i32.store (i32.const 1024) (call $ed25519_verify (i32.const 2048) (i32.const 2112) \
+             (i32.const 2144) (i32.sub (i32.wrap_i64 (call $register_len (i64.const 0))) (i32.const 96)))) \
+             (call $value_return (i32.const 1024) (i32.const 4))"
+        ),
+    ) + &method("base", setup)
+        + &method(
+            "with",
+            &format!(
+                "{setup} (drop (call $ed25519_verify (i32.const 2048) (i32.const 2112) (i32.const 2144) (i32.const 5)))"
+            ),
+        );
+    let id = net.deploy(&module(1, &items));
+    let verify = |net: &mut Net, sig: &[u8], key: &[u8], msg: &[u8]| {
+        let input = [sig, key, msg].concat();
+        let out = returned(&net.call_with(&id, "v", &input, 0, GAS)).to_vec();
+        u32::from_le_bytes(out.try_into().unwrap())
+    };
+
+    let signing = SigningKey::from_bytes(&[7; 32]);
+    let key = signing.verifying_key().to_bytes();
+    let msg = b"hello";
+    let sig = signing.sign(msg).to_bytes();
+    assert_eq!(verify(&mut net, &sig, &key, msg), 1);
+    assert_eq!(
+        verify(&mut net, &sig, &key, b"hellp"),
+        0,
+        "tampered message"
+    );
+    let mut bad = sig;
+    bad[0] ^= 1;
+    assert_eq!(verify(&mut net, &bad, &key, msg), 0, "tampered R");
+    // S + L: the same point equation, a non-canonical scalar.
+    const L: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let mut high = sig;
+    let mut carry = 0u16;
+    for i in 0..32 {
+        let sum = u16::from(high[32 + i]) + u16::from(L[i]) + carry;
+        high[32 + i] = sum as u8;
+        carry = sum >> 8;
+    }
+    assert_eq!(carry, 0);
+    assert_eq!(verify(&mut net, &high, &key, msg), 0, "non-canonical S");
+    // A key that is not a curve point: 0, not a trap.
+    let not_a_point = (2u8..)
+        .map(|y| {
+            let mut k = [0u8; 32];
+            k[0] = y;
+            k
+        })
+        .find(|k| VerifyingKey::from_bytes(k).is_err())
+        .unwrap();
+    assert_eq!(verify(&mut net, &sig, &not_a_point, msg), 0);
+    // The identity as key, R the identity and S = 0 satisfy the
+    // cofactorless equation for every message; the strict rules refuse a
+    // small-order key.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let forged = [&identity[..], &[0u8; 32]].concat();
+    let weak = VerifyingKey::from_bytes(&identity).unwrap();
+    let forged_sig = ed25519_dalek::Signature::from_slice(&forged).unwrap();
+    assert!(weak.verify_strict(msg, &forged_sig).is_err());
+    assert_eq!(verify(&mut net, &forged, &identity, msg), 0);
+
+    // The fee, whatever the verdict.
+    let cost = consts(4)
+        + call_cost()
+        + drop_cost()
+        + f.host_call_base
+        + f.memory_read_per_byte * (96 + 5)
+        + f.ed25519_verify_base
+        + f.ed25519_verify_per_byte * 5;
+    for input in [
+        [&sig[..], &key, msg].concat(),
+        [&bad[..], &not_a_point, msg].concat(),
+    ] {
+        let base = net.call_with(&id, "base", &input, 0, GAS);
+        let with = net.call_with(&id, "with", &input, 0, GAS);
+        assert!(with.is_success());
+        assert_eq!(with.gas_used - base.gas_used, cost);
+    }
 }
