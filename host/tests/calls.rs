@@ -894,9 +894,9 @@ fn a_huge_return_value_is_paid_by_both_sides() {
 
 // ---- the call depth limit ---------------------------------------------------------
 
-/// A contract that writes key [depth] = "x" and calls itself with depth
-/// + 1, returning its callee's status and register. `down_strict` traps
-/// when its callee did not return.
+/// A contract that writes key [depth] = "x" and calls itself with the
+/// next depth, returning its callee's status and register. `down_strict`
+/// traps when its callee did not return.
 fn bomb(reentrant: bool) -> Vec<u8> {
     let marker = if reentrant {
         "(func (export \"__detvm_reentrant\"))"
