@@ -3,7 +3,7 @@
 //! lose precision above 2^53), `u64` as numbers.
 
 use detvm_chain::{Account, Action, Block, BlockHeader, SignedTransaction, TxOutcome, TxReceipt};
-use detvm_host::hex;
+use detvm_host::{CallNode, CallOutcome, Event, events_in_order, hex};
 use serde_json::{Value, json};
 
 /// A block header.
@@ -98,7 +98,7 @@ pub fn receipt(r: &TxReceipt, height: u64, index: u32) -> Value {
             outcome["message"] = json!(message);
         }
     }
-    json!({
+    let mut v = json!({
         "tx_hash": hex(&r.tx_hash),
         "block_height": height,
         "index": index,
@@ -110,7 +110,71 @@ pub fn receipt(r: &TxReceipt, height: u64, index: u32) -> Value {
             "key": hex(k),
             "value": v.as_ref().map(|v| hex(v)),
         })).collect::<Vec<_>>(),
+    });
+    call_effects(&mut v, &r.events, &r.calls);
+    v
+}
+
+/// The event fields of a call's answer (a transaction's receipt or a
+/// view): `events`, every event in emission order; `own_events`, the
+/// called contract's own; `calls`, the tree of calls it made.
+pub fn call_effects(v: &mut Value, own: &[Event], tree: &[CallNode]) {
+    v["events"] = events(&events_in_order(own, tree));
+    v["own_events"] = events(own);
+    v["calls"] = calls(tree);
+}
+
+/// One event: `{contract, topics: [hex], data: hex}`.
+pub fn event(e: &Event) -> Value {
+    json!({
+        "contract": e.contract,
+        "topics": e.topics.iter().map(|t| hex(t)).collect::<Vec<_>>(),
+        "data": hex(&e.data),
     })
+}
+
+/// A list of events.
+pub fn events(list: &[Event]) -> Value {
+    list.iter().map(event).collect()
+}
+
+/// A call tree: per call its callee, method, amount, gas, outcome, logs,
+/// own events, `events_before` and the calls it made.
+pub fn calls(tree: &[CallNode]) -> Value {
+    tree.iter()
+        .map(|c| {
+            json!({
+                "contract": c.contract,
+                "method": c.method,
+                "amount": c.amount.to_string(),
+                "gas_limit": c.gas_limit,
+                "gas_used": c.gas_used,
+                "outcome": call_outcome(&c.outcome),
+                "logs": c.logs,
+                "events": events(&c.events),
+                "events_before": c.events_before,
+                "calls": calls(&c.calls),
+            })
+        })
+        .collect()
+}
+
+/// How a nested call ended: `{status: returned, value}`,
+/// `{status: trapped, kind, message}` or `{status: refused, kind, message}`.
+pub fn call_outcome(o: &CallOutcome) -> Value {
+    let mut v = json!({ "status": o.name() });
+    match o {
+        CallOutcome::Returned { value } => v["value"] = json!(hex(value)),
+        CallOutcome::Trapped { kind, message } => {
+            v["kind"] = json!(kind);
+            v["message"] = json!(message);
+        }
+        CallOutcome::Refused { kind, message } => {
+            v["kind"] = json!(kind);
+            v["message"] = json!(message);
+        }
+    }
+    v
 }
 
 /// An account record.

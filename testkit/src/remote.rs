@@ -8,7 +8,7 @@
 //! against its transaction's hash).
 
 use detvm_chain::{Account, BlockHeader, SignedTransaction, TxOutcome, TxReceipt};
-use detvm_host::{ContractId, hex};
+use detvm_host::{CallNode, CallOutcome, ContractId, Event, events_in_order, hex};
 use jsonrpsee::core::ClientError;
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::core::params::ArrayParams;
@@ -309,6 +309,7 @@ impl<'a> Answer<'a> {
                 .transpose()?;
             state_changes.push((change.bytes("key")?, value));
         }
+        let (events, calls) = self.call_effects()?;
         let receipt = TxReceipt {
             tx_hash: self.hash("tx_hash")?,
             outcome: self.at("outcome").outcome()?,
@@ -316,12 +317,83 @@ impl<'a> Answer<'a> {
             fee: self.u128("fee")?,
             logs: self.strings("logs")?,
             state_changes,
-            events: Vec::new(),
-            calls: Vec::new(),
+            events,
+            calls,
         };
         let index = u32::try_from(self.u64("index")?)
             .map_err(|_| self.bad("a transaction index above u32".into()))?;
         Ok((receipt, self.u64("block_height")?, index))
+    }
+
+    /// The called contract's own events (`own_events`) and its call tree
+    /// (`calls`), checked against `events`, every event in emission order.
+    fn call_effects(&self) -> Result<(Vec<Event>, Vec<CallNode>), DevnetError> {
+        let own = self.events("own_events")?;
+        let calls = self.calls("calls")?;
+        if events_in_order(&own, &calls) != self.events("events")? {
+            return Err(self.bad(
+                "`events` is not `own_events` and the calls' events in emission order".into(),
+            ));
+        }
+        Ok((own, calls))
+    }
+
+    /// A list of events (`{contract, topics, data}`).
+    fn events(&self, name: &str) -> Result<Vec<Event>, DevnetError> {
+        self.items(name)?.iter().map(Answer::event).collect()
+    }
+
+    fn event(&self) -> Result<Event, DevnetError> {
+        let topics = self
+            .strings("topics")?
+            .iter()
+            .map(|t| {
+                unhex(t)
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| self.bad(format!("topic `{t}` is not 32 bytes of hex")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Event {
+            contract: self.str("contract")?.to_owned(),
+            topics,
+            data: self.bytes("data")?,
+        })
+    }
+
+    /// A call tree.
+    fn calls(&self, name: &str) -> Result<Vec<CallNode>, DevnetError> {
+        self.items(name)?.iter().map(Answer::call).collect()
+    }
+
+    fn call(&self) -> Result<CallNode, DevnetError> {
+        let outcome = self.at("outcome");
+        let outcome = match outcome.str("status")? {
+            "returned" => CallOutcome::Returned {
+                value: outcome.bytes("value")?,
+            },
+            "trapped" => CallOutcome::Trapped {
+                kind: outcome.str("kind")?.to_owned(),
+                message: outcome.opt_str("message")?.map(str::to_owned),
+            },
+            "refused" => CallOutcome::Refused {
+                kind: outcome.str("kind")?.to_owned(),
+                message: outcome.str("message")?.to_owned(),
+            },
+            other => return Err(self.bad(format!("unknown call status `{other}`"))),
+        };
+        Ok(CallNode {
+            contract: self.str("contract")?.to_owned(),
+            method: self.str("method")?.to_owned(),
+            amount: self.u128("amount")?,
+            gas_limit: self.u64("gas_limit")?,
+            gas_used: self.u64("gas_used")?,
+            outcome,
+            logs: self.strings("logs")?,
+            events: self.events("events")?,
+            events_before: u32::try_from(self.u64("events_before")?)
+                .map_err(|_| self.bad("`events_before` above u32".into()))?,
+            calls: self.calls("calls")?,
+        })
     }
 
     /// An account (`get_account`).
@@ -502,5 +574,282 @@ impl DevChain for RemoteDevnet {
     fn mine(&mut self) -> Result<BlockHeader, DevnetError> {
         let v = self.request("dev_mine", Vec::new())?;
         Answer::new("dev_mine", &v).header()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Receipts with events and call trees come back from a node exactly
+    //! as a [`Devnet`] makes them.
+
+    use detvm_chain::{Action, Keypair, Transaction, merkle_root};
+    use detvm_node::{NodeConfig, RunningNode};
+    use serde_json::json;
+
+    use super::*;
+    use crate::devnet::Devnet;
+
+    // The contracts of `node/tests/events.rs`, compiled from this WAT.
+    //
+    // EMITTER: `emit` logs "b-log", emits topics ["topic/b" padded with
+    // dots to 32 bytes, its 32-byte input] with data "from-b" and returns
+    // "ok"; `emit_then_trap` emits ["topic/b…"] and traps.
+    //
+    //   (module
+    //     (import "env" "input" (func $input (param i64)))
+    //     (import "env" "read_register" (func $read (param i64 i32)))
+    //     (import "env" "emit_event" (func $emit (param i32 i32 i32 i32)))
+    //     (import "env" "log_utf8" (func $log (param i32 i32)))
+    //     (import "env" "value_return" (func $ret (param i32 i32)))
+    //     (memory 1)
+    //     (data (i32.const 0) "topic/b.........................")
+    //     (data (i32.const 64) "from-b")
+    //     (data (i32.const 80) "b-log")
+    //     (data (i32.const 96) "ok")
+    //     (func (export "emit")
+    //       (call $input (i64.const 0))
+    //       (call $read (i64.const 0) (i32.const 32))
+    //       (call $log (i32.const 80) (i32.const 5))
+    //       (call $emit (i32.const 0) (i32.const 2) (i32.const 64) (i32.const 6))
+    //       (call $ret (i32.const 96) (i32.const 2)))
+    //     (func (export "emit_then_trap")
+    //       (call $emit (i32.const 0) (i32.const 1) (i32.const 64) (i32.const 6))
+    //       unreachable))
+    //
+    // CALLER (input: the emitter's id): `go` emits ["topic/a1…"] "a1",
+    // calls `emit` with "topic/x…" and 7 tokens, emits ["topic/a2…"] "a2",
+    // calls `emit_then_trap` (trapped) and `nope` (refused);
+    // `go_then_trap` calls `emit`, then traps.
+    //
+    //   (module
+    //     (import "env" "input" (func $input (param i64)))
+    //     (import "env" "read_register" (func $read (param i64 i32)))
+    //     (import "env" "emit_event" (func $emit (param i32 i32 i32 i32)))
+    //     (import "env" "call_contract"
+    //       (func $call (param i32 i32 i32 i32 i32 i32 i32 i64 i64) (result i32)))
+    //     (memory 1)
+    //     (data (i32.const 64) "emit")
+    //     (data (i32.const 80) "emit_then_trap")
+    //     (data (i32.const 100) "nope")
+    //     (data (i32.const 128) "topic/x.........................")
+    //     (data (i32.const 160) "\07")
+    //     (data (i32.const 192) "topic/a1........................")
+    //     (data (i32.const 224) "topic/a2........................")
+    //     (data (i32.const 256) "a1a2")
+    //     (func $callee
+    //       (call $input (i64.const 0))
+    //       (call $read (i64.const 0) (i32.const 0)))
+    //     (func $call_emit
+    //       (drop (call $call (i32.const 0) (i32.const 40) (i32.const 64) (i32.const 4)
+    //         (i32.const 128) (i32.const 32) (i32.const 160) (i64.const 2000000) (i64.const 1))))
+    //     (func (export "go")
+    //       (call $callee)
+    //       (call $emit (i32.const 192) (i32.const 1) (i32.const 256) (i32.const 2))
+    //       (call $call_emit)
+    //       (call $emit (i32.const 224) (i32.const 1) (i32.const 258) (i32.const 2))
+    //       (drop (call $call (i32.const 0) (i32.const 40) (i32.const 80) (i32.const 14)
+    //         (i32.const 0) (i32.const 0) (i32.const 176) (i64.const 2000000) (i64.const 1)))
+    //       (drop (call $call (i32.const 0) (i32.const 40) (i32.const 100) (i32.const 4)
+    //         (i32.const 0) (i32.const 0) (i32.const 176) (i64.const 2000000) (i64.const 1))))
+    //     (func (export "go_then_trap")
+    //       (call $callee)
+    //       (call $call_emit)
+    //       unreachable))
+    const EMITTER: &str = concat!(
+        "0061736d0100000001190560017e0060027e7f0060047f7f7f7f0060027f7f006000000254050365",
+        "6e7605696e707574000003656e760d726561645f7265676973746572000103656e760a656d69745f",
+        "6576656e74000203656e76086c6f675f75746638000303656e760c76616c75655f72657475726e00",
+        "030303020404050301000107190204656d697400050e656d69745f7468656e5f7472617000060a36",
+        "0225004200100042004120100141d000410510034100410241c0004106100241e000410210040b0e",
+        "004100410141c00041061002000b0b45040041000b20746f7069632f622e2e2e2e2e2e2e2e2e2e2e",
+        "2e2e2e2e2e2e2e2e2e2e2e2e2e2e0041c0000b0666726f6d2d620041d0000b05622d6c6f670041e0",
+        "000b026f6b0025046e616d65011e050005696e7075740104726561640204656d697403036c6f6704",
+        "03726574",
+    );
+    const CALLER: &str = concat!(
+        "0061736d0100000001210560017e0060027e7f0060047f7f7f7f0060097f7f7f7f7f7f7f7e7e017f",
+        "60000002460403656e7605696e707574000003656e760d726561645f726567697374657200010365",
+        "6e760a656d69745f6576656e74000203656e760d63616c6c5f636f6e747261637400030305040404",
+        "0404050301000107150202676f00060c676f5f7468656e5f7472617000070a8701040c0042001000",
+        "4200410010010b1d004100412841c0004104418001412041a001428089fa00420110031a0b520010",
+        "0441c001410141800241021002100541e0014101418202410210024100412841d000410e41004100",
+        "41b001428089fa00420110031a4100412841e40041044100410041b001428089fa00420110031a0b",
+        "070010041005000b0bac01080041c0000b04656d69740041d0000b0e656d69745f7468656e5f7472",
+        "61700041e4000b046e6f7065004180010b20746f7069632f782e2e2e2e2e2e2e2e2e2e2e2e2e2e2e",
+        "2e2e2e2e2e2e2e2e2e2e0041a0010b01070041c0010b20746f7069632f61312e2e2e2e2e2e2e2e2e",
+        "2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e0041e0010b20746f7069632f61322e2e2e2e2e2e2e2e2e2e2e",
+        "2e2e2e2e2e2e2e2e2e2e2e2e2e004180020b04613161320034046e616d65012d060005696e707574",
+        "0104726561640204656d6974030463616c6c040663616c6c6565050963616c6c5f656d6974",
+    );
+
+    fn topic(name: &str) -> [u8; 32] {
+        let mut t = [b'.'; 32];
+        t[..name.len()].copy_from_slice(name.as_bytes());
+        t
+    }
+
+    fn sign(nonce: u64, action: Action) -> SignedTransaction {
+        let key = Keypair::dev(0);
+        Transaction {
+            chain_id: "detvm-dev".into(),
+            signer: key.implicit_id(),
+            public_key: key.public_key(),
+            nonce,
+            gas_limit: 50_000_000,
+            action,
+        }
+        .sign(&key)
+    }
+
+    fn call(
+        nonce: u64,
+        contract: &str,
+        method: &str,
+        args: &[u8],
+        amount: u128,
+    ) -> SignedTransaction {
+        sign(
+            nonce,
+            Action::Call {
+                contract: contract.to_owned(),
+                method: method.into(),
+                args: args.to_vec(),
+                amount,
+            },
+        )
+    }
+
+    /// A dev node on a loopback port, on a runtime of its own; stopped
+    /// when dropped.
+    struct TestNode {
+        runtime: tokio::runtime::Runtime,
+        node: Option<RunningNode>,
+    }
+
+    impl Drop for TestNode {
+        fn drop(&mut self) {
+            if let Some(node) = self.node.take() {
+                self.runtime.block_on(node.stop());
+            }
+        }
+    }
+
+    fn start_node() -> (TestNode, RemoteDevnet) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let node = runtime
+            .block_on(detvm_node::start(NodeConfig::dev()))
+            .expect("the node starts");
+        assert!(node.addr.ip().is_loopback());
+        let url = format!("http://{}", node.addr);
+        let test_node = TestNode {
+            runtime,
+            node: Some(node),
+        };
+        let remote = RemoteDevnet::connect(&url).expect("the node answers");
+        (test_node, remote)
+    }
+
+    #[test]
+    fn receipts_with_events_and_calls_round_trip_exactly() {
+        let emitter = unhex(EMITTER).unwrap();
+        let caller = unhex(CALLER).unwrap();
+        let mut devnet = Devnet::new();
+        let (node, mut remote) = start_node();
+
+        let deploy_b = sign(0, Action::Deploy { code: emitter });
+        let deploy_a = sign(1, Action::Deploy { code: caller });
+        let b = devnet
+            .send_signed(deploy_b.clone())
+            .unwrap()
+            .deployed()
+            .unwrap();
+        let a = devnet
+            .send_signed(deploy_a.clone())
+            .unwrap()
+            .deployed()
+            .unwrap();
+        remote.send_signed(deploy_b).unwrap();
+        remote.send_signed(deploy_a).unwrap();
+        let (a, b) = (a.as_str(), b.as_str());
+
+        let txs = [
+            call(2, a, "go", b.as_bytes(), 10),
+            call(3, a, "go_then_trap", b.as_bytes(), 0),
+            call(4, b, "emit_then_trap", b"", 0),
+            call(5, b, "emit", &topic("topic/y"), 0),
+        ];
+        for tx in txs {
+            let here = devnet.send_signed(tx.clone()).unwrap();
+            let there = remote.send_signed(tx).unwrap();
+            assert_eq!(there.receipt, here.receipt);
+            assert_eq!(there.receipt.hash(), here.receipt.hash());
+            // The node's header commits to the receipts as rebuilt.
+            let header = remote.header(there.height).unwrap();
+            let rebuilt = remote.receipts(there.height).unwrap();
+            assert_eq!(rebuilt, std::slice::from_ref(&here.receipt));
+            assert_eq!(
+                header.receipts_root,
+                merkle_root(&rebuilt.iter().map(TxReceipt::hash).collect::<Vec<_>>())
+            );
+        }
+        // The nested call's event is really there (not two empty lists).
+        let go = devnet.ledger().receipts(3).unwrap().unwrap();
+        assert_eq!(go[0].all_events().len(), 3);
+        assert_eq!(go[0].calls.len(), 3);
+        assert_eq!(go[0].calls[0].events[0].contract, b);
+        drop(remote);
+        drop(node);
+    }
+
+    #[test]
+    fn events_that_disagree_with_the_tree_are_a_bad_answer() {
+        let e = |data: &str| json!({ "contract": "c", "topics": [hex(&[1; 32])], "data": data });
+        let answer = |events: Value| {
+            json!({
+                "tx_hash": hex(&[0; 32]),
+                "block_height": 1,
+                "index": 0,
+                "outcome": { "status": "returned", "value": "" },
+                "gas_used": 1,
+                "fee": "1",
+                "logs": [],
+                "state_changes": [],
+                "events": events,
+                "own_events": [e("aa")],
+                "calls": [{
+                    "contract": "d", "method": "m", "amount": "340282366920938463463374607431768211455",
+                    "gas_limit": 5, "gas_used": 4,
+                    "outcome": { "status": "refused", "kind": "k", "message": "why" },
+                    "logs": ["l"], "events": [e("bb")], "events_before": 0, "calls": [],
+                }],
+            })
+        };
+        let good = answer(json!([e("bb"), e("aa")]));
+        let (receipt, _, _) = Answer::new("get_receipt", &good).receipt().unwrap();
+        assert_eq!(receipt.events.len(), 1);
+        assert_eq!(receipt.calls[0].amount, u128::MAX);
+        assert_eq!(
+            receipt.calls[0].outcome,
+            CallOutcome::Refused {
+                kind: "k".into(),
+                message: "why".into()
+            }
+        );
+        assert_eq!(receipt.all_events()[0].data, [0xbb]);
+        for bad in [
+            answer(json!([e("aa"), e("bb")])),
+            answer(json!([e("bb")])),
+            answer(json!([
+                e("bb"),
+                json!({ "contract": "c", "topics": ["01"], "data": "aa" })
+            ])),
+        ] {
+            let r = Answer::new("get_receipt", &bad).receipt();
+            assert!(matches!(r, Err(DevnetError::BadAnswer { .. })), "{r:?}");
+        }
     }
 }
