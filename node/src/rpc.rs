@@ -33,6 +33,8 @@ pub mod codes {
     pub const BAD_TIMESTAMP: i32 = 1007;
     /// Code refused by the deploy rules (`dev_set_code`); `data.kind` says why.
     pub const CODE_REJECTED: i32 = 1008;
+    /// A query matched more results than one answer holds; narrow it.
+    pub const TOO_MANY_RESULTS: i32 = 1009;
     /// The node failed (storage, engine).
     pub const NODE_ERROR: i32 = -32603;
     /// Parameters that do not decode.
@@ -82,7 +84,10 @@ fn trace_json(
     v
 }
 
-/// The log entries of a block's calls, optionally of one contract.
+/// The log entries of a block's calls, optionally of one contract: one
+/// per call frame with log lines, the transaction's call (`depth` 0) and
+/// then every nested call depth first in call order (`depth` 1 and up),
+/// trapped frames included (logs are kept when a call traps).
 fn block_logs(
     block: &detvm_chain::Block,
     receipts: &[detvm_chain::TxReceipt],
@@ -96,16 +101,218 @@ fn block_logs(
         else {
             continue;
         };
-        if contract.is_some_and(|c| c != called) || r.logs.is_empty() {
-            continue;
+        let mut frames = vec![(0, called.as_str(), &r.logs)];
+        nested_frames(&r.calls, 1, &mut frames);
+        for (depth, frame_contract, logs) in frames {
+            if contract.is_some_and(|c| c != frame_contract) || logs.is_empty() {
+                continue;
+            }
+            out.push(json!({
+                "block_height": block.header.height,
+                "tx_hash": hex(&r.tx_hash),
+                "index": index,
+                "contract": frame_contract,
+                "depth": depth,
+                "logs": logs,
+            }));
         }
-        out.push(json!({
-            "block_height": block.header.height,
-            "tx_hash": hex(&r.tx_hash),
-            "index": index,
-            "contract": called,
-            "logs": r.logs,
-        }));
+    }
+    out
+}
+
+/// Every call of a tree, depth first in call order, with its depth, its
+/// callee and its log lines.
+fn nested_frames<'a>(
+    calls: &'a [detvm_host::CallNode],
+    depth: usize,
+    out: &mut Vec<(usize, &'a str, &'a Vec<String>)>,
+) {
+    for call in calls {
+        out.push((depth, call.contract.as_str(), &call.logs));
+        nested_frames(&call.calls, depth + 1, out);
+    }
+}
+
+/// The heights a `get_logs` / `get_events` filter scans: `to` defaults to
+/// the head, `from` to the `MAX_LOG_BLOCKS`-th block before `to`. The span
+/// asked for is checked before it is cut at the head.
+fn scan_range(
+    from: Option<u64>,
+    to: Option<u64>,
+    head: u64,
+) -> Result<std::ops::RangeInclusive<u64>, ErrorObjectOwned> {
+    let to = to.unwrap_or(head);
+    let from = from.unwrap_or(to.saturating_sub(MAX_LOG_BLOCKS - 1));
+    if from > to || to - from >= MAX_LOG_BLOCKS {
+        return Err(invalid_params(format!(
+            "a filter spans 1 to {MAX_LOG_BLOCKS} blocks (from_height <= to_height)"
+        )));
+    }
+    Ok(from.max(1)..=to.min(head))
+}
+
+/// An event filter (`get_events`, `subscribe_events`; `docs/rpc.md`).
+#[derive(Debug, Default, Clone)]
+struct EventFilter {
+    /// Only events this contract emitted.
+    contract: Option<String>,
+    /// Per topic position: `None` matches anything, else one of these.
+    topics: Vec<Option<Vec<[u8; 32]>>>,
+    from_height: Option<u64>,
+    to_height: Option<u64>,
+}
+
+impl EventFilter {
+    /// Parses a filter object (`null` or absent: every event); anything
+    /// malformed is an invalid-params error.
+    fn parse(value: Option<Value>) -> Result<Self, ErrorObjectOwned> {
+        let map = match value {
+            None | Some(Value::Null) => return Ok(Self::default()),
+            Some(Value::Object(map)) => map,
+            Some(other) => {
+                return Err(invalid_params(format!(
+                    "an event filter is an object, not {other}"
+                )));
+            }
+        };
+        let mut filter = Self::default();
+        for (name, field) in map {
+            match (name.as_str(), field) {
+                (_, Value::Null) => {}
+                ("contract", Value::String(text)) => {
+                    let id = ContractId::parse(&text).ok_or_else(|| {
+                        invalid_params(format!(
+                            "filter contract `{text}`: a contract id is 40 lowercase hex digits"
+                        ))
+                    })?;
+                    filter.contract = Some(id.as_str().to_owned());
+                }
+                ("topics", Value::Array(positions)) => {
+                    if positions.len() > MAX_FILTER_TOPICS {
+                        return Err(invalid_params(format!(
+                            "filter topics: an event has at most {MAX_FILTER_TOPICS} topics, {} given",
+                            positions.len()
+                        )));
+                    }
+                    filter.topics = positions
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, p)| parse_topic_position(i, p))
+                        .collect::<Result<_, _>>()?;
+                }
+                (h @ ("from_height" | "to_height"), Value::Number(n)) => {
+                    let n = n.as_u64().ok_or_else(|| {
+                        invalid_params(format!("filter {h}: a non-negative integer"))
+                    })?;
+                    if h == "from_height" {
+                        filter.from_height = Some(n);
+                    } else {
+                        filter.to_height = Some(n);
+                    }
+                }
+                (known @ ("contract" | "topics" | "from_height" | "to_height"), other) => {
+                    return Err(invalid_params(format!(
+                        "filter {known}: unexpected {other}"
+                    )));
+                }
+                (unknown, _) => {
+                    return Err(invalid_params(format!(
+                        "unknown filter field `{unknown}` (contract, topics, from_height, to_height)"
+                    )));
+                }
+            }
+        }
+        if let (Some(from), Some(to)) = (filter.from_height, filter.to_height)
+            && from > to
+        {
+            return Err(invalid_params(format!(
+                "filter from_height {from} is above to_height {to}"
+            )));
+        }
+        Ok(filter)
+    }
+
+    /// Whether `event`, in a block at `height`, passes.
+    fn matches(&self, height: u64, event: &detvm_host::Event) -> bool {
+        self.from_height.is_none_or(|h| height >= h)
+            && self.to_height.is_none_or(|h| height <= h)
+            && self.contract.as_deref().is_none_or(|c| c == event.contract)
+            && self
+                .topics
+                .iter()
+                .enumerate()
+                .all(|(i, wanted)| match wanted {
+                    None => true,
+                    Some(any) => event.topics.get(i).is_some_and(|t| any.contains(t)),
+                })
+    }
+}
+
+/// Most topics an event has (`max_event_topics` of the host fees), so the
+/// most positions a filter may constrain.
+pub const MAX_FILTER_TOPICS: usize = 4;
+/// Most alternatives one topic position of a filter may list.
+pub const MAX_TOPIC_ALTERNATIVES: usize = 16;
+/// Most events one `get_events` answer holds.
+pub const MAX_EVENT_RESULTS: usize = 10_000;
+
+/// One position of a filter's `topics`: `null` (any), a topic, or a list
+/// of topics (any of them).
+fn parse_topic_position(i: usize, p: Value) -> Result<Option<Vec<[u8; 32]>>, ErrorObjectOwned> {
+    let topic = |v: &Value| -> Result<[u8; 32], ErrorObjectOwned> {
+        let text = v.as_str().ok_or_else(|| {
+            invalid_params(format!(
+                "filter topic {i}: a topic is a hex string, not {v}"
+            ))
+        })?;
+        parse_hex(text, &format!("filter topic {i}"))?
+            .try_into()
+            .map_err(|_| {
+                invalid_params(format!(
+                    "filter topic {i}: a topic is 32 bytes (64 hex digits)"
+                ))
+            })
+    };
+    match &p {
+        Value::Null => Ok(None),
+        Value::String(_) => Ok(Some(vec![topic(&p)?])),
+        Value::Array(any) if !any.is_empty() && any.len() <= MAX_TOPIC_ALTERNATIVES => {
+            Ok(Some(any.iter().map(topic).collect::<Result<_, _>>()?))
+        }
+        Value::Array(_) => Err(invalid_params(format!(
+            "filter topic {i}: a list of 1 to {MAX_TOPIC_ALTERNATIVES} topics"
+        ))),
+        other => Err(invalid_params(format!(
+            "filter topic {i}: null, a topic or a list of topics, not {other}"
+        ))),
+    }
+}
+
+/// The events of a block's transactions that pass `filter`, in block
+/// order and, within a transaction, in emission order.
+fn block_events(
+    block: &detvm_chain::Block,
+    receipts: &[detvm_chain::TxReceipt],
+    filter: &EventFilter,
+) -> Vec<Value> {
+    let height = block.header.height;
+    let mut out = Vec::new();
+    for (tx_index, r) in receipts.iter().enumerate() {
+        for (event_index, e) in r.all_events().iter().enumerate() {
+            if !filter.matches(height, e) {
+                continue;
+            }
+            let mut item = json!({
+                "block_height": height,
+                "tx_hash": hex(&r.tx_hash),
+                "tx_index": tx_index,
+                "event_index": event_index,
+            });
+            if let (Value::Object(item), Value::Object(fields)) = (&mut item, render::event(e)) {
+                item.extend(fields);
+            }
+            out.push(item);
+        }
     }
     out
 }
@@ -424,7 +631,10 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
                     json!({ "status": "trapped", "kind": kind.name(), "message": message })
                 }
             };
-            Ok(json!({ "outcome": outcome, "gas_used": receipt.gas_used, "logs": receipt.logs }))
+            let mut v =
+                json!({ "outcome": outcome, "gas_used": receipt.gas_used, "logs": receipt.logs });
+            render::call_effects(&mut v, &receipt.events, &receipt.calls);
+            Ok(v)
         })
         .await
     })?;
@@ -805,18 +1015,8 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
         let from = filter["from_height"].as_u64();
         let to = filter["to_height"].as_u64();
         on(&ctx, move |s| {
-            let head = s.ledger.head().height;
-            // The span asked for is checked before it is cut at the head.
-            let to = to.unwrap_or(head);
-            let from = from.unwrap_or(to.saturating_sub(MAX_LOG_BLOCKS - 1));
-            if from > to || to - from >= MAX_LOG_BLOCKS {
-                return Err(invalid_params(format!(
-                    "a log filter spans 1 to {MAX_LOG_BLOCKS} blocks"
-                )));
-            }
-            let to = to.min(head);
             let mut out = Vec::new();
-            for height in from.max(1)..=to {
+            for height in scan_range(from, to, s.ledger.head().height)? {
                 let Some(block) = s.ledger.block(height).map_err(node_err)? else {
                     continue;
                 };
@@ -853,6 +1053,77 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
                                 }
                             }
                         }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => break,
+                    },
+                }
+            }
+            Ok(())
+        },
+    )?;
+
+    m.register_async_method("get_events", |params: Params<'static>, ctx, _| async move {
+        let filter = EventFilter::parse(params.sequence().optional_next()?)?;
+        on(&ctx, move |s| {
+            let mut out = Vec::new();
+            let range = scan_range(filter.from_height, filter.to_height, s.ledger.head().height)?;
+            for height in range {
+                let Some(block) = s.ledger.block(height).map_err(node_err)? else {
+                    continue;
+                };
+                let receipts = s
+                    .ledger
+                    .receipts(height)
+                    .map_err(node_err)?
+                    .unwrap_or_default();
+                out.extend(block_events(&block, &receipts, &filter));
+                if out.len() > MAX_EVENT_RESULTS {
+                    return Err(error(
+                        codes::TOO_MANY_RESULTS,
+                        format!(
+                            "more than {MAX_EVENT_RESULTS} events match by height {height}; \
+                             narrow the filter or the height range"
+                        ),
+                        Some(json!({ "height": height })),
+                    ));
+                }
+            }
+            Ok(Value::Array(out))
+        })
+        .await
+    })?;
+
+    m.register_subscription(
+        "subscribe_events",
+        "event",
+        "unsubscribe_events",
+        |params: Params<'static>, pending: PendingSubscriptionSink, ctx: Arc<Context>, _| async move {
+            let filter = match params
+                .sequence()
+                .optional_next::<Value>()
+                .and_then(EventFilter::parse)
+            {
+                Ok(filter) => filter,
+                Err(e) => {
+                    pending.reject(e).await;
+                    return Ok(());
+                }
+            };
+            let mut blocks = ctx.events.subscribe();
+            let sink = pending.accept().await?;
+            loop {
+                tokio::select! {
+                    _ = sink.closed() => break,
+                    next = blocks.recv() => match next {
+                        Ok(c) => {
+                            for item in block_events(&c.block, &c.receipts, &filter) {
+                                let raw = serde_json::value::to_raw_value(&item)?;
+                                if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
+                                    return Ok(());
+                                }
+                            }
+                        }
+                        // A slow subscriber misses blocks; `get_events` finds them.
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                         Err(_) => break,
                     },
