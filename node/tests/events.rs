@@ -641,3 +641,52 @@ async fn bad_event_filters_are_invalid_params() {
     assert_eq!(status["chain_id"], "detvm-dev");
     chain.stop().await;
 }
+
+/// `burst` emits 100 events (no topics, no data): the most one frame may.
+const BURST: &str = r#"(module
+  (import "env" "emit_event" (func $emit (param i32 i32 i32 i32)))
+  (memory 1)
+  (func (export "burst") (local $i i32)
+    (loop $again
+      (call $emit (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $again (i32.lt_u (local.get $i) (i32.const 100))))))"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_holds_at_most_ten_thousand_events() {
+    let mut chain = Chain::start().await;
+    let burst = chain.deploy(wat::parse_str(BURST).unwrap()).await;
+    let mut last = Value::Null;
+    for _ in 0..101 {
+        last = chain
+            .send(Action::Call {
+                contract: burst.clone(),
+                method: "burst".into(),
+                args: Vec::new(),
+                amount: 0,
+            })
+            .await;
+        assert_eq!(last["events"].as_array().unwrap().len(), 100);
+    }
+    let r = chain.events(json!({ "contract": burst })).await;
+    match r.unwrap_err() {
+        jsonrpsee::core::ClientError::Call(obj) => {
+            assert_eq!(obj.code(), 1009);
+            let data: Value = serde_json::from_str(obj.data().unwrap().get()).unwrap();
+            assert_eq!(
+                data["height"], last["block_height"],
+                "passed in the last block"
+            );
+        }
+        other => panic!("not a call error: {other}"),
+    }
+    // A narrower range answers.
+    let head = last["block_height"].as_u64().unwrap();
+    let some = chain
+        .events(json!({ "contract": burst, "from_height": head - 49 }))
+        .await
+        .unwrap();
+    assert_eq!(some.as_array().unwrap().len(), 5_000);
+    assert_eq!(some[4_999]["event_index"], 99);
+    chain.stop().await;
+}
