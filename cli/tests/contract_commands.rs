@@ -463,3 +463,80 @@ fn killing_a_call_at_any_moment_keeps_a_complete_state() {
     }
     assert!(committed >= 3);
 }
+
+/// `ping` emits an event (topic 0x11…, data "pong") and returns "pong".
+const CALLEE: &str = r#"(module
+  (import "env" "emit_event" (func $emit (param i32 i32 i32 i32)))
+  (import "env" "value_return" (func $return (param i32 i32)))
+  (memory 1)
+  (data (i32.const 0) "\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11\11")
+  (data (i32.const 64) "pong")
+  (func (export "ping")
+    (call $emit (i32.const 0) (i32.const 1) (i32.const 64) (i32.const 4))
+    (call $return (i32.const 64) (i32.const 4))))"#;
+
+/// `relay` calls `ping` of the contract whose id is its input, then emits
+/// its own event (no topics, data "after").
+const RELAY: &str = r#"(module
+  (import "env" "input" (func $input (param i64)))
+  (import "env" "read_register" (func $read (param i64 i32)))
+  (import "env" "emit_event" (func $emit (param i32 i32 i32 i32)))
+  (import "env" "call_contract"
+    (func $call (param i32 i32 i32 i32 i32 i32 i32 i64 i64) (result i32)))
+  (memory 1)
+  (data (i32.const 100) "ping")
+  (data (i32.const 120) "after")
+  (func (export "relay")
+    (call $input (i64.const 0))
+    (call $read (i64.const 0) (i32.const 0))
+    (if (call $call (i32.const 0) (i32.const 40) (i32.const 100) (i32.const 4)
+                    (i32.const 300) (i32.const 0) (i32.const 200)
+                    (i64.const 1000000) (i64.const 1))
+      (then unreachable))
+    (call $emit (i32.const 0) (i32.const 0) (i32.const 120) (i32.const 5))))"#;
+
+#[test]
+fn call_shows_the_nested_calls_and_events() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("callee.wat"), CALLEE).unwrap();
+    std::fs::write(dir.path().join("relay.wat"), RELAY).unwrap();
+    let callee = stdout_of(&detvm_in(dir.path(), &["deploy", "callee.wat"]));
+    let relay = stdout_of(&detvm_in(dir.path(), &["deploy", "relay.wat"]));
+    let input = format!("0x{}", detvm_host::hex(callee.as_bytes()));
+    let output = detvm_in(dir.path(), &["call", &relay, "relay", &input, "--json"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json = json_of(&output);
+    let calls = json["calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["contract"], callee.as_str());
+    assert_eq!(calls[0]["method"], "ping");
+    assert_eq!(calls[0]["outcome"], "returned");
+    assert_eq!(
+        calls[0]["return"],
+        format!("0x{}", detvm_host::hex(b"pong"))
+    );
+    assert_eq!(calls[0]["gas_limit"], 1_000_000);
+    let used = calls[0]["gas_used"].as_u64().unwrap();
+    assert!(used > 0 && used < 1_000_000, "{used}");
+    // Emission order: the callee's event, then the relay's own.
+    let events = json["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["contract"], callee.as_str());
+    assert_eq!(events[0]["topics"][0], format!("0x{}", "11".repeat(32)));
+    assert_eq!(events[0]["data"], format!("0x{}", detvm_host::hex(b"pong")));
+    assert_eq!(events[1]["contract"], relay.as_str());
+    assert_eq!(events[1]["topics"].as_array().unwrap().len(), 0);
+
+    let text = detvm_in(dir.path(), &["call", &relay, "relay", &input]);
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    assert!(
+        stderr.contains(&format!("call {callee}.ping -> returned (gas ")),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("event {callee} [0x")), "{stderr}");
+}

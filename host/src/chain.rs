@@ -490,7 +490,7 @@ impl Chain {
         args: &[u8],
         ctx: &CallContext,
         read_only: bool,
-    ) -> Result<(Receipt, BTreeMap<Vec<u8>, Option<Vec<u8>>>), Error> {
+    ) -> Result<(Receipt, GlobalChanges), Error> {
         check_account(&ctx.caller)?;
         if args.len() as u64 > self.rt.fees.max_input_len {
             return Err(Error::InputTooLong {
@@ -548,6 +548,9 @@ impl Chain {
         Ok((receipt, changes))
     }
 }
+
+/// Global state keys a call changed, with their final values.
+type GlobalChanges = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
 /// What is stored per contract.
 #[derive(Debug, BorshSerialize, BorshDeserialize)]

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use detvm_host::{ContractId, Receipt, ReceiptOutcome, hex};
+use detvm_host::{CallNode, CallOutcome, ContractId, Event, Receipt, ReceiptOutcome, hex};
 use serde_json::{Value as Json, json};
 
 use crate::Status;
@@ -147,8 +147,63 @@ pub fn receipt_json(receipt: &Receipt) -> Json {
             .map(|(key, value)| json!({ "key": hex0x(key), "value": value.as_deref().map(hex0x) }))
             .collect(),
     );
+    object["events"] = Json::Array(receipt.all_events().iter().map(event_json).collect());
+    object["calls"] = Json::Array(receipt.calls.iter().map(call_json).collect());
     object["receipt_hash"] = json!(hex(&receipt.hash()));
     object
+}
+
+fn event_json(event: &Event) -> Json {
+    json!({
+        "contract": event.contract,
+        "topics": event.topics.iter().map(|t| hex0x(t)).collect::<Vec<_>>(),
+        "data": hex0x(&event.data),
+    })
+}
+
+fn call_json(call: &CallNode) -> Json {
+    let mut object = match &call.outcome {
+        CallOutcome::Returned { value } => json!({ "outcome": "returned", "return": hex0x(value) }),
+        CallOutcome::Trapped { kind, message } => {
+            json!({ "outcome": "trapped", "trap": kind, "message": message })
+        }
+        CallOutcome::Refused { kind, message } => {
+            json!({ "outcome": "refused", "kind": kind, "message": message })
+        }
+    };
+    object["contract"] = json!(call.contract);
+    object["method"] = json!(call.method);
+    // A string: JSON numbers lose precision above 2^53.
+    object["amount"] = json!(call.amount.to_string());
+    object["gas_limit"] = json!(call.gas_limit);
+    object["gas_used"] = json!(call.gas_used);
+    object["logs"] = json!(call.logs);
+    object["events"] = Json::Array(call.events.iter().map(event_json).collect());
+    object["calls"] = Json::Array(call.calls.iter().map(call_json).collect());
+    object
+}
+
+/// One line per nested call, indented by depth.
+fn print_calls(receipt: &Receipt) {
+    for (depth, call) in receipt.all_calls() {
+        let outcome = match &call.outcome {
+            CallOutcome::Returned { .. } => "returned".to_owned(),
+            CallOutcome::Trapped { kind, message } => match message {
+                Some(m) => format!("trapped: {kind}: {m}"),
+                None => format!("trapped: {kind}"),
+            },
+            CallOutcome::Refused { kind, message } => format!("refused: {kind}: {message}"),
+        };
+        eprintln!(
+            "{:indent$}call {}.{} -> {outcome} (gas {} of {})",
+            "",
+            call.contract,
+            call.method,
+            call.gas_used,
+            call.gas_limit,
+            indent = 2 * (depth - 1)
+        );
+    }
 }
 
 fn report_receipt(receipt: &Receipt, args: &CallArgs) -> Status {
@@ -194,6 +249,16 @@ fn report_receipt(receipt: &Receipt, args: &CallArgs) -> Status {
                 .unwrap_or_default();
             eprintln!("trap: {}{detail}", kind.name());
         }
+    }
+    print_calls(receipt);
+    for event in receipt.all_events() {
+        let topics: Vec<String> = event.topics.iter().map(|t| hex0x(t)).collect();
+        eprintln!(
+            "event {} [{}] {}",
+            event.contract,
+            topics.join(", "),
+            display_bytes(&event.data)
+        );
     }
     for (key, value) in &receipt.state_changes {
         match value {
