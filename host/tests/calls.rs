@@ -1398,7 +1398,8 @@ fn keccak256_matches_known_vectors_and_its_fee() {
          (call $read_register (i64.const 1) (i32.const 1024)) (call $value_return (i32.const 1024) (i32.const 32))",
     );
     let id = net.deploy(&module(1, &items));
-    let mut hash = |input: &[u8]| detvm_host::hex(returned(&net.call_with(&id, "k", input, 0, GAS)));
+    let mut hash =
+        |input: &[u8]| detvm_host::hex(returned(&net.call_with(&id, "k", input, 0, GAS)));
     assert_eq!(
         hash(b""),
         "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
@@ -1527,5 +1528,110 @@ fn ed25519_verify_is_strict_and_never_traps_on_bad_keys() {
         let with = net.call_with(&id, "with", &input, 0, GAS);
         assert!(with.is_success());
         assert_eq!(with.gas_used - base.gas_used, cost);
+    }
+}
+
+// ---- the reentrancy rule is what protects a vault --------------------------------------
+
+/// A vault with the classic bug: `withdraw` pays 10 through the caller's
+/// `on_payment`, then writes back the credit it read before paying.
+fn vault(reentrant: bool) -> Vec<u8> {
+    let marker = if reentrant {
+        "(func (export \"__detvm_reentrant\"))"
+    } else {
+        ""
+    };
+    let body = r#"
+      (func $credit (result i64)
+        (if (i32.eqz (call $storage_read (i32.const 500) (i32.const 1) (i64.const 3)))
+          (then (return (i64.const 0))))
+        (call $read_register (i64.const 3) (i32.const 600))
+        (i64.load (i32.const 600)))
+      (func $set_credit (param i64)
+        (i64.store (i32.const 600) (local.get 0))
+        (drop (call $storage_write (i32.const 500) (i32.const 1) (i32.const 600) (i32.const 8) (i64.const 9))))
+      (func (export "init") (call $set_credit (i64.const 10)))
+      (func (export "withdraw") (local $c i64)
+        (local.set $c (call $credit))
+        (if (i64.lt_u (local.get $c) (i64.const 10)) (then unreachable))
+        (call $caller (i64.const 5)) (call $read_register (i64.const 5) (i32.const 0))
+        (drop (call $call_contract (i32.const 0) (i32.const 40) (i32.const 100) (i32.const 10)
+          (i32.const 0) (i32.const 0) (i32.const 800) (i64.const -1) (i64.const 1)))
+        (call $set_credit (i64.sub (local.get $c) (i64.const 10))))
+      (data (i32.const 100) "on_payment") (data (i32.const 500) "c")
+    "#;
+    module(
+        1,
+        &format!("{marker} {body} {}", data(800, &10u128.to_le_bytes())),
+    )
+}
+
+/// An attacker that accepts the vault's payment callback (it has the
+/// marker) and re-enters `withdraw` from it, twice at most; it records
+/// the status of its last re-entry under `s`.
+fn thief(vault: &ContractId) -> Vec<u8> {
+    let body = r#"
+      (func (export "__detvm_reentrant"))
+      (func $withdraw (result i32)
+        (call $call_contract (i32.const 0) (i32.const 40) (i32.const 100) (i32.const 8)
+          (i32.const 0) (i32.const 0) (i32.const 816) (i64.const -1) (i64.const 1)))
+      (func (export "start") (drop (call $withdraw)))
+      (func (export "on_payment") (local $n i64)
+        (if (call $storage_read (i32.const 200) (i32.const 1) (i64.const 3))
+          (then (call $read_register (i64.const 3) (i32.const 300))))
+        (local.set $n (i64.add (i64.load (i32.const 300)) (i64.const 1)))
+        (i64.store (i32.const 300) (local.get $n))
+        (drop (call $storage_write (i32.const 200) (i32.const 1) (i32.const 300) (i32.const 8) (i64.const 9)))
+        (if (i64.lt_u (local.get $n) (i64.const 3))
+          (then
+            (i32.store (i32.const 400) (call $withdraw))
+            (drop (call $storage_write (i32.const 201) (i32.const 1) (i32.const 400) (i32.const 4) (i64.const 9))))))
+      (data (i32.const 100) "withdraw") (data (i32.const 200) "ns")
+    "#;
+    module(1, &format!("{body} {}", data(0, vault.as_str().as_bytes())))
+}
+
+#[test]
+fn a_vault_paying_before_it_updates_is_safe_only_without_the_marker() {
+    for reentrant in [false, true] {
+        let mut net = Net::new();
+        let v = net.deploy(&vault(reentrant));
+        let t = net.deploy(&thief(&v));
+        net.fund(v.as_str(), 100);
+        // The thief's legitimate credit: 10.
+        assert!(net.call(&v, "init").is_success());
+
+        let receipt = net.call(&t, "start");
+        assert!(receipt.is_success(), "{receipt:?}");
+        let state: std::collections::BTreeMap<_, _> = net.state(&t).into_iter().collect();
+        let last_reentry = u32::from_le_bytes(state[&b"s".to_vec()][..4].try_into().unwrap());
+        let credit = i64::from_le_bytes(net.state(&v)[0].1[..8].try_into().unwrap());
+        assert_eq!(credit, 0);
+        if reentrant {
+            // Every re-entry read the credit before it was lowered: three
+            // payments of 10 against a credit of 10.
+            assert_eq!(last_reentry, 0);
+            assert_eq!(net.balance(v.as_str()), 70);
+            assert_eq!(net.balance(t.as_str()), 30);
+            assert_eq!(receipt.all_calls().len(), 6);
+        } else {
+            // The callback ran (the thief opted in), its re-entry into the
+            // vault was refused: the vault paid the legitimate 10 only.
+            assert_eq!(last_reentry, 2);
+            assert_eq!(net.balance(v.as_str()), 90);
+            assert_eq!(net.balance(t.as_str()), 10);
+            let calls = receipt.all_calls();
+            assert_eq!(calls.len(), 3);
+            assert_eq!(calls[1].1.method, "on_payment");
+            assert_eq!(calls[1].1.amount, 10);
+            let refused = calls[2].1;
+            assert_eq!(
+                (refused.contract.as_str(), refused.method.as_str()),
+                (v.as_str(), "withdraw")
+            );
+            assert!(
+                matches!(&refused.outcome, CallOutcome::Refused { kind, .. } if kind == "reentrancy")
+            );
+        }
     }
 }
