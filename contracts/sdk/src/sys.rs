@@ -6,7 +6,7 @@
 //! `i64` register ids are `u64` (the host reads both as unsigned).
 //!
 //! Prefer the safe wrappers ([`crate::env`](mod@crate::env), [`crate::storage`],
-//! [`crate::register`]). These are public for contracts that need exact
+//! [`crate::register`], [`crate::crypto`], [`crate::call`]). These are public for contracts that need exact
 //! control over the calls, such as the test contracts that probe the host's
 //! bounds checks.
 //!
