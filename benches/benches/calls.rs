@@ -12,7 +12,8 @@
 //!   contract (`release`, which calls the token), when the escrow is built.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use detvm_host::{CallContext, Chain, ContractId};
+use detvm_host::{CallContext, Chain, ContractId, ReceiptOutcome};
+use detvm_testkit::contracts::wasm;
 
 const GAS: u64 = 100_000_000;
 
@@ -71,12 +72,100 @@ fn empty_calls(c: &mut Criterion) {
     let input = callee.as_str().as_bytes().to_vec();
     group.bench_function("nested_empty", |b| {
         b.iter(|| {
-            let receipt = chain.call(&caller, "call_empty", &input, &ctx).expect("runs");
+            let receipt = chain
+                .call(&caller, "call_empty", &input, &ctx)
+                .expect("runs");
             assert!(receipt.is_success(), "{:?}", receipt.outcome);
         })
     });
     group.finish();
 }
 
-criterion_group!(benches, empty_calls);
+fn call_ok(
+    chain: &mut Chain,
+    contract: &ContractId,
+    from: &str,
+    method: &str,
+    args: &[u8],
+) -> Vec<u8> {
+    let ctx = CallContext {
+        caller: from.into(),
+        ..context()
+    };
+    let receipt = chain.call(contract, method, args, &ctx).expect("runs");
+    match receipt.outcome {
+        ReceiptOutcome::Returned(value) => value,
+        other => panic!("{method} failed: {other:?}"),
+    }
+}
+
+fn args<T: borsh::BorshSerialize>(value: &T) -> Vec<u8> {
+    borsh::to_vec(value).expect("encodes")
+}
+
+fn escrow_transfers(c: &mut Criterion) {
+    let (Ok(token_code), Ok(escrow_code)) = (wasm("token"), wasm("escrow")) else {
+        eprintln!("the example contracts are not built; skipping the escrow benchmarks");
+        return;
+    };
+    let mut chain = Chain::in_memory().expect("an in-memory chain");
+    let token = chain
+        .deploy(&token_code, "owner")
+        .expect("deploys")
+        .contract;
+    let escrow = chain
+        .deploy(&escrow_code, "owner")
+        .expect("deploys")
+        .contract;
+    call_ok(
+        &mut chain,
+        &token,
+        "owner",
+        "init",
+        &args(&("TOK".to_string(),)),
+    );
+    call_ok(
+        &mut chain,
+        &token,
+        "owner",
+        "mint",
+        &args(&("alice".to_string(), u128::MAX / 4)),
+    );
+    call_ok(
+        &mut chain,
+        &token,
+        "alice",
+        "approve",
+        &args(&(escrow.to_string(), u128::MAX / 4)),
+    );
+
+    let mut group = c.benchmark_group("cross_contract");
+    let transfer = args(&("bob".to_string(), 1u128));
+    group.bench_function("token_transfer_direct", |b| {
+        b.iter(|| call_ok(&mut chain, &token, "alice", "transfer", &transfer))
+    });
+    // Each release settles one escrow: a fresh one is created (outside
+    // the measurement) for every iteration.
+    let create = args(&(
+        token.to_string(),
+        "bob".to_string(),
+        "arbiter".to_string(),
+        1u128,
+    ));
+    group.bench_function("token_transfer_via_escrow", |b| {
+        b.iter_custom(|iters| {
+            let mut measured = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                let id = call_ok(&mut chain, &escrow, "alice", "create", &create);
+                let start = std::time::Instant::now();
+                call_ok(&mut chain, &escrow, "arbiter", "release", &id);
+                measured += start.elapsed();
+            }
+            measured
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, empty_calls, escrow_transfers);
 criterion_main!(benches);
