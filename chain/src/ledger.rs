@@ -30,6 +30,63 @@ pub struct TxLocation {
     pub index: u32,
 }
 
+/// What an event index lookup selects: the events of one contract, or
+/// the events with one topic at one position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventSelector {
+    /// Events this contract emitted.
+    Contract(String),
+    /// Events whose topic at `position` is `topic`.
+    Topic {
+        /// 0 for the first topic.
+        position: u8,
+        /// The topic.
+        topic: [u8; 32],
+    },
+}
+
+impl EventSelector {
+    /// The index key prefix (`docs/chain.md` §6).
+    fn prefix(&self) -> Vec<u8> {
+        match self {
+            // Account ids are at most 64 bytes: the length fits a byte.
+            Self::Contract(id) => [&[b'c', id.len() as u8][..], id.as_bytes()].concat(),
+            Self::Topic { position, topic } => [&[b't', *position][..], &topic[..]].concat(),
+        }
+    }
+}
+
+/// Where an event was emitted: its block, its transaction's position and
+/// its number among the transaction's events in emission order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventLocation {
+    /// Block height.
+    pub height: u64,
+    /// Position of the transaction in the block.
+    pub tx_index: u32,
+    /// Position in [`TxReceipt::all_events`].
+    pub event_index: u32,
+}
+
+impl EventLocation {
+    fn key(&self) -> [u8; 16] {
+        let mut key = [0; 16];
+        key[..8].copy_from_slice(&self.height.to_be_bytes());
+        key[8..12].copy_from_slice(&self.tx_index.to_be_bytes());
+        key[12..].copy_from_slice(&self.event_index.to_be_bytes());
+        key
+    }
+
+    fn from_key(key: &[u8]) -> Option<Self> {
+        let key: &[u8; 16] = key.try_into().ok()?;
+        Some(Self {
+            height: u64::from_be_bytes(key[..8].try_into().ok()?),
+            tx_index: u32::from_be_bytes(key[8..12].try_into().ok()?),
+            event_index: u32::from_be_bytes(key[12..].try_into().ok()?),
+        })
+    }
+}
+
 /// A block built by [`Ledger::build_block`], not yet committed.
 #[derive(Debug, Clone)]
 pub struct BuiltBlock {
@@ -767,7 +824,57 @@ impl Ledger {
                 }),
             });
         }
+        for (tx_index, receipt) in receipts.iter().enumerate() {
+            for (event_index, event) in receipt.all_events().iter().enumerate() {
+                let at = EventLocation {
+                    height,
+                    tx_index: tx_index as u32,
+                    event_index: event_index as u32,
+                };
+                let mut keys = vec![EventSelector::Contract(event.contract.clone())];
+                for (position, topic) in event.topics.iter().enumerate() {
+                    keys.push(EventSelector::Topic {
+                        position: position as u8,
+                        topic: *topic,
+                    });
+                }
+                for selector in keys {
+                    side.push(SideWrite {
+                        table: SideTable::EventIndex,
+                        key: [selector.prefix(), at.key().to_vec()].concat(),
+                        value: Vec::new(),
+                    });
+                }
+            }
+        }
         side
+    }
+
+    /// Where events matching `selector` were emitted in blocks `from..=to`,
+    /// in order, from the event index (`docs/chain.md` §6); at most
+    /// `limit` of them.
+    pub fn event_locations(
+        &self,
+        selector: &EventSelector,
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> Result<Vec<EventLocation>, Error> {
+        let prefix = selector.prefix();
+        let start = [prefix.clone(), from.to_be_bytes().to_vec()].concat();
+        // Above every location at height `to` (16 bytes after the prefix)
+        // and below the next prefix, even for `to = u64::MAX`.
+        let end = [prefix.clone(), to.to_be_bytes().to_vec(), vec![0xff; 9]].concat();
+        let found = self
+            .db
+            .side_range(SideTable::EventIndex, &start, Some(&end), limit)?;
+        found
+            .iter()
+            .map(|(key, _)| {
+                EventLocation::from_key(&key[prefix.len()..])
+                    .ok_or_else(|| Error::Corrupt("an event index key of the wrong length".into()))
+            })
+            .collect()
     }
 
     /// Commits a built (or verified) block: state, tree version, block,

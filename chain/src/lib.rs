@@ -26,7 +26,7 @@ pub use keys::{
     AccountKind, CONTRACT_ID_LEN, IMPLICIT_ID_LEN, Keypair, account_kind, implicit_key,
     parse_key_hex, verify_signature,
 };
-pub use ledger::{BuiltBlock, Ledger, TxLocation, VIEW_GAS};
+pub use ledger::{BuiltBlock, EventLocation, EventSelector, Ledger, TxLocation, VIEW_GAS};
 pub use receipt::{TxOutcome, TxReceipt};
 pub use state::{ACCOUNT_PREFIX, Account, AtHeight, PARAMS_KEY, VALIDATORS_KEY, account_key};
 pub use tx::{Action, DecodeError, SignedTransaction, TX_DOMAIN, Transaction};

@@ -652,3 +652,98 @@ fn the_genesis_commits_to_its_validator_set() {
     assert_eq!(Genesis::from_json(&text).unwrap().validators.len(), 1);
     assert!(!Genesis::dev().to_json().contains("validators"));
 }
+
+/// `emit` emits one event whose only topic is its 32-byte input.
+const EMITTER: &str = r#"(module
+  (import "env" "input" (func $input (param i64)))
+  (import "env" "read_register" (func $read_register (param i64 i32)))
+  (import "env" "emit_event" (func $emit (param i32 i32 i32 i32)))
+  (memory 1)
+  (func (export "emit")
+    (call $input (i64.const 1))
+    (call $read_register (i64.const 1) (i32.const 0))
+    (call $emit (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1))))"#;
+
+#[test]
+fn the_event_index_finds_events_by_contract_and_topic_and_rewinds() {
+    use detvm_chain::{EventLocation, EventSelector};
+    let mut ledger = dev_ledger();
+    let key = Keypair::dev(0);
+    let code = wat::parse_str(EMITTER).expect("wat");
+    let deploy_tx = |nonce| {
+        tx(
+            &key,
+            nonce,
+            100_000_000,
+            Action::Deploy { code: code.clone() },
+        )
+    };
+    let built = mine(&mut ledger, vec![deploy_tx(0), deploy_tx(1)]);
+    let ids: Vec<String> = built
+        .receipts
+        .iter()
+        .map(|r| match &r.outcome {
+            TxOutcome::Deployed { contract, .. } => contract.clone(),
+            other => panic!("deploy: {other:?}"),
+        })
+        .collect();
+    let (a, b) = (&ids[0], &ids[1]);
+    let (t1, t2) = ([1u8; 32], [2u8; 32]);
+    let h1 = mine(&mut ledger, vec![call(&key, 2, a, "emit", &t1, 0)])
+        .block
+        .header
+        .height;
+    // Two events in one block: positions 0 and 1.
+    let h2 = mine(
+        &mut ledger,
+        vec![
+            call(&key, 3, b, "emit", &t2, 0),
+            call(&key, 4, a, "emit", &t2, 0),
+        ],
+    )
+    .block
+    .header
+    .height;
+    let find = |ledger: &Ledger, selector: &EventSelector, from, to| {
+        ledger
+            .event_locations(selector, from, to, 100)
+            .expect("index reads")
+    };
+    let at = |height, tx_index| EventLocation {
+        height,
+        tx_index,
+        event_index: 0,
+    };
+    let by_a = EventSelector::Contract(a.clone());
+    let by_t2 = EventSelector::Topic {
+        position: 0,
+        topic: t2,
+    };
+    assert_eq!(
+        find(&ledger, &by_a, 0, u64::MAX),
+        vec![at(h1, 0), at(h2, 1)]
+    );
+    assert_eq!(
+        find(&ledger, &by_t2, 0, u64::MAX),
+        vec![at(h2, 0), at(h2, 1)]
+    );
+    assert_eq!(find(&ledger, &by_a, h2, h2), vec![at(h2, 1)]);
+    assert_eq!(find(&ledger, &by_a, 0, h1), vec![at(h1, 0)]);
+    let nothing = EventSelector::Topic {
+        position: 1,
+        topic: t1,
+    };
+    assert!(find(&ledger, &nothing, 0, u64::MAX).is_empty());
+    assert_eq!(
+        ledger.event_locations(&by_a, 0, u64::MAX, 1).unwrap().len(),
+        1
+    );
+    // The index entries point at the events they name.
+    let receipts = ledger.receipts(h2).unwrap().unwrap();
+    assert_eq!(receipts[1].all_events()[0].contract, *a);
+    assert_eq!(receipts[1].all_events()[0].topics, vec![t2]);
+
+    ledger.rewind(h1).expect("rewind");
+    assert_eq!(find(&ledger, &by_a, 0, u64::MAX), vec![at(h1, 0)]);
+    assert!(find(&ledger, &by_t2, 0, u64::MAX).is_empty());
+}

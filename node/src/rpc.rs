@@ -288,6 +288,65 @@ fn parse_topic_position(i: usize, p: Value) -> Result<Option<Vec<[u8; 32]>>, Err
     }
 }
 
+/// Most index entries read for one selective part of a filter before the
+/// part is judged too broad to narrow the search.
+const MAX_INDEX_CANDIDATES: usize = 10 * MAX_EVENT_RESULTS;
+
+/// The heights in `range` that can hold an event passing `filter`, from
+/// the event index (`docs/chain.md` §6): of the filter's selective parts
+/// (its contract; each topic position it constrains, as the union of its
+/// alternatives), the one with the fewest index entries decides. `None`:
+/// no part is selective (or each has more than [`MAX_INDEX_CANDIDATES`]
+/// entries), so every block in the range must be read.
+fn candidate_heights(
+    ledger: &detvm_chain::Ledger,
+    filter: &EventFilter,
+    range: &std::ops::RangeInclusive<u64>,
+) -> Result<Option<std::collections::BTreeSet<u64>>, ErrorObjectOwned> {
+    use detvm_chain::EventSelector;
+    let mut parts: Vec<Vec<EventSelector>> = Vec::new();
+    if let Some(contract) = &filter.contract {
+        parts.push(vec![EventSelector::Contract(contract.clone())]);
+    }
+    for (position, wanted) in filter.topics.iter().enumerate() {
+        if let Some(any) = wanted {
+            parts.push(
+                any.iter()
+                    .map(|topic| EventSelector::Topic {
+                        // At most MAX_FILTER_TOPICS positions: fits a byte.
+                        position: position as u8,
+                        topic: *topic,
+                    })
+                    .collect(),
+            );
+        }
+    }
+    let mut best: Option<std::collections::BTreeSet<u64>> = None;
+    let mut best_entries = usize::MAX;
+    'parts: for part in parts {
+        let mut heights = std::collections::BTreeSet::new();
+        let mut entries = 0;
+        for selector in &part {
+            let found = ledger
+                .event_locations(
+                    selector,
+                    *range.start(),
+                    *range.end(),
+                    MAX_INDEX_CANDIDATES + 1,
+                )
+                .map_err(node_err)?;
+            entries += found.len();
+            if entries > MAX_INDEX_CANDIDATES || entries >= best_entries {
+                continue 'parts;
+            }
+            heights.extend(found.iter().map(|at| at.height));
+        }
+        best_entries = entries;
+        best = Some(heights);
+    }
+    Ok(best)
+}
+
 /// The events of a block's transactions that pass `filter`, in block
 /// order and, within a transaction, in emission order.
 fn block_events(
@@ -1067,7 +1126,11 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
         on(&ctx, move |s| {
             let mut out = Vec::new();
             let range = scan_range(filter.from_height, filter.to_height, s.ledger.head().height)?;
-            for height in range {
+            let heights: Vec<u64> = match candidate_heights(&s.ledger, &filter, &range)? {
+                Some(heights) => heights.into_iter().collect(),
+                None => range.collect(),
+            };
+            for height in heights {
                 let Some(block) = s.ledger.block(height).map_err(node_err)? else {
                     continue;
                 };

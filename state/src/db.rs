@@ -39,8 +39,9 @@ const SIDE_BLOCKS: Table = TableDefinition::new("side_blocks");
 const SIDE_RECEIPTS: Table = TableDefinition::new("side_receipts");
 const SIDE_TX_INDEX: Table = TableDefinition::new("side_tx_index");
 const SIDE_META: Table = TableDefinition::new("side_meta");
+const SIDE_EVENT_INDEX: Table = TableDefinition::new("side_event_index");
 
-const ALL_TABLES: [Table; 11] = [
+const ALL_TABLES: [Table; 12] = [
     NODES,
     VALUES,
     HISTORY,
@@ -52,13 +53,15 @@ const ALL_TABLES: [Table; 11] = [
     SIDE_RECEIPTS,
     SIDE_TX_INDEX,
     SIDE_META,
+    SIDE_EVENT_INDEX,
 ];
 
 /// The layout of the tables above. A database of another layout is
 /// refused rather than misread; bump on any change to them. Layout 1 had
 /// no marker (nodes keyed by borsh(NodeKey), side records undone by
-/// deletion).
-const LAYOUT: u32 = 2;
+/// deletion). Layout 2 had no event index, and its receipts no events or
+/// call trees.
+const LAYOUT: u32 = 3;
 const LAYOUT_KEY: &[u8] = b"layout";
 
 impl SideTable {
@@ -68,6 +71,7 @@ impl SideTable {
             Self::Receipts => SIDE_RECEIPTS,
             Self::TxIndex => SIDE_TX_INDEX,
             Self::Meta => SIDE_META,
+            Self::EventIndex => SIDE_EVENT_INDEX,
         }
     }
 }

@@ -92,6 +92,8 @@ pub enum SideTable {
     Receipts,
     /// Transaction hash → location.
     TxIndex,
+    /// Events by emitting contract and by topic (`docs/chain.md` §6).
+    EventIndex,
     /// Anything else (genesis hash, block hash index).
     Meta,
 }
