@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Usage: scripts/cross-check.sh TARGET [cargo test args...]
+#
+# TARGET is one of
+#   aarch64-unknown-linux-gnu
+#   riscv64gc-unknown-linux-gnu
+#   s390x-unknown-linux-gnu     (big-endian: checks that every memory,
+#                                global, table and value access keeps
+#                                Wasm's little-endian semantics)
+#
+# Builds the engine's tests for TARGET and runs them under qemu-user, where
+# Cranelift emits TARGET's code. The determinism digest test inside them must
+# produce the same digest as on the host: same results, traps and gas.
+# Arguments after TARGET go to `cargo test` (before its `--`), e.g.
+# `--test determinism_digest`.
+#
+# Installs what it needs on a fresh Debian machine (run as root there).
+# Prints how long each step took, so CI budgets can be set from real runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ $# -lt 1 ]; then
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+fi
+target=$1
+shift
+
+# gnu_triple: the cross toolchain's prefix; qemu: the qemu-user binary;
+# libc_pkg: Debian's architecture name in libc6-dev-<arch>-cross.
+case "$target" in
+  aarch64-unknown-linux-gnu)
+    gnu_triple=aarch64-linux-gnu qemu=qemu-aarch64 libc_pkg=arm64 ;;
+  riscv64gc-unknown-linux-gnu)
+    gnu_triple=riscv64-linux-gnu qemu=qemu-riscv64 libc_pkg=riscv64 ;;
+  s390x-unknown-linux-gnu)
+    gnu_triple=s390x-linux-gnu qemu=qemu-s390x libc_pkg=s390x ;;
+  *)
+    echo "cross-check: unsupported target '$target'" >&2
+    echo "  (aarch64-unknown-linux-gnu, riscv64gc-unknown-linux-gnu, s390x-unknown-linux-gnu)" >&2
+    exit 2 ;;
+esac
+sysroot=/usr/$gnu_triple
+
+step_start=0
+step() {
+  step_start=$(date +%s)
+  echo "==> $*" >&2
+}
+step_done() {
+  echo "==> $1: $(($(date +%s) - step_start))s" >&2
+}
+
+step "toolchain for $target"
+rustup target add "$target" >/dev/null
+if ! command -v "$qemu" >/dev/null || ! command -v "$gnu_triple-gcc" >/dev/null || [ ! -d "$sysroot/lib" ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    qemu-user "gcc-$gnu_triple" "libc6-dev-$libc_pkg-cross" >/dev/null
+fi
+step_done "toolchain"
+
+# CARGO_TARGET_<TRIPLE>_{LINKER,RUNNER}, the triple upper-cased with '_'.
+env_target=$(echo "$target" | tr 'a-z-' 'A-Z_')
+export "CARGO_TARGET_${env_target}_LINKER=$gnu_triple-gcc"
+export "CARGO_TARGET_${env_target}_RUNNER=$qemu -L $sysroot"
+
+# Our own crates at opt-level 1: under emulation the unoptimised compiler is
+# the bottleneck (about 3x slower); debug assertions, and with them
+# Cranelift's IR verifier, stay on.
+export CARGO_PROFILE_DEV_OPT_LEVEL=1
+
+# The host-side test names stay the same, so a failure reads identically.
+# The compile-time doubling test times the compiler at the contract limits:
+# under emulation that is tens of minutes of qemu, and the growth rate it
+# checks is the same code's on every target (the x86_64 run checks it).
+# Everything else, the adversarial frame corpus included, runs here.
+skip=(--skip compile_time_of_every_compile_shape_doubles_at_most_linearly)
+
+step "build tests for $target"
+cargo test --target "$target" -p detvm-vm -p detvm-spec-tests --no-run "$@"
+step_done "build"
+
+step "run tests for $target under $qemu"
+status=0
+cargo test --target "$target" -p detvm-vm -p detvm-spec-tests "$@" -- "${skip[@]}" || status=$?
+step_done "run"
+exit "$status"
