@@ -69,6 +69,9 @@ enum Command {
     Receipt(commands::tx::ReceiptArgs),
     /// Re-execute a node's stored blocks and check every root.
     Replay(commands::replay::Args),
+    /// Check that this machine computes what every node computes: a
+    /// built-in conformance corpus, one digest per section.
+    Reproduce(detvm_reproduce::cli::Args),
 }
 
 /// How a command ended, mapped to the documented exit codes.
@@ -109,6 +112,11 @@ fn main() -> ExitCode {
         Command::Block(args) => commands::tx::run_block(&args),
         Command::Receipt(args) => commands::tx::run_receipt(&args),
         Command::Replay(args) => commands::replay::run(&args),
+        Command::Reproduce(args) => match detvm_reproduce::cli::main(&args) {
+            detvm_reproduce::cli::Verdict::Same => Status::Success,
+            detvm_reproduce::cli::Verdict::Different => Status::Rejected,
+            detvm_reproduce::cli::Verdict::Usage => Status::Usage,
+        },
     };
     status.into()
 }

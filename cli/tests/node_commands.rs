@@ -174,6 +174,54 @@ fn commands_drive_a_node_and_replay_checks_its_blocks() {
         json_of(&replay)["blocks"],
         block["height"].as_u64().unwrap() + 1
     );
+
+    // The reproducibility check replays the same blocks: one case per
+    // block, and a second run compares equal case by case.
+    let state_arg = state.to_str().unwrap();
+    let only_replay = [
+        "reproduce",
+        "--skip",
+        "spec",
+        "--skip",
+        "generated",
+        "--skip",
+        "determinism",
+        "--skip",
+        "contracts",
+        "--state",
+        state_arg,
+        "--json",
+    ];
+    let first = detvm(&only_replay);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    let first = json_of(&first);
+    let sections = first["sections"].as_array().unwrap();
+    assert_eq!(sections.len(), 1);
+    assert_eq!(sections[0]["name"], "replay");
+    assert_eq!(
+        sections[0]["cases"].as_array().unwrap().len() as u64,
+        block["height"].as_u64().unwrap()
+    );
+    let file = state.join("reproduce.json");
+    std::fs::write(&file, first.to_string()).unwrap();
+    let mut again = only_replay.to_vec();
+    again.extend(["--expect-file", file.to_str().unwrap()]);
+    let again = detvm(&again);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    assert_eq!(json_of(&again)["same"], true);
+    assert_eq!(
+        detvm_reproduce::replay::NODE_DB_FILE,
+        detvm_node::NODE_DB_FILE,
+        "the reproducibility check reads the node's database"
+    );
 }
 
 #[test]

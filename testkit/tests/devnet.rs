@@ -241,6 +241,64 @@ fn the_token_on_a_devnet_and_on_a_node_gives_the_same_receipts() {
     );
 }
 
+// ---- cross-contract calls: the escrow over the token ------------------------
+
+/// The escrow takes tokens with the token's `transfer_from` (refused
+/// without an allowance, then accepted), and pays them out on `release`:
+/// nested calls, their events and call trees, through the executor.
+fn escrow_scenario<C: DevChain>(chain: &mut C) -> Vec<TxResult> {
+    let ids = dev_ids(chain);
+    let (a0, a1, a2) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
+    let mut results = Vec::new();
+    let token = chain.deploy_example("token").send().unwrap().contract_id();
+    let escrow = chain.deploy_example("escrow").send().unwrap().contract_id();
+    let (t, e) = (token.to_string(), escrow.to_string());
+    let init = chain.call(&token, "init", &("TOK".to_string(),)).send();
+    results.push(init.unwrap().assert_ok().clone());
+    let mint = chain.call(&token, "mint", &(a0.clone(), 100u128)).send();
+    results.push(mint.unwrap().assert_ok().clone());
+    let create = (t.clone(), a2.clone(), a1.clone(), 60u128);
+    let refused = chain.call(&escrow, "create", &create).send().unwrap();
+    refused.assert_trap(TrapKind::Host).assert_no_events();
+    refused.assert_call(0, &t, "transfer_from", "trapped");
+    results.push(refused);
+    let approve = chain.call(&token, "approve", &(e.clone(), 60u128)).send();
+    results.push(approve.unwrap().assert_ok().clone());
+    let created = chain.call(&escrow, "create", &create).send().unwrap();
+    created
+        .assert_ok()
+        .assert_call(0, &t, "transfer_from", "returned");
+    assert_eq!(
+        created.receipt.all_events().len(),
+        2,
+        "Transfer, then Created"
+    );
+    results.push(created);
+    let released = chain
+        .call(&escrow, "release", &(0u64,))
+        .from(1)
+        .send()
+        .unwrap();
+    released
+        .assert_ok()
+        .assert_call(0, &t, "transfer", "returned");
+    results.push(released);
+    assert_eq!(token_balance(chain, &token, &a2), 60);
+    assert_eq!(token_balance(chain, &token, &a0), 40);
+    assert_eq!(token_balance(chain, &token, &e), 0);
+    results
+}
+
+#[test]
+fn the_escrow_on_a_devnet_and_on_a_node_gives_the_same_receipts() {
+    let local = escrow_scenario(&mut Devnet::new());
+    let remote = on_node(escrow_scenario);
+    assert_eq!(
+        local, remote,
+        "receipts with their call trees and events, field by field"
+    );
+}
+
 // ---- refused transactions ---------------------------------------------------
 
 fn refused<T: std::fmt::Debug>(result: Result<T, DevnetError>) -> String {
