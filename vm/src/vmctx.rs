@@ -16,8 +16,9 @@ use core::mem::offset_of;
 
 /// A WebAssembly value as compiled code stores it in argument/result arrays:
 /// every profile type fits in 64 bits (there is no `v128`). Integers and
-/// float bits are stored zero-extended, little-endian; references are raw
-/// pointers (`0` is null).
+/// float bits are stored zero-extended, as a `u64` in the host's byte order
+/// (both sides read and write whole slots); references are raw pointers
+/// (`0` is null).
 pub type ValRaw = u64;
 
 /// State shared by every instance taking part in one call: the gas and stack

@@ -2,7 +2,8 @@
 //! each per function type, as `docs/vm.md` specifies.
 //!
 //! Both move values through `ValRaw` arrays: slot `i` holds value `i`
-//! zero-extended to 64 bits, little-endian, float bits as integers.
+//! zero-extended to a `u64` in the host's byte order (as the runtime reads
+//! and writes it), float bits as integers.
 
 use cranelift_codegen::ir::types::{F32, F64, I32, I64};
 use cranelift_codegen::ir::{
@@ -18,10 +19,12 @@ use crate::vmctx::{ValRaw, builtin_offsets, runtime_offsets, vmctx_offsets};
 
 const SLOT: i32 = size_of::<ValRaw>() as i32;
 
-/// Flags for the `ValRaw` arrays: host memory, aligned, little-endian by
-/// protocol.
+/// Flags for the `ValRaw` arrays: host memory, aligned, the host's byte
+/// order. The runtime moves `ValRaw`s as plain `u64`s, so a slot's bytes
+/// are little-endian only on little-endian hosts; slots are therefore
+/// always accessed whole, as `I64` (see [`load_slot`]).
 fn slot_flags() -> MemFlagsData {
-    MemFlagsData::trusted().with_endianness(ir::Endianness::Little)
+    MemFlagsData::trusted()
 }
 
 /// `EntryTrampoline`: `(code, vmctx, values) -> ()` in the C convention.
@@ -39,9 +42,21 @@ fn types_of(tys: &[wasmparser::ValType]) -> Result<Vec<ir::Type>, String> {
 
 /// Reads slot `i` of `array` as a value of type `ty`.
 fn load_slot(b: &mut FunctionBuilder<'_>, ty: ir::Type, array: Value, i: usize) -> Value {
-    // Little-endian slots hold the value in their low bytes, so narrow
-    // types load from the slot's start.
-    b.ins().load(ty, slot_flags(), array, SLOT * i as i32)
+    // The value sits in the low bits of the `u64`, which are the slot's
+    // first bytes only on a little-endian host (on s390x a narrow load at
+    // the slot's start would read the zero high half): load all 64 bits
+    // and narrow.
+    let wide = b.ins().load(I64, slot_flags(), array, SLOT * i as i32);
+    match ty {
+        F64 => b.ins().bitcast(F64, MemFlagsData::new(), wide),
+        I32 => b.ins().ireduce(I32, wide),
+        F32 => {
+            let bits = b.ins().ireduce(I32, wide);
+            b.ins().bitcast(F32, MemFlagsData::new(), bits)
+        }
+        // `I64`, and references: pointer-sized, `I64` on every host.
+        _ => wide,
+    }
 }
 
 /// Writes `v` to slot `i` of `array`, zero-extended to 64 bits.
