@@ -133,3 +133,73 @@ fn memory_grow_moves_are_seen() {
         Ok(i32s(&[-1, 0x01020304, 2 + 9]))
     );
 }
+
+/// Globals as compiled code and the runtime both see them: initialised by
+/// the runtime, read and written by compiled code, read and set again
+/// through the API. The runtime keeps a global's cell little-endian; code
+/// that accessed it in the host's byte order would read every value
+/// byte-swapped on a big-endian host (s390x).
+const GLOBALS: &str = r#"(module
+    (global $a (export "a") (mut i32) (i32.const 0x01020304))
+    (global $b (export "b") (mut i64) (i64.const 0x0102030405060708))
+    (global $c (export "c") (mut f32) (f32.const 1.5))
+    (global $d (export "d") (mut f64) (f64.const -2.25))
+    (global $e i32 (i32.const -7))
+    (func (export "get") (result i32 i64 f32 f64 i32)
+        (global.get $a) (global.get $b) (global.get $c) (global.get $d) (global.get $e))
+    (func (export "bump")
+        (global.set $a (i32.add (global.get $a) (i32.const 1)))
+        (global.set $b (i64.add (global.get $b) (i64.const 1)))
+        (global.set $c (f32.add (global.get $c) (f32.const 1)))
+        (global.set $d (f64.add (global.get $d) (f64.const 1)))))"#;
+
+#[test]
+fn globals_keep_their_values_between_runtime_and_code() {
+    use detvm_vm::{Engine, EngineConfig, Instance, Linker, Module, Outcome, Store};
+    let engine = Engine::new(EngineConfig::default()).expect("engine");
+    let bytes = wat::parse_str(GLOBALS).expect("wat");
+    let module = Module::new(&engine, &bytes).expect("compiles");
+    let mut store = Store::new(&engine, ());
+    let linker = Linker::new(&engine);
+    let instance = Instance::new(&mut store, &module, &linker).expect("instantiates");
+    let call = |store: &mut Store<()>, name: &str| match instance
+        .call(store, name, &[], 1 << 40)
+        .expect("call")
+    {
+        Outcome::Success { results, .. } => results,
+        other => panic!("{name}: {other:?}"),
+    };
+    let initial = vec![
+        Value::I32(0x01020304),
+        Value::I64(0x0102030405060708),
+        Value::F32(1.5f32.to_bits()),
+        Value::F64((-2.25f64).to_bits()),
+        Value::I32(-7),
+    ];
+    assert_eq!(call(&mut store, "get",), initial);
+    call(&mut store, "bump");
+    let got = |store: &Store<()>, name| instance.get_global(store, name).expect(name);
+    assert_eq!(got(&store, "a"), Value::I32(0x01020305));
+    assert_eq!(got(&store, "b"), Value::I64(0x0102030405060709));
+    assert_eq!(got(&store, "c"), Value::F32(2.5f32.to_bits()));
+    assert_eq!(got(&store, "d"), Value::F64((-1.25f64).to_bits()));
+    for (name, value) in [
+        ("a", Value::I32(-0x0a0b0c0d)),
+        ("b", Value::I64(-0x0102030405060708)),
+        ("c", Value::F32(0x7fc0_0001)),
+        ("d", Value::F64(0x7ff8_0000_0000_0001)),
+    ] {
+        let global = instance.get_global_handle(&store, name).expect(name);
+        global.set(&mut store, value).expect("set");
+    }
+    assert_eq!(
+        call(&mut store, "get"),
+        vec![
+            Value::I32(-0x0a0b0c0d),
+            Value::I64(-0x0102030405060708),
+            Value::F32(0x7fc0_0001),
+            Value::F64(0x7ff8_0000_0000_0001),
+            Value::I32(-7),
+        ]
+    );
+}

@@ -38,7 +38,10 @@ pub(super) fn invariant_flags() -> MemFlagsData {
 }
 
 /// Flags for runtime state that changes (counters, trap code, memory and
-/// table descriptors, globals): aligned, never faulting.
+/// table descriptors, globals): aligned, never faulting. Global cells add
+/// little-endian byte order (`VMGlobal`), as the runtime reads and writes
+/// them with `{to,from}_le_bytes`: with the host's order a big-endian host
+/// (s390x) would see every global byte-swapped.
 pub(super) fn state_flags() -> MemFlagsData {
     MemFlagsData::trusted()
 }
@@ -1144,6 +1147,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         } else {
             invariant_flags()
         };
+        let flags = flags.with_endianness(Endianness::Little);
         Ok(self.b.ins().load(ty, flags, cell, 0))
     }
 
@@ -1165,7 +1169,8 @@ impl<'a, 'f> Translator<'a, 'f> {
             return Err(self.err(format!("unknown global {index}")));
         }
         let cell = self.global_cell(index);
-        self.b.ins().store(state_flags(), value, cell, 0);
+        let flags = state_flags().with_endianness(Endianness::Little);
+        self.b.ins().store(flags, value, cell, 0);
         Ok(())
     }
 
