@@ -203,3 +203,63 @@ fn globals_keep_their_values_between_runtime_and_code() {
         ]
     );
 }
+
+/// Bulk-memory and table builtins are Rust `extern "C"` functions taking
+/// `u32`s. `i32.wrap_i64` leaves the discarded high bits in the register;
+/// C ABIs that have the caller widen 32-bit arguments (s390x, riscv64)
+/// must still see the wrapped value, not an operand out of bounds.
+const WRAPPED_OPERANDS: &str = r#"(module
+    (memory 1 2)
+    (table 4 funcref)
+    (data $seg "\01\02\03\04")
+    (elem $els func $f $f)
+    (func $f)
+    (func (export "bulk") (param $hi i64) (result i32 i32 i32 i32)
+        (memory.fill (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 16)))
+                     (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 0xab)))
+                     (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 4))))
+        (memory.copy (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 32)))
+                     (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 16)))
+                     (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 4))))
+        (memory.init $seg (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 48)))
+                          (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 0)))
+                          (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 4))))
+        (table.init $els (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 1)))
+                         (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 0)))
+                         (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 2))))
+        (table.copy (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 0)))
+                    (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 1)))
+                    (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 1))))
+        (table.fill (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 3)))
+                    (ref.func $f)
+                    (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 1))))
+        (i32.load (i32.const 16))
+        (i32.load (i32.const 32))
+        (i32.load (i32.const 48))
+        (i32.add
+            (memory.grow (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 0))))
+            (i32.mul (i32.const 16)
+                (table.grow (ref.null func)
+                    (i32.wrap_i64 (i64.or (local.get $hi) (i64.const 0)))))))
+    (func (export "null_at") (param i32) (result i32)
+        (ref.is_null (table.get (local.get 0)))))"#;
+
+#[test]
+fn builtins_see_wrapped_operands() {
+    let mut m = Both::new(WRAPPED_OPERANDS);
+    for hi in [0i64, 0x0000_0001_0000_0000, -0x1_0000_0000] {
+        assert_eq!(
+            m.call("bulk", &[Value::I64(hi)]),
+            Ok(i32s(&[
+                0xabab_abab_u32 as i32,
+                0xabab_abab_u32 as i32,
+                0x0403_0201,
+                1 + 16 * 4
+            ])),
+            "high bits {hi:#x}"
+        );
+        for i in 0..4 {
+            assert_eq!(m.call("null_at", &i32s(&[i])), Ok(i32s(&[0])), "elem {i}");
+        }
+    }
+}

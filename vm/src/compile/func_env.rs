@@ -99,6 +99,22 @@ impl Builtin {
     }
 }
 
+/// A parameter or result of a builtin, a Rust `extern "C"` function whose
+/// integer operands are `u32`. Cranelift leaves the upper half of the
+/// register holding an `I32` undefined (`i32.wrap_i64` is free), while
+/// some C ABIs have the caller widen 32-bit integers and let the callee
+/// rely on it: s390x zero-extends unsigned ones, riscv64 sign-extends all
+/// of them. Without the extension a builtin there would see an operand
+/// with stray high bits and, say, report a `memory.fill` in bounds as out
+/// of bounds. On x86_64 and aarch64 the attribute costs one extension.
+fn c_abi_param(ty: ir::Type) -> AbiParam {
+    match ty {
+        I32 if cfg!(target_arch = "riscv64") => AbiParam::new(ty).sext(),
+        I32 => AbiParam::new(ty).uext(),
+        _ => AbiParam::new(ty),
+    }
+}
+
 /// Everything known while translating one function.
 pub(super) struct Translator<'a, 'f> {
     pub b: FunctionBuilder<'f>,
@@ -1411,8 +1427,8 @@ impl<'a, 'f> Translator<'a, 'f> {
                 let (params, ret) = builtin.signature();
                 let mut sig = ir::Signature::new(self.m.call_conv);
                 sig.params.push(AbiParam::new(PTR));
-                sig.params.extend(params.iter().map(|&t| AbiParam::new(t)));
-                sig.returns.extend(ret.map(AbiParam::new));
+                sig.params.extend(params.iter().map(|&t| c_abi_param(t)));
+                sig.returns.extend(ret.map(c_abi_param));
                 let s = self.b.import_signature(sig);
                 self.builtin_sigs.insert(builtin, s);
                 s
