@@ -782,6 +782,30 @@ impl<'a, 'f> Translator<'a, 'f> {
         }
     }
 
+    /// `old - c` (`c` is `amount`) as one two-result instruction the
+    /// optimiser does not fold (see [`Self::fused_charge`]); ends the
+    /// current block with a branch to `site` on a borrow, else to `next`.
+    fn opaque_sub(&mut self, old: Value, c: Value, amount: u64, site: Block, next: Block) -> Value {
+        // Cranelift's riscv64 backend does not lower `usub_overflow`
+        // ("should be implemented in ISLE"). There the subtraction is an
+        // `uadd_overflow` of `-amount` instead, just as opaque: for a
+        // non-zero amount it carries exactly when `old >= amount`, when
+        // there is no borrow. A zero amount never borrows.
+        if cfg!(target_arch = "riscv64") {
+            if amount == 0 {
+                self.b.ins().jump(next, &[]);
+                return old;
+            }
+            let neg = self.b.ins().iconst(I64, (amount as i64).wrapping_neg());
+            let (new, carry) = self.b.ins().uadd_overflow(old, neg);
+            self.b.ins().brif(carry, next, &[], site, &[]);
+            return new;
+        }
+        let (new, borrow) = self.b.ins().usub_overflow(old, c);
+        self.b.ins().brif(borrow, site, &[], next, &[]);
+        new
+    }
+
     /// The fused lowering of a counter charge (`docs/gas.md` §5.1, and the
     /// frame check of §5.3): `global.get g; i64.const c; i64.lt_u; if; call
     /// t; end; global.get g; i64.const c; i64.sub; global.set g` for the
@@ -823,8 +847,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.set_cold_block(site);
         let next = self.b.create_block();
         if self.loop_head_charges.contains(&old) {
-            let (new, borrow) = self.b.ins().usub_overflow(old, c);
-            self.b.ins().brif(borrow, site, &[], next, &[]);
+            let new = self.opaque_sub(old, c, amount, site, next);
             self.b.switch_to_block(site);
             self.b.seal_block(site);
             // The value before the charge, without keeping `old` alive on
