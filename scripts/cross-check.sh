@@ -81,8 +81,10 @@ step "build tests for $target"
 cargo test --target "$target" -p detvm-vm -p detvm-spec-tests --no-run "$@"
 step_done "build"
 
+# --no-fail-fast: one failing test binary must not hide the others' results.
 step "run tests for $target under $qemu"
 status=0
-cargo test --target "$target" -p detvm-vm -p detvm-spec-tests "$@" -- "${skip[@]}" || status=$?
+cargo test --target "$target" -p detvm-vm -p detvm-spec-tests --no-fail-fast "$@" -- "${skip[@]}" ||
+  status=$?
 step_done "run"
 exit "$status"
