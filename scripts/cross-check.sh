@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: scripts/cross-check.sh TARGET [cargo test args...]
+#        scripts/cross-check.sh TARGET reproduce [detvm-reproduce args...]
 #
 # TARGET is one of
 #   aarch64-unknown-linux-gnu
@@ -9,10 +10,12 @@
 #                                Wasm's little-endian semantics)
 #
 # Builds the engine's tests for TARGET and runs them under qemu-user, where
-# Cranelift emits TARGET's code. The determinism digest test inside them must
-# produce the same digest as on the host: same results, traps and gas.
-# Arguments after TARGET go to `cargo test` (before its `--`), e.g.
-# `--test determinism_digest`.
+# Cranelift emits TARGET's code. Arguments after TARGET select what
+# `cargo test` builds and runs (default: `-p detvm-vm -p detvm-spec-tests`),
+# e.g. `-p detvm-vm --test ops_nan`. With `reproduce`, builds the
+# `detvm-reproduce` binary for TARGET instead and runs it under qemu-user:
+# every section of the built-in corpus must equal the reference digests
+# (exit 1 names the first section and case that differ).
 #
 # Installs what it needs on a fresh Debian machine (run as root there).
 # Prints how long each step took, so CI budgets can be set from real runs.
@@ -20,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ $# -lt 1 ]; then
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 target=$1
@@ -87,14 +90,33 @@ fi
 # Everything else, the adversarial frame corpus included, runs here.
 skip=(--skip compile_time_of_every_compile_shape_doubles_at_most_linearly)
 
+if [ "${1:-}" = reproduce ]; then
+  shift
+  step "build detvm-reproduce for $target"
+  cargo build --target "$target" -p detvm-reproduce
+  step_done "build"
+  step "detvm reproduce on $target under $qemu"
+  status=0
+  # The runner set above runs it under qemu.
+  cargo run -q --target "$target" -p detvm-reproduce -- "$@" || status=$?
+  step_done "run"
+  exit "$status"
+fi
+
+# Without arguments: every test of the engine and the spec suite.
+selection=("$@")
+if [ ${#selection[@]} -eq 0 ]; then
+  selection=(-p detvm-vm -p detvm-spec-tests)
+fi
+
 step "build tests for $target"
-cargo test --target "$target" -p detvm-vm -p detvm-spec-tests --no-run "$@"
+cargo test --target "$target" --no-run "${selection[@]}"
 step_done "build"
 
 # --no-fail-fast: one failing test binary must not hide the others' results.
 step "run tests for $target under $qemu"
 status=0
-cargo test --target "$target" -p detvm-vm -p detvm-spec-tests --no-fail-fast "$@" -- "${skip[@]}" ||
+cargo test --target "$target" --no-fail-fast "${selection[@]}" -- "${skip[@]}" ||
   status=$?
 step_done "run"
 exit "$status"

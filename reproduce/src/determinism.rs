@@ -285,15 +285,89 @@ fn stack_cases() -> Vec<CallCase> {
     ]
 }
 
+/// Byte order and argument widths, where a big-endian CPU or a calling
+/// convention that leaves narrow values' upper bits undefined would
+/// diverge: stored values read back byte by byte, globals of every type
+/// written and read by compiled code, and builtins (`memory.fill`,
+/// `memory.copy`, `table.fill`) given `i32` operands made by wrapping
+/// `i64`s with high bits set.
+const ENDIAN: &str = r#"
+(module
+  (memory 1)
+  (table 8 funcref)
+  (global $g32 (mut i32) (i32.const 0x01020304))
+  (global $g64 (mut i64) (i64.const 0x0102030405060708))
+  (global $gf32 (mut f32) (f32.const 1.5))
+  (global $gf64 (mut f64) (f64.const -2.25))
+  (func (export "bytes_of_i64") (param i64) (result i32)
+    (i64.store (i32.const 16) (local.get 0))
+    ;; byte 0 and byte 7, as a little-endian machine sees them
+    (i32.or
+      (i32.load8_u (i32.const 16))
+      (i32.shl (i32.load8_u (i32.const 23)) (i32.const 8))))
+  (func (export "i16_halves") (param i32) (result i32)
+    (i32.store (i32.const 32) (local.get 0))
+    (i32.sub (i32.load16_u (i32.const 32)) (i32.load16_s (i32.const 34))))
+  (func (export "globals") (param i32 i64 f32 f64) (result i64)
+    (global.set $g32 (i32.add (global.get $g32) (local.get 0)))
+    (global.set $g64 (i64.xor (global.get $g64) (local.get 1)))
+    (global.set $gf32 (f32.add (global.get $gf32) (local.get 2)))
+    (global.set $gf64 (f64.mul (global.get $gf64) (local.get 3)))
+    (i64.add
+      (i64.add (i64.extend_i32_u (global.get $g32)) (global.get $g64))
+      (i64.add
+        (i64.extend_i32_u (i32.reinterpret_f32 (global.get $gf32)))
+        (i64.reinterpret_f64 (global.get $gf64)))))
+  (func (export "fill_wrapped") (param i64 i64) (result i32)
+    (memory.fill (i32.wrap_i64 (local.get 0)) (i32.const 0xab) (i32.wrap_i64 (local.get 1)))
+    (i32.add (i32.load8_u (i32.const 100)) (i32.load8_u (i32.const 163))))
+  (func (export "copy_wrapped") (param i64 i64 i64) (result i64)
+    (i64.store (i32.const 200) (i64.const 0x1122334455667788))
+    (memory.copy (i32.wrap_i64 (local.get 0)) (i32.wrap_i64 (local.get 1)) (i32.wrap_i64 (local.get 2)))
+    (i64.load (i32.const 300)))
+  (func $f (result i32) (i32.const 9))
+  (elem declare func $f)
+  (func (export "table_fill_wrapped") (param i64 i64) (result i32)
+    (table.fill (i32.wrap_i64 (local.get 0)) (ref.func $f) (i32.wrap_i64 (local.get 1)))
+    (i32.add (ref.is_null (table.get (i32.const 2))) (ref.is_null (table.get (i32.const 6)))))
+)
+"#;
+
+fn endian_cases() -> Vec<CallCase> {
+    let g = 1_000_000;
+    let high = |low: i64| Value::I64(low | (0x7fff_0000_i64 << 32));
+    vec![
+        ("bytes_of_i64", vec![Value::I64(0x0102_0304_0506_0708)], g),
+        ("i16_halves", vec![Value::I32(0x8001_7ffe_u32 as i32)], g),
+        (
+            "globals",
+            vec![
+                Value::I32(5),
+                Value::I64(-1),
+                f32(0x4000_0000),
+                f64(0x4000_0000_0000_0000),
+            ],
+            g,
+        ),
+        ("fill_wrapped", vec![high(100), high(64)], g),
+        ("fill_wrapped", vec![high(65_500), high(100)], g),
+        ("copy_wrapped", vec![high(300), high(200), high(8)], g),
+        ("copy_wrapped", vec![high(300), high(65_530), high(8)], g),
+        ("table_fill_wrapped", vec![high(1), high(3)], g),
+        ("table_fill_wrapped", vec![high(6), high(3)], g),
+    ]
+}
+
 /// The corpus as cases, one per call: `suite.export(args) gas_limit=g`,
 /// run on `engine`.
 pub fn cases(engine: &Engine) -> Result<Vec<Case>, Error> {
-    let suites: [(&str, &str, Vec<CallCase>); 5] = [
+    let suites: [(&str, &str, Vec<CallCase>); 6] = [
         ("floats", FLOATS, float_cases()),
         ("integers", INTEGERS, integer_cases()),
         ("traps", TRAPS, trap_cases()),
         ("gas", GAS, gas_cases()),
         ("stack", STACK, stack_cases()),
+        ("endian", ENDIAN, endian_cases()),
     ];
     let mut out = Vec::new();
     for (suite, wat, calls) in suites {

@@ -65,6 +65,13 @@ fn both_translation_strategies_compute_the_same_determinism_section() {
         find("gas.recurse_forever(i32:0) gas_limit=1000000000").starts_with("trap stack_overflow")
     );
     assert!(find("stack.wide(i32:1000000)").starts_with("trap stack_overflow"));
+    // Little-endian memory: byte 0 of a stored i64 is its lowest byte.
+    assert!(find("endian.bytes_of_i64(").starts_with("ok [i32:264]"));
+    // 0x7ffe unsigned minus 0x8001 signed (-32767).
+    assert!(find("endian.i16_halves(").starts_with("ok [i32:65533]"));
+    // Wrapped operands: only the low 32 bits address memory and tables.
+    assert!(find("endian.fill_wrapped(i64:9223090561878065252 ").starts_with("ok [i32:342]"));
+    assert!(find("endian.table_fill_wrapped(i64:9223090561878065153 ").starts_with("ok [i32:1]"));
 }
 
 #[test]
