@@ -498,105 +498,10 @@ pub fn topic(name: &str) -> [u8; 32] {
 }
 
 /// Keccak-256 with the original padding (as Ethereum and the host's
-/// `keccak256` use it). Here rather than a dependency: the test kit needs
-/// only this, on short inputs.
+/// `keccak256` use it).
 pub fn keccak256(data: &[u8]) -> [u8; 32] {
-    const RATE: usize = 136;
-    let mut state = [0u64; 25];
-    let mut absorb = |block: &[u8]| {
-        for (lane, bytes) in state.iter_mut().zip(block.chunks_exact(8)) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(bytes);
-            *lane ^= u64::from_le_bytes(word);
-        }
-        keccak_f(&mut state);
-    };
-    let mut blocks = data.chunks_exact(RATE);
-    for block in blocks.by_ref() {
-        absorb(block);
-    }
-    let rest = blocks.remainder();
-    let mut last = [0u8; RATE];
-    last[..rest.len()].copy_from_slice(rest);
-    last[rest.len()] ^= 0x01;
-    last[RATE - 1] ^= 0x80;
-    absorb(&last);
-    let mut out = [0u8; 32];
-    for (bytes, lane) in out.chunks_exact_mut(8).zip(state) {
-        bytes.copy_from_slice(&lane.to_le_bytes());
-    }
-    out
-}
-
-/// The Keccak-f[1600] permutation.
-fn keccak_f(state: &mut [u64; 25]) {
-    const ROUND: [u64; 24] = [
-        0x0000000000000001,
-        0x0000000000008082,
-        0x800000000000808a,
-        0x8000000080008000,
-        0x000000000000808b,
-        0x0000000080000001,
-        0x8000000080008081,
-        0x8000000000008009,
-        0x000000000000008a,
-        0x0000000000000088,
-        0x0000000080008009,
-        0x000000008000000a,
-        0x000000008000808b,
-        0x800000000000008b,
-        0x8000000000008089,
-        0x8000000000008003,
-        0x8000000000008002,
-        0x8000000000000080,
-        0x000000000000800a,
-        0x800000008000000a,
-        0x8000000080008081,
-        0x8000000000008080,
-        0x0000000080000001,
-        0x8000000080008008,
-    ];
-    const ROTATE: [u32; 24] = [
-        1, 3, 6, 10, 15, 21, 28, 36, 45, 55, 2, 14, 27, 41, 56, 8, 25, 43, 62, 18, 39, 61, 20, 44,
-    ];
-    const LANE: [usize; 24] = [
-        10, 7, 11, 17, 18, 3, 5, 16, 8, 21, 24, 4, 15, 23, 19, 13, 12, 2, 20, 14, 22, 9, 6, 1,
-    ];
-    for round in ROUND {
-        // θ
-        let mut column = [0u64; 5];
-        for (x, c) in column.iter_mut().enumerate() {
-            *c = state[x] ^ state[x + 5] ^ state[x + 10] ^ state[x + 15] ^ state[x + 20];
-        }
-        for x in 0..5 {
-            let t = column[(x + 4) % 5] ^ column[(x + 1) % 5].rotate_left(1);
-            for y in (0..25).step_by(5) {
-                state[y + x] ^= t;
-            }
-        }
-        // ρ and π
-        let mut carried = state[1];
-        for (lane, rotate) in LANE.into_iter().zip(ROTATE) {
-            let next = state[lane];
-            state[lane] = carried.rotate_left(rotate);
-            carried = next;
-        }
-        // χ
-        for y in (0..25).step_by(5) {
-            let row = [
-                state[y],
-                state[y + 1],
-                state[y + 2],
-                state[y + 3],
-                state[y + 4],
-            ];
-            for x in 0..5 {
-                state[y + x] = row[x] ^ (!row[(x + 1) % 5] & row[(x + 2) % 5]);
-            }
-        }
-        // ι
-        state[0] ^= round;
-    }
+    use sha3::Digest as _;
+    sha3::Keccak256::digest(data).into()
 }
 
 #[cfg(test)]

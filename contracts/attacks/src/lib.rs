@@ -72,7 +72,7 @@ fn call(contract: &str, method: &str, args: &[u8], amount: u128, gas: u64) -> (u
 fn call_status(contract: &str, method: &str, args: &[u8], amount: u128, gas: u64) -> u32 {
     let amount = amount.to_le_bytes();
     // SAFETY: the host only reads these ranges, all live slices.
-    let status = unsafe {
+    unsafe {
         sys::call_contract(
             contract.as_ptr() as u32,
             contract.len() as u32,
@@ -84,8 +84,7 @@ fn call_status(contract: &str, method: &str, args: &[u8], amount: u128, gas: u64
             gas,
             CALL_REGISTER,
         )
-    };
-    status
+    }
 }
 
 /// The register as text, for reporting a trap or a refusal.
