@@ -472,12 +472,7 @@ impl Chain {
     }
 
     fn contract_meta(&self, contract: &ContractId) -> Result<ContractMeta, Error> {
-        let bytes = self
-            .storage
-            .get(&concat(&[CONTRACT_PREFIX, contract.as_str().as_bytes()]))?
-            .ok_or_else(|| Error::UnknownContract(contract.to_string()))?;
-        ContractMeta::try_from_slice(&bytes)
-            .map_err(|e| Error::Corrupt(format!("contract {contract}: {e}")))
+        frame::contract_meta(self.storage.as_ref(), contract)
     }
 
     /// Runs the transaction's frame; returns its receipt and every global

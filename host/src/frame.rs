@@ -143,7 +143,11 @@ pub(crate) struct Carried {
     pub trace: Option<Vec<HostCallTrace>>,
 }
 
-fn contract_meta(storage: &dyn Storage, contract: &ContractId) -> Result<ContractMeta, Error> {
+/// The stored record of `contract` (`UnknownContract` if there is none).
+pub(crate) fn contract_meta(
+    storage: &dyn Storage,
+    contract: &ContractId,
+) -> Result<ContractMeta, Error> {
     use borsh::BorshDeserialize;
     let key = [CONTRACT_PREFIX, contract.as_str().as_bytes()].concat();
     let bytes = storage
