@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/cross-check.sh TARGET [cargo test args...]
+# Usage: scripts/cross-check.sh TARGET [cargo test args...] [-- test binary args...]
 #        scripts/cross-check.sh TARGET reproduce [detvm-reproduce args...]
 #
 # TARGET is one of
@@ -12,7 +12,8 @@
 # Builds the engine's tests for TARGET and runs them under qemu-user, where
 # Cranelift emits TARGET's code. Arguments after TARGET select what
 # `cargo test` builds and runs (default: `-p detvm-vm -p detvm-spec-tests`),
-# e.g. `-p detvm-vm --test ops_nan`. With `reproduce`, builds the
+# e.g. `-p detvm-vm --test ops_nan`; those after a `--` go to the test
+# binaries (e.g. `-- --skip limits`). With `reproduce`, builds the
 # `detvm-reproduce` binary for TARGET instead and runs it under qemu-user:
 # every section of the built-in corpus must equal the reference digests
 # (exit 1 names the first section and case that differ).
@@ -23,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ $# -lt 1 ]; then
-  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 target=$1
@@ -104,7 +105,13 @@ if [ "${1:-}" = reproduce ]; then
 fi
 
 # Without arguments: every test of the engine and the spec suite.
-selection=("$@")
+selection=()
+while [ $# -gt 0 ] && [ "$1" != -- ]; do
+  selection+=("$1")
+  shift
+done
+[ $# -gt 0 ] && shift
+skip+=("$@")
 if [ ${#selection[@]} -eq 0 ]; then
   selection=(-p detvm-vm -p detvm-spec-tests)
 fi

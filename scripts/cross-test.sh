@@ -3,29 +3,37 @@
 # qemu-user with Debian's cross compilers (installed if missing; run as
 # root on a fresh machine):
 #
-# 1. aarch64: the engine's tests, built for aarch64 so Cranelift emits
-#    aarch64 code (native frames, the stack bound, traps, every operator).
-#    Left to other steps: the official spec suite and the generated-module
-#    comparison run inside `detvm reproduce` below, the differential test
-#    against wasmi and the compile-time tests run natively (their subject,
-#    the compiler's work and the interpreter, is the same on every target).
+# 1. aarch64: the engine's native-stack tests (the library's frame and
+#    counted-loop tests, native_stack, adversarial_frames). They check what
+#    no digest can show: that the stack bound holds against this target's
+#    real frames, so a hostile module ends in a trap and never in a
+#    crashed process. The rest of the engine's tests have subjects that
+#    `detvm reproduce` checks on every target (operators, NaNs, traps, gas,
+#    host functions, the spec suite) or that do not depend on the target
+#    (the compiler's work at the contract limits, the differential
+#    comparison with wasmi); they run natively.
 # 2. aarch64, riscv64 and s390x (big-endian): `detvm reproduce`, the whole
 #    built-in corpus, must equal the reference digests on each.
 #
-# Arguments go to the aarch64 `cargo test` (e.g. `--test ops_nan`).
+# Arguments go to the aarch64 `cargo test` (e.g. `--test native_stack`).
+# With DETVM_CROSS_FREE_BUILDS=1 (CI sets it) each target's build directory
+# is deleted once its last step has run: three emulated targets hold about
+# 9 GB, and the steps after these need that disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-vm_tests=()
-for file in vm/tests/*.rs; do
-  name=$(basename "$file" .rs)
-  case "$name" in
-    differential | compile_limits) ;;
-    *) vm_tests+=(--test "$name") ;;
-  esac
-done
+free_build() {
+  if [ "${DETVM_CROSS_FREE_BUILDS:-0}" = 1 ]; then
+    rm -rf "${CARGO_TARGET_DIR:-target}/$1"
+  fi
+}
 
-scripts/cross-check.sh aarch64-unknown-linux-gnu -p detvm-vm --lib "${vm_tests[@]}" "$@"
+if [ $# -eq 0 ]; then
+  set -- -p detvm-vm --lib --test native_stack --test adversarial_frames \
+    -- --skip compile::tests::limits
+fi
+scripts/cross-check.sh aarch64-unknown-linux-gnu "$@"
 for target in aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu s390x-unknown-linux-gnu; do
   scripts/cross-check.sh "$target" reproduce
+  free_build "$target"
 done
