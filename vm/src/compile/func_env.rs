@@ -479,17 +479,16 @@ impl<'a, 'f> Translator<'a, 'f> {
     pub fn op_local_set(&mut self, index: u32, tee: bool) -> Result<(), CompileError> {
         let depth = self.stack_height_below(1)?;
         let class = self.local_class(index);
-        if self.nan[depth] > class {
-            if class != Nan::Kept {
-                // `nan::local_classes` follows every operator that the
-                // translator does, so this is a bug, not a property of the
-                // module.
-                return Err(self.err(format!(
-                    "value of NaN class {:?} written to local {index} of class {class:?}",
-                    self.nan[depth]
-                )));
-            }
+        let have = self.nan[depth];
+        if have == Nan::Pending && class == Nan::Kept {
             self.settle(depth);
+        } else if have > class {
+            // `nan::local_classes` follows every operator that the
+            // translator does, so this is a bug, not a property of the
+            // module.
+            return Err(self.err(format!(
+                "value of NaN class {have:?} written to local {index} of class {class:?}"
+            )));
         }
         let v = if tee {
             self.operand(depth)
