@@ -16,6 +16,7 @@ use cranelift_codegen::ir::{self, Block, BlockArg, InstBuilder, Value, types::I3
 use wasmparser::BlockType;
 
 use super::CompileError;
+use super::func_env::nan::Nan;
 use super::func_env::{FAN_IN, Translator};
 use crate::vmctx::TrapCode;
 
@@ -37,6 +38,8 @@ pub(super) enum FrameKind {
     If {
         else_block: Block,
         params: Vec<Value>,
+        /// The parameters' NaN classes.
+        param_nan: Vec<Nan>,
         mem_cache: Option<(Value, Value)>,
     },
     /// `if` after its `else`.
@@ -68,6 +71,9 @@ pub(super) struct Frame {
     pub num_results: usize,
     /// Their types.
     pub result_types: Vec<ir::Type>,
+    /// Their NaN classes: the greatest over the edges to `dest` so far,
+    /// each settled (`docs/vm.md`, "Floats"), so never pending.
+    pub result_nan: Vec<Nan>,
     /// Operand stack height below the frame's parameters.
     pub height: usize,
     /// Whether anything jumps to `dest`.
@@ -106,6 +112,23 @@ impl Translator<'_, '_> {
         self.block_with_params(types)
     }
 
+    /// Settles the top `n` operands, about to be carried to the label of
+    /// frame `idx`, and raises that label's classes to theirs. A label's
+    /// other edges may carry kept bits, and a loop's back-edges are not
+    /// translated yet when its body reads its parameters, so no label
+    /// carries pending values.
+    fn settle_edge(&mut self, idx: usize, n: usize) -> Result<(), CompileError> {
+        self.settle_top(n)?;
+        let classes = self.top_classes(n);
+        let frame = &mut self.control[idx];
+        if !matches!(frame.kind, FrameKind::Loop { .. }) {
+            for (have, &c) in frame.result_nan.iter_mut().zip(&classes) {
+                *have = (*have).max(c);
+            }
+        }
+        Ok(())
+    }
+
     /// The arguments of a branch to a label at `height` carrying the top
     /// `n` operands: the operands themselves, or (slot strategy) none,
     /// after moving them to the label's positions.
@@ -130,14 +153,14 @@ impl Translator<'_, '_> {
     }
 
     /// Continues at `block` as [`Self::label_values`] does, with the
-    /// label's values pushed.
-    fn enter_label(&mut self, block: Block, height: usize, types: &[ir::Type]) {
+    /// label's values pushed, of NaN classes `classes`.
+    fn enter_label(&mut self, block: Block, height: usize, types: &[ir::Type], classes: &[Nan]) {
         let values = self.label_values(block, height, types);
         if self.labels_in_slots() {
             // Loaded from their own slots: nothing to store.
-            self.push_loaded(&values);
+            self.push_loaded(&values, classes);
         } else {
-            self.push_all(&values);
+            self.push_all(&values, classes);
         }
     }
 
@@ -158,6 +181,7 @@ impl Translator<'_, '_> {
             dest,
             num_params: 0,
             num_results: results.len(),
+            result_nan: vec![Nan::Canonical; results.len()],
             result_types: results,
             height: 0,
             dest_reachable: false,
@@ -178,6 +202,7 @@ impl Translator<'_, '_> {
             dest,
             num_params: params.len(),
             num_results: results.len(),
+            result_nan: vec![Nan::Canonical; results.len()],
             result_types: results,
             height,
             dest_reachable: false,
@@ -195,9 +220,11 @@ impl Translator<'_, '_> {
         let header = self.label_block(&params);
         let dest = self.label_block(&results);
         let height = self.stack_height_below(params.len())?;
+        self.settle_top(params.len())?;
         let args = self.label_args(height, params.len())?;
         self.b.ins().jump(header, &args);
-        self.enter_label(header, height, &params);
+        let kept = vec![Nan::Kept; params.len()];
+        self.enter_label(header, height, &params, &kept);
         self.mem_cache = None;
         self.checked.clear();
         self.control.push(Frame {
@@ -208,6 +235,7 @@ impl Translator<'_, '_> {
             dest,
             num_params: params.len(),
             num_results: results.len(),
+            result_nan: vec![Nan::Canonical; results.len()],
             result_types: results,
             height,
             dest_reachable: false,
@@ -249,15 +277,18 @@ impl Translator<'_, '_> {
         } else {
             self.operands_from(height)?
         };
+        let param_nan = self.top_classes(params.len());
         self.control.push(Frame {
             kind: FrameKind::If {
                 else_block,
                 params: saved,
+                param_nan,
                 mem_cache,
             },
             dest,
             num_params: params.len(),
             num_results: results.len(),
+            result_nan: vec![Nan::Canonical; results.len()],
             result_types: results,
             height,
             dest_reachable: false,
@@ -269,6 +300,7 @@ impl Translator<'_, '_> {
     fn jump_to_dest(&mut self, idx: usize) -> Result<(), CompileError> {
         let frame = &self.control[idx];
         let (dest, n, height) = (frame.dest, frame.num_results, frame.height);
+        self.settle_edge(idx, n)?;
         let args = self.label_args(height, n)?;
         self.b.ins().jump(dest, &args);
         self.control[idx].dest_reachable = true;
@@ -292,6 +324,7 @@ impl Translator<'_, '_> {
         let FrameKind::If {
             else_block,
             params,
+            param_nan,
             mem_cache,
         } = std::mem::replace(&mut frame.kind, FrameKind::Else)
         else {
@@ -300,7 +333,7 @@ impl Translator<'_, '_> {
         let height = frame.height;
         self.truncate_stack(height);
         self.b.switch_to_block(else_block);
-        self.push_all(&params);
+        self.push_all(&params, &param_nan);
         self.mem_cache = mem_cache;
         // Bounds proven in the other arm do not hold here.
         self.checked.clear();
@@ -322,25 +355,25 @@ impl Translator<'_, '_> {
         if self.reachable {
             self.jump_to_dest(idx)?;
         }
+        if matches!(self.control[idx].kind, FrameKind::If { .. })
+            && let FrameKind::If {
+                else_block,
+                params,
+                param_nan,
+                ..
+            } = std::mem::replace(&mut self.control[idx].kind, FrameKind::Else)
+        {
+            // No `else`: the alternative passes the parameters through, an
+            // edge like any other.
+            self.b.switch_to_block(else_block);
+            self.truncate_stack(self.control[idx].height);
+            self.push_all(&params, &param_nan);
+            self.jump_to_dest(idx)?;
+        }
         let Some(mut frame) = self.control.pop() else {
             return Err(self.err("end without block"));
         };
         match std::mem::replace(&mut frame.kind, FrameKind::Block) {
-            FrameKind::If {
-                else_block, params, ..
-            } => {
-                // No `else`: the alternative passes the parameters through.
-                self.b.switch_to_block(else_block);
-                let args: Vec<BlockArg> = if self.labels_in_slots() {
-                    self.truncate_stack(frame.height);
-                    self.push_all(&params);
-                    Vec::new()
-                } else {
-                    params.iter().map(|&v| BlockArg::Value(v)).collect()
-                };
-                self.b.ins().jump(frame.dest, &args);
-                frame.dest_reachable = true;
-            }
             FrameKind::Loop { header, back_edges } => {
                 self.join_back_edges(header, back_edges);
                 self.b.seal_block(header);
@@ -355,14 +388,19 @@ impl Translator<'_, '_> {
                 self.reachable = false;
                 return Ok(true);
             }
-            FrameKind::Block | FrameKind::Else => {}
+            FrameKind::Block | FrameKind::Else | FrameKind::If { .. } => {}
         }
         self.truncate_stack(frame.height);
         self.b.seal_block(frame.dest);
         self.mem_cache = None;
         self.checked.clear();
         if frame.dest_reachable {
-            self.enter_label(frame.dest, frame.height, &frame.result_types);
+            self.enter_label(
+                frame.dest,
+                frame.height,
+                &frame.result_types,
+                &frame.result_nan,
+            );
             self.reachable = true;
         } else {
             self.reachable = false;
@@ -371,13 +409,21 @@ impl Translator<'_, '_> {
     }
 
     /// The branch target for relative depth `depth`: block, argument
-    /// count and the stack height of the label's values. Marks the label as reached.
+    /// count and the stack height of the label's values. Marks the label
+    /// as reached, and settles the values the branch carries (see
+    /// [`Self::settle_edge`]).
     fn branch_target(&mut self, depth: u32) -> Result<(Block, usize, usize), CompileError> {
         let idx = self
             .control
             .len()
             .checked_sub(1 + depth as usize)
             .ok_or_else(|| self.err(format!("branch depth {depth} out of range")))?;
+        let frame = &self.control[idx];
+        let carried = match frame.kind {
+            FrameKind::Loop { .. } => frame.num_params,
+            _ => frame.num_results,
+        };
+        self.settle_edge(idx, carried)?;
         let slots = self.slots;
         let frame = &mut self.control[idx];
         Ok(match &mut frame.kind {

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 
 use cranelift_codegen::cursor::{Cursor, FuncCursor};
-use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::{I32, I64};
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
+use cranelift_codegen::ir::types::{F32, I32, I64};
 use cranelift_codegen::ir::{
     self, AbiParam, Block, Endianness, FuncRef, InstBuilder, MemFlagsData, SigRef, StackSlot,
     StackSlotData, StackSlotKind, Value,
@@ -16,6 +17,11 @@ use cranelift_jit::JITModule;
 use cranelift_module::Module;
 
 use super::control::Frame;
+use nan::Nan;
+
+// The NaN classes belong to the translator's operand stack and locals; a
+// child module, so the compiler's module list stays as it is.
+pub(super) mod nan;
 use super::{CompileError, ModuleCtx, Strategy};
 use crate::vmctx::{
     TrapCode, builtin_offsets, funcref_offsets, memory_offsets, runtime_offsets, table_offsets,
@@ -137,6 +143,9 @@ pub(super) struct Translator<'a, 'f> {
     /// just before it, so they dominate every use.
     pub entry_term: ir::Inst,
     locals: Vec<Local>,
+    /// Per local: its NaN class (`nan::local_classes`), fixed for the
+    /// whole body.
+    local_nan: Vec<Nan>,
     /// Per local: referenced yet (for the register pressure).
     locals_touched: Vec<bool>,
     /// How many locals have been referenced.
@@ -147,6 +156,8 @@ pub(super) struct Translator<'a, 'f> {
     /// The operand stack. With the slot strategy each entry only gives the
     /// type of the value stored in the stack slot of its position.
     stack: Vec<Value>,
+    /// The NaN class of each operand (canonical for non-floats).
+    nan: Vec<Nan>,
     /// With the slot strategy: the stack slot of each operand-stack
     /// position reached so far.
     operand_slots: Vec<StackSlot>,
@@ -225,8 +236,8 @@ enum Counter {
 /// Where a Wasm local lives.
 #[derive(Debug, Clone, Copy)]
 enum Local {
-    /// In a Cranelift variable (register strategy).
-    Var(Variable),
+    /// In a Cranelift variable of this type (register strategy).
+    Var(Variable, ir::Type),
     /// In its own stack slot (slot strategy).
     Slot(StackSlot, ir::Type),
 }
@@ -354,10 +365,12 @@ impl<'a, 'f> Translator<'a, 'f> {
             bases_here: None,
             entry_term,
             locals: Vec::new(),
+            local_nan: Vec::new(),
             locals_touched: Vec::new(),
             touched: 0,
             calls: 0,
             stack: Vec::new(),
+            nan: Vec::new(),
             operand_slots: Vec::new(),
             slots: strategy == Strategy::Slots,
             hoisted: 0,
@@ -411,7 +424,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         } else {
             let var = self.b.declare_var(ty);
             self.b.def_var(var, init);
-            Local::Var(var)
+            Local::Var(var, ty)
         };
         self.locals.push(local);
         self.locals_touched.push(false);
@@ -430,10 +443,65 @@ impl<'a, 'f> Translator<'a, 'f> {
         Ok(local)
     }
 
+    /// Sets the NaN classes of the locals (`nan::local_classes`), one per
+    /// declared local.
+    pub fn set_local_classes(&mut self, classes: Vec<Nan>) -> Result<(), CompileError> {
+        if classes.len() != self.locals.len() {
+            return Err(self.err("NaN classes do not match the locals"));
+        }
+        self.local_nan = classes;
+        Ok(())
+    }
+
+    /// The NaN class of what local `index` holds.
+    pub fn local_class(&self, index: u32) -> Nan {
+        match self.locals.get(index as usize) {
+            Some(Local::Var(_, ty) | Local::Slot(_, ty)) if !nan::is_float(*ty) => Nan::Canonical,
+            _ => self
+                .local_nan
+                .get(index as usize)
+                .copied()
+                .unwrap_or(Nan::Kept),
+        }
+    }
+
+    /// `local.get`: pushes the current value of local `index`.
+    pub fn op_local_get(&mut self, index: u32) -> Result<(), CompileError> {
+        let v = self.local_get(index)?;
+        let class = self.local_class(index);
+        self.push_nan(v, class);
+        Ok(())
+    }
+
+    /// `local.set` (`tee`: `local.tee`): writes the top operand to local
+    /// `index`, canonicalising it first if it is pending and the local
+    /// keeps bits.
+    pub fn op_local_set(&mut self, index: u32, tee: bool) -> Result<(), CompileError> {
+        let depth = self.stack_height_below(1)?;
+        let class = self.local_class(index);
+        let have = self.nan[depth];
+        if have == Nan::Pending && class == Nan::Kept {
+            self.settle(depth);
+        } else if have > class {
+            // `nan::local_classes` follows every operator that the
+            // translator does, so this is a bug, not a property of the
+            // module.
+            return Err(self.err(format!(
+                "value of NaN class {have:?} written to local {index} of class {class:?}"
+            )));
+        }
+        let v = if tee {
+            self.operand(depth)
+        } else {
+            self.pop()?
+        };
+        self.local_set(index, v)
+    }
+
     /// The current value of local `index`.
     pub fn local_get(&mut self, index: u32) -> Result<Value, CompileError> {
         Ok(match self.local(index)? {
-            Local::Var(var) => self.b.use_var(var),
+            Local::Var(var, _) => self.b.use_var(var),
             Local::Slot(slot, ty) => self.b.ins().stack_load(PTR, ty, slot, 0),
         })
     }
@@ -441,7 +509,7 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// Sets local `index` to `value`.
     pub fn local_set(&mut self, index: u32, value: Value) -> Result<(), CompileError> {
         match self.local(index)? {
-            Local::Var(var) => self.b.def_var(var, value),
+            Local::Var(var, _) => self.b.def_var(var, value),
             Local::Slot(slot, _) => {
                 self.b.ins().stack_store(PTR, value, slot, 0);
             }
@@ -465,16 +533,87 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// Drops operands down to `height`.
     pub fn truncate_stack(&mut self, height: usize) {
         self.stack.truncate(height);
+        self.nan.truncate(height);
     }
 
-    /// Pushes one operand (with the slot strategy: stores it to its
-    /// position's slot).
+    /// Pushes one integer or reference operand (with the slot strategy:
+    /// stores it to its position's slot). Floats go through
+    /// [`Self::push_nan`]: their class cannot be guessed.
     pub fn push(&mut self, v: Value) {
+        debug_assert!(
+            !nan::is_float(self.b.func.dfg.value_type(v)),
+            "float pushed without its NaN class"
+        );
+        self.push_nan(v, Nan::Canonical);
+    }
+
+    /// Pushes one operand of NaN class `class`.
+    pub fn push_nan(&mut self, v: Value, class: Nan) {
         if self.slots {
             let slot = self.operand_slot(self.stack.len());
             self.b.ins().stack_store(PTR, v, slot, 0);
         }
         self.stack.push(v);
+        self.nan.push(self.class_for(v, class));
+    }
+
+    /// `class` for a float `v`; integers and references are canonical.
+    fn class_for(&self, v: Value, class: Nan) -> Nan {
+        if nan::is_float(self.b.func.dfg.value_type(v)) {
+            class
+        } else {
+            Nan::Canonical
+        }
+    }
+
+    /// The NaN class of the operand `n` below the top (0: the top).
+    pub fn nan_below_top(&self, n: usize) -> Nan {
+        self.nan
+            .len()
+            .checked_sub(n + 1)
+            .map_or(Nan::Canonical, |depth| self.nan[depth])
+    }
+
+    /// The NaN classes of the top `n` operands, in push order.
+    pub fn top_classes(&self, n: usize) -> Vec<Nan> {
+        self.nan[self.nan.len().saturating_sub(n)..].to_vec()
+    }
+
+    /// `v` with a NaN replaced by the canonical NaN of its type.
+    pub fn canonicalize(&mut self, v: Value) -> Value {
+        let canonical = if self.b.func.dfg.value_type(v) == F32 {
+            self.b.ins().f32const(Ieee32::with_bits(nan::CANONICAL_F32))
+        } else {
+            self.b.ins().f64const(Ieee64::with_bits(nan::CANONICAL_F64))
+        };
+        let is_nan = self.b.ins().fcmp(FloatCC::Unordered, v, v);
+        self.b.ins().select(is_nan, canonical, v)
+    }
+
+    /// Canonicalises the operand at `depth` (from the bottom) in place if
+    /// it is pending: where its bits are about to be observed or mixed
+    /// with bits that must be kept (`docs/vm.md`, "Floats").
+    pub fn settle(&mut self, depth: usize) {
+        if self.nan[depth] != Nan::Pending {
+            return;
+        }
+        let v = self.operand(depth);
+        let c = self.canonicalize(v);
+        if self.slots {
+            let slot = self.operand_slots[depth];
+            self.b.ins().stack_store(PTR, c, slot, 0);
+        }
+        self.stack[depth] = c;
+        self.nan[depth] = Nan::Canonical;
+    }
+
+    /// [`Self::settle`] for each of the top `n` operands.
+    pub fn settle_top(&mut self, n: usize) -> Result<(), CompileError> {
+        let from = self.stack_height_below(n)?;
+        for depth in from..from + n {
+            self.settle(depth);
+        }
+        Ok(())
     }
 
     /// Whether label values travel through the operand slots (the slot
@@ -526,8 +665,11 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// Slot strategy: makes `values`, just loaded from the positions
     /// above the current top, the top operands without storing them
     /// again.
-    pub fn push_loaded(&mut self, values: &[Value]) {
-        self.stack.extend_from_slice(values);
+    pub fn push_loaded(&mut self, values: &[Value], classes: &[Nan]) {
+        for (&v, &class) in values.iter().zip(classes) {
+            self.stack.push(v);
+            self.nan.push(self.class_for(v, class));
+        }
     }
 
     /// The operand stack height below the top `n` operands.
@@ -538,10 +680,10 @@ impl<'a, 'f> Translator<'a, 'f> {
             .ok_or_else(|| self.err("operand stack underflow"))
     }
 
-    /// Pushes operands in order.
-    pub fn push_all(&mut self, values: &[Value]) {
-        for &v in values {
-            self.push(v);
+    /// Pushes operands in order, of NaN classes `classes`.
+    pub fn push_all(&mut self, values: &[Value], classes: &[Nan]) {
+        for (&v, &class) in values.iter().zip(classes) {
+            self.push_nan(v, class);
         }
     }
 
@@ -565,6 +707,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             .ok_or_else(|| self.err("operand stack underflow"))?;
         let v = self.operand(depth);
         self.stack.pop();
+        self.nan.pop();
         Ok(v)
     }
 
@@ -594,7 +737,7 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// Pops the top `n` operands, returned in push order.
     pub fn pop_n(&mut self, n: usize) -> Result<Vec<Value>, CompileError> {
         let values = self.peek_n(n)?;
-        self.stack.truncate(self.stack.len() - n);
+        self.truncate_stack(self.stack.len() - n);
         Ok(values)
     }
 
@@ -1285,6 +1428,8 @@ impl<'a, 'f> Translator<'a, 'f> {
             .ok_or_else(|| self.err(format!("unknown type {type_index}")))?
             .params()
             .len();
+        // The callee cannot know which of its parameters are pending.
+        self.settle_top(n)?;
         let args = self.pop_n(n)?;
         let mut all = Vec::with_capacity(n + 3);
         all.push(callee_vmctx);
@@ -1347,7 +1492,8 @@ impl<'a, 'f> Translator<'a, 'f> {
                 }
             }
         }
-        self.push_all(&results);
+        let kept = vec![Nan::Kept; results.len()];
+        self.push_all(&results, &kept);
     }
 
     /// `call f`. Returns false when the call never returns (a reserved

@@ -10,6 +10,7 @@ use cranelift_module::Module;
 use wasmparser::{MemArg, Operator};
 
 use super::counted::{CountedLoop, Linear, counted_loop};
+use super::func_env::nan::{self, Nan};
 use super::func_env::{Builtin, PTR, Translator, heap_flags};
 use super::{CompileError, ModuleCtx, Strategy, clif_type};
 use crate::vmctx::TrapCode;
@@ -110,6 +111,10 @@ pub(super) fn translate_function(
             t.declare_local(ct, zero);
         }
     }
+
+    let classes = nan::local_classes(&body, params.len(), local_types.len())
+        .ok_or_else(|| err(0, "body does not decode".into()))?;
+    t.set_local_classes(classes)?;
 
     t.push_function_frame();
     let mut ops = body.get_operators_reader().map_err(wasm_err)?;
@@ -516,6 +521,30 @@ impl Translator<'_, '_> {
         Ok(())
     }
 
+    /// A unary operator with a float result of NaN class `class`.
+    fn funop(
+        &mut self,
+        class: Nan,
+        f: impl FnOnce(&mut Self, Value) -> Value,
+    ) -> Result<(), CompileError> {
+        let a = self.pop()?;
+        let r = f(self, a);
+        self.push_nan(r, class);
+        Ok(())
+    }
+
+    /// A binary operator with a float result of NaN class `class`.
+    fn fbinop(
+        &mut self,
+        class: Nan,
+        f: impl FnOnce(&mut Self, Value, Value) -> Value,
+    ) -> Result<(), CompileError> {
+        let (a, b) = self.pop2()?;
+        let r = f(self, a, b);
+        self.push_nan(r, class);
+        Ok(())
+    }
+
     fn binop(
         &mut self,
         f: impl FnOnce(&mut Self, Value, Value) -> Value,
@@ -696,12 +725,14 @@ impl Translator<'_, '_> {
             (8, 4, true) if ty == I64 => self.b.ins().sload32(flags, p, off),
             _ => self.b.ins().load(ty, flags, p, off),
         };
-        self.push(v);
+        // A loaded NaN keeps its bits.
+        self.push_nan(v, Nan::Kept);
         Ok(())
     }
 
     /// A store of the low `size` bytes of the operand.
     fn store(&mut self, memarg: &MemArg, size: u32) -> Result<(), CompileError> {
+        self.settle_top(1)?;
         let (addr, v) = self.pop2()?;
         let (p, off) = self.heap_addr(addr, memarg.offset, size);
         let ty = self.b.func.dfg.value_type(v);
@@ -760,29 +791,30 @@ impl Translator<'_, '_> {
                 self.pop()?;
             }
             O::Select | O::TypedSelect { .. } => {
+                let (a, b) = (self.nan_below_top(2), self.nan_below_top(1));
+                let depth = self.stack_height_below(3)?;
+                // Pending bits next to kept ones: which arm is taken is
+                // not known here, so the pending arm is settled.
+                if a.max(b) == Nan::Kept {
+                    self.settle(depth);
+                    self.settle(depth + 1);
+                }
+                let class = self.nan_below_top(2).max(self.nan_below_top(1));
                 let (a, b, c) = self.pop3()?;
                 let r = self.b.ins().select(c, a, b);
-                self.push(r);
+                self.push_nan(r, class);
             }
 
             // ---- variables -------------------------------------------------
-            O::LocalGet { local_index } => {
-                let v = self.local_get(local_index)?;
-                self.push(v);
-            }
-            O::LocalSet { local_index } => {
-                let v = self.pop()?;
-                self.local_set(local_index, v)?;
-            }
-            O::LocalTee { local_index } => {
-                let v = self.peek_n(1)?[0];
-                self.local_set(local_index, v)?;
-            }
+            O::LocalGet { local_index } => self.op_local_get(local_index)?,
+            O::LocalSet { local_index } => self.op_local_set(local_index, false)?,
+            O::LocalTee { local_index } => self.op_local_set(local_index, true)?,
             O::GlobalGet { global_index } => {
                 let v = self.global_get(global_index)?;
-                self.push(v);
+                self.push_nan(v, Nan::Kept);
             }
             O::GlobalSet { global_index } => {
+                self.settle_top(1)?;
                 let v = self.pop()?;
                 self.global_set(global_index, v)?;
             }
@@ -849,11 +881,11 @@ impl Translator<'_, '_> {
             }
             O::F32Const { value } => {
                 let v = self.b.ins().f32const(Ieee32::with_bits(value.bits()));
-                self.push(v);
+                self.push_nan(v, Nan::of_f32(value.bits()));
             }
             O::F64Const { value } => {
                 let v = self.b.ins().f64const(Ieee64::with_bits(value.bits()));
-                self.push(v);
+                self.push_nan(v, Nan::of_f64(value.bits()));
             }
 
             // ---- i32 / i64 comparisons -------------------------------------
@@ -903,20 +935,36 @@ impl Translator<'_, '_> {
             O::I32Rotr | O::I64Rotr => self.binop(|t, a, b| t.b.ins().rotr(a, b))?,
 
             // ---- float arithmetic ------------------------------------------
-            O::F32Abs | O::F64Abs => self.unop(|t, a| t.b.ins().fabs(a))?,
-            O::F32Neg | O::F64Neg => self.unop(|t, a| t.b.ins().fneg(a))?,
-            O::F32Ceil | O::F64Ceil => self.unop(|t, a| t.b.ins().ceil(a))?,
-            O::F32Floor | O::F64Floor => self.unop(|t, a| t.b.ins().floor(a))?,
-            O::F32Trunc | O::F64Trunc => self.unop(|t, a| t.b.ins().trunc(a))?,
-            O::F32Nearest | O::F64Nearest => self.unop(|t, a| t.b.ins().nearest(a))?,
-            O::F32Sqrt | O::F64Sqrt => self.unop(|t, a| t.b.ins().sqrt(a))?,
-            O::F32Add | O::F64Add => self.binop(|t, a, b| t.b.ins().fadd(a, b))?,
-            O::F32Sub | O::F64Sub => self.binop(|t, a, b| t.b.ins().fsub(a, b))?,
-            O::F32Mul | O::F64Mul => self.binop(|t, a, b| t.b.ins().fmul(a, b))?,
-            O::F32Div | O::F64Div => self.binop(|t, a, b| t.b.ins().fdiv(a, b))?,
-            O::F32Min | O::F64Min => self.binop(|t, a, b| t.b.ins().fmin(a, b))?,
-            O::F32Max | O::F64Max => self.binop(|t, a, b| t.b.ins().fmax(a, b))?,
-            O::F32Copysign | O::F64Copysign => self.binop(|t, a, b| t.b.ins().fcopysign(a, b))?,
+            // The canonical NaN is positive: clearing the sign bit of a
+            // pending NaN before or after canonicalising it is the same.
+            O::F32Abs | O::F64Abs => {
+                let class = self.nan_below_top(0);
+                self.funop(class, |t, a| t.b.ins().fabs(a))?
+            }
+            // Negating moves the sign bit the rule says is clear, and
+            // copysign reads the sign and keeps the payload: both see
+            // their operands' bits.
+            O::F32Neg | O::F64Neg => {
+                self.settle_top(1)?;
+                self.funop(Nan::Kept, |t, a| t.b.ins().fneg(a))?
+            }
+            O::F32Copysign | O::F64Copysign => {
+                self.settle_top(2)?;
+                self.fbinop(Nan::Kept, |t, a, b| t.b.ins().fcopysign(a, b))?
+            }
+            O::F32Ceil | O::F64Ceil => self.funop(Nan::Pending, |t, a| t.b.ins().ceil(a))?,
+            O::F32Floor | O::F64Floor => self.funop(Nan::Pending, |t, a| t.b.ins().floor(a))?,
+            O::F32Trunc | O::F64Trunc => self.funop(Nan::Pending, |t, a| t.b.ins().trunc(a))?,
+            O::F32Nearest | O::F64Nearest => {
+                self.funop(Nan::Pending, |t, a| t.b.ins().nearest(a))?
+            }
+            O::F32Sqrt | O::F64Sqrt => self.funop(Nan::Pending, |t, a| t.b.ins().sqrt(a))?,
+            O::F32Add | O::F64Add => self.fbinop(Nan::Pending, |t, a, b| t.b.ins().fadd(a, b))?,
+            O::F32Sub | O::F64Sub => self.fbinop(Nan::Pending, |t, a, b| t.b.ins().fsub(a, b))?,
+            O::F32Mul | O::F64Mul => self.fbinop(Nan::Pending, |t, a, b| t.b.ins().fmul(a, b))?,
+            O::F32Div | O::F64Div => self.fbinop(Nan::Pending, |t, a, b| t.b.ins().fdiv(a, b))?,
+            O::F32Min | O::F64Min => self.fbinop(Nan::Pending, |t, a, b| t.b.ins().fmin(a, b))?,
+            O::F32Max | O::F64Max => self.fbinop(Nan::Pending, |t, a, b| t.b.ins().fmax(a, b))?,
 
             // ---- conversions -----------------------------------------------
             O::I32WrapI64 => self.unop(|t, a| t.b.ins().ireduce(I32, a))?,
@@ -930,32 +978,35 @@ impl Translator<'_, '_> {
             O::I32TruncSatF32U | O::I32TruncSatF64U => self.trunc_sat(I32, false)?,
             O::I64TruncSatF32S | O::I64TruncSatF64S => self.trunc_sat(I64, true)?,
             O::I64TruncSatF32U | O::I64TruncSatF64U => self.trunc_sat(I64, false)?,
+            // Integers convert to NaN-free floats.
             O::F32ConvertI32S | O::F32ConvertI64S => {
-                self.unop(|t, a| t.b.ins().fcvt_from_sint(F32, a))?
+                self.funop(Nan::Canonical, |t, a| t.b.ins().fcvt_from_sint(F32, a))?
             }
             O::F32ConvertI32U | O::F32ConvertI64U => {
-                self.unop(|t, a| t.b.ins().fcvt_from_uint(F32, a))?
+                self.funop(Nan::Canonical, |t, a| t.b.ins().fcvt_from_uint(F32, a))?
             }
             O::F64ConvertI32S | O::F64ConvertI64S => {
-                self.unop(|t, a| t.b.ins().fcvt_from_sint(F64, a))?
+                self.funop(Nan::Canonical, |t, a| t.b.ins().fcvt_from_sint(F64, a))?
             }
             O::F64ConvertI32U | O::F64ConvertI64U => {
-                self.unop(|t, a| t.b.ins().fcvt_from_uint(F64, a))?
+                self.funop(Nan::Canonical, |t, a| t.b.ins().fcvt_from_uint(F64, a))?
             }
-            O::F32DemoteF64 => self.unop(|t, a| t.b.ins().fdemote(F32, a))?,
-            O::F64PromoteF32 => self.unop(|t, a| t.b.ins().fpromote(F64, a))?,
+            O::F32DemoteF64 => self.funop(Nan::Pending, |t, a| t.b.ins().fdemote(F32, a))?,
+            O::F64PromoteF32 => self.funop(Nan::Pending, |t, a| t.b.ins().fpromote(F64, a))?,
             O::I32ReinterpretF32 => {
+                self.settle_top(1)?;
                 self.unop(|t, a| t.b.ins().bitcast(I32, MemFlagsData::new(), a))?
             }
             O::I64ReinterpretF64 => {
+                self.settle_top(1)?;
                 self.unop(|t, a| t.b.ins().bitcast(I64, MemFlagsData::new(), a))?
             }
-            O::F32ReinterpretI32 => {
-                self.unop(|t, a| t.b.ins().bitcast(F32, MemFlagsData::new(), a))?
-            }
-            O::F64ReinterpretI64 => {
-                self.unop(|t, a| t.b.ins().bitcast(F64, MemFlagsData::new(), a))?
-            }
+            O::F32ReinterpretI32 => self.funop(Nan::Kept, |t, a| {
+                t.b.ins().bitcast(F32, MemFlagsData::new(), a)
+            })?,
+            O::F64ReinterpretI64 => self.funop(Nan::Kept, |t, a| {
+                t.b.ins().bitcast(F64, MemFlagsData::new(), a)
+            })?,
             O::I32Extend8S => self.unop(|t, a| {
                 let n = t.b.ins().ireduce(I8, a);
                 t.b.ins().sextend(I32, n)

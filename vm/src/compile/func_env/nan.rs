@@ -1,0 +1,291 @@
+//! Where NaNs are canonicalised (`docs/vm.md`, "Floats"): the NaN class
+//! of compile-time values, and the classes of a function's locals, decided
+//! before it is translated.
+//!
+//! Arithmetic NaNs must look canonical wherever their bits can be seen,
+//! and every other NaN must keep its bits. Canonicalising after every
+//! arithmetic operator achieves both but costs a compare and a select per
+//! operator; canonicalising only where bits escape needs to know, for each
+//! value, whether its bits are still to be canonicalised.
+
+use cranelift_codegen::ir;
+use wasmparser::{FunctionBody, Operator};
+
+use super::super::translate::plain_stack_effect;
+
+/// The canonical f32 NaN: positive, quiet, zero payload.
+pub(in crate::compile) const CANONICAL_F32: u32 = 0x7fc0_0000;
+/// The canonical f64 NaN.
+pub(in crate::compile) const CANONICAL_F64: u64 = 0x7ff8_0000_0000_0000;
+
+/// What is known at compile time about a float value's NaN bits. Ordered:
+/// a value made of several (a `select`, a local written several times) has
+/// the greatest class of its parts, once pending parts that meet kept ones
+/// have been canonicalised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(in crate::compile) enum Nan {
+    /// Canonicalising would change nothing: not a NaN, or the canonical
+    /// one. Also every integer and reference value.
+    Canonical,
+    /// An arithmetic result whose NaN, if it is one, stands for the
+    /// canonical NaN but has the bits the CPU gave it.
+    Pending,
+    /// Bits that must be kept exactly (a loaded NaN, say).
+    Kept,
+}
+
+impl Nan {
+    /// The class of an `f32.const`.
+    pub(in crate::compile) fn of_f32(bits: u32) -> Self {
+        if f32::from_bits(bits).is_nan() && bits != CANONICAL_F32 {
+            Self::Kept
+        } else {
+            Self::Canonical
+        }
+    }
+
+    /// The class of an `f64.const`.
+    pub(in crate::compile) fn of_f64(bits: u64) -> Self {
+        if f64::from_bits(bits).is_nan() && bits != CANONICAL_F64 {
+            Self::Kept
+        } else {
+            Self::Canonical
+        }
+    }
+}
+
+/// Whether a value of `ty` can be a NaN at all.
+pub(in crate::compile) fn is_float(ty: ir::Type) -> bool {
+    ty == ir::types::F32 || ty == ir::types::F64
+}
+
+/// A value on the look-back stack of [`local_classes`]: at least `floor`,
+/// and at least the class of each local in `deps` (the value was read
+/// from them, through `select` or `abs` at most).
+#[derive(Debug, Clone, Copy)]
+struct Abs {
+    floor: Nan,
+    deps: [Option<u32>; 2],
+}
+
+impl Abs {
+    const KEPT: Self = Self::of(Nan::Kept);
+
+    const fn of(floor: Nan) -> Self {
+        Self {
+            floor,
+            deps: [None, None],
+        }
+    }
+
+    /// Either of `self` and `other`. More than two locals are not tracked:
+    /// the value is then taken as kept, which is always safe.
+    fn join(self, other: Self) -> Self {
+        let mut out = Self::of(self.floor.max(other.floor));
+        let mut n = 0;
+        for dep in self.deps.into_iter().chain(other.deps).flatten() {
+            if out.deps[..n].contains(&Some(dep)) {
+                continue;
+            }
+            if n == 2 {
+                return Self::KEPT;
+            }
+            out.deps[n] = Some(dep);
+            n += 1;
+        }
+        out
+    }
+}
+
+/// What an operator does to the look-back stack of [`local_classes`].
+enum Effect {
+    /// Pops `pops` operands and pushes one value of this class.
+    Push(usize, Nan),
+    /// Pops `pops` and pushes `pushes` integers.
+    Plain(usize, usize),
+    /// Anything not followed: nothing below is known any more.
+    Unknown,
+}
+
+fn effect(op: &Operator<'_>) -> Effect {
+    use Effect::{Plain, Push, Unknown};
+    use Nan::{Canonical, Kept, Pending};
+    use Operator as O;
+    match op {
+        O::F32Add
+        | O::F32Sub
+        | O::F32Mul
+        | O::F32Div
+        | O::F32Min
+        | O::F32Max
+        | O::F64Add
+        | O::F64Sub
+        | O::F64Mul
+        | O::F64Div
+        | O::F64Min
+        | O::F64Max => Push(2, Pending),
+        O::F32Sqrt
+        | O::F32Ceil
+        | O::F32Floor
+        | O::F32Trunc
+        | O::F32Nearest
+        | O::F64Sqrt
+        | O::F64Ceil
+        | O::F64Floor
+        | O::F64Trunc
+        | O::F64Nearest
+        | O::F32DemoteF64
+        | O::F64PromoteF32 => Push(1, Pending),
+        O::F32Neg | O::F64Neg | O::F32ReinterpretI32 | O::F64ReinterpretI64 => Push(1, Kept),
+        O::F32Copysign | O::F64Copysign => Push(2, Kept),
+        O::F32Load { .. } | O::F64Load { .. } => Push(1, Kept),
+        O::F32ConvertI32S
+        | O::F32ConvertI32U
+        | O::F32ConvertI64S
+        | O::F32ConvertI64U
+        | O::F64ConvertI32S
+        | O::F64ConvertI32U
+        | O::F64ConvertI64S
+        | O::F64ConvertI64U => Push(1, Canonical),
+        O::F32Eq
+        | O::F32Ne
+        | O::F32Lt
+        | O::F32Gt
+        | O::F32Le
+        | O::F32Ge
+        | O::F64Eq
+        | O::F64Ne
+        | O::F64Lt
+        | O::F64Gt
+        | O::F64Le
+        | O::F64Ge => Plain(2, 1),
+        O::I32ReinterpretF32
+        | O::I64ReinterpretF64
+        | O::I32TruncSatF32S
+        | O::I32TruncSatF32U
+        | O::I32TruncSatF64S
+        | O::I32TruncSatF64U
+        | O::I64TruncSatF32S
+        | O::I64TruncSatF32U
+        | O::I64TruncSatF64S
+        | O::I64TruncSatF64U => Plain(1, 1),
+        O::I32Load { .. }
+        | O::I64Load { .. }
+        | O::I32Load8S { .. }
+        | O::I32Load8U { .. }
+        | O::I32Load16S { .. }
+        | O::I32Load16U { .. }
+        | O::I64Load8S { .. }
+        | O::I64Load8U { .. }
+        | O::I64Load16S { .. }
+        | O::I64Load16U { .. }
+        | O::I64Load32S { .. }
+        | O::I64Load32U { .. } => Plain(1, 1),
+        op => match plain_stack_effect(op) {
+            Some((pops, pushes)) => Plain(pops, pushes),
+            None => Unknown,
+        },
+    }
+}
+
+/// The class of each of the `locals` locals of a body whose first
+/// `params` are its parameters: kept for parameters, and for every
+/// other local the greatest class of its zero (canonical) and of every
+/// value a `local.set`/`local.tee` writes to it, unreachable code
+/// included. A written value's class comes from a look back over the
+/// operators before it, through the ones [`effect`] follows; what it cannot
+/// see through is kept. The translator finds each written value to be of
+/// this class or less (it follows the same operators, and canonicalises
+/// more), and checks it. `None` if the body does not decode (translation
+/// reports why).
+///
+/// Linear: one pass, then each local's class rises at most twice.
+pub(in crate::compile) fn local_classes(
+    body: &FunctionBody<'_>,
+    params: usize,
+    locals: usize,
+) -> Option<Vec<Nan>> {
+    let mut class: Vec<Nan> = (0..locals)
+        .map(|i| {
+            if i < params {
+                Nan::Kept
+            } else {
+                Nan::Canonical
+            }
+        })
+        .collect();
+    // (from, to): `to` is at least as great as `from`.
+    let mut flows: Vec<(u32, u32)> = Vec::new();
+    let mut stack: Vec<Abs> = Vec::new();
+    let pop = |stack: &mut Vec<Abs>| stack.pop().unwrap_or(Abs::KEPT);
+    let mut write = |class: &mut Vec<Nan>, local: u32, v: Abs| -> Option<()> {
+        let c = class.get_mut(local as usize)?;
+        *c = (*c).max(v.floor);
+        for dep in v.deps.into_iter().flatten() {
+            if dep != local {
+                flows.push((dep, local));
+            }
+        }
+        Some(())
+    };
+    let mut ops = body.get_operators_reader().ok()?;
+    while !ops.eof() {
+        let op = ops.read().ok()?;
+        match op {
+            Operator::LocalGet { local_index } => stack.push(Abs {
+                floor: Nan::Canonical,
+                deps: [Some(local_index), None],
+            }),
+            Operator::LocalSet { local_index } => {
+                let v = pop(&mut stack);
+                write(&mut class, local_index, v)?;
+            }
+            Operator::LocalTee { local_index } => {
+                let v = stack.last().copied().unwrap_or(Abs::KEPT);
+                write(&mut class, local_index, v)?;
+            }
+            Operator::F32Const { value } => stack.push(Abs::of(Nan::of_f32(value.bits()))),
+            Operator::F64Const { value } => stack.push(Abs::of(Nan::of_f64(value.bits()))),
+            Operator::F32Abs | Operator::F64Abs => {
+                let v = pop(&mut stack);
+                stack.push(v);
+            }
+            Operator::Select | Operator::TypedSelect { .. } => {
+                pop(&mut stack);
+                let b = pop(&mut stack);
+                let a = pop(&mut stack);
+                stack.push(a.join(b));
+            }
+            op => match effect(&op) {
+                Effect::Push(pops, nan) => {
+                    for _ in 0..pops {
+                        pop(&mut stack);
+                    }
+                    stack.push(Abs::of(nan));
+                }
+                Effect::Plain(pops, pushes) => {
+                    for _ in 0..pops {
+                        pop(&mut stack);
+                    }
+                    stack.extend(std::iter::repeat_n(Abs::of(Nan::Canonical), pushes));
+                }
+                Effect::Unknown => stack.clear(),
+            },
+        }
+    }
+    flows.sort_unstable();
+    flows.dedup();
+    let mut work: Vec<u32> = (0..class.len() as u32).collect();
+    while let Some(from) = work.pop() {
+        let c = class[from as usize];
+        let start = flows.partition_point(|&(f, _)| f < from);
+        for &(_, to) in flows[start..].iter().take_while(|&&(f, _)| f == from) {
+            let t = &mut class[to as usize];
+            if *t < c {
+                *t = c;
+                work.push(to);
+            }
+        }
+    }
+    Some(class)
+}
