@@ -185,7 +185,7 @@ fn producers(t: Ty) -> Vec<(&'static str, String, Kind)> {
             ),
             Kind::Kept(t.odd),
         ),
-        ("global", format!("(global.get $k)"), Kind::Kept(t.odd)),
+        ("global", "(global.get $k)".to_string(), Kind::Kept(t.odd)),
         (
             "neg_of_param",
             format!("({n}.neg ({n}.neg (local.get $odd)))"),
@@ -198,7 +198,7 @@ fn producers(t: Ty) -> Vec<(&'static str, String, Kind)> {
         ),
         (
             "select_kept",
-            format!("(select (local.get $odd) (local.get $inf) (i32.const 1))"),
+            "(select (local.get $odd) (local.get $inf) (i32.const 1))".to_string(),
             Kind::Kept(t.odd),
         ),
     ];
@@ -265,13 +265,13 @@ fn observers(t: Ty) -> Vec<(&'static str, String, Seen)> {
             format!("(global.set $g {{v}}) {}", r("(global.get $g)")),
             same,
         ),
-        ("call", format!("(call $id {{v}})"), same),
+        ("call", "(call $id {v})".to_string(), same),
         (
             "call_indirect",
-            format!("(call_indirect (type $see) {{v}} (i32.const 0))"),
+            "(call_indirect (type $see) {v} (i32.const 0))".to_string(),
             same,
         ),
-        ("host", format!("(call $host {{v}})"), same),
+        ("host", "(call $host {v})".to_string(), same),
         // A local that also holds kept bits.
         (
             "mixed_local",
@@ -339,8 +339,7 @@ fn observers(t: Ty) -> Vec<(&'static str, String, Seen)> {
         (
             "if_no_else",
             format!(
-                "{{v}} (if (param {n}) (result {n}) (local.get $c) (then ({n}.add (local.get $neg)))) {}",
-                format!("({i}.reinterpret_{n})")
+                "{{v}} (if (param {n}) (result {n}) (local.get $c) (then ({n}.add (local.get $neg)))) ({i}.reinterpret_{n})"
             ),
             canonical_if,
         ),
@@ -360,14 +359,10 @@ fn observers(t: Ty) -> Vec<(&'static str, String, Seen)> {
         ),
         (
             "select_mixed",
-            r(&format!("(select {{v}} (local.get $odd) (local.get $c))")),
+            r("(select {v} (local.get $odd) (local.get $c))"),
             odd_unless,
         ),
-        (
-            "select_both",
-            r(&format!("(select {{v}} {{v}} (local.get $c))")),
-            same,
-        ),
+        ("select_both", r("(select {v} {v} (local.get $c))"), same),
         (
             "loop_param",
             r(&format!(
