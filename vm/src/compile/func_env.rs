@@ -143,7 +143,7 @@ pub(super) struct Translator<'a, 'f> {
     /// just before it, so they dominate every use.
     pub entry_term: ir::Inst,
     locals: Vec<Local>,
-    /// Per local: its NaN class (`nan::local_classes`), fixed for the
+    /// Per local: its NaN class (`nan::LocalWrites`), fixed for the
     /// whole body.
     local_nan: Vec<Nan>,
     /// Per local: referenced yet (for the register pressure).
@@ -443,7 +443,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         Ok(local)
     }
 
-    /// Sets the NaN classes of the locals (`nan::local_classes`), one per
+    /// Sets the NaN classes of the locals (`nan::LocalWrites`), one per
     /// declared local.
     pub fn set_local_classes(&mut self, classes: Vec<Nan>) -> Result<(), CompileError> {
         if classes.len() != self.locals.len() {
@@ -483,7 +483,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         if have == Nan::Pending && class == Nan::Kept {
             self.settle(depth);
         } else if have > class {
-            // `nan::local_classes` follows every operator that the
+            // `nan::LocalWrites` follows every operator that the
             // translator does, so this is a bug, not a property of the
             // module.
             return Err(self.err(format!(

@@ -112,8 +112,10 @@ pub(super) fn translate_function(
         }
     }
 
-    let classes = nan::local_classes(&body, params.len(), local_types.len())
-        .ok_or_else(|| err(0, "body does not decode".into()))?;
+    let classes = scan
+        .local_writes
+        .classes(params.len(), local_types.len())
+        .ok_or_else(|| err(0, "a local index past the declared locals".into()))?;
     t.set_local_classes(classes)?;
 
     t.push_function_frame();
@@ -366,6 +368,8 @@ pub(super) struct BodyScan {
     pub counters_in_variables: bool,
     /// Whether the body loads from or stores to linear memory.
     accesses: bool,
+    /// What the body writes to its locals, for their NaN classes.
+    local_writes: nan::LocalWrites,
     /// Bounds checks to widen, as `(byte offset of the load that makes the
     /// check, end to check)`, in order: the furthest end of the loads of
     /// the same local (`local.get L` right before the load) that follow it
@@ -398,6 +402,7 @@ pub(super) fn scan_body(body: &wasmparser::FunctionBody<'_>) -> Option<BodyScan>
     while !ops.eof() {
         let at = ops.original_position();
         let op = ops.read().ok()?;
+        scan.local_writes.visit(&op);
         let address_local = base.take();
         if let Some(end) = load_end(&op) {
             scan.accesses = true;

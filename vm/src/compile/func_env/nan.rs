@@ -9,7 +9,7 @@
 //! value, whether its bits are still to be canonicalised.
 
 use cranelift_codegen::ir;
-use wasmparser::{FunctionBody, Operator};
+use wasmparser::Operator;
 
 use super::super::translate::plain_stack_effect;
 
@@ -59,7 +59,7 @@ pub(in crate::compile) fn is_float(ty: ir::Type) -> bool {
     ty == ir::types::F32 || ty == ir::types::F64
 }
 
-/// A value on the look-back stack of [`local_classes`]: at least `floor`,
+/// A value on the look-back stack of [`LocalWrites`]: at least `floor`,
 /// and at least the class of each local in `deps` (the value was read
 /// from them, through `select` or `abs` at most).
 #[derive(Debug, Clone, Copy)]
@@ -97,7 +97,7 @@ impl Abs {
     }
 }
 
-/// What an operator does to the look-back stack of [`local_classes`].
+/// What an operator does to the look-back stack of [`LocalWrites`].
 enum Effect {
     /// Pops `pops` operands and pushes one value of this class.
     Push(usize, Nan),
@@ -188,104 +188,125 @@ fn effect(op: &Operator<'_>) -> Effect {
     }
 }
 
-/// The class of each of the `locals` locals of a body whose first
-/// `params` are its parameters: kept for parameters, and for every
-/// other local the greatest class of its zero (canonical) and of every
-/// value a `local.set`/`local.tee` writes to it, unreachable code
-/// included. A written value's class comes from a look back over the
-/// operators before it, through the ones [`effect`] follows; what it cannot
-/// see through is kept. The translator finds each written value to be of
-/// this class or less (it follows the same operators, and canonicalises
-/// more), and checks it. `None` if the body does not decode (translation
-/// reports why).
-///
-/// Linear: one pass, then each local's class rises at most twice.
-pub(in crate::compile) fn local_classes(
-    body: &FunctionBody<'_>,
-    params: usize,
-    locals: usize,
-) -> Option<Vec<Nan>> {
-    let mut class: Vec<Nan> = (0..locals)
-        .map(|i| {
-            if i < params {
-                Nan::Kept
-            } else {
-                Nan::Canonical
-            }
-        })
-        .collect();
-    // (from, to): `to` is at least as great as `from`.
-    let mut flows: Vec<(u32, u32)> = Vec::new();
-    let mut stack: Vec<Abs> = Vec::new();
-    let pop = |stack: &mut Vec<Abs>| stack.pop().unwrap_or(Abs::KEPT);
-    let mut write = |class: &mut Vec<Nan>, local: u32, v: Abs| -> Option<()> {
-        let c = class.get_mut(local as usize)?;
-        *c = (*c).max(v.floor);
+/// The writes to a body's locals, gathered during the body scan
+/// (`translate::scan_body`), from which [`LocalWrites::classes`] decides each
+/// local's class: kept for parameters, and for every other local the
+/// greatest class of its zero (canonical) and of every value a
+/// `local.set`/`local.tee` writes to it, unreachable code included. A
+/// written value's class comes from a look back over the operators before
+/// it, through the ones [`effect`] follows; what it cannot see through is
+/// kept. The translator finds each written value to be of this class or
+/// less (it follows the same operators, and canonicalises more), and
+/// checks it.
+#[derive(Debug, Default)]
+pub(in crate::compile) struct LocalWrites {
+    /// Per local (grown as locals are written), the greatest class written
+    /// to it that does not come from another local.
+    floors: Vec<Nan>,
+    /// (from, to): `to` is at least as great as `from`.
+    flows: Vec<(u32, u32)>,
+    /// The look-back stack.
+    stack: Vec<Abs>,
+}
+
+impl LocalWrites {
+    fn pop(&mut self) -> Abs {
+        self.stack.pop().unwrap_or(Abs::KEPT)
+    }
+
+    fn write(&mut self, local: u32, v: Abs) {
+        let i = local as usize;
+        // Validation bounds the index by the body's declared locals.
+        if self.floors.len() <= i {
+            self.floors.resize(i + 1, Nan::Canonical);
+        }
+        self.floors[i] = self.floors[i].max(v.floor);
         for dep in v.deps.into_iter().flatten() {
             if dep != local {
-                flows.push((dep, local));
+                self.flows.push((dep, local));
             }
         }
-        Some(())
-    };
-    let mut ops = body.get_operators_reader().ok()?;
-    while !ops.eof() {
-        let op = ops.read().ok()?;
-        match op {
-            Operator::LocalGet { local_index } => stack.push(Abs {
+    }
+
+    /// Follows one operator of the body, in order.
+    pub(in crate::compile) fn visit(&mut self, op: &Operator<'_>) {
+        match *op {
+            Operator::LocalGet { local_index } => self.stack.push(Abs {
                 floor: Nan::Canonical,
                 deps: [Some(local_index), None],
             }),
             Operator::LocalSet { local_index } => {
-                let v = pop(&mut stack);
-                write(&mut class, local_index, v)?;
+                let v = self.pop();
+                self.write(local_index, v);
             }
             Operator::LocalTee { local_index } => {
-                let v = stack.last().copied().unwrap_or(Abs::KEPT);
-                write(&mut class, local_index, v)?;
+                let v = self.stack.last().copied().unwrap_or(Abs::KEPT);
+                self.write(local_index, v);
             }
-            Operator::F32Const { value } => stack.push(Abs::of(Nan::of_f32(value.bits()))),
-            Operator::F64Const { value } => stack.push(Abs::of(Nan::of_f64(value.bits()))),
+            Operator::F32Const { value } => self.stack.push(Abs::of(Nan::of_f32(value.bits()))),
+            Operator::F64Const { value } => self.stack.push(Abs::of(Nan::of_f64(value.bits()))),
             Operator::F32Abs | Operator::F64Abs => {
-                let v = pop(&mut stack);
-                stack.push(v);
+                let v = self.pop();
+                self.stack.push(v);
             }
             Operator::Select | Operator::TypedSelect { .. } => {
-                pop(&mut stack);
-                let b = pop(&mut stack);
-                let a = pop(&mut stack);
-                stack.push(a.join(b));
+                self.pop();
+                let b = self.pop();
+                let a = self.pop();
+                self.stack.push(a.join(b));
             }
-            op => match effect(&op) {
+            ref op => match effect(op) {
                 Effect::Push(pops, nan) => {
                     for _ in 0..pops {
-                        pop(&mut stack);
+                        self.pop();
                     }
-                    stack.push(Abs::of(nan));
+                    self.stack.push(Abs::of(nan));
                 }
                 Effect::Plain(pops, pushes) => {
                     for _ in 0..pops {
-                        pop(&mut stack);
+                        self.pop();
                     }
-                    stack.extend(std::iter::repeat_n(Abs::of(Nan::Canonical), pushes));
+                    self.stack
+                        .extend(std::iter::repeat_n(Abs::of(Nan::Canonical), pushes));
                 }
-                Effect::Unknown => stack.clear(),
+                Effect::Unknown => self.stack.clear(),
             },
         }
     }
-    flows.sort_unstable();
-    flows.dedup();
-    let mut work: Vec<u32> = (0..class.len() as u32).collect();
-    while let Some(from) = work.pop() {
-        let c = class[from as usize];
-        let start = flows.partition_point(|&(f, _)| f < from);
-        for &(_, to) in flows[start..].iter().take_while(|&&(f, _)| f == from) {
-            let t = &mut class[to as usize];
-            if *t < c {
-                *t = c;
-                work.push(to);
+
+    /// The class of each of the `locals` locals, the first `params` of
+    /// which are parameters; `None` if a write names a local past `locals`
+    /// (translation reports why).
+    ///
+    /// Linear: each local's class rises at most twice.
+    pub(in crate::compile) fn classes(&self, params: usize, locals: usize) -> Option<Vec<Nan>> {
+        if self.floors.len() > locals {
+            return None;
+        }
+        let mut class: Vec<Nan> = (0..locals)
+            .map(|i| {
+                let floor = self.floors.get(i).copied().unwrap_or(Nan::Canonical);
+                if i < params { Nan::Kept } else { floor }
+            })
+            .collect();
+        let mut flows = self.flows.clone();
+        flows.sort_unstable();
+        flows.dedup();
+        if flows.last().is_some_and(|&(f, _)| f as usize >= locals) {
+            return None;
+        }
+        let mut work: Vec<u32> = (0..class.len() as u32).collect();
+        while let Some(from) = work.pop() {
+            let c = class[from as usize];
+            let start = flows.partition_point(|&(f, _)| f < from);
+            for &(_, to) in flows[start..].iter().take_while(|&&(f, _)| f == from) {
+                let t = &mut class[to as usize];
+                if *t < c {
+                    *t = c;
+                    work.push(to);
+                }
             }
         }
+        Some(class)
     }
-    Some(class)
 }
