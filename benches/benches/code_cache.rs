@@ -52,7 +52,7 @@ fn deploy_all(storage: &Arc<dyn Storage>) -> Vec<(ContractId, &'static str)> {
     let mut chain = Chain::with_storage(storage.clone()).expect("chain");
     let sources = [
         (wasm("counter").expect("built"), "get"),
-        (wasm("token").expect("built"), "total_supply"),
+        (wasm("token").expect("built"), "symbol"),
     ];
     (0..CONTRACTS)
         .map(|i| {
