@@ -917,6 +917,13 @@ impl Ledger {
         Ok(())
     }
 
+    /// Keeps the chain's compiled contracts in `cache` as well, so a
+    /// restarted node loads them instead of compiling them (`docs/vm.md`,
+    /// "Compiled code on disk"). Changes no result, gas or receipt.
+    pub fn set_code_cache(&mut self, cache: Arc<detvm_host::CodeCache>) {
+        self.chain.set_code_cache(cache);
+    }
+
     /// A ledger over the state after block `height` that traces host calls
     /// and cannot commit, with its own engine (so its compiled modules are
     /// its own).

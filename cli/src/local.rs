@@ -112,14 +112,18 @@ pub struct LocalCall<'a> {
 }
 
 impl LocalChain {
-    /// Opens (or creates) the chain in `dir`.
-    pub fn open(dir: &Path) -> Result<Self, LocalError> {
+    /// Opens (or creates) the chain in `dir`, with a code cache of
+    /// `code_cache_mb` MiB in it (0: none).
+    pub fn open(dir: &Path, code_cache_mb: u64) -> Result<Self, LocalError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             LocalError::usage("storage", format!("cannot create {}: {e}", dir.display()))
         })?;
         let db = StateDb::open(&dir.join(STATE_FILE))
             .map_err(|e| LocalError::usage("storage", e.to_string()))?;
-        let ledger = Ledger::open(Arc::new(db), &Genesis::local())?;
+        let mut ledger = Ledger::open(Arc::new(db), &Genesis::local())?;
+        if let Some(cache) = detvm_node::code_cache(Some(dir), code_cache_mb) {
+            ledger.set_code_cache(cache);
+        }
         Ok(Self { ledger })
     }
 

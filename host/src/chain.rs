@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use detvm_metering::{ImportPolicy, Limits, Schedule, StackConfig};
-use detvm_vm::{Engine, EngineConfig, Linker};
+use detvm_vm::{CodeCache, Engine, EngineConfig, Linker};
 use sha2::{Digest, Sha256};
 
 use crate::abi::{self, HostCallTrace};
@@ -263,6 +263,7 @@ impl Chain {
             linker,
             fees: Arc::new(HostFees::v2()),
             cache: Mutex::new(BTreeMap::new()),
+            code_cache: Mutex::new(None),
         });
         Ok(Self {
             storage,
@@ -291,6 +292,21 @@ impl Chain {
     /// The host fee table in use.
     pub fn fees(&self) -> &HostFees {
         &self.rt.fees
+    }
+
+    /// Keeps compiled modules in `cache` too, so that they outlive the
+    /// process (`docs/vm.md`, "Compiled code on disk"). Results, gas and
+    /// receipts are the same with and without it.
+    pub fn set_code_cache(&mut self, cache: Arc<CodeCache>) {
+        match self.rt.code_cache.lock() {
+            Ok(mut guard) => *guard = Some(cache),
+            Err(poisoned) => *poisoned.into_inner() = Some(cache),
+        }
+    }
+
+    /// The code cache set with [`Chain::set_code_cache`], if any.
+    pub fn code_cache(&self) -> Option<Arc<CodeCache>> {
+        self.rt.code_cache()
     }
 
     /// Number of compiled modules in the cache.

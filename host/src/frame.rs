@@ -6,7 +6,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use detvm_vm::{Engine, Instance, Linker, Module, Outcome, Store, TrapKind, native_stack};
+use detvm_vm::{
+    CacheKey, Cached, CodeCache, Engine, Instance, Linker, Module, Outcome, Store, TrapKind,
+    native_stack,
+};
 
 use crate::abi::{HostCallTrace, HostState};
 use crate::account::{Account, account_key, decode_account};
@@ -32,6 +35,9 @@ pub(crate) struct Runtime {
     /// configuration, code generator) and the fees are fixed for a chain's
     /// life, so the code hash alone decides how a module compiles.
     pub cache: Mutex<BTreeMap<[u8; 32], Compiled>>,
+    /// Compiled modules on disk, if the chain has a directory for them
+    /// (`docs/vm.md`, "Compiled code on disk"): what survives a restart.
+    pub code_cache: Mutex<Option<Arc<CodeCache>>>,
 }
 
 /// A compiled module and what the chain needs to know about it.
@@ -44,6 +50,24 @@ pub(crate) struct Compiled {
 }
 
 impl Runtime {
+    pub fn code_cache(&self) -> Option<Arc<CodeCache>> {
+        match self.code_cache.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// What the host adds to code cache keys: a cached entry holds the
+    /// outcome of the deploy checks below as well as the module, and those
+    /// depend on this crate's rules and on the fee table.
+    fn cache_context(&self) -> Vec<u8> {
+        [
+            concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION")).as_bytes(),
+            &self.fees.hash(),
+        ]
+        .concat()
+    }
+
     pub fn lock_cache(&self) -> MutexGuard<'_, BTreeMap<[u8; 32], Compiled>> {
         // Inserting a finished module is the only mutation: never torn.
         match self.cache.lock() {
@@ -337,30 +361,107 @@ pub(crate) fn module(
     }
     let code = code()?;
     let code = code.as_slice();
-    let module = Module::new(&rt.engine, code).map_err(|e| match e {
-        detvm_vm::Error::Rejected(m) => rejected(m.kind(), m.to_string()),
-        other => rejected(other.kind(), other.to_string()),
-    })?;
+    let disk = rt.code_cache().map(|cache| {
+        (
+            CacheKey::new(&rt.engine, &code_hash, &rt.cache_context()),
+            cache,
+        )
+    });
+    let loaded = match &disk {
+        Some((key, cache)) => cache.get(&rt.engine, key),
+        None => None,
+    };
+    let compiled = match loaded {
+        // Stored only after the checks below passed; they depend on the
+        // module alone, so they pass again.
+        Some(Cached::Module(module)) => Compiled::new(module, ModuleFacts::of(code)),
+        Some(Cached::Rejected { kind, reason }) => return Err(rejected(&kind, reason)),
+        None => {
+            let checked = compile_and_check(rt, code);
+            if let Some((key, cache)) = &disk {
+                match &checked {
+                    Ok((_, Some(artifact))) => cache.put_module(key, artifact),
+                    Err(Refusal {
+                        error: Error::Rejected { kind, reason },
+                        permanent: true,
+                    }) => cache.put_rejection(key, kind, reason),
+                    _ => {}
+                }
+            }
+            checked.map_err(|refusal| refusal.error)?.0
+        }
+    };
+    rt.lock_cache().insert(code_hash, compiled.clone());
+    Ok(compiled)
+}
+
+/// A refused module, and whether compiling it again would refuse it again
+/// (so the refusal may be cached) rather than depend on the machine's
+/// state (mapping memory).
+struct Refusal {
+    error: Error,
+    permanent: bool,
+}
+
+/// Compiles `code` (keeping its artifact when there is a code cache) and
+/// checks it against the deploy rules.
+fn compile_and_check(
+    rt: &Arc<Runtime>,
+    code: &[u8],
+) -> Result<(Compiled, Option<detvm_vm::Artifact>), Refusal> {
+    let permanent = |e: &detvm_vm::Error| {
+        matches!(
+            e,
+            detvm_vm::Error::Rejected(_)
+                | detvm_vm::Error::Env(_)
+                | detvm_vm::Error::Compile(_)
+                | detvm_vm::Error::Link { .. }
+                | detvm_vm::Error::Instantiation { .. }
+        )
+    };
+    let refusal = |e: detvm_vm::Error| Refusal {
+        permanent: permanent(&e),
+        error: match &e {
+            detvm_vm::Error::Rejected(m) => rejected(m.kind(), m.to_string()),
+            other => rejected(other.kind(), other.to_string()),
+        },
+    };
+    let (module, artifact) = if rt.code_cache().is_some() {
+        Module::new_with_artifact(&rt.engine, code)
+            .map(|(module, artifact)| (module, Some(artifact)))
+            .map_err(refusal)?
+    } else {
+        (Module::new(&rt.engine, code).map_err(refusal)?, None)
+    };
     let facts = ModuleFacts::of(code);
     if facts.start {
-        return Err(rejected(
-            "start_function",
-            "contracts may not have a start function: it would run outside any call",
-        ));
+        return Err(Refusal {
+            error: rejected(
+                "start_function",
+                "contracts may not have a start function: it would run outside any call",
+            ),
+            permanent: true,
+        });
     }
     // Instantiation depends only on the module (no start function), so
     // trying it once here rejects a contract that could never run.
     let scratch: Arc<dyn Storage> = Arc::new(crate::storage::MemoryStorage::new());
     let mut store = Store::new(&rt.engine, HostState::new(rt.clone(), scratch));
-    Instance::new(&mut store, &module, &rt.linker)
-        .map_err(|e| rejected("instantiation", e.to_string()))?;
-    let compiled = Compiled {
-        reentrant: module.exports().iter().any(|e| e.name == REENTRANT_EXPORT),
-        module,
-        memory_pages: facts.memory_pages,
-    };
-    rt.lock_cache().insert(code_hash, compiled.clone());
-    Ok(compiled)
+    Instance::new(&mut store, &module, &rt.linker).map_err(|e| Refusal {
+        permanent: permanent(&e),
+        error: rejected("instantiation", e.to_string()),
+    })?;
+    Ok((Compiled::new(module, facts), artifact))
+}
+
+impl Compiled {
+    fn new(module: Module, facts: ModuleFacts) -> Self {
+        Self {
+            reentrant: module.exports().iter().any(|e| e.name == REENTRANT_EXPORT),
+            module,
+            memory_pages: facts.memory_pages,
+        }
+    }
 }
 
 /// Instantiates `module` and runs `method` on a native stack that fits

@@ -29,7 +29,7 @@ pub use account::{
 pub use chain::{
     CallContext, Chain, ContractInfo, Error, MAX_ACCOUNT_LEN, STATE_FILE, check_account,
 };
-pub use detvm_vm::TrapKind;
+pub use detvm_vm::{CacheStats, CodeCache, TrapKind};
 pub use fees::HostFees;
 pub use frame::REENTRANT_EXPORT;
 pub use receipt::{

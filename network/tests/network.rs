@@ -158,6 +158,7 @@ impl Net {
             mining: Mining::Manual,
             pool: PoolLimits::default(),
             proposer: member.config.moniker.clone(),
+            code_cache_mb: detvm_node::DEFAULT_CODE_CACHE_MB,
         })
         .await
         .expect("node starts");

@@ -30,6 +30,12 @@ pub use crate::producer::{BlockProducer, InstantSeal, Proposal};
 
 /// The database file inside a node's state directory.
 pub const NODE_DB_FILE: &str = "chain.redb";
+/// The compiled contracts' directory in the state directory
+/// (`docs/vm.md`, "Compiled code on disk").
+pub const CODE_CACHE_DIR: &str = "code-cache";
+/// The default bound of the code cache, in MiB: room for a few thousand
+/// typical contracts' code.
+pub const DEFAULT_CODE_CACHE_MB: u64 = 256;
 /// Largest JSON-RPC request body: a maximal transaction in hex plus room.
 pub const MAX_REQUEST_BYTES: u32 = 10 << 20;
 /// Largest JSON-RPC response body.
@@ -78,6 +84,9 @@ pub struct NodeConfig {
     pub pool: PoolLimits,
     /// Name in block headers.
     pub proposer: String,
+    /// Bound of the compiled code cache in `state_dir` ([`CODE_CACHE_DIR`]),
+    /// in MiB; 0 turns it off. Without a state directory nothing is cached.
+    pub code_cache_mb: u64,
 }
 
 impl NodeConfig {
@@ -91,6 +100,7 @@ impl NodeConfig {
             mining: Mining::Instant,
             pool: PoolLimits::default(),
             proposer: "dev".into(),
+            code_cache_mb: DEFAULT_CODE_CACHE_MB,
         }
     }
 }
@@ -124,6 +134,18 @@ impl RunningNode {
     }
 }
 
+/// The code cache of state directory `dir` bounded to `mb` MiB, if there
+/// is a directory and a non-zero bound.
+pub fn code_cache(dir: Option<&std::path::Path>, mb: u64) -> Option<Arc<detvm_host::CodeCache>> {
+    let dir = dir?;
+    (mb > 0).then(|| {
+        Arc::new(detvm_host::CodeCache::open(
+            dir.join(CODE_CACHE_DIR),
+            mb.saturating_mul(1 << 20),
+        ))
+    })
+}
+
 /// Opens the chain and starts the node (call inside a tokio runtime).
 pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let (events, _) = tokio::sync::broadcast::channel(1_024);
@@ -144,9 +166,14 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         config.pool,
         config.proposer.clone(),
     );
+    let code_cache = code_cache(config.state_dir.as_deref(), config.code_cache_mb);
     let executor = Executor::start(move || {
+        let mut ledger = Ledger::open(db, &genesis)?;
+        if let Some(cache) = code_cache {
+            ledger.set_code_cache(cache);
+        }
         Ok(NodeState {
-            ledger: Ledger::open(db, &genesis)?,
+            ledger,
             pool: Mempool::new(pool),
             dev,
             mining,

@@ -50,12 +50,14 @@
 
 #![deny(missing_docs)]
 
+mod artifact;
 #[allow(dead_code)]
 mod compile;
 pub mod env;
 mod runtime;
 pub mod vmctx;
 
+pub use artifact::{Artifact, CODEGEN_VERSION, CacheKey, CacheStats, Cached, CodeCache};
 pub use detvm_metering::{
     ImportPolicy, Limits, MeteringError, Schedule, StackConfig, ValidationError,
 };

@@ -106,6 +106,7 @@ async fn run(clients: usize, per_client: usize, rate: f64) {
             mining: Mining::Manual,
             pool: PoolLimits::default(),
             proposer: format!("validator-{i}"),
+            code_cache_mb: detvm_node::DEFAULT_CODE_CACHE_MB,
         })
         .await
         .expect("node");

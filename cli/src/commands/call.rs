@@ -1,7 +1,7 @@
 //! `detvm call`, and what the contract commands share: the state
 //! directory, call arguments, receipts as text or JSON, and errors.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use detvm_host::{CallNode, CallOutcome, ContractId, Event, Receipt, ReceiptOutcome, hex};
 use serde_json::{Value as Json, json};
@@ -65,6 +65,10 @@ pub struct StateArgs {
     /// The state directory (created if missing).
     #[arg(long = "state", value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub dir: PathBuf,
+    /// Bound of the compiled contract cache in `DIR/code-cache/`, in MiB
+    /// (0: off), so a contract is not compiled again on every command.
+    #[arg(long, value_name = "MB", default_value_t = detvm_node::DEFAULT_CODE_CACHE_MB)]
+    pub code_cache_mb: u64,
 }
 
 /// Runs the command.
@@ -82,7 +86,7 @@ pub fn execute(args: &CallArgs, read_only: bool) -> Status {
         Ok(contract) => contract,
         Err(message) => return fail(args.json, "usage", &message, Status::Usage),
     };
-    let mut chain = match open(&args.state.dir) {
+    let mut chain = match open(&args.state) {
         Ok(chain) => chain,
         Err(error) => return report_error(&error, args.json),
     };
@@ -101,9 +105,9 @@ pub fn execute(args: &CallArgs, read_only: bool) -> Status {
     }
 }
 
-/// Opens the chain in `dir`.
-pub fn open(dir: &Path) -> Result<LocalChain, LocalError> {
-    LocalChain::open(dir)
+/// Opens the chain in the state directory, with its code cache.
+pub fn open(state: &StateArgs) -> Result<LocalChain, LocalError> {
+    LocalChain::open(&state.dir, state.code_cache_mb)
 }
 
 /// Parses a contract id argument.

@@ -31,7 +31,7 @@ pub fn run(args: &Args) -> Status {
         Ok(code) => code,
         Err(error) => return report_input_error(&error, args.json),
     };
-    let mut chain = match open(&args.state.dir) {
+    let mut chain = match open(&args.state) {
         Ok(chain) => chain,
         Err(error) => return report_error(&error, args.json),
     };

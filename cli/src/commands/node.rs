@@ -63,6 +63,10 @@ pub struct Args {
     /// The validator's key file (`detvm keys`).
     #[arg(long, value_name = "FILE", requires = "validator")]
     pub key: Option<PathBuf>,
+    /// Bound of the compiled contract cache in `DIR/code-cache/`, in MiB
+    /// (0: off). Compiled contracts survive a restart there.
+    #[arg(long, value_name = "MB", default_value_t = detvm_node::DEFAULT_CODE_CACHE_MB)]
+    pub code_cache_mb: u64,
 }
 
 /// Runs the command until interrupted (Ctrl-C or SIGTERM).
@@ -107,6 +111,7 @@ pub fn run(args: &Args) -> Status {
         } else {
             "node".into()
         },
+        code_cache_mb: args.code_cache_mb,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -210,6 +215,7 @@ fn run_network_member(args: &Args, genesis: Genesis, listen: &str) -> Status {
         mining: Mining::Manual,
         pool: PoolLimits::default(),
         proposer: name,
+        code_cache_mb: args.code_cache_mb,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -38,7 +38,7 @@ pub fn run(args: &Args) -> Status {
     } else {
         args.prefix.as_bytes().to_vec()
     };
-    let chain = match open(&args.state.dir) {
+    let chain = match open(&args.state) {
         Ok(chain) => chain,
         Err(error) => return report_error(&error, args.json),
     };

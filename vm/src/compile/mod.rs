@@ -7,8 +7,11 @@
 //!
 //! * [`make_isas`] builds the host ISAs with the settings determinism needs.
 //! * [`compile_module`] translates every defined function, one entry
-//!   trampoline and one host stub per type index, and links them into
-//!   executable memory owned by [`CompiledCode`].
+//!   trampoline and one host stub per type index into a [`CodeArtifact`]:
+//!   a position-independent code image and what the runtime must know about
+//!   it, which can be stored (`crate::artifact`).
+//! * [`CompiledCode::load`] places an artifact in executable memory, for a
+//!   fresh compilation and a cache hit alike.
 
 mod control;
 mod counted;
@@ -24,11 +27,14 @@ use cranelift_codegen::ir::{self, AbiParam, UserFuncName};
 use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
-use cranelift_jit::{ArenaMemoryProvider, JITBuilder, JITModule};
-use cranelift_module::{FuncId, Module, ModuleReloc};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId, Module, ModuleReloc, ModuleRelocTarget};
 use std::collections::HashMap;
 use wasmparser::{FuncType, ValType};
 
+use crate::artifact::image::{
+    CodeImage, ImageReloc, LoadError, LoadedCode, MathFn, RelocKind, RelocTarget,
+};
 use crate::env::ModuleEnv;
 use crate::vmctx::EntryTrampoline;
 
@@ -108,9 +114,9 @@ pub(crate) enum CompileError {
         /// Cranelift's error.
         message: String,
     },
-    /// Executable memory could not be reserved or finalised.
-    #[error("code memory: {0}")]
-    Memory(String),
+    /// The compiled code could not be placed in executable memory.
+    #[error(transparent)]
+    Load(#[from] LoadError),
 }
 
 /// The two host ISAs a module is compiled with: `normal` for functions
@@ -205,7 +211,7 @@ fn make_isa(cfg: &CodegenConfig, large: bool) -> Result<OwnedTargetIsa, CompileE
 pub(crate) struct CompiledCode {
     /// Owns the mapping every address below points into; held for its
     /// `Drop`.
-    _memory: CodeMemory,
+    _memory: LoadedCode,
     functions: Vec<usize>,
     trampolines: Vec<usize>,
     host_stubs: Vec<usize>,
@@ -297,27 +303,49 @@ impl CompiledCode {
     }
 }
 
-/// The JIT module that owns the executable mapping.
-struct CodeMemory(Option<JITModule>);
+/// A module's compiled code before it is placed in memory: what
+/// [`compile_module`] produces, and what the code cache stores and loads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CodeArtifact {
+    /// Every function, trampoline and stub, with its relocations.
+    pub image: CodeImage,
+    /// Image index of each defined function.
+    pub functions: Vec<u32>,
+    /// Image index of the entry trampoline of each type index.
+    pub trampolines: Vec<u32>,
+    /// Image index of the host stub of each type index.
+    pub host_stubs: Vec<u32>,
+    /// The bounds on the module's native frames.
+    pub frames: NativeFrames,
+    /// How each defined function was translated.
+    pub strategies: Vec<Strategy>,
+}
 
-// SAFETY: after `compile_module` returns, the `JITModule` is never touched
-// again except by `Drop`, which needs `&mut self` (exclusive access). Its
-// non-`Send` parts are raw pointers into the mapping it owns and a `RefCell`
-// symbol cache that nothing reads after finalisation. The addresses handed
-// out are plain integers to immutable, executable memory.
-unsafe impl Send for CodeMemory {}
-// SAFETY: no method reads the `JITModule` through a shared reference (see the
-// `Send` impl), so sharing `&CodeMemory` between threads shares nothing.
-unsafe impl Sync for CodeMemory {}
-
-impl Drop for CodeMemory {
-    fn drop(&mut self) {
-        if let Some(module) = self.0.take() {
-            // SAFETY: `CompiledCode`'s contract: its owner drops it only when
-            // no instance that uses its code is alive, so no pointer into the
-            // mapping is used after this.
-            unsafe { module.free_memory() };
+impl CompiledCode {
+    /// Places `artifact` in executable memory. Every index it holds is
+    /// checked against its image first, so a damaged artifact is an error,
+    /// never a wild pointer.
+    pub fn load(artifact: &CodeArtifact) -> Result<Self, LoadError> {
+        let count = artifact.image.funcs.len();
+        let in_image = |list: &[u32]| list.iter().all(|&i| (i as usize) < count);
+        if !in_image(&artifact.functions)
+            || !in_image(&artifact.trampolines)
+            || !in_image(&artifact.host_stubs)
+            || artifact.trampolines.len() != artifact.host_stubs.len()
+            || artifact.strategies.len() != artifact.functions.len()
+        {
+            return Err(LoadError::SymbolTable);
         }
+        let memory = LoadedCode::load(&artifact.image)?;
+        let addresses = |list: &[u32]| list.iter().map(|&i| memory.function(i)).collect();
+        Ok(Self {
+            functions: addresses(&artifact.functions),
+            trampolines: addresses(&artifact.trampolines),
+            host_stubs: addresses(&artifact.host_stubs),
+            frames: artifact.frames,
+            strategies: artifact.strategies.clone(),
+            _memory: memory,
+        })
     }
 }
 
@@ -356,16 +384,6 @@ fn wasm_signature(ty: &FuncType, call_conv: CallConv, counters: bool) -> Option<
     Some(sig)
 }
 
-/// How much address space to reserve for one module's code: generous, since
-/// a reservation costs no memory, and below the ±2 GiB reach of x86-64
-/// direct calls.
-fn code_reservation(wasm_len: usize) -> usize {
-    wasm_len
-        .saturating_mul(64)
-        .saturating_add(64 << 20)
-        .min(1536 << 20)
-}
-
 /// Module-wide facts every function translation reads.
 pub(crate) struct ModuleCtx<'m> {
     /// The module.
@@ -392,14 +410,15 @@ pub(crate) fn compile_module(
     env: &ModuleEnv,
     wasm: &[u8],
     frame_costs: Option<&[u64]>,
-) -> Result<CompiledCode, CompileError> {
+) -> Result<CodeArtifact, CompileError> {
     let isa = &isas.normal;
     let call_conv = isa.default_call_conv();
-    let provider = ArenaMemoryProvider::new_with_size(code_reservation(wasm.len()))
-        .map_err(|e| CompileError::Memory(e.to_string()))?;
-    let mut builder = JITBuilder::with_isa(isa.clone(), cranelift_module::default_libcall_names());
-    builder.memory_provider(Box::new(provider));
+    // The JIT module only hands out function ids and declares callees in
+    // function bodies; code goes to `image`, never into its memory, so it
+    // maps nothing.
+    let builder = JITBuilder::with_isa(isa.clone(), cranelift_module::default_libcall_names());
     let mut jit = JITModule::new(builder);
+    let mut image = ImageBuilder::default();
 
     let instrumented = env.is_instrumented();
     // Two extra results do not fit the platform convention's result
@@ -543,16 +562,12 @@ pub(crate) fn compile_module(
             }
             break compiled;
         };
-        jit.define_function_bytes(
-            mctx.func_ids[defined],
-            compiled.alignment,
-            &compiled.code,
-            &compiled.relocs,
-        )
-        .map_err(|e| CompileError::Codegen {
-            func_index,
-            message: module_error_message(&e),
-        })?;
+        image
+            .define(mctx.func_ids[defined], &compiled)
+            .map_err(|message| CompileError::Codegen {
+                func_index,
+                message,
+            })?;
         frames.max_frame = frames.max_frame.max(compiled.native_frame);
         if let (Some(ratio), Some(c)) = (frames.ratio.as_mut(), charged) {
             // Validation and instrumentation make every charged frame
@@ -576,17 +591,17 @@ pub(crate) fn compile_module(
         }
         first_of.insert(ty, i);
         let stub_err = |what: &'static str| {
-            move |e: cranelift_module::ModuleError| CompileError::Stub {
+            move |message: String| CompileError::Stub {
                 what,
                 type_index: i,
-                message: module_error_message(&e),
+                message,
             }
         };
 
         let sig = trampolines::entry_trampoline_signature(call_conv);
         let id = jit
             .declare_anonymous_function(&sig)
-            .map_err(stub_err("entry trampoline"))?;
+            .map_err(|e| stub_err("entry trampoline")(module_error_message(&e)))?;
         ctx.func.signature = sig;
         ctx.func.name = UserFuncName::user(1, i);
         trampolines::build_entry_trampoline(
@@ -602,7 +617,9 @@ pub(crate) fn compile_module(
             type_index: i,
             message,
         })?;
-        jit.define_function(id, &mut ctx)
+        let compiled = compile_function(isa, id, &mut ctx).map_err(stub_err("entry trampoline"))?;
+        image
+            .define(id, &compiled)
             .map_err(stub_err("entry trampoline"))?;
         jit.clear_context(&mut ctx);
         trampoline_ids.push(id);
@@ -610,7 +627,7 @@ pub(crate) fn compile_module(
         let sig = mctx.signatures[i as usize].clone();
         let id = jit
             .declare_anonymous_function(&sig)
-            .map_err(stub_err("host stub"))?;
+            .map_err(|e| stub_err("host stub")(module_error_message(&e)))?;
         ctx.func.signature = sig;
         ctx.func.name = UserFuncName::user(2, i);
         trampolines::build_host_stub(
@@ -626,36 +643,112 @@ pub(crate) fn compile_module(
             type_index: i,
             message,
         })?;
-        jit.define_function(id, &mut ctx)
-            .map_err(stub_err("host stub"))?;
+        let compiled = compile_function(isa, id, &mut ctx).map_err(stub_err("host stub"))?;
+        image.define(id, &compiled).map_err(stub_err("host stub"))?;
         jit.clear_context(&mut ctx);
         stub_ids.push(id);
     }
 
-    jit.finalize_definitions()
-        .map_err(|e| CompileError::Memory(module_error_message(&e)))?;
-
-    let functions = mctx
-        .func_ids
-        .iter()
-        .map(|&id| jit.get_finalized_function(id) as usize)
-        .collect();
-    let trampolines = trampoline_ids
-        .iter()
-        .map(|&id| jit.get_finalized_function(id) as usize)
-        .collect();
-    let host_stubs = stub_ids
-        .iter()
-        .map(|&id| jit.get_finalized_function(id) as usize)
-        .collect();
-    Ok(CompiledCode {
-        _memory: CodeMemory(Some(jit)),
-        functions,
-        trampolines,
-        host_stubs,
+    let image = image.finish()?;
+    let index = |id: &FuncId| id.as_u32();
+    Ok(CodeArtifact {
+        image,
+        functions: mctx.func_ids.iter().map(index).collect(),
+        trampolines: trampoline_ids.iter().map(index).collect(),
+        host_stubs: stub_ids.iter().map(index).collect(),
         frames,
         strategies,
     })
+}
+
+/// [`compile_module`] then [`CompiledCode::load`], for tests of the
+/// compiler that run code without a `Module`.
+#[cfg(test)]
+pub(crate) fn compile_and_load(
+    isas: &TargetIsas,
+    env: &ModuleEnv,
+    wasm: &[u8],
+    frame_costs: Option<&[u64]>,
+) -> Result<CompiledCode, CompileError> {
+    let artifact = compile_module(isas, env, wasm, frame_costs)?;
+    Ok(CompiledCode::load(&artifact)?)
+}
+
+/// Collects compiled functions into a [`CodeImage`] whose function `i` is
+/// the one with `FuncId` `i`, so relocations between functions need no
+/// other table.
+#[derive(Default)]
+struct ImageBuilder {
+    /// Code, alignment and relocations by function id, until all are in.
+    pending: Vec<Option<CompiledFunction>>,
+}
+
+impl ImageBuilder {
+    fn define(&mut self, id: FuncId, compiled: &CompiledFunction) -> Result<(), String> {
+        let i = id.as_u32() as usize;
+        if self.pending.len() <= i {
+            self.pending.resize_with(i + 1, || None);
+        }
+        if self.pending[i].is_some() {
+            return Err(format!("function id {i} defined twice"));
+        }
+        self.pending[i] = Some(CompiledFunction {
+            code: compiled.code.clone(),
+            alignment: compiled.alignment,
+            relocs: compiled.relocs.clone(),
+            native_frame: compiled.native_frame,
+        });
+        Ok(())
+    }
+
+    /// Lays the functions out in id order and translates their
+    /// relocations; an id declared but not defined, or a relocation the
+    /// loader cannot apply, is an error.
+    fn finish(self) -> Result<CodeImage, CompileError> {
+        let mut image = CodeImage::default();
+        for (i, slot) in self.pending.iter().enumerate() {
+            let err = |message: String| CompileError::Codegen {
+                func_index: u32::MAX,
+                message: format!("code image, function id {i}: {message}"),
+            };
+            let f = slot
+                .as_ref()
+                .ok_or_else(|| err("declared but never defined".into()))?;
+            let index = image
+                .push_function(&f.code, f.alignment)
+                .ok_or_else(|| err("the image outgrows 4 GiB".into()))?;
+            for reloc in &f.relocs {
+                let kind = RelocKind::from_cranelift(reloc.kind)
+                    .ok_or_else(|| err(format!("unsupported relocation {:?}", reloc.kind)))?;
+                let (target, extra) = match &reloc.name {
+                    ModuleRelocTarget::User {
+                        namespace: 0,
+                        index,
+                    } => (RelocTarget::Func(*index), 0),
+                    ModuleRelocTarget::FunctionOffset(id, offset) => {
+                        (RelocTarget::Func(id.as_u32()), i64::from(*offset))
+                    }
+                    ModuleRelocTarget::LibCall(call) => (
+                        RelocTarget::Math(
+                            MathFn::from_libcall(*call)
+                                .ok_or_else(|| err(format!("unsupported library call {call:?}")))?,
+                        ),
+                        0,
+                    ),
+                    other => return Err(err(format!("unsupported relocation target {other}"))),
+                };
+                image.relocs.push(ImageReloc {
+                    func: index,
+                    offset: reloc.offset,
+                    kind,
+                    target,
+                    addend: reloc.addend.wrapping_add(extra),
+                });
+            }
+        }
+        image.validate()?;
+        Ok(image)
+    }
 }
 
 /// Above this many Wasm blocks (`block`, `loop`, `if`) a function is

@@ -2,7 +2,7 @@
 //! engine-wide registry of function signatures.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use detvm_metering::{Config, ImportPolicy, Limits, Schedule, StackConfig};
 
@@ -105,6 +105,8 @@ struct EngineInner {
     config: EngineConfig,
     isas: compile::TargetIsas,
     signatures: RwLock<SignatureRegistry>,
+    /// The engine's part of code cache keys, computed on first use.
+    cache_identity: OnceLock<Vec<u8>>,
 }
 
 /// Canonical ids for function signatures, shared by every module of an
@@ -168,6 +170,7 @@ impl Engine {
                 config,
                 isas,
                 signatures: RwLock::default(),
+                cache_identity: OnceLock::new(),
             }),
         })
     }
@@ -184,6 +187,14 @@ impl Engine {
 
     pub(crate) fn isas(&self) -> &compile::TargetIsas {
         &self.inner.isas
+    }
+
+    /// What of this engine decides compiled code, for cache keys
+    /// (`docs/vm.md`, "Key").
+    pub(crate) fn cache_identity(&self) -> &[u8] {
+        self.inner
+            .cache_identity
+            .get_or_init(|| crate::artifact::engine_identity(&self.inner.config, &self.inner.isas))
     }
 
     /// The canonical id of `ty`, registering it if new.

@@ -13,7 +13,7 @@ mod host;
 mod instance;
 mod linker;
 mod memory;
-mod module;
+pub(crate) mod module;
 mod store;
 mod table;
 mod typed;

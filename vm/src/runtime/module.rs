@@ -164,6 +164,87 @@ impl<T: Copy + Default> InitImage<T> {
     }
 }
 
+/// The maxima a module declared before limits lowered them, which import
+/// matching and exported types use (validation reports them; a stored
+/// module carries them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Declared {
+    /// For a defined memory: `Some(declared maximum)`; `None` keeps the
+    /// maximum of the (instrumented) module.
+    pub memory: Option<Option<u64>>,
+    /// The same for each defined table.
+    pub tables: Vec<Option<Option<u64>>>,
+}
+
+impl Declared {
+    fn of(info: &ModuleInfo, env: &ModuleEnv) -> Self {
+        let tables = (0..env.table_defs.len())
+            .map(|i| {
+                // Metering off (or an older validator) reports no tables;
+                // the module's own type is then the declared one.
+                if info.tables.len() != env.tables.len() {
+                    return None;
+                }
+                info.tables
+                    .get(env.imported_tables as usize + i)
+                    .map(|t| t.declared_maximum)
+            })
+            .collect();
+        Self {
+            memory: info.memory.map(|m| m.declared_maximum),
+            tables,
+        }
+    }
+}
+
+/// Everything besides the code that building a module from its compiled
+/// form needs: its structure, its data segments' contents (the ranges in
+/// `env.data` point into `data`), and its declared maxima. What the code
+/// cache stores next to the code image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ModuleSource {
+    /// The structure; function bodies are empty ranges (their code is
+    /// compiled already).
+    pub env: ModuleEnv,
+    /// The data segments' contents, one after the other.
+    pub data: Vec<u8>,
+    /// The maxima declared before limits lowered them.
+    pub declared: Declared,
+}
+
+impl ModuleSource {
+    fn of(env: &ModuleEnv, wasm: &[u8], declared: Declared) -> Result<Self, Error> {
+        let mut env = env.clone();
+        let mut data = Vec::new();
+        for segment in &mut env.data {
+            let bytes = wasm
+                .get(segment.bytes.clone())
+                .ok_or_else(|| internal("data segment out of range"))?;
+            let start = data.len();
+            data.extend_from_slice(bytes);
+            segment.bytes = start..data.len();
+        }
+        for body in &mut env.bodies {
+            body.range = 0..0;
+        }
+        Ok(Self {
+            env,
+            data,
+            declared,
+        })
+    }
+}
+
+/// A module's compiled form, as [`Module::compile_artifact`] gives it for
+/// storing and [`Module::from_artifact`] takes it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ModuleArtifact {
+    /// The code.
+    pub code: compile::CodeArtifact,
+    /// The rest.
+    pub source: ModuleSource,
+}
+
 pub(crate) struct ModuleInner {
     pub engine: Engine,
     pub env: ModuleEnv,
@@ -210,6 +291,17 @@ impl std::fmt::Debug for Module {
     }
 }
 
+/// Running out of memory to map is the machine's state, not the module's:
+/// a resource error, which the code cache does not remember.
+fn load_error(e: crate::artifact::image::LoadError) -> Error {
+    match e {
+        crate::artifact::image::LoadError::Memory(io) => {
+            Error::Resource(format!("code memory: {io}"))
+        }
+        other => Error::Compile(other.to_string()),
+    }
+}
+
 fn internal(what: impl Into<String>) -> Error {
     Error::Internal(what.into())
 }
@@ -218,6 +310,52 @@ impl Module {
     /// Validates, instruments (unless metering is off), decodes and
     /// compiles `bytes`.
     pub fn new(engine: &Engine, bytes: &[u8]) -> Result<Self, Error> {
+        Self::build(engine, bytes, false).map(|(module, _)| module)
+    }
+
+    /// Compiles `bytes` like [`Module::new`] and also returns the compiled
+    /// form for the code cache.
+    pub(crate) fn compile_artifact(
+        engine: &Engine,
+        bytes: &[u8],
+    ) -> Result<(Self, ModuleArtifact), Error> {
+        let (module, artifact) = Self::build(engine, bytes, true)?;
+        let artifact = artifact.ok_or_else(|| internal("artifact not kept"))?;
+        Ok((module, artifact))
+    }
+
+    /// Builds a module from its compiled form without compiling: loads the
+    /// code and plans instantiation from the stored structure. The
+    /// artifact's indices are checked against each other (see
+    /// `artifact::format` for the structure's own checks), so a damaged one
+    /// is an error.
+    pub(crate) fn from_artifact(engine: &Engine, artifact: &ModuleArtifact) -> Result<Self, Error> {
+        let source = &artifact.source;
+        let env = &source.env;
+        let counts_match = artifact.code.functions.len() == env.bodies.len()
+            && artifact.code.trampolines.len() == env.types.len()
+            && env.bodies.len() + env.imported_funcs as usize == env.funcs.len()
+            && source.declared.tables.len() == env.table_defs.len();
+        if !counts_match {
+            return Err(internal("stored code does not match the stored module"));
+        }
+        if engine.config().metering != env.is_instrumented() {
+            return Err(internal(
+                "instrumentation imports do not match the metering setting",
+            ));
+        }
+        let code = compile::CompiledCode::load(&artifact.code).map_err(load_error)?;
+        let inner = plan(engine, env.clone(), code, &source.data, &source.declared)?;
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    fn build(
+        engine: &Engine,
+        bytes: &[u8],
+        keep: bool,
+    ) -> Result<(Self, Option<ModuleArtifact>), Error> {
         let config = engine.config();
         let info =
             validate(bytes, &config.validation_config()).map_err(|e| Error::Rejected(e.into()))?;
@@ -234,12 +372,25 @@ impl Module {
                 "instrumentation imports do not match the metering setting",
             ));
         }
-        let code = compile::compile_module(engine.isas(), &env, &wasm, frame_costs.as_deref())
+        let artifact = compile::compile_module(engine.isas(), &env, &wasm, frame_costs.as_deref())
             .map_err(|e| Error::Compile(e.to_string()))?;
-        let inner = plan(engine, env, code, &wasm, &info)?;
-        Ok(Self {
-            inner: Arc::new(inner),
-        })
+        let code = compile::CompiledCode::load(&artifact).map_err(load_error)?;
+        let declared = Declared::of(&info, &env);
+        let kept = if keep {
+            Some(ModuleArtifact {
+                code: artifact,
+                source: ModuleSource::of(&env, &wasm, declared.clone())?,
+            })
+        } else {
+            None
+        };
+        let inner = plan(engine, env, code, &wasm, &declared)?;
+        Ok((
+            Self {
+                inner: Arc::new(inner),
+            },
+            kept,
+        ))
     }
 
     /// The engine the module was compiled for.
@@ -279,7 +430,7 @@ fn plan(
     mut env: ModuleEnv,
     code: compile::CompiledCode,
     wasm: &[u8],
-    info: &ModuleInfo,
+    declared_max: &Declared,
 ) -> Result<ModuleInner, Error> {
     let limits = &engine.config().limits;
     let (reserved_funcs, reserved_globals, reserved_imports) = if env.is_instrumented() {
@@ -335,8 +486,8 @@ fn plan(
     let memory = match env.memory {
         Some(m) if !env.memory_imported => {
             let mut declared = memory_type(&m);
-            if let Some(info) = info.memory {
-                declared.maximum = info.declared_maximum;
+            if let Some(maximum) = declared_max.memory {
+                declared.maximum = maximum;
             }
             Some(MemoryPlan {
                 declared,
@@ -351,12 +502,8 @@ fn plan(
         .enumerate()
         .map(|(i, def)| {
             let mut declared = table_type(&def.ty)?;
-            // Metering off (or an older validator) reports no tables; the
-            // module's own type is then the declared one.
-            if info.tables.len() == env.tables.len()
-                && let Some(info) = info.tables.get(env.imported_tables as usize + i)
-            {
-                declared.maximum = info.declared_maximum;
+            if let Some(&Some(maximum)) = declared_max.tables.get(i) {
+                declared.maximum = maximum;
             }
             Ok(TablePlan {
                 declared,

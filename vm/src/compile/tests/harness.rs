@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use wasmparser::ExternalKind;
 
 use crate::compile::{
-    CodegenConfig, CompiledCode, OptLevel, TargetIsas, compile_module, make_isas,
+    CodegenConfig, CompiledCode, OptLevel, TargetIsas, compile_and_load, make_isas,
 };
 use crate::env::{ConstOp, ElementMode, ImportKind, ModuleEnv};
 use crate::vmctx::{
@@ -112,7 +112,7 @@ pub fn compile_unverified(
     opt: OptLevel,
 ) -> Result<CompiledCode, crate::compile::CompileError> {
     let env = ModuleEnv::parse(bytes).expect("module structure");
-    compile_module(isa_unverified(opt), &env, bytes, None)
+    compile_and_load(isa_unverified(opt), &env, bytes, None)
 }
 
 /// Both optimisation levels: every semantic test runs under each.
@@ -121,7 +121,7 @@ pub const OPTS: [OptLevel; 2] = [OptLevel::None, OptLevel::Speed];
 /// Compiles `bytes` at `opt`.
 pub fn compile(bytes: &[u8], opt: OptLevel) -> Result<CompiledCode, crate::compile::CompileError> {
     let env = ModuleEnv::parse(bytes).expect("module structure");
-    compile_module(isa(opt), &env, bytes, None)
+    compile_and_load(isa(opt), &env, bytes, None)
 }
 
 fn set_trap(vmctx: *mut VMContext, code: TrapCode) {
@@ -360,7 +360,7 @@ impl Instance {
             .expect("valid module");
         let env = ModuleEnv::parse(&wasm).expect("module structure");
         let code =
-            compile_module(isa_with(opt, prepay_loops), &env, &wasm, None).expect("compiles");
+            compile_and_load(isa_with(opt, prepay_loops), &env, &wasm, None).expect("compiles");
 
         let mut type_ids = Vec::new();
         for ty in &env.types {
