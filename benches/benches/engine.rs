@@ -306,6 +306,16 @@ fn kernels(c: &mut Criterion) {
             let setting = if metering { "metered" } else { "unmetered" };
             group.bench_function(setting, |b| b.iter(|| loaded.call(func, black_box(&args))));
         }
+        // The float kernel next to wasmtime with and without Cranelift's
+        // NaN canonicalisation, which detvm replaced by its own placement
+        // (`docs/vm.md`, "Floats").
+        #[cfg(feature = "peers")]
+        if kernel.name == RUST_KERNELS[fixtures::NBODY].name {
+            for (setting, canonicalize) in [("wasmtime", false), ("wasmtime_nan_canon", true)] {
+                let mut peer = detvm_benches::peers::WasmtimeKernel::new(kernel, canonicalize);
+                group.bench_function(setting, |b| b.iter(|| peer.call()));
+            }
+        }
         group.finish();
     }
 }

@@ -180,7 +180,7 @@ pub const KERNELS: [Kernel; 3] = [
 
 /// The kernels of the Rust-built module (`contracts/kernels`, whose crate
 /// documentation describes each), at the sizes it documents.
-pub const RUST_KERNELS: [Kernel; 7] = [
+pub const RUST_KERNELS: [Kernel; 8] = [
     Kernel {
         name: "sha256",
         source: Source::Rust,
@@ -237,7 +237,20 @@ pub const RUST_KERNELS: [Kernel; 7] = [
         prepare: Some(("json_prepare", 131_072)),
         describe: "`serde_json` parse of a 128 KiB document into typed records",
     },
+    Kernel {
+        name: "nbody",
+        source: Source::Rust,
+        export: "nbody",
+        arg: Some(20_000),
+        prepare: None,
+        describe: "n-body, five bodies, 20,000 `f64` steps",
+    },
 ];
+
+/// The position of the `nbody` kernel in [`RUST_KERNELS`]: the float
+/// kernel, also measured on wasmtime with and without NaN
+/// canonicalisation.
+pub const NBODY: usize = 7;
 
 /// The Rust-built kernels module, as the test kit's build script built it
 /// (`target/contracts`).

@@ -310,3 +310,48 @@ mod wasmi_peer {
         }
     }
 }
+
+/// A kernel of the Rust-built module on wasmtime without fuel, ready to
+/// run: for the criterion benchmarks of float kernels, which put wasmtime
+/// with Cranelift's NaN canonicalisation (what detvm used to do after every
+/// float operator) next to its default (none).
+pub struct WasmtimeKernel {
+    store: wasmtime::Store<()>,
+    func: wasmtime::Func,
+    args: Vec<wasmtime::Val>,
+}
+
+impl WasmtimeKernel {
+    /// Compiles the Rust-built kernels module, with `nan_canonicalization`
+    /// or without, and prepares `kernel`.
+    pub fn new(kernel: &Kernel, nan_canonicalization: bool) -> Self {
+        use wasmtime::{Config, Engine, Instance, Module, Store, Val};
+        let mut config = Config::new();
+        config.cranelift_nan_canonicalization(nan_canonicalization);
+        let engine = Engine::new(&config).expect("wasmtime engine");
+        let module = Module::new(&engine, fixtures::rust_kernels_wasm()).expect("compiles");
+        let mut store = Store::new(&engine, ());
+        // The module has no imports.
+        let instance = Instance::new(&mut store, &module, &[]).expect("instantiates");
+        if let Some((export, arg)) = kernel.prepare {
+            let f = instance
+                .get_typed_func::<i32, i64>(&mut store, export)
+                .expect("prepare export");
+            f.call(&mut store, arg).expect("prepares");
+        }
+        let func = instance
+            .get_func(&mut store, kernel.export)
+            .expect("kernel");
+        let args = kernel.arg.map(Val::I32).into_iter().collect();
+        Self { store, func, args }
+    }
+
+    /// One run of the kernel; its checksum.
+    pub fn call(&mut self) -> i64 {
+        let mut results = [wasmtime::Val::I64(0)];
+        self.func
+            .call(&mut self.store, &self.args, &mut results)
+            .expect("runs");
+        results[0].unwrap_i64()
+    }
+}

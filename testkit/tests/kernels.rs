@@ -17,7 +17,7 @@ const GAS: u64 = 1 << 62;
 
 /// The exports that take a size, and their benchmark sizes (as documented
 /// in `contracts/kernels/src/lib.rs`).
-const SIZED: [(&str, u32); 7] = [
+const SIZED: [(&str, u32); 8] = [
     ("sha256", 131_072),
     ("keccak256", 131_072),
     ("sort", 50_000),
@@ -25,6 +25,7 @@ const SIZED: [(&str, u32); 7] = [
     ("sieve", 1_000_000),
     ("matmul", 100),
     ("json_prepare", 131_072),
+    ("nbody", 20_000),
 ];
 
 fn wasm() -> Vec<u8> {
@@ -361,6 +362,127 @@ fn native_json_checksum(n: usize) -> u64 {
     acc.0
 }
 
+/// The five bodies of `nbody`: position, velocity (AU per year), mass
+/// (in units where the Sun's is 4π²), after the Sun's momentum offset.
+fn native_bodies() -> [([f64; 3], [f64; 3], f64); 5] {
+    use std::f64::consts::PI;
+    let solar_mass = 4.0 * PI * PI;
+    let year = 365.24;
+    let raw: [([f64; 3], [f64; 3], f64); 5] = [
+        ([0.0; 3], [0.0; 3], 1.0),
+        (
+            [4.84143142140323, -1.1603200440274284, -0.10362204447112311],
+            [
+                0.001660076642744037,
+                0.007699011184197404,
+                -6.90460016972063e-5,
+            ],
+            0.0009547919384243266,
+        ),
+        (
+            [8.34336671824458, 4.124798564124305, -0.4035234171143214],
+            [
+                -0.002767425107268624,
+                0.004998528012349172,
+                2.3041729757376393e-5,
+            ],
+            0.0002858859806661308,
+        ),
+        (
+            [
+                12.894369562139131,
+                -15.111151401698631,
+                -0.22330757889265573,
+            ],
+            [
+                0.002964601375647616,
+                0.0023784717395948095,
+                -2.9658956854023756e-5,
+            ],
+            4.366244043351563e-5,
+        ),
+        (
+            [15.379697114850911, -25.919314609987964, 0.17925877295037118],
+            [
+                0.0026806777249038932,
+                0.001628241700382423,
+                -9.515922545197159e-5,
+            ],
+            5.1513890204661145e-5,
+        ),
+    ];
+    let mut bodies = raw.map(|(x, v, m)| (x, v.map(|c| c * year), m * solar_mass));
+    let mut p = [0.0; 3];
+    for (_, v, m) in &bodies {
+        for (pk, vk) in p.iter_mut().zip(v) {
+            *pk += vk * m;
+        }
+    }
+    for (vk, pk) in bodies[0].1.iter_mut().zip(p) {
+        *vk = -pk / solar_mass;
+    }
+    bodies
+}
+
+/// `1 / sqrt(x)` as the kernel computes it (bit-level guess, four Newton
+/// steps): the same operations in the same order give the same bits.
+fn native_rsqrt(x: f64) -> f64 {
+    let mut y = f64::from_bits(0x5fe6_eb50_c7b5_37a9 - (x.to_bits() >> 1));
+    let half = 0.5 * x;
+    for _ in 0..4 {
+        y *= 1.5 - half * y * y;
+    }
+    y
+}
+
+fn native_energy(bodies: &[([f64; 3], [f64; 3], f64); 5]) -> f64 {
+    let mut e = 0.0;
+    for (i, (xa, va, ma)) in bodies.iter().enumerate() {
+        e += 0.5 * ma * (va[0] * va[0] + va[1] * va[1] + va[2] * va[2]);
+        for (xb, _, mb) in &bodies[i + 1..] {
+            let d = [xa[0] - xb[0], xa[1] - xb[1], xa[2] - xb[2]];
+            e -= ma * mb * native_rsqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+        }
+    }
+    e
+}
+
+/// `nbody(steps)` computed natively: its checksum and the final energy.
+fn native_nbody(steps: u32) -> (u64, f64) {
+    const DT: f64 = 0.01;
+    let mut bodies = native_bodies();
+    let mut acc = Fnv::new().word(native_energy(&bodies).to_bits());
+    for _ in 0..steps {
+        for i in 0..5 {
+            for j in i + 1..5 {
+                let (xa, xb) = (bodies[i].0, bodies[j].0);
+                let d = [xa[0] - xb[0], xa[1] - xb[1], xa[2] - xb[2]];
+                let d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+                let r = native_rsqrt(d2);
+                let mag = DT * r * r * r;
+                let (am, bm) = (bodies[i].2 * mag, bodies[j].2 * mag);
+                for (k, dk) in d.into_iter().enumerate() {
+                    bodies[i].1[k] -= dk * bm;
+                    bodies[j].1[k] += dk * am;
+                }
+            }
+        }
+        for (x, v, _) in &mut bodies {
+            for (xk, vk) in x.iter_mut().zip(*v) {
+                *xk += DT * vk;
+            }
+        }
+    }
+    let energy = native_energy(&bodies);
+    acc = acc.word(energy.to_bits());
+    for (x, v, _) in &bodies {
+        for (xk, vk) in x.iter().zip(v) {
+            acc = acc.word(xk.to_bits()).word(vk.to_bits());
+        }
+    }
+    (acc.0, energy)
+}
+
 // --- The tests. ---
 
 #[test]
@@ -463,6 +585,18 @@ fn matmul_matches_native() {
             "matmul({n})"
         );
     }
+}
+
+#[test]
+fn nbody_matches_native() {
+    let mut k = Kernels::new(true);
+    for n in [0, 1, 2, 10, 1000] {
+        assert_eq!(k.sized("nbody", n), native_nbody(n).0, "nbody({n})");
+    }
+    // The Benchmarks Game's energies (computed there with a true square
+    // root): the system the kernel integrates is that one.
+    assert!((native_energy(&native_bodies()) - -0.169075164).abs() < 1e-9);
+    assert!((native_nbody(1000).1 - -0.169087605).abs() < 1e-9);
 }
 
 #[test]

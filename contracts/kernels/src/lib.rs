@@ -14,6 +14,7 @@
 //! | `matmul` | `(n: i32) -> i64` | product of two `n`×`n` `u32` matrices | 100 |
 //! | `json_prepare` | `(n: i32) -> i64` | writes a JSON document of about `n` bytes | 131,072 |
 //! | `json_parse` | `() -> i64` | parses it with `serde_json` into typed records | |
+//! | `nbody` | `(n: i32) -> i64` | `n` steps of the five-body solar system, `f64` | 20,000 |
 //!
 //! The module is built at `opt-level = 3` (see `contracts/Cargo.toml`),
 //! like compute code that is meant to be fast. Sizes are unsigned (`u32`
@@ -28,9 +29,9 @@
 //! returns the same result. Any failure (memory cannot grow, a size whose
 //! arrays overflow the address space) traps with `unreachable`.
 //!
-//! No floating point in this crate. `serde_json`'s number parser still
-//! contains float code for fractional numbers, which the documents here
-//! never have.
+//! The only floating point of this crate is `nbody`'s. `serde_json`'s
+//! number parser also contains float code for fractional numbers, which
+//! the documents here never have.
 
 #![no_std]
 
@@ -38,6 +39,7 @@ extern crate alloc;
 
 mod arena;
 mod json;
+mod nbody;
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -317,4 +319,17 @@ pub extern "C" fn json_parse() -> u64 {
     serde_json::from_slice::<json::Document>(document)
         .expect("the prepared document parses")
         .checksum()
+}
+
+/// Advances the five-body system (the Sun, Jupiter, Saturn, Uranus,
+/// Neptune; the Benchmarks Game's `nbody`, time step 0.01 year) by `n`
+/// steps; returns the checksum (FNV-1a over 64-bit words) of the bits of
+/// the energy before and after, then of each body's position and velocity
+/// coordinates (x, vx, y, vy, z, vz), Sun first. No NaN arises: the inputs
+/// are finite and no two bodies meet.
+///
+/// Benchmark size: `n = 20_000`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nbody(n: u32) -> u64 {
+    nbody::run(n)
 }
