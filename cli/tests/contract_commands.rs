@@ -111,6 +111,60 @@ fn deploy_prints_the_id_and_uses_the_default_state_dir() {
     assert_eq!(json["code_hash"].as_str().unwrap().len(), 64);
 }
 
+/// The `.dca` files of the state directory's compiled-code cache.
+fn cached_artifacts(dir: &Path) -> Vec<std::path::PathBuf> {
+    let cache = dir.join(".detvm").join("code-cache");
+    let Ok(entries) = std::fs::read_dir(&cache) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "dca"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn calls_keep_compiled_code_in_the_state_dir_and_survive_a_damaged_entry() {
+    let (dir, id) = setup();
+    let call = |extra: &[&str]| {
+        // `echo` changes no state, so every call must execute identically.
+        let mut args = vec!["call", id.as_str(), "echo", "0x0102", "--json"];
+        args.extend_from_slice(extra);
+        let output = detvm_in(dir.path(), &args);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut json = json_of(&output);
+        // Heights differ from call to call; the execution must not.
+        let receipt = json.as_object_mut().unwrap();
+        receipt
+            .retain(|k, _| ["outcome", "gas_used", "state_changes", "logs"].contains(&k.as_str()));
+        assert_eq!(receipt["outcome"], "returned");
+        assert!(receipt["gas_used"].as_u64().unwrap() > 0);
+        json
+    };
+    let first = call(&[]);
+    let files = cached_artifacts(dir.path());
+    assert_eq!(files.len(), 1, "one contract's code is cached: {files:?}");
+    let stored = std::fs::read(&files[0]).unwrap();
+
+    // A hit gives the same execution.
+    assert_eq!(call(&[]), first);
+    // A damaged entry is a miss: same execution, and the entry is rewritten.
+    std::fs::write(&files[0], &stored[..stored.len() / 2]).unwrap();
+    assert_eq!(call(&[]), first);
+    assert_eq!(std::fs::read(&files[0]).unwrap(), stored);
+    // Without the cache nothing is read or written.
+    std::fs::remove_file(&files[0]).unwrap();
+    assert_eq!(call(&["--code-cache-mb", "0"]), first);
+    assert!(cached_artifacts(dir.path()).is_empty());
+}
+
 #[test]
 fn deploy_rejections_and_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
