@@ -241,7 +241,7 @@ impl Chain {
     pub fn open(dir: &Path) -> Result<Self, Error> {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::Open {
             path: dir.to_owned(),
-            message: e.to_string(),
+            source: Box::new(e),
         })?;
         Self::with_storage(Arc::new(RedbStorage::open(&dir.join(STATE_FILE))?))
     }

@@ -36,4 +36,4 @@ pub use receipt::{
     CallNode, CallOutcome, ContractId, DeployReceipt, Event, Receipt, ReceiptOutcome,
     events_in_order, from_hex, hex,
 };
-pub use storage::{Change, Entry, MemoryStorage, RedbStorage, Storage, StorageError};
+pub use storage::{BackendError, Change, Entry, MemoryStorage, RedbStorage, Storage, StorageError};

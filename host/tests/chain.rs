@@ -613,7 +613,7 @@ impl Storage for FlakyStorage {
             // A backend error, as a broken disk would give.
             return Err(detvm_host::StorageError::Backend {
                 operation: "read",
-                message: "injected fault".into(),
+                source: "injected fault".into(),
             });
         }
         self.inner.get(key)
