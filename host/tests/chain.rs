@@ -414,9 +414,9 @@ fn contract_id_follows_the_documented_rule() {
 
 fn rejected_kind(chain: &mut Chain, text: &str) -> String {
     match chain.deploy(&wat::parse_str(text).unwrap(), "deployer") {
-        Err(Error::Rejected { kind, reason }) => {
-            assert!(!reason.is_empty());
-            kind
+        Err(Error::Rejected(rejection)) => {
+            assert!(!rejection.to_string().is_empty());
+            rejection.kind().to_owned()
         }
         other => panic!("expected a rejection, got {other:?}"),
     }
@@ -468,7 +468,7 @@ fn deploy_rejects_start_functions_garbage_and_broken_segments() {
         "unsupported_feature"
     );
     match chain.deploy(b"\0asm garbage", "deployer") {
-        Err(Error::Rejected { kind, .. }) => assert_eq!(kind, "malformed"),
+        Err(Error::Rejected(rejection)) => assert_eq!(rejection.kind(), "malformed"),
         other => panic!("{other:?}"),
     }
     assert_eq!(chain.committed().unwrap(), 0);
