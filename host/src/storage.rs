@@ -277,6 +277,16 @@ mod tests {
     }
 
     #[test]
+    fn an_open_failure_keeps_the_backend_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory is not a database file.
+        let err = RedbStorage::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StorageError::Open { .. }));
+        let source = std::error::Error::source(&err).expect("the backend error");
+        assert!(source.downcast_ref::<redb::Error>().is_some());
+    }
+
+    #[test]
     fn prefix_end_handles_all_ones() {
         assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
         assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));

@@ -468,7 +468,14 @@ fn deploy_rejects_start_functions_garbage_and_broken_segments() {
         "unsupported_feature"
     );
     match chain.deploy(b"\0asm garbage", "deployer") {
-        Err(Error::Rejected(rejection)) => assert_eq!(rejection.kind(), "malformed"),
+        Err(Error::Rejected(rejection)) => {
+            assert_eq!(rejection.kind(), "malformed");
+            // The engine's error stays behind the rejection.
+            assert!(matches!(
+                rejection,
+                detvm_host::Rejection::Engine(detvm_vm::Error::Rejected(_))
+            ));
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(chain.committed().unwrap(), 0);
