@@ -107,8 +107,10 @@ pub enum Error {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Rejection {
-    /// The engine refused the module: validation, instrumentation,
-    /// decoding, compilation or linking failed.
+    /// The engine refused or could not build the module: validation,
+    /// instrumentation, decoding or compilation failed, or memory for its
+    /// code could not be mapped (the one cause compiling again may not
+    /// repeat).
     #[error("{}", engine_reason(.0))]
     Engine(#[source] detvm_vm::Error),
     /// The module has a start function, which would run outside any call.

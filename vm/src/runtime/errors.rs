@@ -88,9 +88,9 @@ impl std::fmt::Display for TrapKind {
 }
 
 /// An error of another crate (Cranelift, the OS) kept as the source of one
-/// of ours. Shared so that our errors stay `Clone`; compared by `Debug`
-/// rendering, because those errors implement no equality and ours did
-/// compare by message before they carried them.
+/// of ours. Shared so that our errors stay `Clone`. Those errors implement
+/// no equality, so two are equal when their `Debug` renderings are: they
+/// say the same thing.
 pub struct SharedError<E>(Arc<E>);
 
 impl<E> SharedError<E> {
