@@ -17,6 +17,23 @@ pub const ACCOUNTS: usize = 100;
 /// Gas of each call: far above what a transfer needs.
 const GAS: u64 = 100_000_000;
 
+/// Why the token workload failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The chain refused a deploy or call, or failed.
+    #[error(transparent)]
+    Chain(#[from] Error),
+    /// A call the workload relies on did not return: the contract is not
+    /// the token it expects, or ran out of gas.
+    #[error("{method} did not succeed: {outcome:?}")]
+    Unexpected {
+        /// The method called.
+        method: String,
+        /// What the call ended with.
+        outcome: ReceiptOutcome,
+    },
+}
+
 /// A chain with the token deployed, initialised and minted to
 /// [`ACCOUNTS`] accounts.
 pub struct TokenChain {
@@ -29,7 +46,7 @@ pub struct TokenChain {
 impl TokenChain {
     /// Deploys `code` (the token contract) on a fresh in-memory chain,
     /// initialises it and gives every account a large balance.
-    pub fn new(code: &[u8]) -> Result<Self, Error> {
+    pub fn new(code: &[u8]) -> Result<Self, TokenError> {
         let mut chain = Chain::in_memory()?;
         let owner = "owner".to_string();
         let token = chain.deploy(code, &owner)?.contract;
@@ -50,7 +67,7 @@ impl TokenChain {
     /// Runs `n` transfers of one unit, each from the next account in the
     /// ring to the one after it; returns the gas they used. Any transfer
     /// that does not succeed is an error.
-    pub fn transfers(&mut self, n: usize) -> Result<u64, Error> {
+    pub fn transfers(&mut self, n: usize) -> Result<u64, TokenError> {
         let mut gas = 0;
         for _ in 0..n {
             let from = self.accounts[self.next].clone();
@@ -62,16 +79,17 @@ impl TokenChain {
     }
 
     /// The committed balance of `account`, read through the contract.
-    pub fn balance(&self, account: &str) -> Result<u128, Error> {
+    pub fn balance(&self, account: &str) -> Result<u128, TokenError> {
         let args = borsh::to_vec(&(account.to_string(),)).expect("encodes");
         let receipt = self
             .chain
             .view(&self.token, "balance_of", &args, &context(account))?;
         match receipt.outcome {
             ReceiptOutcome::Returned(bytes) => Ok(borsh::from_slice(&bytes).unwrap_or(0)),
-            other => Err(Error::Engine(format!(
-                "balance_of did not return: {other:?}"
-            ))),
+            other => Err(TokenError::Unexpected {
+                method: "balance_of".into(),
+                outcome: other,
+            }),
         }
     }
 
@@ -80,16 +98,22 @@ impl TokenChain {
         &self.accounts
     }
 
-    fn call(&mut self, from: &str, method: &str, args: &impl BorshSerialize) -> Result<u64, Error> {
+    fn call(
+        &mut self,
+        from: &str,
+        method: &str,
+        args: &impl BorshSerialize,
+    ) -> Result<u64, TokenError> {
         let args = borsh::to_vec(args).expect("encodes");
         let receipt = self
             .chain
             .call(&self.token, method, &args, &context(from))?;
         match receipt.outcome {
             ReceiptOutcome::Returned(_) => Ok(receipt.gas_used),
-            other => Err(Error::Engine(format!(
-                "{method} did not succeed: {other:?}"
-            ))),
+            other => Err(TokenError::Unexpected {
+                method: method.into(),
+                outcome: other,
+            }),
         }
     }
 }

@@ -561,9 +561,10 @@ impl Ledger {
                         };
                         Ok((outcome, gas, CallRecord::default()))
                     }
-                    Err(detvm_host::Error::Rejected { kind, reason }) => {
+                    Err(detvm_host::Error::Rejected(rejection)) => {
                         self.staged.rollback_tx();
-                        Ok((failed(&kind, reason), gas, CallRecord::default()))
+                        let outcome = failed(rejection.kind(), rejection.to_string());
+                        Ok((outcome, gas, CallRecord::default()))
                     }
                     Err(e) => Err(e.into()),
                 }

@@ -26,7 +26,7 @@ pub fn decode_account(id: &str, bytes: &[u8]) -> Result<Account, Error> {
 fn backend(operation: &'static str) -> impl Fn(detvm_state::StateError) -> StorageError {
     move |e| StorageError::Backend {
         operation,
-        message: e.to_string(),
+        source: Box::new(e),
     }
 }
 
@@ -182,9 +182,9 @@ impl Storage for AtHeight {
     }
 
     fn apply(&self, _batch: &[Change]) -> Result<(), StorageError> {
-        Err(StorageError::Backend {
+        Err(StorageError::ReadOnly {
             operation: "write",
-            message: "the state at a past height is read-only".into(),
+            what: "the state at a past height",
         })
     }
 }

@@ -68,7 +68,7 @@ impl From<detvm_chain::Error> for LocalError {
 impl From<detvm_host::Error> for LocalError {
     fn from(e: detvm_host::Error) -> Self {
         let status = match e {
-            detvm_host::Error::Rejected { .. } | detvm_host::Error::Engine(_) => Status::Rejected,
+            detvm_host::Error::Rejected(_) | detvm_host::Error::Engine(_) => Status::Rejected,
             _ => Status::Usage,
         };
         Self {

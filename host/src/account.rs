@@ -5,7 +5,7 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
-use crate::chain::{Error, check_account};
+use crate::chain::{Corruption, Error, check_account};
 
 /// Prefix of account records.
 pub const ACCOUNT_PREFIX: &[u8] = b"account/";
@@ -32,7 +32,8 @@ pub fn account_key(id: &str) -> Vec<u8> {
 
 /// Decodes a stored account record.
 pub fn decode_account(id: &str, bytes: &[u8]) -> Result<Account, Error> {
-    Account::try_from_slice(bytes).map_err(|e| Error::Corrupt(format!("account {id}: {e}")))
+    Account::try_from_slice(bytes)
+        .map_err(|e| Error::Corrupt(Corruption::decode(format!("account {id}"), e)))
 }
 
 /// What kind of account an id names, decided by the id alone.

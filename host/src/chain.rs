@@ -73,13 +73,8 @@ pub enum Error {
     },
     /// The code was rejected at deploy: validation, instrumentation or
     /// compilation failed, or a deploy rule was broken.
-    #[error("code rejected: {reason}")]
-    Rejected {
-        /// A stable kind (the metering error's kind, `start_function`, …).
-        kind: String,
-        /// What was wrong.
-        reason: String,
-    },
+    #[error("code rejected: {0}")]
+    Rejected(#[source] Rejection),
     /// The calling account's balance is below the amount attached.
     #[error("`{account}` has {have} but attached {need}")]
     InsufficientBalance {
@@ -100,11 +95,125 @@ pub enum Error {
     /// The engine failed on code that was accepted at deploy, or could not
     /// be set up: a node fault.
     #[error("engine error: {0}")]
-    Engine(String),
+    Engine(#[source] EngineFault),
     /// Stored chain data does not decode: the store was written by
     /// something else.
     #[error("corrupt chain state: {0}")]
-    Corrupt(String),
+    Corrupt(#[source] Corruption),
+}
+
+/// Why code was rejected at deploy. Its [`kind`](Rejection::kind) is the
+/// stable identifier clients see.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The engine refused or could not build the module: validation,
+    /// instrumentation, decoding or compilation failed, or memory for its
+    /// code could not be mapped (the one cause compiling again may not
+    /// repeat).
+    #[error("{}", engine_reason(.0))]
+    Engine(#[source] detvm_vm::Error),
+    /// The module has a start function, which would run outside any call.
+    #[error("contracts may not have a start function: it would run outside any call")]
+    StartFunction,
+    /// Instantiating the module failed; it could never be called.
+    #[error("{0}")]
+    Instantiation(#[source] detvm_vm::Error),
+    /// A rejection remembered by the code cache, which keeps only its kind
+    /// and text: the same code is refused alike without compiling it.
+    #[error("{reason}")]
+    Cached {
+        /// The kind of the original rejection.
+        kind: String,
+        /// The text of the original rejection.
+        reason: String,
+    },
+}
+
+/// A module the metering pass rejected reads as the metering error itself:
+/// "code rejected: module rejected: …" would say it twice.
+fn engine_reason(e: &detvm_vm::Error) -> String {
+    match e.as_rejected() {
+        Some(m) => m.to_string(),
+        None => e.to_string(),
+    }
+}
+
+impl Rejection {
+    /// A stable identifier of the rejection: the engine's error kind (for a
+    /// rejected module the metering error's), `start_function` or
+    /// `instantiation`.
+    pub fn kind(&self) -> &str {
+        match self {
+            Self::Engine(e) => e.kind(),
+            Self::StartFunction => "start_function",
+            Self::Instantiation(_) => "instantiation",
+            Self::Cached { kind, .. } => kind,
+        }
+    }
+}
+
+/// A fault of the engine while running code accepted at deploy, or while
+/// setting it up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineFault {
+    /// The engine returned an error: it could not be created, or could not
+    /// instantiate or call accepted code.
+    #[error("{0}")]
+    Vm(#[source] detvm_vm::Error),
+    /// Code that was accepted at deploy is rejected when compiled again (a
+    /// new engine version, or a damaged code cache).
+    #[error("stored code of {contract} no longer compiles: {rejection}")]
+    StoredCodeRejected {
+        /// The contract.
+        contract: ContractId,
+        /// Why it is rejected now. Boxed: a rare path, and it would
+        /// otherwise make every `Result` of the host carry its size.
+        #[source]
+        rejection: Box<Rejection>,
+    },
+    /// The call panicked on this thread.
+    #[error("the call panicked")]
+    CallPanicked,
+    /// The thread for a call with a bigger stack could not be started.
+    #[error("cannot start the call thread: {0}")]
+    CallThread(#[source] std::io::Error),
+    /// The thread of a call panicked.
+    #[error("the call thread panicked")]
+    CallThreadPanicked,
+}
+
+/// Stored chain data that does not decode or is missing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Corruption {
+    /// A stored record does not decode.
+    #[error("{record}: {source}")]
+    Decode {
+        /// The record, as a person reads it (`account alice`, `deploy
+        /// nonce`, …).
+        record: String,
+        /// Borsh's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A contract's record names code that is not stored.
+    #[error("code of {contract} is missing")]
+    MissingCode {
+        /// The contract.
+        contract: ContractId,
+    },
+}
+
+impl Corruption {
+    /// A record that does not decode.
+    pub(crate) fn decode(record: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Decode {
+            record: record.into(),
+            source,
+        }
+    }
 }
 
 impl Error {
@@ -118,7 +227,7 @@ impl Error {
             Self::InputTooLong { .. } => "input_too_long",
             Self::InsufficientBalance { .. } => "insufficient_balance",
             Self::Reentrancy(_) => "reentrancy",
-            Self::Rejected { kind, .. } => kind,
+            Self::Rejected(rejection) => rejection.kind(),
             Self::Storage(_) => "storage",
             Self::Engine(_) => "engine",
             Self::Corrupt(_) => "corrupt",
@@ -218,15 +327,8 @@ fn decode_u64(bytes: Option<Vec<u8>>, what: &str) -> Result<u64, Error> {
     match bytes {
         None => Ok(0),
         Some(bytes) => {
-            u64::try_from_slice(&bytes).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
+            u64::try_from_slice(&bytes).map_err(|e| Error::Corrupt(Corruption::decode(what, e)))
         }
-    }
-}
-
-pub(crate) fn rejected(kind: &str, reason: impl Into<String>) -> Error {
-    Error::Rejected {
-        kind: kind.to_owned(),
-        reason: reason.into(),
     }
 }
 
@@ -241,7 +343,7 @@ impl Chain {
     pub fn open(dir: &Path) -> Result<Self, Error> {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::Open {
             path: dir.to_owned(),
-            message: e.to_string(),
+            source: Box::new(e),
         })?;
         Self::with_storage(Arc::new(RedbStorage::open(&dir.join(STATE_FILE))?))
     }
@@ -255,7 +357,7 @@ impl Chain {
         config.stack = StackConfig::default();
         config.metering = true;
         config.imports = ImportPolicy::AllowList(abi::allowed_imports());
-        let engine = Engine::new(config).map_err(|e| Error::Engine(e.to_string()))?;
+        let engine = Engine::new(config).map_err(|e| Error::Engine(EngineFault::Vm(e)))?;
         let mut linker = Linker::new(&engine);
         abi::register(&mut linker);
         let rt = Arc::new(Runtime {

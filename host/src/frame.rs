@@ -13,7 +13,10 @@ use detvm_vm::{
 
 use crate::abi::{HostCallTrace, HostState};
 use crate::account::{Account, account_key, decode_account};
-use crate::chain::{CODE_PREFIX, CONTRACT_PREFIX, ContractMeta, Error, rejected, state_namespace};
+use crate::chain::{
+    CODE_PREFIX, CONTRACT_PREFIX, ContractMeta, Corruption, EngineFault, Error, Rejection,
+    state_namespace,
+};
 use crate::fees::HostFees;
 use crate::receipt::{CallNode, ContractId, Event, drop_events};
 use crate::storage::Storage;
@@ -178,7 +181,7 @@ pub(crate) fn contract_meta(
         .get(&key)?
         .ok_or_else(|| Error::UnknownContract(contract.to_string()))?;
     ContractMeta::try_from_slice(&bytes)
-        .map_err(|e| Error::Corrupt(format!("contract {contract}: {e}")))
+        .map_err(|e| Error::Corrupt(Corruption::decode(format!("contract {contract}"), e)))
 }
 
 /// An account record as the frames on the stack see it.
@@ -218,12 +221,17 @@ pub(crate) fn run_frame(
     let code = || {
         storage
             .get(&[CODE_PREFIX, &meta.code_hash[..]].concat())?
-            .ok_or_else(|| Error::Corrupt(format!("code of {contract} is missing")))
+            .ok_or_else(|| {
+                Error::Corrupt(Corruption::MissingCode {
+                    contract: contract.clone(),
+                })
+            })
     };
     let compiled = module(rt, meta.code_hash, code).map_err(|e| match e {
-        Error::Rejected { reason, .. } => Error::Engine(format!(
-            "stored code of {contract} no longer compiles: {reason}"
-        )),
+        Error::Rejected(rejection) => Error::Engine(EngineFault::StoredCodeRejected {
+            contract: contract.clone(),
+            rejection: Box::new(rejection),
+        }),
         other => other,
     })?;
     match compiled.module.export_func_type(&request.method) {
@@ -375,16 +383,18 @@ pub(crate) fn module(
         // Stored only after the checks below passed; they depend on the
         // module alone, so they pass again.
         Some(Cached::Module(module)) => Compiled::new(module, ModuleFacts::of(code)),
-        Some(Cached::Rejected { kind, reason }) => return Err(rejected(&kind, reason)),
+        Some(Cached::Rejected { kind, reason }) => {
+            return Err(Error::Rejected(Rejection::Cached { kind, reason }));
+        }
         None => {
             let checked = compile_and_check(rt, code);
             if let Some((key, cache)) = &disk {
                 match &checked {
                     Ok((_, Some(artifact))) => cache.put_module(key, artifact),
                     Err(Refusal {
-                        error: Error::Rejected { kind, reason },
+                        error: Error::Rejected(rejection),
                         permanent: true,
-                    }) => cache.put_rejection(key, kind, reason),
+                    }) => cache.put_rejection(key, rejection.kind(), &rejection.to_string()),
                     _ => {}
                 }
             }
@@ -421,10 +431,7 @@ fn compile_and_check(
     };
     let refusal = |e: detvm_vm::Error| Refusal {
         permanent: permanent(&e),
-        error: match &e {
-            detvm_vm::Error::Rejected(m) => rejected(m.kind(), m.to_string()),
-            other => rejected(other.kind(), other.to_string()),
-        },
+        error: Error::Rejected(Rejection::Engine(e)),
     };
     let (module, artifact) = if rt.code_cache().is_some() {
         Module::new_with_artifact(&rt.engine, code)
@@ -436,10 +443,7 @@ fn compile_and_check(
     let facts = ModuleFacts::of(code);
     if facts.start {
         return Err(Refusal {
-            error: rejected(
-                "start_function",
-                "contracts may not have a start function: it would run outside any call",
-            ),
+            error: Error::Rejected(Rejection::StartFunction),
             permanent: true,
         });
     }
@@ -449,7 +453,7 @@ fn compile_and_check(
     let mut store = Store::new(&rt.engine, HostState::new(rt.clone(), scratch));
     Instance::new(&mut store, &module, &rt.linker).map_err(|e| Refusal {
         permanent: permanent(&e),
-        error: rejected("instantiation", e.to_string()),
+        error: Error::Rejected(Rejection::Instantiation(e)),
     })?;
     Ok((Compiled::new(module, facts), artifact))
 }
@@ -483,11 +487,11 @@ fn run_on_stack(
     let work = || -> Result<Outcome, Error> {
         let mut store = Store::new(&rt.engine, state);
         let result = Instance::new(&mut store, module, &rt.linker)
-            .map_err(|e| Error::Engine(e.to_string()))
+            .map_err(|e| Error::Engine(EngineFault::Vm(e)))
             .and_then(|instance| {
                 instance
                     .call(&mut store, method, &[], gas)
-                    .map_err(|e| Error::Engine(e.to_string()))
+                    .map_err(|e| Error::Engine(EngineFault::Vm(e)))
             });
         if let Ok(mut slot) = slot.lock() {
             *slot = Some(store.into_data());
@@ -499,17 +503,17 @@ fn run_on_stack(
     // has room for the call and for the host frames around it.
     let result = if native_stack::available() >= needed.saturating_add(HOST_FRAMES) {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
-            .unwrap_or_else(|_| Err(Error::Engine("the call panicked".into())))
+            .unwrap_or_else(|_| Err(Error::Engine(EngineFault::CallPanicked)))
     } else {
         std::thread::scope(|scope| {
             let handle = std::thread::Builder::new()
                 .name("detvm-call".into())
                 .stack_size(stack_size)
                 .spawn_scoped(scope, work)
-                .map_err(|e| Error::Engine(format!("cannot start the call thread: {e}")))?;
+                .map_err(|e| Error::Engine(EngineFault::CallThread(e)))?;
             handle
                 .join()
-                .map_err(|_| Error::Engine("the call thread panicked".into()))?
+                .map_err(|_| Error::Engine(EngineFault::CallThreadPanicked))?
         })
     };
     let state = slot

@@ -27,7 +27,8 @@ pub use account::{
     account_kind, decode_account, implicit_key, receiving_account,
 };
 pub use chain::{
-    CallContext, Chain, ContractInfo, Error, MAX_ACCOUNT_LEN, STATE_FILE, check_account,
+    CallContext, Chain, ContractInfo, Corruption, EngineFault, Error, MAX_ACCOUNT_LEN, Rejection,
+    STATE_FILE, check_account,
 };
 pub use detvm_vm::{CacheStats, CodeCache, TrapKind};
 pub use fees::HostFees;
@@ -36,4 +37,4 @@ pub use receipt::{
     CallNode, CallOutcome, ContractId, DeployReceipt, Event, Receipt, ReceiptOutcome,
     events_in_order, from_hex, hex,
 };
-pub use storage::{Change, Entry, MemoryStorage, RedbStorage, Storage, StorageError};
+pub use storage::{BackendError, Change, Entry, MemoryStorage, RedbStorage, Storage, StorageError};

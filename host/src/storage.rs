@@ -16,26 +16,40 @@ pub type Change = (Vec<u8>, Option<Vec<u8>>);
 /// One stored entry: key and value.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
+/// The error of a storage backend, kept whole so that callers can walk
+/// its sources or downcast it; each backend has its own error type.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why the storage backend failed. This is a fault of the node (disk, file
 /// lock, corruption), never a contract result.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StorageError {
     /// The database file could not be opened or created.
-    #[error("cannot open the state database `{path}`: {message}")]
+    #[error("cannot open the state database `{path}`: {source}")]
     Open {
         /// The database file.
         path: PathBuf,
-        /// The backend's message.
-        message: String,
+        /// The backend's error.
+        #[source]
+        source: BackendError,
     },
     /// A read or a commit failed.
-    #[error("state database {operation} failed: {message}")]
+    #[error("state database {operation} failed: {source}")]
     Backend {
         /// What was being done.
         operation: &'static str,
-        /// The backend's message.
-        message: String,
+        /// The backend's error.
+        #[source]
+        source: BackendError,
+    },
+    /// A write to a store that only reads.
+    #[error("state database {operation} failed: {what} is read-only")]
+    ReadOnly {
+        /// What was being done.
+        operation: &'static str,
+        /// The store written to.
+        what: &'static str,
     },
 }
 
@@ -147,7 +161,7 @@ impl std::fmt::Debug for RedbStorage {
 fn backend(operation: &'static str) -> impl Fn(redb::Error) -> StorageError {
     move |e| StorageError::Backend {
         operation,
-        message: e.to_string(),
+        source: Box::new(e),
     }
 }
 
@@ -155,16 +169,15 @@ impl RedbStorage {
     /// Opens the database file `path`, creating it if needed. A file left
     /// by a killed process is recovered to its last committed transaction.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
-        let open_error = |message: String| StorageError::Open {
+        let open_error = |e: redb::Error| StorageError::Open {
             path: path.to_owned(),
-            message,
+            source: Box::new(e),
         };
-        let db = redb::Database::create(path).map_err(|e| open_error(e.to_string()))?;
+        let db = redb::Database::create(path).map_err(|e| open_error(e.into()))?;
         // Create the table once so that readers never meet a missing table.
-        let txn = db.begin_write().map_err(|e| open_error(e.to_string()))?;
-        txn.open_table(TABLE)
-            .map_err(|e| open_error(e.to_string()))?;
-        txn.commit().map_err(|e| open_error(e.to_string()))?;
+        let txn = db.begin_write().map_err(|e| open_error(e.into()))?;
+        txn.open_table(TABLE).map_err(|e| open_error(e.into()))?;
+        txn.commit().map_err(|e| open_error(e.into()))?;
         Ok(Self { db })
     }
 }
@@ -261,6 +274,16 @@ mod tests {
         let reopened = RedbStorage::open(&path).unwrap();
         assert_eq!(reopened.get(b"x").unwrap(), Some(b"2".to_vec()));
         assert_eq!(reopened.scan_prefix(b"a").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn an_open_failure_keeps_the_backend_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory is not a database file.
+        let err = RedbStorage::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StorageError::Open { .. }));
+        let source = std::error::Error::source(&err).expect("the backend error");
+        assert!(source.downcast_ref::<redb::Error>().is_some());
     }
 
     #[test]

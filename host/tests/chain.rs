@@ -414,9 +414,9 @@ fn contract_id_follows_the_documented_rule() {
 
 fn rejected_kind(chain: &mut Chain, text: &str) -> String {
     match chain.deploy(&wat::parse_str(text).unwrap(), "deployer") {
-        Err(Error::Rejected { kind, reason }) => {
-            assert!(!reason.is_empty());
-            kind
+        Err(Error::Rejected(rejection)) => {
+            assert!(!rejection.to_string().is_empty());
+            rejection.kind().to_owned()
         }
         other => panic!("expected a rejection, got {other:?}"),
     }
@@ -468,7 +468,14 @@ fn deploy_rejects_start_functions_garbage_and_broken_segments() {
         "unsupported_feature"
     );
     match chain.deploy(b"\0asm garbage", "deployer") {
-        Err(Error::Rejected { kind, .. }) => assert_eq!(kind, "malformed"),
+        Err(Error::Rejected(rejection)) => {
+            assert_eq!(rejection.kind(), "malformed");
+            // The engine's error stays behind the rejection.
+            assert!(matches!(
+                rejection,
+                detvm_host::Rejection::Engine(detvm_vm::Error::Rejected(_))
+            ));
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(chain.committed().unwrap(), 0);
@@ -613,7 +620,7 @@ impl Storage for FlakyStorage {
             // A backend error, as a broken disk would give.
             return Err(detvm_host::StorageError::Backend {
                 operation: "read",
-                message: "injected fault".into(),
+                source: "injected fault".into(),
             });
         }
         self.inner.get(key)

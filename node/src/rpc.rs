@@ -994,10 +994,10 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
                                 format!("no contract `{contract}`"),
                                 None,
                             ),
-                            detvm_host::Error::Rejected { kind, reason } => error(
+                            detvm_host::Error::Rejected(rejection) => error(
                                 codes::CODE_REJECTED,
-                                format!("code rejected: {reason}"),
-                                Some(json!({ "kind": kind })),
+                                format!("code rejected: {rejection}"),
+                                Some(json!({ "kind": rejection.kind() })),
                             ),
                             other => node_err(detvm_chain::Error::Host(other)),
                         })?;

@@ -18,7 +18,7 @@ use detvm_host::{
     Account, CallContext, Chain, ContractId, MemoryStorage, Receipt, Storage, account_key, hex,
 };
 
-use crate::{Case, Error};
+use crate::{Case, EngineError, Error};
 
 const COUNTER: &[u8] = include_bytes!("../corpus/counter.wasm");
 const TOKEN: &[u8] = include_bytes!("../corpus/token.wasm");
@@ -48,7 +48,7 @@ fn args<T: BorshSerialize>(value: &T) -> Vec<u8> {
 }
 
 fn engine(e: detvm_host::Error) -> Error {
-    Error::Engine(e.to_string())
+    Error::Engine(EngineError::Chain(e))
 }
 
 impl Scenario {
@@ -69,7 +69,7 @@ impl Scenario {
             .collect();
         storage
             .apply(&funded)
-            .map_err(|e| Error::Engine(e.to_string()))?;
+            .map_err(|e| Error::Engine(EngineError::Storage(e)))?;
         let chain = Chain::with_storage(storage).map_err(engine)?;
         Ok(Self {
             chain,

@@ -8,7 +8,7 @@
 
 use detvm_vm::{Engine, EngineConfig, Instance, Linker, Module, Outcome, Store, Value};
 
-use crate::{Case, Error, render_value};
+use crate::{Case, EngineError, Error, render_value};
 
 const FLOATS: &str = r#"
 (module
@@ -382,7 +382,12 @@ pub fn cases(engine: &Engine) -> Result<Vec<Case>, Error> {
             let name = format!("{suite}.{export}({}) gas_limit={gas}", rendered.join(" "));
             let outcome = instance
                 .call(&mut store, export, &args, gas)
-                .map_err(|e| Error::Engine(format!("{name}: {e}")))?;
+                .map_err(|source| {
+                    Error::Engine(EngineError::Call {
+                        case: name.clone(),
+                        source,
+                    })
+                })?;
             let result = match outcome {
                 Outcome::Success { results, gas_used } => {
                     let results: Vec<String> = results.iter().map(render_value).collect();
@@ -403,5 +408,5 @@ pub fn cases(engine: &Engine) -> Result<Vec<Case>, Error> {
 pub fn engine(slot_strategy_only: bool) -> Result<Engine, Error> {
     let mut config = EngineConfig::default();
     config.slot_strategy_only = slot_strategy_only;
-    Engine::new(config).map_err(|e| Error::Engine(e.to_string()))
+    Engine::new(config).map_err(|e| Error::Engine(EngineError::Vm(e)))
 }

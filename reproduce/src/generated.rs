@@ -16,7 +16,7 @@ use detvm_fixtures::Lcg;
 use detvm_vm::{Engine, EngineConfig, Extern, Instance, Linker, Module, Outcome, Store, Value};
 use sha2::{Digest, Sha256};
 
-use crate::{Case, Error, hex, render_value};
+use crate::{Case, EngineError, Error, hex, render_value};
 
 /// Generated modules in the corpus.
 pub const MODULES: u64 = 1_000;
@@ -44,7 +44,7 @@ fn smith_config() -> wasm_smith::Config {
 
 /// The engine generated modules run on: the `spec` limits, metering on.
 pub fn engine() -> Result<Engine, Error> {
-    Engine::new(EngineConfig::spec()).map_err(|e| Error::Engine(e.to_string()))
+    Engine::new(EngineConfig::spec()).map_err(|e| Error::Engine(EngineError::Vm(e)))
 }
 
 /// An argument of type `ty` from `rng`: small values, values near a page

@@ -57,7 +57,7 @@ pub enum Error {
     Corpus(String),
     /// The engine failed outside any contract's execution.
     #[error("engine error: {0}")]
-    Engine(String),
+    Engine(#[source] EngineError),
     /// The node's state directory could not be replayed.
     #[error("replay: {0}")]
     Replay(String),
@@ -67,6 +67,31 @@ pub enum Error {
     /// An unknown section name was given.
     #[error("unknown section `{0}` (sections: spec, determinism, generated, contracts)")]
     UnknownSection(String),
+}
+
+/// How the engine (or the chain around it) failed outside any contract's
+/// execution; keeps the failure itself as the source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The engine could not be created.
+    #[error("{0}")]
+    Vm(#[source] detvm_vm::Error),
+    /// A call of a corpus case failed in the engine.
+    #[error("{case}: {source}")]
+    Call {
+        /// The case, as its transcript names it.
+        case: String,
+        /// The engine's error.
+        #[source]
+        source: detvm_vm::Error,
+    },
+    /// The chain of the contracts section failed.
+    #[error("{0}")]
+    Chain(#[source] detvm_host::Error),
+    /// The storage under that chain failed.
+    #[error("{0}")]
+    Storage(#[source] detvm_host::StorageError),
 }
 
 /// One case: its name and the SHA-256 of its transcript (what this machine

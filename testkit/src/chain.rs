@@ -114,8 +114,8 @@ impl TestChain {
         let storage = self.storage.as_ref().ok_or_else(|| {
             Error::Chain(detvm_host::Error::Storage(StorageError::Backend {
                 operation: "set_balance",
-                message: "the test chain was made with from_chain, whose store it cannot reach"
-                    .to_owned(),
+                source: "the test chain was made with from_chain, whose store it cannot reach"
+                    .into(),
             }))
         })?;
         let key = account_key(account);

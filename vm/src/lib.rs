@@ -57,13 +57,16 @@ pub mod env;
 mod runtime;
 pub mod vmctx;
 
+pub use artifact::image::LoadError;
 pub use artifact::{Artifact, CODEGEN_VERSION, CacheKey, CacheStats, Cached, CodeCache};
+pub use compile::{CodegenFailure, CompileError, ImageProblem, IsaError};
 pub use detvm_metering::{
     ImportPolicy, Limits, MeteringError, Schedule, StackConfig, ValidationError,
 };
 pub use runtime::{
-    CallError, Caller, Engine, EngineConfig, Error, ExportType, Extern, ExternRef, ExternType,
-    Func, FuncType, Global, GlobalType, HostError, ImportType, Instance, Linker, Memory,
-    MemoryType, Module, OptLevel, Outcome, Store, Table, TableType, TrapKind, TypedFunc, ValType,
-    Value, WasmParams, WasmResults, WasmTy, native_stack,
+    AccessError, CallError, Caller, ConfigError, Engine, EngineConfig, Error, ExportType, Extern,
+    ExternRef, ExternType, Func, FuncType, Global, GlobalType, HostError, ImportType, Instance,
+    InternalError, Linker, Memory, MemoryType, Module, OptLevel, Outcome, ResourceError,
+    SharedError, Store, Table, TableType, TrapKind, TypedFunc, ValType, Value, WasmParams,
+    WasmResults, WasmTy, native_stack,
 };

@@ -6,6 +6,7 @@
 //! so the loader is exercised by every test that runs code, not only by
 //! cache hits.
 
+use crate::runtime::SharedError;
 use std::ops::Range;
 
 use memmap2::{Mmap, MmapOptions};
@@ -227,9 +228,10 @@ pub(crate) struct CodeImage {
     pub relocs: Vec<ImageReloc>,
 }
 
-/// Why an image could not be placed in memory.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum LoadError {
+/// Why a code image could not be placed in executable memory.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
     /// A function's range is not inside the image, out of order or
     /// misaligned.
     #[error("function {func}: range {start}..{end} does not fit an image of {len} bytes")]
@@ -257,7 +259,7 @@ pub(crate) enum LoadError {
     SymbolTable,
     /// Mapping or protecting memory failed.
     #[error("code memory: {0}")]
-    Memory(#[source] std::io::Error),
+    Memory(#[source] SharedError<std::io::Error>),
 }
 
 impl CodeImage {
@@ -349,7 +351,7 @@ impl LoadedCode {
         let mut map = MmapOptions::new()
             .len(image.code.len())
             .map_anon()
-            .map_err(LoadError::Memory)?;
+            .map_err(|e| LoadError::Memory(SharedError::new(e)))?;
         map.copy_from_slice(&image.code);
         // The mapping never moves, so addresses computed now are the ones
         // the code will run at.
@@ -370,15 +372,18 @@ impl LoadedCode {
             )
             .map_err(|what| LoadError::Relocation { index, what })?;
         }
-        let map = map.make_exec().map_err(LoadError::Memory)?;
+        let map = map
+            .make_exec()
+            .map_err(|e| LoadError::Memory(SharedError::new(e)))?;
         // SAFETY: `map` is a live mapping of `map.len()` bytes that this
         // function owns; flushing the instruction cache over it only
         // makes the processor see the bytes just written.
         unsafe {
             wasmtime_internal_jit_icache_coherence::clear_cache(map.as_ptr().cast(), map.len())
         }
-        .map_err(LoadError::Memory)?;
-        wasmtime_internal_jit_icache_coherence::pipeline_flush_mt().map_err(LoadError::Memory)?;
+        .map_err(|e| LoadError::Memory(SharedError::new(e)))?;
+        wasmtime_internal_jit_icache_coherence::pipeline_flush_mt()
+            .map_err(|e| LoadError::Memory(SharedError::new(e)))?;
         let funcs = (0..image.funcs.len() as u32).map(func_addr).collect();
         Ok(Self {
             map: Some(map),

@@ -36,6 +36,7 @@ use crate::artifact::image::{
     CodeImage, ImageReloc, LoadError, LoadedCode, MathFn, RelocKind, RelocTarget,
 };
 use crate::env::ModuleEnv;
+use crate::runtime::SharedError;
 use crate::vmctx::EntryTrampoline;
 
 /// How hard Cranelift optimises.
@@ -79,12 +80,14 @@ impl Default for CodegenConfig {
     }
 }
 
-/// Why a module could not be compiled.
-#[derive(thiserror::Error, Debug)]
-pub(crate) enum CompileError {
+/// Why a module could not be compiled, or the code generator could not
+/// be set up for the host.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CompileError {
     /// The host cannot run compiled code, or a setting was rejected.
     #[error("unsupported host or code generation setting: {0}")]
-    Isa(String),
+    Isa(#[source] IsaError),
     /// A function body could not be translated (a profile gap or a
     /// malformed body that slipped past validation).
     #[error("function {func_index}, offset {offset}: {message}")]
@@ -93,30 +96,121 @@ pub(crate) enum CompileError {
         func_index: u32,
         /// Byte offset in the module.
         offset: u64,
-        /// What went wrong.
+        /// What the translator found (its own description of the gap).
         message: String,
     },
     /// Cranelift rejected or failed to compile a function.
-    #[error("function {func_index}: code generation failed: {message}")]
+    #[error("function {func_index}: code generation failed: {source}")]
     Codegen {
         /// Function index (imports included).
         func_index: u32,
-        /// Cranelift's error.
-        message: String,
+        /// What failed.
+        #[source]
+        source: CodegenFailure,
     },
     /// A trampoline or host stub could not be compiled.
-    #[error("{what} for type {type_index}: code generation failed: {message}")]
+    #[error("{what} for type {type_index}: code generation failed: {source}")]
     Stub {
         /// `"entry trampoline"` or `"host stub"`.
         what: &'static str,
         /// Type index.
         type_index: u32,
-        /// Cranelift's error.
-        message: String,
+        /// What failed.
+        #[source]
+        source: CodegenFailure,
+    },
+    /// The compiled functions could not be laid out as one code image.
+    #[error("code image, function id {func_id}: {problem}")]
+    Image {
+        /// Cranelift's id of the function.
+        func_id: usize,
+        /// What is wrong.
+        problem: ImageProblem,
     },
     /// The compiled code could not be placed in executable memory.
     #[error(transparent)]
     Load(#[from] LoadError),
+}
+
+/// Why the code generator could not be set up for the host.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IsaError {
+    /// Cranelift refused one of the flags compiled code relies on.
+    #[error("{name}={value}: {source}")]
+    Setting {
+        /// The flag.
+        name: &'static str,
+        /// The value set.
+        value: &'static str,
+        /// Cranelift's error.
+        #[source]
+        source: SharedError<settings::SetError>,
+    },
+    /// Cranelift has no backend for the host CPU.
+    #[error("{0}")]
+    UnsupportedHost(&'static str),
+    /// Cranelift could not build the ISA from the flags.
+    #[error("{0}")]
+    Build(#[source] SharedError<cranelift_codegen::CodegenError>),
+}
+
+/// Why Cranelift could not compile one function, trampoline or stub.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CodegenFailure {
+    /// Cranelift's compilation failed. Shown with `Debug`: its `Display`
+    /// of verifier errors leaves the errors themselves out.
+    #[error("{0:?}")]
+    Cranelift(#[source] SharedError<cranelift_codegen::CodegenError>),
+    /// Cranelift's module could not declare the function.
+    #[error("{}", module_error_message(.0.get()))]
+    Declare(#[source] SharedError<cranelift_module::ModuleError>),
+    /// Compilation succeeded without giving what the image needs.
+    #[error("no {what} after compilation")]
+    Incomplete {
+        /// `"code"` or `"frame layout"`.
+        what: &'static str,
+    },
+    /// Two functions were given the same id.
+    #[error("function id {id} defined twice")]
+    DefinedTwice {
+        /// The id.
+        id: usize,
+    },
+    /// A trampoline or stub was asked for a value type outside the
+    /// profile.
+    #[error("value type {0} outside the profile")]
+    UnsupportedType(ValType),
+    /// A trampoline or stub was built for a signature of another shape
+    /// than it expects; names what is missing.
+    #[error("{0}")]
+    Signature(&'static str),
+    /// A host stub's value array would not fit its stack slot.
+    #[error("too many values")]
+    TooManyValues,
+}
+
+/// Why compiled functions could not be laid out as one image.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ImageProblem {
+    /// A function was declared but its code never given.
+    #[error("declared but never defined")]
+    NeverDefined,
+    /// The image would be larger than 4 GiB, which its offsets cannot
+    /// address.
+    #[error("the image outgrows 4 GiB")]
+    TooLarge,
+    /// A relocation, library call or relocation target the loader cannot
+    /// apply, as Cranelift names it.
+    #[error("unsupported {what} {name}")]
+    Unsupported {
+        /// `"relocation"`, `"library call"` or `"relocation target"`.
+        what: &'static str,
+        /// Cranelift's name of it.
+        name: String,
+    },
 }
 
 /// The two host ISAs a module is compiled with: `normal` for functions
@@ -192,14 +286,19 @@ fn make_isa(cfg: &CodegenConfig, large: bool) -> Result<OwnedTargetIsa, CompileE
         ("preserve_frame_pointers", "false"),
     ];
     for (name, value) in settings {
-        flags
-            .set(name, value)
-            .map_err(|e| CompileError::Isa(format!("{name}={value}: {e}")))?;
+        flags.set(name, value).map_err(|e| {
+            CompileError::Isa(IsaError::Setting {
+                name,
+                value,
+                source: SharedError::new(e),
+            })
+        })?;
     }
-    let builder = cranelift_native::builder().map_err(|e| CompileError::Isa(e.to_string()))?;
+    let builder =
+        cranelift_native::builder().map_err(|e| CompileError::Isa(IsaError::UnsupportedHost(e)))?;
     builder
         .finish(settings::Flags::new(flags))
-        .map_err(|e| CompileError::Isa(e.to_string()))
+        .map_err(|e| CompileError::Isa(IsaError::Build(SharedError::new(e))))
 }
 
 /// Executable code of one module: its defined functions, entry trampolines
@@ -458,7 +557,7 @@ pub(crate) fn compile_module(
             .declare_anonymous_function(sig)
             .map_err(|e| CompileError::Codegen {
                 func_index: i as u32,
-                message: e.to_string(),
+                source: CodegenFailure::Declare(SharedError::new(e)),
             })?;
         func_ids.push(id);
     }
@@ -546,13 +645,8 @@ pub(crate) fn compile_module(
                 Strategy::Registers => &isas.normal,
                 Strategy::Slots => &isas.large,
             };
-            let compiled =
-                compile_function(isa, mctx.func_ids[defined], &mut ctx).map_err(|message| {
-                    CompileError::Codegen {
-                        func_index,
-                        message,
-                    }
-                })?;
+            let compiled = compile_function(isa, mctx.func_ids[defined], &mut ctx)
+                .map_err(|source| CompileError::Codegen { func_index, source })?;
             let over_frame = charged
                 .is_some_and(|c| compiled.native_frame > FRAME_FACTOR.saturating_mul(c.max(1)));
             if strategy == Strategy::Registers && over_frame {
@@ -564,10 +658,7 @@ pub(crate) fn compile_module(
         };
         image
             .define(mctx.func_ids[defined], &compiled)
-            .map_err(|message| CompileError::Codegen {
-                func_index,
-                message,
-            })?;
+            .map_err(|source| CompileError::Codegen { func_index, source })?;
         frames.max_frame = frames.max_frame.max(compiled.native_frame);
         if let (Some(ratio), Some(c)) = (frames.ratio.as_mut(), charged) {
             // Validation and instrumentation make every charged frame
@@ -591,17 +682,17 @@ pub(crate) fn compile_module(
         }
         first_of.insert(ty, i);
         let stub_err = |what: &'static str| {
-            move |message: String| CompileError::Stub {
+            move |source: CodegenFailure| CompileError::Stub {
                 what,
                 type_index: i,
-                message,
+                source,
             }
         };
 
         let sig = trampolines::entry_trampoline_signature(call_conv);
-        let id = jit
-            .declare_anonymous_function(&sig)
-            .map_err(|e| stub_err("entry trampoline")(module_error_message(&e)))?;
+        let id = jit.declare_anonymous_function(&sig).map_err(|e| {
+            stub_err("entry trampoline")(CodegenFailure::Declare(SharedError::new(e)))
+        })?;
         ctx.func.signature = sig;
         ctx.func.name = UserFuncName::user(1, i);
         trampolines::build_entry_trampoline(
@@ -612,11 +703,7 @@ pub(crate) fn compile_module(
             instrumented,
             isa.frontend_config(),
         )
-        .map_err(|message| CompileError::Stub {
-            what: "entry trampoline",
-            type_index: i,
-            message,
-        })?;
+        .map_err(stub_err("entry trampoline"))?;
         let compiled = compile_function(isa, id, &mut ctx).map_err(stub_err("entry trampoline"))?;
         image
             .define(id, &compiled)
@@ -627,7 +714,7 @@ pub(crate) fn compile_module(
         let sig = mctx.signatures[i as usize].clone();
         let id = jit
             .declare_anonymous_function(&sig)
-            .map_err(|e| stub_err("host stub")(module_error_message(&e)))?;
+            .map_err(|e| stub_err("host stub")(CodegenFailure::Declare(SharedError::new(e))))?;
         ctx.func.signature = sig;
         ctx.func.name = UserFuncName::user(2, i);
         trampolines::build_host_stub(
@@ -638,11 +725,7 @@ pub(crate) fn compile_module(
             instrumented,
             isa.frontend_config(),
         )
-        .map_err(|message| CompileError::Stub {
-            what: "host stub",
-            type_index: i,
-            message,
-        })?;
+        .map_err(stub_err("host stub"))?;
         let compiled = compile_function(isa, id, &mut ctx).map_err(stub_err("host stub"))?;
         image.define(id, &compiled).map_err(stub_err("host stub"))?;
         jit.clear_context(&mut ctx);
@@ -684,13 +767,13 @@ struct ImageBuilder {
 }
 
 impl ImageBuilder {
-    fn define(&mut self, id: FuncId, compiled: &CompiledFunction) -> Result<(), String> {
+    fn define(&mut self, id: FuncId, compiled: &CompiledFunction) -> Result<(), CodegenFailure> {
         let i = id.as_u32() as usize;
         if self.pending.len() <= i {
             self.pending.resize_with(i + 1, || None);
         }
         if self.pending[i].is_some() {
-            return Err(format!("function id {i} defined twice"));
+            return Err(CodegenFailure::DefinedTwice { id: i });
         }
         self.pending[i] = Some(CompiledFunction {
             code: compiled.code.clone(),
@@ -707,19 +790,20 @@ impl ImageBuilder {
     fn finish(self) -> Result<CodeImage, CompileError> {
         let mut image = CodeImage::default();
         for (i, slot) in self.pending.iter().enumerate() {
-            let err = |message: String| CompileError::Codegen {
-                func_index: u32::MAX,
-                message: format!("code image, function id {i}: {message}"),
+            let err = |problem| CompileError::Image {
+                func_id: i,
+                problem,
             };
+            let unsupported = |what, name: String| err(ImageProblem::Unsupported { what, name });
             let f = slot
                 .as_ref()
-                .ok_or_else(|| err("declared but never defined".into()))?;
+                .ok_or_else(|| err(ImageProblem::NeverDefined))?;
             let index = image
                 .push_function(&f.code, f.alignment)
-                .ok_or_else(|| err("the image outgrows 4 GiB".into()))?;
+                .ok_or_else(|| err(ImageProblem::TooLarge))?;
             for reloc in &f.relocs {
                 let kind = RelocKind::from_cranelift(reloc.kind)
-                    .ok_or_else(|| err(format!("unsupported relocation {:?}", reloc.kind)))?;
+                    .ok_or_else(|| unsupported("relocation", format!("{:?}", reloc.kind)))?;
                 let (target, extra) = match &reloc.name {
                     ModuleRelocTarget::User {
                         namespace: 0,
@@ -731,11 +815,11 @@ impl ImageBuilder {
                     ModuleRelocTarget::LibCall(call) => (
                         RelocTarget::Math(
                             MathFn::from_libcall(*call)
-                                .ok_or_else(|| err(format!("unsupported library call {call:?}")))?,
+                                .ok_or_else(|| unsupported("library call", format!("{call:?}")))?,
                         ),
                         0,
                     ),
-                    other => return Err(err(format!("unsupported relocation target {other}"))),
+                    other => return Err(unsupported("relocation target", other.to_string())),
                 };
                 image.relocs.push(ImageReloc {
                     func: index,
@@ -840,18 +924,20 @@ fn compile_function(
     isa: &OwnedTargetIsa,
     id: FuncId,
     ctx: &mut cranelift_codegen::Context,
-) -> Result<CompiledFunction, String> {
+) -> Result<CompiledFunction, CodegenFailure> {
     ctx.compile(&**isa, &mut ControlPlane::default())
-        .map_err(|e| format!("{:?}", e.inner))?;
+        .map_err(|e| CodegenFailure::Cranelift(SharedError::new(e.inner)))?;
     let compiled = ctx
         .compiled_code()
-        .ok_or_else(|| "no code after compilation".to_string())?;
+        .ok_or(CodegenFailure::Incomplete { what: "code" })?;
     let alignment = u64::from(compiled.buffer.alignment);
     let frame = compiled
         .buffer
         .frame_layout()
         .map(|layout| u64::from(layout.frame_to_fp_offset))
-        .ok_or_else(|| "no frame layout after compilation".to_string())?;
+        .ok_or(CodegenFailure::Incomplete {
+            what: "frame layout",
+        })?;
     let code = compiled.code_buffer().to_vec();
     let relocs: Vec<ModuleReloc> = compiled
         .buffer

@@ -13,8 +13,8 @@ use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use wasmparser::FuncType;
 
-use super::clif_type;
 use super::func_env::PTR;
+use super::{CodegenFailure, clif_type};
 use crate::vmctx::{ValRaw, builtin_offsets, runtime_offsets, vmctx_offsets};
 
 const SLOT: i32 = size_of::<ValRaw>() as i32;
@@ -34,9 +34,9 @@ pub(super) fn entry_trampoline_signature(call_conv: CallConv) -> ir::Signature {
     sig
 }
 
-fn types_of(tys: &[wasmparser::ValType]) -> Result<Vec<ir::Type>, String> {
+fn types_of(tys: &[wasmparser::ValType]) -> Result<Vec<ir::Type>, CodegenFailure> {
     tys.iter()
-        .map(|&t| clif_type(t).ok_or_else(|| format!("value type {t} outside the profile")))
+        .map(|&t| clif_type(t).ok_or(CodegenFailure::UnsupportedType(t)))
         .collect()
 }
 
@@ -105,7 +105,7 @@ pub(super) fn build_entry_trampoline(
     wasm_sig: &ir::Signature,
     counters: bool,
     frontend: TargetFrontendConfig,
-) -> Result<(), String> {
+) -> Result<(), CodegenFailure> {
     let params = types_of(ty.params())?;
     let mut b = FunctionBuilder::new(func, fctx);
     let entry = b.create_block();
@@ -114,7 +114,7 @@ pub(super) fn build_entry_trampoline(
     b.seal_block(entry);
     let (code, vmctx, values) = match *b.block_params(entry) {
         [code, vmctx, values] => (code, vmctx, values),
-        _ => return Err("entry trampoline signature".into()),
+        _ => return Err(CodegenFailure::Signature("entry trampoline signature")),
     };
     let mut args = Vec::with_capacity(params.len() + 3);
     args.push(vmctx);
@@ -135,7 +135,7 @@ pub(super) fn build_entry_trampoline(
         let split = results
             .len()
             .checked_sub(2)
-            .ok_or_else(|| "entry trampoline counters".to_string())?;
+            .ok_or(CodegenFailure::Signature("entry trampoline counters"))?;
         let returned = results.split_off(split);
         let trap = b
             .ins()
@@ -171,10 +171,10 @@ pub(super) fn build_host_stub(
     call_conv: CallConv,
     counters: bool,
     frontend: TargetFrontendConfig,
-) -> Result<(), String> {
+) -> Result<(), CodegenFailure> {
     let results = types_of(ty.results())?;
     let slots = ty.params().len().max(results.len()).max(1);
-    let size = u32::try_from(slots * SLOT as usize).map_err(|_| "too many values".to_string())?;
+    let size = u32::try_from(slots * SLOT as usize).map_err(|_| CodegenFailure::TooManyValues)?;
     let mut b = FunctionBuilder::new(func, fctx);
     let array = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, size, 3));
     let entry = b.create_block();
@@ -183,11 +183,11 @@ pub(super) fn build_host_stub(
     b.seal_block(entry);
     let params = b.block_params(entry).to_vec();
     let Some((&host_ctx, args)) = params.split_first() else {
-        return Err("host stub signature".into());
+        return Err(CodegenFailure::Signature("host stub signature"));
     };
     let (incoming, args) = if counters {
         if args.len() < 2 {
-            return Err("host stub signature".into());
+            return Err(CodegenFailure::Signature("host stub signature"));
         }
         args.split_at(2)
     } else {

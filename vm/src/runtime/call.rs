@@ -7,7 +7,7 @@ use core::mem::MaybeUninit;
 use std::sync::Arc;
 
 use super::store::{Store, StoreObjects};
-use super::{CallError, Error, FuncType, TrapKind, Value};
+use super::{CallError, Error, FuncType, InternalError, TrapKind, Value};
 use crate::vmctx::{EntryTrampoline, TrapCode, VMFuncRef, ValRaw};
 
 /// A function in a [`Store`]: an instance export, an element of a table, or
@@ -104,7 +104,7 @@ impl Func {
             .signatures
             .get(&type_id)
             .map(|(_, ty)| (**ty).clone())
-            .ok_or_else(|| Error::Internal("function without a signature".into()))
+            .ok_or(Error::Internal(InternalError::FunctionWithoutSignature))
     }
 
     /// Calls the function with `args` and `gas_limit`.
@@ -158,7 +158,7 @@ impl Func {
             .signatures
             .get(&type_id)
             .filter(|_| !code.is_null())
-            .ok_or_else(|| Error::Internal("function has no code or signature".into()))?;
+            .ok_or(Error::Internal(InternalError::FunctionWithoutSignature))?;
         Ok(Target {
             code,
             vmctx,
@@ -332,8 +332,9 @@ fn trapped<R>(
     match TrapCode::from_raw(raw_code) {
         Some(TrapCode::NativeStackExhausted) => Err(Error::NativeStackExhausted),
         Some(code) => {
-            let kind = TrapKind::from_code(code)
-                .ok_or_else(|| Error::Internal(format!("unexpected trap code {raw_code}")))?;
+            let kind = TrapKind::from_code(code).ok_or(Error::Internal(
+                InternalError::UnexpectedTrapCode { code: raw_code },
+            ))?;
             Ok(Outcome::Trap {
                 kind,
                 message: message.filter(|_| kind == TrapKind::Host),
@@ -344,7 +345,7 @@ fn trapped<R>(
                 },
             })
         }
-        None => Err(Error::Internal(format!("unknown trap code {raw_code}"))),
+        None => Err(InternalError::UnknownTrapCode { code: raw_code }.into()),
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use detvm_metering::{Config, ImportPolicy, Limits, Schedule, StackConfig};
 
-use super::{Error, FuncType};
+use super::{ConfigError, Error, FuncType};
 use crate::compile;
 
 /// How hard the code generator optimises. Results, gas and traps are the
@@ -145,14 +145,15 @@ impl Engine {
     /// Creates an engine for the host CPU.
     pub fn new(config: EngineConfig) -> Result<Self, Error> {
         if config.stack.limit > i64::MAX as u64 {
-            return Err(Error::Config("stack limit does not fit in i64".into()));
+            return Err(ConfigError::StackLimitTooLarge {
+                limit: config.stack.limit,
+            }
+            .into());
         }
         // A frame that charges nothing would let recursion go on without
         // bound on `stack_left`, and nothing could bound the native stack.
         if config.metering && config.stack.frame_overhead == 0 {
-            return Err(Error::Config(
-                "stack frame overhead must be at least 1 byte".into(),
-            ));
+            return Err(ConfigError::ZeroFrameOverhead.into());
         }
         let isas = compile::make_isas(&compile::CodegenConfig {
             opt_level: match config.opt_level {
@@ -164,7 +165,7 @@ impl Engine {
             prepay_loops: true,
             slot_strategy_only: config.slot_strategy_only,
         })
-        .map_err(|e| Error::Compile(e.to_string()))?;
+        .map_err(Error::Compile)?;
         Ok(Self {
             inner: Arc::new(EngineInner {
                 config,

@@ -1,7 +1,10 @@
 //! Errors of the public API, trap kinds, and the error host functions return.
 
+use std::sync::Arc;
+
 use detvm_metering::MeteringError;
 
+use crate::compile::CompileError;
 use crate::env::EnvError;
 use crate::vmctx::TrapCode;
 
@@ -84,6 +87,58 @@ impl std::fmt::Display for TrapKind {
     }
 }
 
+/// An error of another crate (Cranelift, the OS) kept as the source of one
+/// of ours. Shared so that our errors stay `Clone`. Those errors implement
+/// no equality, so two are equal when their `Debug` renderings are: they
+/// say the same thing.
+pub struct SharedError<E>(Arc<E>);
+
+impl<E> SharedError<E> {
+    /// Wraps `error`.
+    pub fn new(error: E) -> Self {
+        Self(Arc::new(error))
+    }
+
+    /// The wrapped error.
+    pub fn get(&self) -> &E {
+        &self.0
+    }
+}
+
+impl<E> Clone for SharedError<E> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<E: std::fmt::Debug> PartialEq for SharedError<E> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || format!("{:?}", self.0) == format!("{:?}", other.0)
+    }
+}
+
+impl<E: std::fmt::Debug> Eq for SharedError<E> {}
+
+impl<E: std::fmt::Debug> std::fmt::Debug for SharedError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for SharedError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+// Transparent: the chain goes on with the wrapped error's own source, as
+// if it were there itself.
+impl<E: std::error::Error> std::error::Error for SharedError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
 /// Every way the engine can fail, as opposed to a contract trapping (which
 /// is an [`Outcome::Trap`](crate::Outcome::Trap)).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,10 +153,10 @@ pub enum Error {
     Env(#[from] EnvError),
     /// Code generation failed.
     #[error("compilation failed: {0}")]
-    Compile(String),
+    Compile(#[from] CompileError),
     /// The engine configuration is unusable.
     #[error("invalid engine configuration: {0}")]
-    Config(String),
+    Config(#[from] ConfigError),
     /// An import could not be satisfied.
     #[error("cannot link import `{module}`.`{name}`: {reason}")]
     Link {
@@ -132,12 +187,12 @@ pub enum Error {
     WrongStore,
     /// A memory or table could not be allocated, or a value does not fit
     /// the item it is written to.
-    #[error("{0}")]
-    Resource(String),
+    #[error(transparent)]
+    Resource(#[from] ResourceError),
     /// Host access to a memory or table outside its bounds, or to an
     /// immutable global.
-    #[error("{0}")]
-    Access(String),
+    #[error(transparent)]
+    Access(#[from] AccessError),
     /// The current thread has too little native stack left for a call at
     /// the configured stack limit; call from a thread with a bigger stack.
     #[error("native stack too small: {needed} bytes needed, {available} available")]
@@ -152,9 +207,11 @@ pub enum Error {
     /// contract result.
     #[error("native stack exhausted")]
     NativeStackExhausted,
-    /// Compiled code reported a trap code the runtime does not know.
+    /// An invariant of the engine did not hold: compiled code reported a
+    /// trap code the runtime does not know, or a module (or a stored
+    /// artifact) contradicts itself.
     #[error("internal engine error: {0}")]
-    Internal(String),
+    Internal(#[from] InternalError),
 }
 
 impl Error {
@@ -193,6 +250,228 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// Why an [`EngineConfig`](crate::EngineConfig) is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Compiled code keeps the stack left in a signed 64-bit register.
+    #[error("stack limit {limit} does not fit in i64")]
+    StackLimitTooLarge {
+        /// The configured limit in bytes.
+        limit: u64,
+    },
+    /// With metering, a frame that charges nothing would let recursion go
+    /// on without bound on the stack left, and nothing could bound the
+    /// native stack.
+    #[error("stack frame overhead must be at least 1 byte")]
+    ZeroFrameOverhead,
+}
+
+/// Why a memory, table or the code of a module could not be allocated, or
+/// an item could not be created as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResourceError {
+    /// A memory's initial size is above the maximum it may grow to.
+    #[error("memory of {pages} pages exceeds its maximum of {max_pages}")]
+    MemoryOverMaximum {
+        /// Initial size in pages.
+        pages: u64,
+        /// Maximum in pages (declared, capped by the engine's limit).
+        max_pages: u64,
+    },
+    /// The allocator refused the memory.
+    #[error("cannot allocate {} bytes of memory ({pages} pages)", u128::from(*.pages) * 65_536)]
+    MemoryAllocation {
+        /// Size asked for, in pages.
+        pages: u64,
+    },
+    /// A memory type whose maximum is below its minimum or above the
+    /// largest memory WebAssembly allows.
+    #[error("invalid memory limits: minimum {minimum} pages, maximum {} pages", DisplayMax(*.maximum))]
+    InvalidMemoryLimits {
+        /// Minimum in pages.
+        minimum: u64,
+        /// Declared maximum in pages.
+        maximum: Option<u64>,
+    },
+    /// A table's initial size is above the maximum it may grow to.
+    #[error("table of {size} elements exceeds its maximum of {max}")]
+    TableOverMaximum {
+        /// Initial size in elements.
+        size: u64,
+        /// Maximum in elements (declared, capped by the engine's limit).
+        max: u64,
+    },
+    /// The allocator refused the table.
+    #[error("cannot allocate a table of {size} elements")]
+    TableAllocation {
+        /// Size asked for, in elements.
+        size: u64,
+    },
+    /// A table type whose maximum is below its minimum.
+    #[error("invalid table limits: minimum {minimum} elements, maximum {} elements", DisplayMax(*.maximum))]
+    InvalidTableLimits {
+        /// Minimum in elements.
+        minimum: u64,
+        /// Declared maximum in elements.
+        maximum: Option<u64>,
+    },
+    /// A table of a non-reference type, or an initial value of another
+    /// type than the elements.
+    #[error(
+        "table element type must be a reference type matching the initial value: elements are {element}, the initial value is {init}"
+    )]
+    TableElementType {
+        /// The table's element type.
+        element: super::ValType,
+        /// The type of the initial value.
+        init: super::ValType,
+    },
+    /// Executable memory for compiled code could not be mapped or
+    /// protected. The machine's state, not the module's: the code cache
+    /// does not remember it.
+    #[error("code memory: {0}")]
+    CodeMemory(#[source] SharedError<std::io::Error>),
+}
+
+/// Shows an optional maximum as a number or `none`.
+struct DisplayMax(Option<u64>);
+
+impl std::fmt::Display for DisplayMax {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(max) => write!(f, "{max}"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
+/// Why the host's access to a memory, table or global was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccessError {
+    /// [`Memory::read`](crate::Memory::read) outside the memory.
+    #[error(
+        "memory read out of bounds: {len} bytes at offset {offset} of a memory of {size} bytes"
+    )]
+    MemoryReadOutOfBounds {
+        /// First byte asked for.
+        offset: u64,
+        /// Bytes asked for.
+        len: u64,
+        /// The memory's size in bytes.
+        size: u64,
+    },
+    /// [`Memory::write`](crate::Memory::write) outside the memory.
+    #[error(
+        "memory write out of bounds: {len} bytes at offset {offset} of a memory of {size} bytes"
+    )]
+    MemoryWriteOutOfBounds {
+        /// First byte written.
+        offset: u64,
+        /// Bytes written.
+        len: u64,
+        /// The memory's size in bytes.
+        size: u64,
+    },
+    /// [`Table::get`](crate::Table::get) or [`Table::set`](crate::Table::set)
+    /// outside the table.
+    #[error("table index out of bounds: index {index} of a table of {size} elements")]
+    TableOutOfBounds {
+        /// The index asked for.
+        index: u64,
+        /// The table's size in elements.
+        size: u64,
+    },
+    /// A value of another type than the table's elements.
+    #[error(
+        "value does not match the table type: the table holds {expected}, the value is {actual}"
+    )]
+    TableTypeMismatch {
+        /// The table's element type.
+        expected: super::ValType,
+        /// The value's type.
+        actual: super::ValType,
+    },
+    /// A value of another type than the global's.
+    #[error("global of type {expected} cannot hold a {actual}")]
+    GlobalTypeMismatch {
+        /// The global's type.
+        expected: super::ValType,
+        /// The value's type.
+        actual: super::ValType,
+    },
+    /// [`Global::set`](crate::Global::set) on an immutable global.
+    #[error("global is immutable")]
+    ImmutableGlobal,
+}
+
+/// An invariant of the engine that did not hold. Each is a bug of the
+/// engine (or a damaged stored artifact), never a result of the contract.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InternalError {
+    /// Compiled code returned a trap code that does not exist.
+    #[error("unknown trap code {code}")]
+    UnknownTrapCode {
+        /// The raw code.
+        code: u32,
+    },
+    /// Compiled code returned a trap code that is not a contract result
+    /// where only those are expected.
+    #[error("unexpected trap code {code}")]
+    UnexpectedTrapCode {
+        /// The raw code.
+        code: u32,
+    },
+    /// A function reference without code or a registered signature.
+    #[error("function has no code or signature")]
+    FunctionWithoutSignature,
+    /// The module's start function index names no function.
+    #[error("start function {index} out of range")]
+    StartFunctionOutOfRange {
+        /// The start function's index.
+        index: u32,
+    },
+    /// An export names an item the instance does not have.
+    #[error("export `{name}` unresolved")]
+    ExportUnresolved {
+        /// The export's name.
+        name: String,
+    },
+    /// An instance was removed from its store while being initialised.
+    #[error("instance vanished")]
+    InstanceVanished,
+    /// A constant expression refers to a function or global the instance
+    /// does not have.
+    #[error("constant expression refers to a missing item")]
+    ConstExprMissingItem,
+    /// The module's imports and its decoded import list disagree.
+    #[error("import list mismatch")]
+    ImportListMismatch,
+    /// The compiled form of a module was asked for but not kept.
+    #[error("artifact not kept")]
+    ArtifactNotKept,
+    /// A stored artifact's code and structure disagree in their counts.
+    #[error("stored code does not match the stored module")]
+    ArtifactMismatch,
+    /// The module's instrumentation imports disagree with the engine's
+    /// metering setting.
+    #[error("instrumentation imports do not match the metering setting (metering is {})", if *.metering { "on" } else { "off" })]
+    MeteringMismatch {
+        /// The engine's metering setting.
+        metering: bool,
+    },
+    /// A decoded module (or a stored artifact) contradicts itself: an
+    /// index or range that validation guarantees is not there.
+    #[error("{what}")]
+    Inconsistent {
+        /// What does not hold.
+        what: &'static str,
+    },
 }
 
 /// Why a call could not be started.

@@ -1,7 +1,7 @@
 //! Globals: one 16-byte cell each, the value at offset 0.
 
 use super::store::Store;
-use super::{Error, GlobalType, ValType, Value};
+use super::{AccessError, Error, GlobalType, ValType, Value};
 use crate::vmctx::{VMGlobal, ValRaw};
 
 /// A global's storage. `cell` comes first so that the `*mut VMGlobal`
@@ -53,11 +53,11 @@ impl Global {
     /// Creates a global of type `ty` holding `value`.
     pub fn new<T>(store: &mut Store<T>, ty: GlobalType, value: Value) -> Result<Global, Error> {
         if value.ty() != ty.content {
-            return Err(Error::Access(format!(
-                "global of type {} cannot hold a {}",
-                ty.content,
-                value.ty()
-            )));
+            return Err(AccessError::GlobalTypeMismatch {
+                expected: ty.content,
+                actual: value.ty(),
+            }
+            .into());
         }
         let objects = store.objects_mut();
         let raw = objects.value_to_raw(value)?;
@@ -86,14 +86,14 @@ impl Global {
         let raw = objects.value_to_raw(value)?;
         let global = objects.global_mut(*self)?;
         if !global.ty.mutable {
-            return Err(Error::Access("global is immutable".into()));
+            return Err(AccessError::ImmutableGlobal.into());
         }
         if value.ty() != global.ty.content {
-            return Err(Error::Access(format!(
-                "global of type {} cannot hold a {}",
-                global.ty.content,
-                value.ty()
-            )));
+            return Err(AccessError::GlobalTypeMismatch {
+                expected: global.ty.content,
+                actual: value.ty(),
+            }
+            .into());
         }
         global.set_raw(raw);
         Ok(())

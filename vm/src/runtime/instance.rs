@@ -13,7 +13,8 @@ use super::module::ElemItem;
 use super::store::{Store, StoreObjects};
 use super::table::TableData;
 use super::{
-    CallError, Error, ExternType, Global, Memory, Module, Outcome, Table, TrapKind, Value,
+    CallError, Error, ExternType, Global, InternalError, Memory, Module, Outcome, Table, TrapKind,
+    Value,
 };
 use crate::env::{ConstOp, ElementMode, ImportKind};
 use crate::vmctx::{VMContext, VMFuncRef, VMGlobal, VMTable, ValRaw};
@@ -163,7 +164,7 @@ impl Instance {
         if let Some(start) = module.inner.env.start {
             let func = instance
                 .func_at(store.objects(), start)
-                .ok_or_else(|| Error::Internal("start function out of range".into()))?;
+                .ok_or(InternalError::StartFunctionOutOfRange { index: start })?;
             let gas = engine.config().start_gas_limit;
             if let Outcome::Trap { kind, message, .. } = func.call(store, &[], gas)? {
                 return Err(Error::Instantiation { kind, message });
@@ -236,7 +237,12 @@ impl Instance {
             .map(|export| {
                 self.export_item(objects, data, export.kind, export.index)
                     .map(|item| (export.name.clone(), item))
-                    .ok_or_else(|| Error::Internal(format!("export `{}` unresolved", export.name)))
+                    .ok_or_else(|| {
+                        InternalError::ExportUnresolved {
+                            name: export.name.clone(),
+                        }
+                        .into()
+                    })
             })
             .collect()
     }
@@ -316,14 +322,14 @@ impl Instance {
         let globals: &[Box<GlobalData>] = globals;
         let data = instances
             .get_mut(self.index as usize)
-            .ok_or_else(|| Error::Internal("instance vanished".into()))?;
+            .ok_or(InternalError::InstanceVanished)?;
         let module = data.module.clone();
         let inner = &module.inner;
         let trap = |kind| Error::Instantiation {
             kind,
             message: None,
         };
-        let internal = |what: &str| Error::Internal(what.into());
+        let internal = |what| Error::from(InternalError::Inconsistent { what });
         let imported_tables = inner.env.imported_tables as usize;
 
         match &inner.table_images {
@@ -429,7 +435,7 @@ fn eval_const(
     instance_globals: &[u32],
     globals: &[Box<GlobalData>],
 ) -> Result<ValRaw, Error> {
-    let bad = || Error::Internal("constant expression refers to a missing item".into());
+    let bad = || Error::from(InternalError::ConstExprMissingItem);
     Ok(match op {
         ConstOp::I32(v) => u64::from(v as u32),
         ConstOp::I64(v) => v as u64,
@@ -468,7 +474,7 @@ fn resolve_imports<T>(
                         kind: ImportKind::Func(t),
                         ..
                     }) => *t,
-                    _ => return Err(Error::Internal("import list mismatch".into())),
+                    _ => return Err(InternalError::ImportListMismatch.into()),
                 };
                 let want_id = inner.type_ids[type_index as usize];
                 let mismatch = |found: &dyn std::fmt::Display| {

@@ -6,7 +6,7 @@ use std::alloc::{Layout, alloc_zeroed};
 
 use super::module::{MAX_PAGES, memory_max};
 use super::store::{Store, StoreObjects};
-use super::{Error, MemoryType};
+use super::{AccessError, Error, MemoryType, ResourceError};
 use crate::vmctx::VMMemory;
 
 /// Bytes in a WebAssembly page.
@@ -26,11 +26,12 @@ impl MemoryData {
     /// A zeroed memory of `pages`, growable to `max_pages`.
     pub fn new(pages: u64, declared_max: Option<u64>, max_pages: u64) -> Result<Box<Self>, Error> {
         if pages > max_pages {
-            return Err(Error::Resource(format!(
-                "memory of {pages} pages exceeds its maximum of {max_pages}"
-            )));
+            return Err(ResourceError::MemoryOverMaximum { pages, max_pages }.into());
         }
-        let storage = zeroed_vec(pages * PAGE_SIZE)?;
+        let storage = pages
+            .checked_mul(PAGE_SIZE)
+            .and_then(zeroed_vec)
+            .ok_or(ResourceError::MemoryAllocation { pages })?;
         let mut memory = Box::new(Self {
             vm: VMMemory {
                 base: core::ptr::null_mut(),
@@ -89,23 +90,22 @@ impl MemoryData {
 }
 
 /// A zeroed byte vector, allocated with `calloc`-like zeroing (fast for
-/// fresh pages) and without aborting on allocation failure.
-fn zeroed_vec(len: u64) -> Result<Vec<u8>, Error> {
-    let fail = || Error::Resource(format!("cannot allocate {len} bytes of memory"));
-    let len = usize::try_from(len).map_err(|_| fail())?;
+/// fresh pages) and without aborting on allocation failure (`None`).
+fn zeroed_vec(len: u64) -> Option<Vec<u8>> {
+    let len = usize::try_from(len).ok()?;
     if len == 0 {
-        return Ok(Vec::new());
+        return Some(Vec::new());
     }
-    let layout = Layout::array::<u8>(len).map_err(|_| fail())?;
+    let layout = Layout::array::<u8>(len).ok()?;
     // SAFETY: the layout has non-zero size.
     let ptr = unsafe { alloc_zeroed(layout) };
     if ptr.is_null() {
-        return Err(fail());
+        return None;
     }
     // SAFETY: `ptr` was allocated by the global allocator with the layout of
     // `[u8; len]`, which is what `Vec<u8>` with capacity `len` uses, and all
     // `len` bytes are initialised (zero).
-    Ok(unsafe { Vec::from_raw_parts(ptr, len, len) })
+    Some(unsafe { Vec::from_raw_parts(ptr, len, len) })
 }
 
 /// A linear memory in a [`Store`]: an instance's export, or created by the
@@ -126,7 +126,11 @@ impl Memory {
             .maximum
             .is_some_and(|max| max < ty.minimum || max > MAX_PAGES)
         {
-            return Err(Error::Resource("invalid memory limits".into()));
+            return Err(ResourceError::InvalidMemoryLimits {
+                minimum: ty.minimum,
+                maximum: ty.maximum,
+            }
+            .into());
         }
         let data = MemoryData::new(ty.minimum, ty.maximum, memory_max(ty.maximum, limit))?;
         Ok(objects.push_memory(data))
@@ -159,8 +163,13 @@ impl Memory {
     /// Copies `buf.len()` bytes at `offset` into `buf`.
     pub fn read<T>(&self, store: &Store<T>, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
         let bytes = self.data(store)?;
-        let range = checked_range(offset, buf.len() as u64, bytes.len())
-            .ok_or_else(|| Error::Access("memory read out of bounds".into()))?;
+        let range = checked_range(offset, buf.len() as u64, bytes.len()).ok_or(
+            AccessError::MemoryReadOutOfBounds {
+                offset,
+                len: buf.len() as u64,
+                size: bytes.len() as u64,
+            },
+        )?;
         buf.copy_from_slice(&bytes[range]);
         Ok(())
     }
@@ -168,8 +177,13 @@ impl Memory {
     /// Copies `bytes` to `offset`.
     pub fn write<T>(&self, store: &mut Store<T>, offset: u64, bytes: &[u8]) -> Result<(), Error> {
         let memory = self.data_mut(store)?;
-        let range = checked_range(offset, bytes.len() as u64, memory.len())
-            .ok_or_else(|| Error::Access("memory write out of bounds".into()))?;
+        let range = checked_range(offset, bytes.len() as u64, memory.len()).ok_or(
+            AccessError::MemoryWriteOutOfBounds {
+                offset,
+                len: bytes.len() as u64,
+                size: memory.len() as u64,
+            },
+        )?;
         memory[range].copy_from_slice(bytes);
         Ok(())
     }

@@ -21,7 +21,10 @@ mod values;
 
 pub use call::{Func, Outcome, native_stack};
 pub use engine::{Engine, EngineConfig, OptLevel};
-pub use errors::{CallError, Error, HostError, TrapKind};
+pub use errors::{
+    AccessError, CallError, ConfigError, Error, HostError, InternalError, ResourceError,
+    SharedError, TrapKind,
+};
 pub use global::Global;
 pub use host::Caller;
 pub use instance::Instance;

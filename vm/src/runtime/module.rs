@@ -10,7 +10,10 @@ use detvm_metering::{ModuleInfo, abi, instrument, validate};
 use wasmparser::ExternalKind;
 
 use super::memory::PAGE_SIZE;
-use super::{Engine, Error, ExternType, FuncType, GlobalType, MemoryType, TableType, ValType};
+use super::{
+    Engine, Error, ExternType, FuncType, GlobalType, InternalError, MemoryType, ResourceError,
+    TableType, ValType,
+};
 use crate::compile;
 use crate::env::{ConstOp, ElementMode, ElementSegment, ImportKind, ModuleEnv};
 
@@ -295,15 +298,14 @@ impl std::fmt::Debug for Module {
 /// a resource error, which the code cache does not remember.
 fn load_error(e: crate::artifact::image::LoadError) -> Error {
     match e {
-        crate::artifact::image::LoadError::Memory(io) => {
-            Error::Resource(format!("code memory: {io}"))
-        }
-        other => Error::Compile(other.to_string()),
+        crate::artifact::image::LoadError::Memory(io) => ResourceError::CodeMemory(io).into(),
+        other => Error::Compile(compile::CompileError::Load(other)),
     }
 }
 
-fn internal(what: impl Into<String>) -> Error {
-    Error::Internal(what.into())
+/// A broken invariant of a decoded module or stored artifact.
+fn internal(what: &'static str) -> Error {
+    InternalError::Inconsistent { what }.into()
 }
 
 impl Module {
@@ -320,7 +322,7 @@ impl Module {
         bytes: &[u8],
     ) -> Result<(Self, ModuleArtifact), Error> {
         let (module, artifact) = Self::build(engine, bytes, true)?;
-        let artifact = artifact.ok_or_else(|| internal("artifact not kept"))?;
+        let artifact = artifact.ok_or(InternalError::ArtifactNotKept)?;
         Ok((module, artifact))
     }
 
@@ -337,12 +339,13 @@ impl Module {
             && env.bodies.len() + env.imported_funcs as usize == env.funcs.len()
             && source.declared.tables.len() == env.table_defs.len();
         if !counts_match {
-            return Err(internal("stored code does not match the stored module"));
+            return Err(InternalError::ArtifactMismatch.into());
         }
         if engine.config().metering != env.is_instrumented() {
-            return Err(internal(
-                "instrumentation imports do not match the metering setting",
-            ));
+            return Err(InternalError::MeteringMismatch {
+                metering: engine.config().metering,
+            }
+            .into());
         }
         let code = compile::CompiledCode::load(&artifact.code).map_err(load_error)?;
         let inner = plan(engine, env.clone(), code, &source.data, &source.declared)?;
@@ -368,12 +371,13 @@ impl Module {
         };
         let env = ModuleEnv::parse(&wasm)?;
         if config.metering != env.is_instrumented() {
-            return Err(internal(
-                "instrumentation imports do not match the metering setting",
-            ));
+            return Err(InternalError::MeteringMismatch {
+                metering: config.metering,
+            }
+            .into());
         }
         let artifact = compile::compile_module(engine.isas(), &env, &wasm, frame_costs.as_deref())
-            .map_err(|e| Error::Compile(e.to_string()))?;
+            .map_err(Error::Compile)?;
         let code = compile::CompiledCode::load(&artifact).map_err(load_error)?;
         let declared = Declared::of(&info, &env);
         let kept = if keep {

@@ -2,7 +2,7 @@
 
 use super::module::table_max;
 use super::store::Store;
-use super::{Error, TableType, ValType, Value};
+use super::{AccessError, Error, ResourceError, TableType, ValType, Value};
 use crate::vmctx::VMTable;
 
 /// A table's storage. `vm` comes first so that the `*mut VMTable` compiled
@@ -25,11 +25,9 @@ impl TableData {
         max: u64,
         init: usize,
     ) -> Result<Box<Self>, Error> {
-        let fail = || Error::Resource(format!("cannot allocate a table of {size} elements"));
+        let fail = || ResourceError::TableAllocation { size };
         if size > max {
-            return Err(Error::Resource(format!(
-                "table of {size} elements exceeds its maximum of {max}"
-            )));
+            return Err(ResourceError::TableOverMaximum { size, max }.into());
         }
         let len = usize::try_from(size).map_err(|_| fail())?;
         let mut elements = Vec::new();
@@ -109,12 +107,18 @@ impl Table {
     /// `ty.maximum` capped by the engine's `table_elements` limit.
     pub fn new<T>(store: &mut Store<T>, ty: TableType, init: Value) -> Result<Table, Error> {
         if !ty.element.is_ref() || init.ty() != ty.element {
-            return Err(Error::Resource(
-                "table element type must be a reference type matching the initial value".into(),
-            ));
+            return Err(ResourceError::TableElementType {
+                element: ty.element,
+                init: init.ty(),
+            }
+            .into());
         }
         if ty.maximum.is_some_and(|max| max < ty.minimum) {
-            return Err(Error::Resource("invalid table limits".into()));
+            return Err(ResourceError::InvalidTableLimits {
+                minimum: ty.minimum,
+                maximum: ty.maximum,
+            }
+            .into());
         }
         let objects = store.objects_mut();
         let raw = objects.value_to_raw(init)? as usize;
@@ -146,7 +150,10 @@ impl Table {
         let raw = usize::try_from(index)
             .ok()
             .and_then(|i| table.elements().get(i))
-            .ok_or_else(|| Error::Access("table index out of bounds".into()))?;
+            .ok_or(AccessError::TableOutOfBounds {
+                index,
+                size: table.len(),
+            })?;
         Ok(Value::from_raw(*raw as u64, table.element(), objects.id))
     }
 
@@ -156,12 +163,17 @@ impl Table {
         let raw = objects.value_to_raw(value)? as usize;
         let table = objects.table_mut(*self)?;
         if value.ty() != table.element() {
-            return Err(Error::Access("value does not match the table type".into()));
+            return Err(AccessError::TableTypeMismatch {
+                expected: table.element(),
+                actual: value.ty(),
+            }
+            .into());
         }
+        let size = table.len();
         let slot = usize::try_from(index)
             .ok()
             .and_then(|i| table.elements_mut().get_mut(i))
-            .ok_or_else(|| Error::Access("table index out of bounds".into()))?;
+            .ok_or(AccessError::TableOutOfBounds { index, size })?;
         *slot = raw;
         Ok(())
     }
