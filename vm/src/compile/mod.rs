@@ -504,11 +504,15 @@ pub(crate) struct ModuleCtx<'m> {
 /// entry trampoline and one host stub per type index. `frame_costs` are
 /// the charged frame costs of the defined functions when `env` is
 /// instrumented (`docs/gas.md` §5.3), which bound their native frames.
+/// With `clif`, each defined function's CLIF as the translator wrote it
+/// for the strategy finally used (before Cranelift's own passes) is pushed
+/// there: what golden-file tests compare.
 pub(crate) fn compile_module(
     isas: &TargetIsas,
     env: &ModuleEnv,
     wasm: &[u8],
     frame_costs: Option<&[u64]>,
+    mut clif: Option<&mut Vec<String>>,
 ) -> Result<CodeArtifact, CompileError> {
     let isa = &isas.normal;
     let call_conv = isa.default_call_conv();
@@ -606,6 +610,7 @@ pub(crate) fn compile_module(
         } else {
             Strategy::Registers
         };
+        let mut translated = String::new();
         let compiled = loop {
             let ty = env.funcs[func_index as usize];
             ctx.func.signature = mctx.signatures[ty as usize].clone();
@@ -645,6 +650,9 @@ pub(crate) fn compile_module(
                 Strategy::Registers => &isas.normal,
                 Strategy::Slots => &isas.large,
             };
+            if clif.is_some() {
+                translated = ctx.func.display().to_string();
+            }
             let compiled = compile_function(isa, mctx.func_ids[defined], &mut ctx)
                 .map_err(|source| CompileError::Codegen { func_index, source })?;
             let over_frame = charged
@@ -666,6 +674,9 @@ pub(crate) fn compile_module(
             *ratio = (*ratio).max(compiled.native_frame.div_ceil(c.max(1)));
         }
         strategies.push(strategy);
+        if let Some(clif) = clif.as_deref_mut() {
+            clif.push(translated);
+        }
         jit.clear_context(&mut ctx);
     }
 
@@ -753,7 +764,7 @@ pub(crate) fn compile_and_load(
     wasm: &[u8],
     frame_costs: Option<&[u64]>,
 ) -> Result<CompiledCode, CompileError> {
-    let artifact = compile_module(isas, env, wasm, frame_costs)?;
+    let artifact = compile_module(isas, env, wasm, frame_costs, None)?;
     Ok(CompiledCode::load(&artifact)?)
 }
 

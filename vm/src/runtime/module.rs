@@ -312,7 +312,18 @@ impl Module {
     /// Validates, instruments (unless metering is off), decodes and
     /// compiles `bytes`.
     pub fn new(engine: &Engine, bytes: &[u8]) -> Result<Self, Error> {
-        Self::build(engine, bytes, false).map(|(module, _)| module)
+        Self::build(engine, bytes, false, None).map(|(module, _)| module)
+    }
+
+    /// Compiles `bytes` like [`Module::new`] and returns the CLIF the
+    /// translator wrote for each defined function (imports excluded), in
+    /// Cranelift's text form, before Cranelift's own passes. For review and
+    /// golden-file tests: it shows what a change to the translator does to
+    /// the code, independently of the target's instruction selection.
+    pub fn translated_clif(engine: &Engine, bytes: &[u8]) -> Result<Vec<String>, Error> {
+        let mut clif = Vec::new();
+        Self::build(engine, bytes, false, Some(&mut clif))?;
+        Ok(clif)
     }
 
     /// Compiles `bytes` like [`Module::new`] and also returns the compiled
@@ -321,7 +332,7 @@ impl Module {
         engine: &Engine,
         bytes: &[u8],
     ) -> Result<(Self, ModuleArtifact), Error> {
-        let (module, artifact) = Self::build(engine, bytes, true)?;
+        let (module, artifact) = Self::build(engine, bytes, true, None)?;
         let artifact = artifact.ok_or(InternalError::ArtifactNotKept)?;
         Ok((module, artifact))
     }
@@ -358,6 +369,7 @@ impl Module {
         engine: &Engine,
         bytes: &[u8],
         keep: bool,
+        clif: Option<&mut Vec<String>>,
     ) -> Result<(Self, Option<ModuleArtifact>), Error> {
         let config = engine.config();
         let info =
@@ -376,8 +388,9 @@ impl Module {
             }
             .into());
         }
-        let artifact = compile::compile_module(engine.isas(), &env, &wasm, frame_costs.as_deref())
-            .map_err(Error::Compile)?;
+        let artifact =
+            compile::compile_module(engine.isas(), &env, &wasm, frame_costs.as_deref(), clif)
+                .map_err(Error::Compile)?;
         let code = compile::CompiledCode::load(&artifact).map_err(load_error)?;
         let declared = Declared::of(&info, &env);
         let kept = if keep {
