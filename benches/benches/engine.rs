@@ -308,10 +308,19 @@ fn kernels(c: &mut Criterion) {
         }
         // The float kernel next to wasmtime with and without Cranelift's
         // NaN canonicalisation, which detvm replaced by its own placement
-        // (`docs/vm.md`, "Floats").
+        // (`docs/vm.md`, "Floats"); the memory-heavy kernels next to
+        // wasmtime, whose guard pages need no bounds checks (`docs/vm.md`,
+        // "Bounds checks").
         #[cfg(feature = "peers")]
-        if kernel.name == RUST_KERNELS[fixtures::NBODY].name {
-            for (setting, canonicalize) in [("wasmtime", false), ("wasmtime_nan_canon", true)] {
+        {
+            let settings: &[(&str, bool)] = if kernel.name == RUST_KERNELS[fixtures::NBODY].name {
+                &[("wasmtime", false), ("wasmtime_nan_canon", true)]
+            } else if fixtures::MEMORY_HEAVY.contains(&kernel.name) {
+                &[("wasmtime", false)]
+            } else {
+                &[]
+            };
+            for &(setting, canonicalize) in settings {
                 let mut peer = detvm_benches::peers::WasmtimeKernel::new(kernel, canonicalize);
                 group.bench_function(setting, |b| b.iter(|| peer.call()));
             }

@@ -252,6 +252,10 @@ pub const RUST_KERNELS: [Kernel; 8] = [
 /// canonicalisation.
 pub const NBODY: usize = 7;
 
+/// The memory-heavy Rust kernels, measured next to wasmtime in the
+/// criterion benchmarks: their speed is mostly the bounds checks'.
+pub const MEMORY_HEAVY: [&str; 2] = ["sieve", "matmul"];
+
 /// The Rust-built kernels module, as the test kit's build script built it
 /// (`target/contracts`).
 pub fn rust_kernels_wasm() -> Vec<u8> {

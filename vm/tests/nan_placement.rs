@@ -306,6 +306,34 @@ fn observers(t: Ty) -> Vec<(&'static str, String, Seen)> {
             ),
             same,
         ),
+        // Written in one arm of an `if`, read after it.
+        (
+            "mixed_local_across_if",
+            format!(
+                "(local.set $m (local.get $odd)) (if (local.get $c) (then (local.set $m {{v}}))) {}",
+                r("(local.get $m)")
+            ),
+            odd_unless,
+        ),
+        // Written in an arm that returns: the other arm still holds the
+        // kept bits.
+        (
+            "mixed_local_other_arm",
+            format!(
+                "(local.set $m (local.get $odd)) (if (result {i}) (i32.eqz (local.get $c)) (then (local.set $m {{v}}) (return ({i}.const 0))) (else {}))",
+                r("(local.get $m)")
+            ),
+            |t, _, c| if c != 0 { t.odd } else { 0 },
+        ),
+        // Overwritten with kept bits before the next label.
+        (
+            "mixed_local_overwritten",
+            format!(
+                "(local.set $m {{v}}) (local.set $m (local.get $odd)) (block (br_if 0 (local.get $c))) {}",
+                r("(local.get $m)")
+            ),
+            |t, _, _| t.odd,
+        ),
         ("block", r(&format!("(block (result {n}) {{v}})")), same),
         ("br", r(&format!("(block (result {n}) {{v}} (br 0))")), same),
         (

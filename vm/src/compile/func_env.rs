@@ -9,8 +9,8 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::types::{F32, I32, I64};
 use cranelift_codegen::ir::{
-    self, AbiParam, Block, Endianness, FuncRef, InstBuilder, MemFlagsData, SigRef, StackSlot,
-    StackSlotData, StackSlotKind, Value,
+    self, AbiParam, AliasRegion, AliasRegionData, Block, Endianness, FuncRef, InstBuilder,
+    MemFlagsData, SigRef, StackSlot, StackSlotData, StackSlotKind, Value,
 };
 use cranelift_frontend::{FunctionBuilder, Variable};
 use cranelift_jit::JITModule;
@@ -53,11 +53,43 @@ pub(super) fn state_flags() -> MemFlagsData {
 }
 
 /// Flags for linear-memory accesses: bounds were checked explicitly, any
-/// alignment is allowed, bytes are little-endian on every host.
-pub(super) fn heap_flags() -> MemFlagsData {
+/// alignment is allowed, bytes are little-endian on every host. The
+/// translator adds its linear-memory alias region
+/// ([`Translator::heap_flags`]).
+fn heap_flags() -> MemFlagsData {
     MemFlagsData::new()
         .with_notrap()
         .with_endianness(Endianness::Little)
+}
+
+/// The alias regions the translator tags memory operations with, so that
+/// Cranelift's alias analysis knows that a store to linear memory never
+/// changes the memory descriptor: the descriptor's base and length, loaded
+/// again after every label, are then reused from the load that dominates
+/// them (out of loops too) until a call or builtin, which may grow the
+/// memory, clobbers every region. Accesses without a region (globals,
+/// counters, stack slots) still clobber both.
+#[derive(Clone, Copy)]
+struct Regions {
+    /// Linear memory's bytes.
+    heap: AliasRegion,
+    /// `VMMemory { base, length }`, written only by the runtime.
+    memory: AliasRegion,
+}
+
+impl Regions {
+    fn declare(func: &mut ir::Function) -> Self {
+        let mut region = |user_id, description: &'static str| {
+            func.dfg.alias_regions.insert(AliasRegionData {
+                user_id,
+                description: description.into(),
+            })
+        };
+        Self {
+            heap: region(1, "linear memory"),
+            memory: region(2, "memory descriptor"),
+        }
+    }
 }
 
 /// The builtins compiled code calls.
@@ -144,8 +176,13 @@ pub(super) struct Translator<'a, 'f> {
     pub entry_term: ir::Inst,
     locals: Vec<Local>,
     /// Per local: its NaN class (`nan::LocalWrites`), fixed for the
-    /// whole body.
+    /// whole body: what every local holds at each label and loop header.
     local_nan: Vec<Nan>,
+    /// Per local: holds a pending value although its class is kept, since
+    /// the last control operator (see [`Self::flush_pending_locals`]).
+    local_pending: Vec<bool>,
+    /// The locals marked in `local_pending`, in the order they were marked.
+    pending_locals: Vec<u32>,
     /// Per local: referenced yet (for the register pressure).
     locals_touched: Vec<bool>,
     /// How many locals have been referenced.
@@ -216,6 +253,17 @@ pub(super) struct Translator<'a, 'f> {
     /// Memory base and length valid in the current block: reloaded after
     /// any call, and when control enters a block that other paths reach.
     pub mem_cache: Option<(Value, Value)>,
+    /// Register strategy, in a body that accesses memory: the descriptor's
+    /// base and length as variables instead of `mem_cache`, so one load
+    /// serves every later access on every path, out of loops too, until a
+    /// call or builtin (which may grow the memory) makes them stale.
+    mem_vars: Option<(Variable, Variable)>,
+    /// A call or builtin ran since `mem_vars` were last loaded: the next
+    /// access, or the next control operator, reloads them.
+    mem_stale: bool,
+    /// Alias regions of linear memory and its descriptor, declared at the
+    /// first memory access.
+    regions: Option<Regions>,
     /// Bounds already proven on the current path: `(addr, end)` means
     /// `addr + end <= length` held, and memory never shrinks, so it still
     /// holds. Cleared where control flow joins; bounded in size.
@@ -366,6 +414,8 @@ impl<'a, 'f> Translator<'a, 'f> {
             entry_term,
             locals: Vec::new(),
             local_nan: Vec::new(),
+            local_pending: Vec::new(),
+            pending_locals: Vec::new(),
             locals_touched: Vec::new(),
             touched: 0,
             calls: 0,
@@ -399,6 +449,9 @@ impl<'a, 'f> Translator<'a, 'f> {
             sig_refs: HashMap::new(),
             builtin_sigs: HashMap::new(),
             mem_cache: None,
+            mem_vars: None,
+            mem_stale: false,
+            regions: None,
             checked: Vec::with_capacity(CHECKED_CAPACITY),
             widen_check: None,
         })
@@ -449,12 +502,15 @@ impl<'a, 'f> Translator<'a, 'f> {
         if classes.len() != self.locals.len() {
             return Err(self.err("NaN classes do not match the locals"));
         }
+        self.local_pending = vec![false; classes.len()];
+        self.pending_locals.clear();
         self.local_nan = classes;
         Ok(())
     }
 
-    /// The NaN class of what local `index` holds.
-    pub fn local_class(&self, index: u32) -> Nan {
+    /// The NaN class local `index` has at every label: its class for the
+    /// whole body.
+    fn label_class(&self, index: u32) -> Nan {
         match self.locals.get(index as usize) {
             Some(Local::Var(_, ty) | Local::Slot(_, ty)) if !nan::is_float(*ty) => Nan::Canonical,
             _ => self
@@ -462,6 +518,15 @@ impl<'a, 'f> Translator<'a, 'f> {
                 .get(index as usize)
                 .copied()
                 .unwrap_or(Nan::Kept),
+        }
+    }
+
+    /// The NaN class of what local `index` holds here.
+    pub fn local_class(&self, index: u32) -> Nan {
+        if self.local_pending.get(index as usize) == Some(&true) {
+            Nan::Pending
+        } else {
+            self.label_class(index)
         }
     }
 
@@ -474,15 +539,16 @@ impl<'a, 'f> Translator<'a, 'f> {
     }
 
     /// `local.set` (`tee`: `local.tee`): writes the top operand to local
-    /// `index`, canonicalising it first if it is pending and the local
-    /// keeps bits.
+    /// `index`. A pending value written to a local that keeps bits is
+    /// not canonicalised here: the local holds it as pending until the next
+    /// control operator, which canonicalises it only if it is still there
+    /// ([`Self::flush_pending_locals`]).
     pub fn op_local_set(&mut self, index: u32, tee: bool) -> Result<(), CompileError> {
         let depth = self.stack_height_below(1)?;
-        let class = self.local_class(index);
+        let class = self.label_class(index);
         let have = self.nan[depth];
-        if have == Nan::Pending && class == Nan::Kept {
-            self.settle(depth);
-        } else if have > class {
+        let pending_in_kept = have == Nan::Pending && class == Nan::Kept;
+        if have > class && !pending_in_kept {
             // `nan::LocalWrites` follows every operator that the
             // translator does, so this is a bug, not a property of the
             // module.
@@ -490,12 +556,41 @@ impl<'a, 'f> Translator<'a, 'f> {
                 "value of NaN class {have:?} written to local {index} of class {class:?}"
             )));
         }
+        if let Some(flag) = self.local_pending.get_mut(index as usize) {
+            if pending_in_kept && !*flag {
+                self.pending_locals.push(index);
+            }
+            *flag = pending_in_kept;
+        }
         let v = if tee {
             self.operand(depth)
         } else {
             self.pop()?
         };
         self.local_set(index, v)
+    }
+
+    /// Canonicalises every kept local that holds a pending value, so that
+    /// at labels and loop headers each local holds its body-wide class
+    /// (`docs/vm.md`, "Floats"). Called before every control operator of
+    /// reachable code; in unreachable code nothing is emitted and the marks
+    /// are dropped (the code that made them never reaches a label).
+    pub fn flush_pending_locals(&mut self) -> Result<(), CompileError> {
+        let pending = std::mem::take(&mut self.pending_locals);
+        for &index in &pending {
+            let Some(flag) = self.local_pending.get_mut(index as usize) else {
+                continue;
+            };
+            let still = std::mem::replace(flag, false);
+            if still && self.reachable {
+                let v = self.local_get(index)?;
+                let c = self.canonicalize(v);
+                self.local_set(index, c)?;
+            }
+        }
+        self.pending_locals = pending;
+        self.pending_locals.clear();
+        Ok(())
     }
 
     /// The current value of local `index`.
@@ -896,6 +991,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.switch_to_block(next);
         self.b.seal_block(next);
         self.mem_cache = None;
+        self.mem_stale = self.mem_vars.is_some();
     }
 
     /// Makes `VMRuntime` hold the counter variables: before every builtin
@@ -1241,23 +1337,73 @@ impl<'a, 'f> Translator<'a, 'f> {
 
     // ---- memory ----------------------------------------------------------
 
+    /// Keeps the memory descriptor in variables (see `mem_vars`), loaded
+    /// here first.
+    pub fn keep_memory_in_variables(&mut self) {
+        let base = self.b.declare_var(PTR);
+        let len = self.b.declare_var(I64);
+        self.mem_vars = Some((base, len));
+        self.reload_memory_vars();
+    }
+
+    fn reload_memory_vars(&mut self) {
+        let Some((base_var, len_var)) = self.mem_vars else {
+            return;
+        };
+        let (base, len) = self.load_memory_descriptor();
+        self.b.def_var(base_var, base);
+        self.b.def_var(len_var, len);
+        self.mem_stale = false;
+    }
+
+    /// Makes the memory variables current before a control operator, so
+    /// that every edge into a label carries the descriptor as it is (a
+    /// stale value reaching a label would be read after it as current).
+    /// In unreachable code nothing is emitted.
+    pub fn flush_memory_vars(&mut self) {
+        if self.mem_stale {
+            if self.reachable {
+                self.reload_memory_vars();
+            } else {
+                self.mem_stale = false;
+            }
+        }
+    }
+
     /// Current memory base and length, loaded at most once per stretch of
-    /// code between calls.
+    /// code between calls (per block with the slot strategy).
     pub fn memory_base_len(&mut self) -> (Value, Value) {
+        if let Some((base_var, len_var)) = self.mem_vars {
+            if self.mem_stale {
+                self.reload_memory_vars();
+            }
+            return (self.b.use_var(base_var), self.b.use_var(len_var));
+        }
         if let Some(cached) = self.mem_cache {
             return cached;
         }
+        let cached = self.load_memory_descriptor();
+        self.mem_cache = Some(cached);
+        cached
+    }
+
+    fn load_memory_descriptor(&mut self) -> (Value, Value) {
         let mem = self.memory_ptr();
-        let base = self
-            .b
-            .ins()
-            .load(PTR, state_flags(), mem, memory_offsets::BASE);
-        let len = self
-            .b
-            .ins()
-            .load(I64, state_flags(), mem, memory_offsets::LENGTH);
-        self.mem_cache = Some((base, len));
+        let flags = state_flags().with_alias_region(Some(self.regions().memory));
+        let base = self.b.ins().load(PTR, flags, mem, memory_offsets::BASE);
+        let len = self.b.ins().load(I64, flags, mem, memory_offsets::LENGTH);
         (base, len)
+    }
+
+    /// Flags for an access to linear memory.
+    pub fn heap_flags(&mut self) -> MemFlagsData {
+        heap_flags().with_alias_region(Some(self.regions().heap))
+    }
+
+    fn regions(&mut self) -> Regions {
+        *self
+            .regions
+            .get_or_insert_with(|| Regions::declare(self.b.func))
     }
 
     /// Bounds-checks an access of `size` bytes at `addr + offset` and

@@ -11,7 +11,7 @@ use wasmparser::{MemArg, Operator};
 
 use super::counted::{CountedLoop, Linear, counted_loop};
 use super::func_env::nan::{self, Nan};
-use super::func_env::{Builtin, PTR, Translator, heap_flags};
+use super::func_env::{Builtin, PTR, Translator};
 use super::{CompileError, ModuleCtx, Strategy, clif_type};
 use crate::vmctx::TrapCode;
 
@@ -117,6 +117,10 @@ pub(super) fn translate_function(
         .classes(params.len(), local_types.len())
         .ok_or_else(|| err(0, "a local index past the declared locals".into()))?;
     t.set_local_classes(classes)?;
+    // The slot strategy keeps no value live across blocks, these neither.
+    if scan.accesses && strategy == Strategy::Registers {
+        t.keep_memory_in_variables();
+    }
 
     t.push_function_frame();
     let mut ops = body.get_operators_reader().map_err(wasm_err)?;
@@ -222,6 +226,9 @@ fn prepay_counted_loop(
     counted: &CountedLoop,
     ops: &mut wasmparser::OperatorsReader<'_>,
 ) -> Result<(), CompileError> {
+    // The loop header is a label: locals hold their body-wide classes.
+    t.flush_pending_locals()?;
+    t.flush_memory_vars();
     let var = |t: &mut Translator<'_, '_>, l: u32| t.local_get(l);
     let counter = var(t, counted.local)?;
     let first = t.b.ins().iadd_imm_s(counter, i64::from(counted.offset));
@@ -720,7 +727,7 @@ impl Translator<'_, '_> {
     ) -> Result<(), CompileError> {
         let addr = self.pop()?;
         let (p, off) = self.heap_addr(addr, memarg.offset, size);
-        let flags = heap_flags();
+        let flags = self.heap_flags();
         let v = match (ty.bytes(), size, signed) {
             (_, 1, false) => self.b.ins().uload8(ty, flags, p, off),
             (_, 1, true) => self.b.ins().sload8(ty, flags, p, off),
@@ -741,7 +748,7 @@ impl Translator<'_, '_> {
         let (addr, v) = self.pop2()?;
         let (p, off) = self.heap_addr(addr, memarg.offset, size);
         let ty = self.b.func.dfg.value_type(v);
-        let flags = heap_flags();
+        let flags = self.heap_flags();
         match (size, ty.bytes()) {
             (1, _) => self.b.ins().istore8(flags, v, p, off),
             (2, _) => self.b.ins().istore16(flags, v, p, off),
@@ -757,6 +764,21 @@ impl Translator<'_, '_> {
 
     /// Translates one operator. Returns true at the function's final `end`.
     pub(super) fn translate_op(&mut self, op: Operator<'_>) -> Result<bool, CompileError> {
+        if matches!(
+            op,
+            Operator::Block { .. }
+                | Operator::Loop { .. }
+                | Operator::If { .. }
+                | Operator::Else
+                | Operator::End
+                | Operator::Br { .. }
+                | Operator::BrIf { .. }
+                | Operator::BrTable { .. }
+        ) || !self.reachable
+        {
+            self.flush_pending_locals()?;
+            self.flush_memory_vars();
+        }
         // Only control structure matters in unreachable code.
         if !self.reachable {
             match op {
