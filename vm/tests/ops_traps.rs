@@ -55,6 +55,27 @@ fn memory_out_of_bounds() {
     assert_eq!(m.call("peek", &[i32v(65532)]), Ok(vec![Value::I32(0)]));
 }
 
+#[test]
+fn memory_of_no_pages_traps_every_access_until_it_grows() {
+    // Length 0: the bound `length - end` is negative, below every address.
+    let mut m = Both::new(
+        r#"(module
+        (memory 0)
+        (func (export "load8") (param i32) (result i32) (i32.load8_u (local.get 0)))
+        (func (export "load_far") (param i32) (result i32) (i32.load offset=4294967295 (local.get 0)))
+        (func (export "grow") (result i32) (memory.grow (i32.const 1))))"#,
+    );
+    let oob = Err("memory_out_of_bounds");
+    for addr in [0i64, 1, 0x7fff_ffff, 0xffff_ffff] {
+        assert_eq!(m.call("load8", &[i32v(addr)]), oob, "{addr:#x}");
+    }
+    assert_eq!(m.call("load_far", &[i32v(0)]), oob);
+    assert_eq!(m.call("grow", &[]), Ok(vec![Value::I32(0)]));
+    assert_eq!(m.call("load8", &[i32v(65535)]), Ok(vec![Value::I32(0)]));
+    assert_eq!(m.call("load8", &[i32v(65536)]), oob);
+    assert_eq!(m.call("load_far", &[i32v(0)]), oob);
+}
+
 const TABLES: &str = r#"(module
     (type $v (func (result i32)))
     (table $t 3 funcref)
