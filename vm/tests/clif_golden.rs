@@ -51,6 +51,15 @@ const CASES: &[(&str, &str)] = &[
                (f64.add (local.get 2) (f64.const 1))))"#,
     ),
     (
+        "proven_loop",
+        r#"(module (memory 1)
+             (func (export "f") (param i32 i32) (local i32)
+               (loop $l
+                 (i32.store (local.get 0) (i32.add (i32.load (local.get 0)) (i32.const 1)))
+                 (local.set 0 (i32.add (local.get 0) (i32.const 4)))
+                 (br_if $l (i32.ne (local.tee 2 (i32.add (local.get 2) (i32.const 1))) (local.get 1))))))"#,
+    ),
+    (
         "calls",
         r#"(module
              (func $sq (param i64) (result i64) (i64.mul (local.get 0) (local.get 0)))

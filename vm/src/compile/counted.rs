@@ -33,7 +33,7 @@ pub(super) enum Linear {
 
 /// A symbolic value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sym {
+pub(super) enum Sym {
     Linear(Linear),
     /// The `i32` result of comparing two linear values.
     Cmp(IntCC, Linear, Linear),
@@ -59,7 +59,7 @@ pub(super) struct CountedLoop {
 }
 
 /// The condition code of an `i32` comparison operator.
-fn i32_compare(op: &Operator<'_>) -> Option<IntCC> {
+pub(super) fn i32_compare(op: &Operator<'_>) -> Option<IntCC> {
     use Operator as O;
     Some(match op {
         O::I32Eq => IntCC::Equal,
@@ -206,7 +206,7 @@ pub(super) fn counted_loop(
 
 /// `a + b` (or `a − b` unless `add`) of two symbolic values, kept linear
 /// where one side is a constant.
-fn linear_add(a: Sym, b: Sym, add: bool) -> Sym {
+pub(super) fn linear_add(a: Sym, b: Sym, add: bool) -> Sym {
     use Linear::{Const, Local};
     let (Sym::Linear(a), Sym::Linear(b)) = (a, b) else {
         return Sym::Other;

@@ -271,6 +271,10 @@ pub(super) struct Translator<'a, 'f> {
     /// For the load being translated: the end to check instead of its own
     /// if it needs a check (see `translate::BodyScan::widened`).
     pub widen_check: Option<u64>,
+    /// Byte offsets of the accesses whose bounds a proven loop's test
+    /// established, in the copy of the loop translated without their
+    /// checks (`docs/vm.md`, "Proven loops"); empty elsewhere.
+    pub proven: Vec<u64>,
 }
 
 /// Where an instrumentation counter lives in the function being compiled.
@@ -454,6 +458,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             regions: None,
             checked: Vec::with_capacity(CHECKED_CAPACITY),
             widen_check: None,
+            proven: Vec::new(),
         })
     }
 
@@ -1413,7 +1418,8 @@ impl<'a, 'f> Translator<'a, 'f> {
         let addr = self.b.ins().uextend(I64, addr32);
         // offset < 2^32 and size <= 8, so neither sum can wrap in 64 bits.
         let end = offset.saturating_add(u64::from(size));
-        let proven = self.checked.iter().any(|&(v, e)| v == addr32 && e >= end);
+        let proven = self.checked.iter().any(|&(v, e)| v == addr32 && e >= end)
+            || self.proven.contains(&self.offset);
         if !proven {
             let end = self.widen_check.take().map_or(end, |w| w.max(end));
             let last = self.b.ins().iadd_imm_s(addr, end as i64);

@@ -16,6 +16,7 @@
 mod control;
 mod counted;
 mod func_env;
+mod proven;
 mod trampolines;
 mod translate;
 

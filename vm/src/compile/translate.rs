@@ -12,6 +12,7 @@ use wasmparser::{MemArg, Operator};
 use super::counted::{CountedLoop, Linear, counted_loop};
 use super::func_env::nan::{self, Nan};
 use super::func_env::{Builtin, PTR, Translator};
+use super::proven::{Continue, ProvenLoop, proven_loop};
 use super::{CompileError, ModuleCtx, Strategy, clif_type};
 use crate::vmctx::TrapCode;
 
@@ -48,7 +49,6 @@ pub(super) fn translate_function(
 ) -> Result<Translation, CompileError> {
     let counters_in_variables = scan.counters_in_variables;
     let stack_write_through = scan.accesses;
-    let mut widened = scan.widened.iter().peekable();
     let err = |offset: u64, message: String| CompileError::Translate {
         func_index,
         offset,
@@ -123,51 +123,23 @@ pub(super) fn translate_function(
     }
 
     t.push_function_frame();
-    let mut ops = body.get_operators_reader().map_err(wasm_err)?;
-    let mut done = false;
-    let mut after_loop = false;
-    let mut pressure = Pressure::default();
-    while !ops.eof() {
-        if let Some(budget) = pressure_budget
-            && pressure.add(&t).exceeds(budget)
-        {
+    let mut walk = Walk {
+        ops: body.get_operators_reader().map_err(wasm_err)?,
+        widened: &scan.widened,
+        next_widened: 0,
+        done: false,
+        after_loop: false,
+        pressure: Pressure::default(),
+        budget: pressure_budget,
+        local_types: &local_types,
+        versioning: strategy == Strategy::Registers,
+    };
+    while !walk.ops.eof() {
+        if walk.step(&mut t, m)? == Step::OverBudget {
             return Ok(Translation::OverBudget);
         }
-        t.offset = ops.original_position();
-        let op = ops.read().map_err(wasm_err)?;
-        if done {
-            return Err(t.err("operators after the end of the function"));
-        }
-        if let Operator::GlobalGet { global_index } = op
-            && t.reachable
-            && m.instrumented
-        {
-            let mut ahead = ops.clone();
-            if let Some((counter, amount, trap)) = match_charge(global_index, &mut ahead) {
-                t.fused_charge(counter, amount, trap, after_loop);
-                after_loop = false;
-                ops = ahead;
-                continue;
-            }
-        }
-        if let Operator::Loop { blockty } = op
-            && t.reachable
-            && t.has_counters()
-            && m.prepay_loops
-            && let Some(counted) = counted_loop(blockty, ops.clone(), &local_types)
-        {
-            // The body after the charge is translated as any other.
-            prepay_counted_loop(&mut t, &counted, &mut ops)?;
-            after_loop = false;
-            continue;
-        }
-        after_loop = matches!(op, Operator::Loop { .. });
-        while widened.next_if(|&&(at, _)| at < t.offset).is_some() {}
-        t.widen_check = widened
-            .next_if(|&&(at, _)| at == t.offset)
-            .map(|&(_, end)| end);
-        done = t.translate_op(op)?;
     }
+    let done = walk.done;
     if !done {
         return Err(t.err("function body does not end"));
     }
@@ -176,6 +148,235 @@ pub(super) fn translate_function(
     let config = t.jit.isa().frontend_config();
     t.b.finalize(config);
     Ok(Translation::Done)
+}
+
+/// Whether translation can go on after an operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Go,
+    /// The register pressure went over the budget.
+    OverBudget,
+}
+
+/// The walk over a body's operators: the reader and what translating one
+/// operator needs to know about those before it.
+struct Walk<'a> {
+    ops: wasmparser::OperatorsReader<'a>,
+    /// `BodyScan::widened`, and the first entry not yet passed.
+    widened: &'a [(u64, u64)],
+    next_widened: usize,
+    /// The function's final `end` was translated.
+    done: bool,
+    /// The previous operator was a `loop` (its body's charge follows).
+    after_loop: bool,
+    pressure: Pressure,
+    budget: Option<super::PressureBudget>,
+    local_types: &'a [ir::Type],
+    /// Whether proven loops get a copy without their bounds checks.
+    versioning: bool,
+}
+
+impl Walk<'_> {
+    /// Translates the next operator, or the next fused sequence (a gas
+    /// charge, a counted loop's head, a whole proven loop).
+    fn step(
+        &mut self,
+        t: &mut Translator<'_, '_>,
+        m: &ModuleCtx<'_>,
+    ) -> Result<Step, CompileError> {
+        if let Some(budget) = self.budget
+            && self.pressure.add(t).exceeds(budget)
+        {
+            return Ok(Step::OverBudget);
+        }
+        t.offset = self.ops.original_position();
+        let op = self
+            .ops
+            .read()
+            .map_err(|e| t.err(e.message().to_string()))?;
+        if self.done {
+            return Err(t.err("operators after the end of the function"));
+        }
+        if let Operator::GlobalGet { global_index } = op
+            && t.reachable
+            && m.instrumented
+        {
+            let mut ahead = self.ops.clone();
+            if let Some((counter, amount, trap)) = match_charge(global_index, &mut ahead) {
+                t.fused_charge(counter, amount, trap, self.after_loop);
+                self.after_loop = false;
+                self.ops = ahead;
+                return Ok(Step::Go);
+            }
+        }
+        if let Operator::Loop { blockty } = op
+            && t.reachable
+        {
+            if t.has_counters()
+                && m.prepay_loops
+                && let Some(counted) = counted_loop(blockty, self.ops.clone(), self.local_types)
+            {
+                // The body after the charge is translated as any other.
+                prepay_counted_loop(t, &counted, &mut self.ops)?;
+                self.after_loop = false;
+                return Ok(Step::Go);
+            }
+            if self.versioning
+                && let Some(proven) = proven_loop(blockty, self.ops.clone(), self.local_types)
+            {
+                return self.versioned_loop(t, m, op, &proven);
+            }
+        }
+        self.after_loop = matches!(op, Operator::Loop { .. });
+        while self
+            .widened
+            .get(self.next_widened)
+            .is_some_and(|&(at, _)| at < t.offset)
+        {
+            self.next_widened += 1;
+        }
+        t.widen_check = match self.widened.get(self.next_widened) {
+            Some(&(at, end)) if at == t.offset => {
+                self.next_widened += 1;
+                Some(end)
+            }
+            _ => None,
+        };
+        self.done = t.translate_op(op)?;
+        Ok(Step::Go)
+    }
+
+    /// Translates the proven loop that `op` opens twice (`docs/vm.md`,
+    /// "Proven loops"): a copy without the bounds checks of `proven`'s
+    /// accesses, run when the test before the loop proves them, and the
+    /// loop as written otherwise; both continue after its `end`.
+    fn versioned_loop(
+        &mut self,
+        t: &mut Translator<'_, '_>,
+        m: &ModuleCtx<'_>,
+        op: Operator<'_>,
+        proven: &ProvenLoop,
+    ) -> Result<Step, CompileError> {
+        // Both copies start from the loop header's state.
+        t.flush_pending_locals()?;
+        t.flush_memory_vars();
+        let holds = emit_loop_proof(t, proven)?;
+        let fast = t.b.create_block();
+        let slow = t.b.create_block();
+        t.b.ins().brif(holds, fast, &[], slow, &[]);
+        let at_loop = t.offset;
+        let body = self.ops.clone();
+        let widened = self.next_widened;
+        let depth = t.control.len();
+        let mut join = None;
+        for (entry, unchecked) in [(fast, true), (slow, false)] {
+            t.b.switch_to_block(entry);
+            t.b.seal_block(entry);
+            t.reachable = true;
+            self.ops = body.clone();
+            self.next_widened = widened;
+            t.proven = if unchecked {
+                proven.accesses.iter().map(|a| a.at).collect()
+            } else {
+                Vec::new()
+            };
+            t.offset = at_loop;
+            self.after_loop = true;
+            t.translate_op(op.clone())?;
+            while t.control.len() > depth {
+                if self.step(t, m)? == Step::OverBudget {
+                    t.proven.clear();
+                    return Ok(Step::OverBudget);
+                }
+            }
+            if t.reachable {
+                let join = *join.get_or_insert_with(|| t.b.create_block());
+                t.b.ins().jump(join, &[]);
+            }
+        }
+        t.proven.clear();
+        match join {
+            Some(join) => {
+                t.b.switch_to_block(join);
+                t.b.seal_block(join);
+                t.reachable = true;
+            }
+            None => t.reachable = false,
+        }
+        Ok(Step::Go)
+    }
+}
+
+/// The test before a proven loop (`docs/vm.md`, "Proven loops"): true when
+/// its trip count is known and every access of `proven` stays inside the
+/// memory on every iteration. Computed in 64 bits, where nothing wraps:
+/// counts stay below 2^32 + 1, steps at most 2^16.
+fn emit_loop_proof(t: &mut Translator<'_, '_>, proven: &ProvenLoop) -> Result<Value, CompileError> {
+    let (_, len) = t.memory_base_len();
+    let counter = t.local_get(proven.counter)?;
+    let w = t.b.ins().iadd_imm_s(counter, i64::from(proven.offset));
+    let w0 = t.b.ins().uextend(I64, w);
+    let n = match proven.bound {
+        Linear::Const(c) => t.b.ins().iconst(I64, i64::from(c as u32)),
+        Linear::Local(l, k) => {
+            let v = t.local_get(l)?;
+            let v = t.b.ins().iadd_imm_s(v, i64::from(k));
+            t.b.ins().uextend(I64, v)
+        }
+    };
+    let step = i64::from(proven.step.unsigned_abs());
+    let up = proven.step > 0;
+    // The distance the counter covers, and whether the count is known.
+    let (from, to) = if up { (w0, n) } else { (n, w0) };
+    let distance = t.b.ins().isub(to, from);
+    let (iterations_less_one, known) = match proven.cond {
+        Continue::NotEqual => {
+            let ordered = t.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, from, to);
+            let rem = t.b.ins().urem_imm_u(distance, step);
+            let divides = t.b.ins().icmp_imm_u(IntCC::Equal, rem, 0);
+            let known = t.b.ins().band(ordered, divides);
+            (t.b.ins().udiv_imm_u(distance, step), known)
+        }
+        Continue::Below | Continue::Above => {
+            let runs = t.b.ins().icmp(IntCC::UnsignedLessThan, from, to);
+            // `distance` is meaningless when the loop runs once; the
+            // select discards it.
+            let rounded = t.b.ins().iadd_imm_u(distance, step - 1);
+            let q = t.b.ins().udiv_imm_u(rounded, step);
+            let zero = t.b.ins().iconst(I64, 0);
+            let less_one = t.b.ins().select(runs, q, zero);
+            let moved = t.b.ins().imul_imm_u(less_one, step);
+            let known = if up {
+                let last = t.b.ins().iadd(w0, moved);
+                t.b.ins()
+                    .icmp_imm_u(IntCC::UnsignedLessThanOrEqual, last, i64::from(u32::MAX))
+            } else {
+                t.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, moved, w0)
+            };
+            (less_one, known)
+        }
+    };
+    // Accesses at the same address differ only in their ends.
+    let mut furthest: std::collections::BTreeMap<(u32, i32, i32), u64> = Default::default();
+    for a in &proven.accesses {
+        let end = furthest.entry((a.local, a.add, a.step)).or_default();
+        *end = (*end).max(a.end);
+    }
+    let mut holds = known;
+    for ((local, add, step), end) in furthest {
+        let a = t.local_get(local)?;
+        let x = t.b.ins().iadd_imm_s(a, i64::from(add));
+        let x0 = t.b.ins().uextend(I64, x);
+        let moved = t.b.ins().imul_imm_s(iterations_less_one, i64::from(step));
+        let last = t.b.ins().iadd(x0, moved);
+        let (lo, hi) = if step >= 0 { (x0, last) } else { (last, x0) };
+        let end = t.b.ins().iadd_imm_s(hi, end as i64);
+        let inside = t.b.ins().icmp(IntCC::SignedLessThanOrEqual, end, len);
+        let above_zero = t.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, lo, 0);
+        let ok = t.b.ins().band(inside, above_zero);
+        holds = t.b.ins().band(holds, ok);
+    }
+    Ok(holds)
 }
 
 /// The pressure of a register-strategy translation so far

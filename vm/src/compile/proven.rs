@@ -1,0 +1,360 @@
+//! Proven loops: recognising a straight-line loop whose trip count and
+//! memory addresses follow from its induction variables, so that a copy of
+//! it can run without the bounds checks that a test before the loop proves
+//! redundant (`docs/vm.md`, "Proven loops").
+//!
+//! The body is evaluated with the counted-loop analysis's symbolic values:
+//! every operand-stack value and local is an expression over the locals'
+//! values at the start of the iteration.
+
+use std::collections::BTreeMap;
+
+use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
+use cranelift_codegen::ir::{self, types::I32};
+use wasmparser::{BlockType, Operator, OperatorsReader};
+
+use detvm_metering::abi;
+
+use super::counted::{Linear, Sym, i32_compare, linear_add};
+use super::translate::{match_charge, plain_stack_effect};
+
+/// The largest step of an induction local, so that `N × step` stays far
+/// below 2^63 for `N ≤ 2^32 + 1`.
+pub(super) const MAX_STEP: i32 = 1 << 16;
+
+/// The most accesses one loop proves; further ones keep their checks.
+const MAX_PROVEN: usize = 32;
+
+/// How the loop's exit test compares its counter with the bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Continue {
+    /// While `w ≠ n`.
+    NotEqual,
+    /// While `w <u n` (the counter grows).
+    Below,
+    /// While `w >u n` (the counter shrinks).
+    Above,
+}
+
+/// An access whose address is an induction local plus a constant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Access {
+    /// Byte offset of the load or store in the code section.
+    pub at: u64,
+    /// The address local `A`: the address is `A + add` (wrapping) with
+    /// `A`'s value at the start of the iteration.
+    pub local: u32,
+    pub add: i32,
+    /// What the body adds to `A` per iteration (`0`: unchanged).
+    pub step: i32,
+    /// The access's memarg offset plus its size.
+    pub end: u64,
+}
+
+/// A loop recognised as provable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ProvenLoop {
+    /// The counter `L`; the compared value is `L + offset`.
+    pub counter: u32,
+    pub offset: i32,
+    /// What the body adds to `L` per iteration (never `0`).
+    pub step: i32,
+    /// `n`, which the body does not change.
+    pub bound: Linear,
+    pub cond: Continue,
+    /// The accesses to prove, in body order.
+    pub accesses: Vec<Access>,
+}
+
+/// `offset + size` of a load or store, if `op` is one, and whether it is a
+/// store.
+fn access_end(op: &Operator<'_>) -> Option<(u64, bool)> {
+    use Operator as O;
+    let (memarg, size, store) = match op {
+        O::I32Load8S { memarg }
+        | O::I32Load8U { memarg }
+        | O::I64Load8S { memarg }
+        | O::I64Load8U { memarg } => (memarg, 1, false),
+        O::I32Load16S { memarg }
+        | O::I32Load16U { memarg }
+        | O::I64Load16S { memarg }
+        | O::I64Load16U { memarg } => (memarg, 2, false),
+        O::I32Load { memarg }
+        | O::F32Load { memarg }
+        | O::I64Load32S { memarg }
+        | O::I64Load32U { memarg } => (memarg, 4, false),
+        O::I64Load { memarg } | O::F64Load { memarg } => (memarg, 8, false),
+        O::I32Store8 { memarg } | O::I64Store8 { memarg } => (memarg, 1, true),
+        O::I32Store16 { memarg } | O::I64Store16 { memarg } => (memarg, 2, true),
+        O::I32Store { memarg } | O::F32Store { memarg } | O::I64Store32 { memarg } => {
+            (memarg, 4, true)
+        }
+        O::I64Store { memarg } | O::F64Store { memarg } => (memarg, 8, true),
+        _ => return None,
+    };
+    Some((memarg.offset.checked_add(size)?, store))
+}
+
+/// Skips a fixed gas charge at the front of `ops`, if there is one.
+fn skip_charge(ops: &mut OperatorsReader<'_>) {
+    let mut ahead = ops.clone();
+    if let Ok(Operator::GlobalGet { global_index }) = ahead.read()
+        && global_index == abi::GAS_LEFT_GLOBAL
+        && match_charge(global_index, &mut ahead).is_some()
+    {
+        *ops = ahead;
+    }
+}
+
+/// Decides whether the loop whose body `ops` starts (just after a `loop`
+/// of block type `blockty`) is provable, given the types of the function's
+/// locals. Reads `ops` only; the caller translates from its own copy.
+pub(super) fn proven_loop(
+    blockty: BlockType,
+    mut ops: OperatorsReader<'_>,
+    local_types: &[ir::Type],
+) -> Option<ProvenLoop> {
+    if blockty != BlockType::Empty {
+        return None;
+    }
+    skip_charge(&mut ops);
+    let initial = |l: u32| match local_types.get(l as usize) {
+        Some(&I32) => Sym::Linear(Linear::Local(l, 0)),
+        _ => Sym::Other,
+    };
+    let mut written: BTreeMap<u32, Sym> = BTreeMap::new();
+    let mut stack: Vec<Sym> = Vec::new();
+    // Candidate accesses: (offset, address, end).
+    let mut candidates: Vec<(u64, Linear, u64)> = Vec::new();
+    let cond = loop {
+        let at = ops.original_position();
+        let op = ops.read().ok()?;
+        if let Some((end, store)) = access_end(&op) {
+            if store {
+                stack.pop()?;
+            }
+            if let Sym::Linear(address) = stack.pop()? {
+                candidates.push((at, address, end));
+            }
+            if !store {
+                stack.push(Sym::Other);
+            }
+            continue;
+        }
+        match op {
+            Operator::BrIf { relative_depth: 0 } => break stack.pop()?,
+            Operator::LocalGet { local_index } => stack.push(
+                written
+                    .get(&local_index)
+                    .copied()
+                    .unwrap_or_else(|| initial(local_index)),
+            ),
+            Operator::LocalSet { local_index } => {
+                let v = stack.pop()?;
+                written.insert(local_index, v);
+            }
+            Operator::LocalTee { local_index } => {
+                let v = *stack.last()?;
+                written.insert(local_index, v);
+            }
+            Operator::I32Const { value } => stack.push(Sym::Linear(Linear::Const(value))),
+            Operator::I32Add | Operator::I32Sub => {
+                let (b, a) = (stack.pop()?, stack.pop()?);
+                stack.push(linear_add(a, b, matches!(op, Operator::I32Add)));
+            }
+            Operator::I32Eqz => {
+                let v = match stack.pop()? {
+                    Sym::Cmp(cc, a, b) => Sym::Cmp(cc.complement(), a, b),
+                    Sym::Linear(a) => Sym::Cmp(IntCC::Equal, a, Linear::Const(0)),
+                    Sym::Other => Sym::Other,
+                };
+                stack.push(v);
+            }
+            _ => {
+                if let Some(cc) = i32_compare(&op) {
+                    let (b, a) = (stack.pop()?, stack.pop()?);
+                    stack.push(match (a, b) {
+                        (Sym::Linear(a), Sym::Linear(b)) => Sym::Cmp(cc, a, b),
+                        _ => Sym::Other,
+                    });
+                } else {
+                    let (pops, pushes) = plain_stack_effect(&op)?;
+                    stack.truncate(stack.len().checked_sub(pops)?);
+                    stack.extend(std::iter::repeat_n(Sym::Other, pushes));
+                }
+            }
+        }
+    };
+    // The not-taken path: at most a charge and a branch out, then `end`.
+    skip_charge(&mut ops);
+    let mut next = ops.read().ok()?;
+    if let Operator::Br { relative_depth } = next {
+        if relative_depth == 0 {
+            return None;
+        }
+        next = ops.read().ok()?;
+    }
+    if !matches!(next, Operator::End) {
+        return None;
+    }
+
+    let at_back_edge = |l: u32| written.get(&l).copied().unwrap_or_else(|| initial(l));
+    // What the body adds to local `l` per iteration, if a constant.
+    let step_of = |l: u32| match at_back_edge(l) {
+        Sym::Linear(Linear::Local(m, s)) if m == l && s.unsigned_abs() <= MAX_STEP as u32 => {
+            Some(s)
+        }
+        _ => None,
+    };
+    let (cc, a, b) = match cond {
+        Sym::Cmp(cc, a, b) => (cc, a, b),
+        Sym::Linear(a) => (IntCC::NotEqual, a, Linear::Const(0)),
+        Sym::Other => return None,
+    };
+    let (counter, offset, step, bound, cond) = [(cc, a, b), (cc.swap_args(), b, a)]
+        .into_iter()
+        .find_map(|(cc, w, n)| {
+            let Linear::Local(counter, offset) = w else {
+                return None;
+            };
+            let step = step_of(counter).filter(|&s| s != 0)?;
+            if let Linear::Local(m, _) = n
+                && step_of(m) != Some(0)
+            {
+                return None;
+            }
+            let cond = match cc {
+                IntCC::NotEqual => Continue::NotEqual,
+                IntCC::UnsignedLessThan if step > 0 => Continue::Below,
+                IntCC::UnsignedGreaterThan if step < 0 => Continue::Above,
+                _ => return None,
+            };
+            Some((counter, offset, step, n, cond))
+        })?;
+    let accesses: Vec<Access> = candidates
+        .into_iter()
+        .filter_map(|(at, address, end)| {
+            let Linear::Local(local, add) = address else {
+                return None;
+            };
+            Some(Access {
+                at,
+                local,
+                add,
+                step: step_of(local)?,
+                end,
+            })
+        })
+        .take(MAX_PROVEN)
+        .collect();
+    if accesses.is_empty() {
+        return None;
+    }
+    Some(ProvenLoop {
+        counter,
+        offset,
+        step,
+        bound,
+        cond,
+        accesses,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The analysis of the first `loop` of the only function of `wat`,
+    /// whose locals are all `i32`.
+    fn analyse(wat: &str) -> Option<ProvenLoop> {
+        let bytes = wat::parse_str(wat).expect("wat");
+        for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+            if let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload {
+                let mut ops = body.get_operators_reader().expect("operators");
+                while !ops.eof() {
+                    if let Ok(Operator::Loop { blockty }) = ops.read() {
+                        return proven_loop(blockty, ops, &[I32; 8]);
+                    }
+                }
+            }
+        }
+        panic!("no loop")
+    }
+
+    fn module(body: &str) -> String {
+        format!(
+            r#"(module (memory 1)
+                 (func (param i32 i32) (local i32 i32 i32 i32 i32 i32)
+                   (block (loop {body}))))"#
+        )
+    }
+
+    #[test]
+    fn a_pointer_walk_with_a_separate_counter_is_provable() {
+        // c[p] += c[p + 4]; p += 8; i += 2; while i != n.
+        let found = analyse(&module(
+            "local.get 2 local.get 2 i32.load offset=4 i32.store \
+             local.get 2 i32.const 8 i32.add local.set 2 \
+             local.get 3 i32.const 2 i32.add local.tee 3 local.get 0 i32.ne br_if 0 br 1",
+        ))
+        .expect("provable");
+        assert_eq!(
+            (
+                found.counter,
+                found.offset,
+                found.step,
+                found.bound,
+                found.cond
+            ),
+            (3, 2, 2, Linear::Local(0, 0), Continue::NotEqual)
+        );
+        let shapes: Vec<(u32, i32, i32, u64)> = found
+            .accesses
+            .iter()
+            .map(|a| (a.local, a.add, a.step, a.end))
+            .collect();
+        assert_eq!(shapes, [(2, 0, 8, 8), (2, 0, 8, 4)]);
+    }
+
+    #[test]
+    fn an_address_after_its_step_carries_the_step() {
+        let found = analyse(&module(
+            "local.get 2 i32.const 4 i32.add local.tee 2 i32.load drop \
+             local.get 2 local.get 0 i32.lt_u br_if 0",
+        ))
+        .expect("provable");
+        assert_eq!(found.cond, Continue::Below);
+        assert_eq!((found.counter, found.offset), (2, 4));
+        assert_eq!((found.accesses[0].local, found.accesses[0].add), (2, 4));
+    }
+
+    #[test]
+    fn loops_that_are_not_provable() {
+        let cases = [
+            // A call.
+            "call 0 local.get 2 i32.load drop local.get 2 i32.const 4 i32.add local.tee 2 local.get 0 i32.ne br_if 0",
+            // A nested block.
+            "block end local.get 2 i32.load drop local.get 2 i32.const 4 i32.add local.tee 2 local.get 0 i32.ne br_if 0",
+            // The bound changes.
+            "local.get 2 i32.load drop local.get 2 i32.const 4 i32.add local.tee 2 \
+             local.get 0 i32.const 1 i32.add local.tee 0 i32.ne br_if 0",
+            // `<=` can run forever.
+            "local.get 2 i32.load drop local.get 2 i32.const 4 i32.add local.tee 2 local.get 0 i32.le_u br_if 0",
+            // Growing towards `>u`: wraps.
+            "local.get 2 i32.load drop local.get 2 i32.const 4 i32.add local.tee 2 local.get 0 i32.gt_u br_if 0",
+            // A step that is not a constant.
+            "local.get 2 i32.load drop local.get 2 local.get 1 i32.add local.tee 2 local.get 0 i32.ne br_if 0",
+            // A step too large.
+            "local.get 2 i32.load drop local.get 2 i32.const 131072 i32.add local.tee 2 local.get 0 i32.ne br_if 0",
+            // No access to prove: the address is not linear.
+            "local.get 2 i32.const 3 i32.mul i32.load drop local.get 2 i32.const 4 i32.add local.tee 2 local.get 0 i32.ne br_if 0",
+            // More code after the exit test.
+            "local.get 2 i32.load drop local.get 2 i32.const 4 i32.add local.tee 2 local.get 0 i32.ne br_if 0 nop",
+            // A branch back to the loop after the test.
+            "local.get 2 i32.load drop local.get 2 i32.const 4 i32.add local.tee 2 local.get 0 i32.ne br_if 0 br 0",
+        ];
+        for case in cases {
+            assert_eq!(analyse(&module(case)), None, "{case}");
+        }
+    }
+}

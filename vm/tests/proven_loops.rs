@@ -1,0 +1,240 @@
+//! Proven loops (`docs/vm.md`, "Proven loops"): a loop whose accesses a
+//! test before it proves in bounds runs a copy without their checks. The
+//! copy must be indistinguishable from the loop as written: same results,
+//! same trap at the same point with the same memory and gas, at every
+//! boundary of the proof (trip counts that do not divide, counters and
+//! addresses that wrap, the last byte of memory, negative steps, gas
+//! running out inside the loop). The slot strategy, which never versions a
+//! loop, is the reference; every other configuration must agree with it.
+
+use detvm_vm::{Engine, EngineConfig, Instance, Linker, Module, OptLevel, Outcome, Store, Value};
+
+const MODULE: &str = r#"(module
+  (memory (export "memory") 1)
+
+  ;; a = p; i = 0; do { [a] = i; a += 4; i += 1 } while i != n
+  (func (export "up_ne") (param $p i32) (param $n i32) (param $s i32) (result i32) (local $i i32)
+    (loop $l
+      (i32.store (local.get $p) (local.get $i))
+      (local.set $p (i32.add (local.get $p) (i32.const 4)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.ne (local.get $i) (local.get $n))))
+    (local.get $i))
+
+  ;; The shape of an unrolled product loop: two pointers, two accesses
+  ;; each, a counter stepping by two, `<u`.
+  (func (export "pair_lt") (param $p i32) (param $n i32) (param $q i32) (result i32) (local $i i32)
+    (block $out
+      (loop $l
+        (i32.store (local.get $p)
+          (i32.add (i32.load (local.get $p)) (i32.load (local.get $q))))
+        (i32.store offset=4 (local.get $p)
+          (i32.add (i32.load offset=4 (local.get $p)) (i32.load offset=4 (local.get $q))))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (local.set $q (i32.add (local.get $q) (i32.const 8)))
+        (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 2))) (local.get $n)))
+        (br $out)))
+    (local.get $i))
+
+  ;; Walks down: a = p; do { [a - 4] = a; a -= 4 } while a >u n
+  (func (export "down_gt") (param $p i32) (param $n i32) (param $s i32) (result i32)
+    (loop $l
+      (i32.store8 offset=3 (i32.sub (local.get $p) (i32.const 4)) (local.get $p))
+      (local.set $p (i32.sub (local.get $p) (i32.const 4)))
+      (br_if $l (i32.gt_u (local.get $p) (local.get $n))))
+    (local.get $p))
+
+  ;; A counter that starts at `s` and steps by 8 towards `n` with `<u`,
+  ;; also the address (plus 256): when `n` is near 2^32 the counter wraps
+  ;; and starts again from small values, and the loop runs on until an
+  ;; address leaves the memory.
+  (func (export "wrapping_counter") (param $p i32) (param $n i32) (param $s i32) (result i32)
+    (loop $l
+      (i64.store (i32.add (local.get $s) (i32.const 256))
+        (i64.add (i64.load (local.get $p)) (i64.const 1)))
+      (br_if $l (i32.lt_u (local.tee $s (i32.add (local.get $s) (i32.const 8))) (local.get $n))))
+    (local.get $s))
+
+  ;; The address is the counter minus 4: wraps below zero at the start.
+  (func (export "below_zero") (param $p i32) (param $n i32) (param $s i32) (result i32)
+    (loop $l
+      (i32.store (i32.add (local.get $p) (i32.const -4)) (local.get $p))
+      (br_if $l (i32.ne (local.tee $p (i32.add (local.get $p) (i32.const 4))) (local.get $n))))
+    (local.get $p))
+
+  ;; Sum of memory words [0, 65536): a loop with a block, never versioned.
+  (func (export "sum") (result i32) (local $a i32) (local $acc i32)
+    (loop $l
+      (block)
+      (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 31)) (i32.load (local.get $a))))
+      (br_if $l (i32.ne (local.tee $a (i32.add (local.get $a) (i32.const 4))) (i32.const 65536))))
+    (local.get $acc)))"#;
+
+/// Every configuration; the first (slots) is the reference.
+fn configs() -> Vec<EngineConfig> {
+    let mut out = Vec::new();
+    for (slots, opt, metering) in [
+        (true, OptLevel::Speed, true),
+        (true, OptLevel::Speed, false),
+        (false, OptLevel::Speed, true),
+        (false, OptLevel::Speed, false),
+        (false, OptLevel::None, true),
+        (false, OptLevel::None, false),
+    ] {
+        let mut config = EngineConfig::default();
+        config.slot_strategy_only = slots;
+        config.opt_level = opt;
+        config.metering = metering;
+        out.push(config);
+    }
+    out
+}
+
+/// What one call shows: its result or trap, the gas left (metered), and a
+/// checksum of the memory after it.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    outcome: Result<i32, &'static str>,
+    gas_used: Option<u64>,
+    memory: i32,
+}
+
+fn run(engine: &Engine, bytes: &[u8], name: &str, args: [i32; 3], gas: u64) -> Seen {
+    let module = Module::new(engine, bytes).expect("compiles");
+    let mut store = Store::new(engine, ());
+    let linker = Linker::new(engine);
+    let instance = Instance::new(&mut store, &module, &linker).expect("instantiates");
+    let args = args.map(Value::I32);
+    let (outcome, gas_used) = match instance.call(&mut store, name, &args, gas).expect("call") {
+        Outcome::Success { results, gas_used } => match results[..] {
+            [Value::I32(v)] => (Ok(v), gas_used),
+            ref other => panic!("unexpected results {other:?}"),
+        },
+        Outcome::Trap { kind, gas_used, .. } => (Err(kind.name()), gas_used),
+    };
+    let memory = match instance
+        .call(&mut store, "sum", &[], u64::MAX / 2)
+        .expect("sum")
+    {
+        Outcome::Success { results, .. } => match results[..] {
+            [Value::I32(v)] => v,
+            ref other => panic!("unexpected sum {other:?}"),
+        },
+        other => panic!("sum failed: {other:?}"),
+    };
+    Seen {
+        outcome,
+        gas_used: engine.config().metering.then_some(gas_used),
+        memory,
+    }
+}
+
+/// Calls `name(args)` under every configuration with `gas`; all must agree
+/// with the reference (per metering setting). Returns the reference's
+/// outcome.
+fn agree(name: &str, args: [i32; 3], gas: u64) -> Result<i32, &'static str> {
+    let bytes = wat::parse_str(MODULE).expect("wat");
+    let mut reference: [Option<Seen>; 2] = [None, None];
+    for config in configs() {
+        let label = format!(
+            "{name}{args:?} gas {gas}: {:?} slots={} metering={}",
+            config.opt_level, config.slot_strategy_only, config.metering
+        );
+        let metering = config.metering;
+        let engine = Engine::new(config).expect("engine");
+        let seen = run(&engine, &bytes, name, args, gas);
+        match &reference[usize::from(metering)] {
+            None => reference[usize::from(metering)] = Some(seen),
+            Some(expected) => assert_eq!(&seen, expected, "{label}"),
+        }
+    }
+    let [unmetered, metered] = reference;
+    let (unmetered, metered) = (unmetered.expect("ran"), metered.expect("ran"));
+    // Gas never changes what a call that completes computes.
+    if metered.outcome.is_ok() {
+        assert_eq!(metered.outcome, unmetered.outcome, "{name}{args:?}");
+    }
+    unmetered.outcome
+}
+
+const GAS: u64 = 1 << 40;
+const OOB: Result<i32, &str> = Err("memory_out_of_bounds");
+
+#[test]
+fn counting_up_to_the_last_word_and_past_it() {
+    // 16384 words fill the page exactly; one more traps after 16384
+    // stores, which the memory checksum sees.
+    assert_eq!(agree("up_ne", [0, 16384, 0], GAS), Ok(16384));
+    assert_eq!(agree("up_ne", [0, 16385, 0], GAS), OOB);
+    assert_eq!(agree("up_ne", [4, 16383, 0], GAS), Ok(16383));
+    assert_eq!(agree("up_ne", [4, 16384, 0], GAS), OOB);
+    assert_eq!(agree("up_ne", [65532, 1, 0], GAS), Ok(1));
+    assert_eq!(agree("up_ne", [65533, 1, 0], GAS), OOB);
+    // `n = 0` is never reached before the memory ends: the counter would
+    // wrap; the loop traps.
+    assert_eq!(agree("up_ne", [0, 0, 0], GAS), OOB);
+    // A start address near 2^32: the first store traps.
+    assert_eq!(agree("up_ne", [-8, 3, 0], GAS), OOB);
+}
+
+#[test]
+fn two_pointers_and_a_counter_that_steps_by_two() {
+    for (p, n, q) in [
+        (0, 100, 40_000),
+        (0, 101, 40_000),
+        (0, 0, 40_000),
+        (0, 2, 65528),
+        (0, 4, 65528),
+        (65_000, 140, 0),
+        (65_000, 134, 0),
+        (0, -1, 0),
+        (100, 8, -8),
+    ] {
+        let _ = agree("pair_lt", [p, n, q], GAS);
+    }
+    // Exactly to the end of the page, and one pair past it.
+    assert_eq!(agree("pair_lt", [65536 - 800, 200, 0], GAS), Ok(200));
+    assert_eq!(agree("pair_lt", [65536 - 800, 202, 0], GAS), OOB);
+}
+
+#[test]
+fn walking_down_to_zero_and_below() {
+    assert_eq!(agree("down_gt", [400, 0, 0], GAS), Ok(0));
+    // From 402: the address of the last step is below zero.
+    assert_eq!(agree("down_gt", [402, 0, 0], GAS), OOB);
+    assert_eq!(agree("down_gt", [65536, 65000, 0], GAS), Ok(65000));
+    assert_eq!(agree("down_gt", [65540, 65000, 0], GAS), OOB);
+    // Below zero: the address wraps to the top of the address space.
+    assert_eq!(agree("down_gt", [2, 0, 0], GAS), OOB);
+    // Runs once when the bound is already passed.
+    assert_eq!(agree("down_gt", [8, 100, 0], GAS), Ok(4));
+}
+
+#[test]
+fn counters_that_wrap_run_as_written() {
+    // From 0xffff_ff00 by 8 below 0xffff_fff8: ends before 2^32.
+    assert_eq!(agree("wrapping_counter", [8, -8, -256], GAS), Ok(-8));
+    // Below 0xffff_fffc: the counter passes 2^32 and goes on from 0 until
+    // its address leaves the memory.
+    assert_eq!(agree("wrapping_counter", [8, -4, -256], GAS), OOB);
+    // Runs once when the counter starts past the bound.
+    assert_eq!(agree("wrapping_counter", [8, 100, 200], GAS), Ok(208));
+}
+
+#[test]
+fn addresses_below_zero_trap_first() {
+    assert_eq!(agree("below_zero", [0, 40, 0], GAS), OOB);
+    assert_eq!(agree("below_zero", [4, 40, 0], GAS), Ok(40));
+    assert_eq!(agree("below_zero", [4, 41, 0], GAS), OOB);
+}
+
+#[test]
+fn gas_running_out_inside_a_proven_loop() {
+    // Every gas limit around where the loop of 1000 stores completes.
+    let full = 1 << 20;
+    assert_eq!(agree("up_ne", [0, 1000, 0], full), Ok(1000));
+    for gas in (0..40_000u64).step_by(997).chain([16_000, 16_001, 16_002]) {
+        let _ = agree("up_ne", [0, 1000, 0], gas);
+        let _ = agree("pair_lt", [0, 1000, 8_000], gas);
+    }
+}
