@@ -13,7 +13,9 @@
 //! or `token` (NAME `transfers`: REPEAT × `token::TRANSFERS` token
 //! transfers through the chain; the chain always meters).
 //! A limit module's NAME may be prefixed with `half:` for its half size.
-//! With the `peers` feature, `wasmtime-limit NAME backtracking|single_pass`
+//! With the `peers` feature, `wasmtime-kernel NAME plain|canonical`
+//! runs a Rust kernel on wasmtime without fuel (`canonical`: with its NaN
+//! canonicalisation), and `wasmtime-limit NAME backtracking|single_pass`
 //! compiles a limit module with wasmtime (the same Cranelift) and the given
 //! register allocator, to tell the code generator's costs from detvm's.
 
@@ -114,6 +116,17 @@ fn main() {
             let mut chain = token::TokenChain::new(&code).expect("sets up");
             for _ in 0..repeat {
                 chain.transfers(token::TRANSFERS).expect("transfers");
+            }
+        }
+        #[cfg(feature = "peers")]
+        "wasmtime-kernel" => {
+            let kernel = RUST_KERNELS
+                .iter()
+                .find(|k| k.name == name)
+                .unwrap_or_else(|| panic!("no Rust kernel {name}"));
+            let mut peer = detvm_benches::peers::WasmtimeKernel::new(kernel, setting == "canonical");
+            for _ in 0..repeat {
+                peer.call();
             }
         }
         #[cfg(feature = "peers")]
