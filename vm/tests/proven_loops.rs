@@ -62,10 +62,33 @@ const MODULE: &str = r#"(module
       (br_if $l (i32.ne (local.tee $p (i32.add (local.get $p) (i32.const 4))) (local.get $n))))
     (local.get $p))
 
+  ;; Branches inside the loop; the accesses' address `p` never changes, so
+  ;; one test before the loop proves them. `i` odd: accumulate at p + 8;
+  ;; even: store at p.
+  (func (export "invariant_in_branches") (param $p i32) (param $n i32) (param $grow i32) (result i32) (local $i i32)
+    (loop $l
+      (if (i32.and (local.get $i) (i32.const 1))
+        (then (i32.store offset=8 (local.get $p)
+          (i32.add (i32.load offset=8 (local.get $p)) (local.get $i))))
+        (else (i32.store (local.get $p) (local.get $i))))
+      ;; Growing inside the loop keeps the proof true.
+      (if (local.get $grow) (then (drop (memory.grow (i32.const 1)))))
+      (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (i32.add (i32.load (local.get $p)) (i32.load offset=8 (local.get $p))))
+
+  ;; The address local is written in a nested block: never proven.
+  (func (export "written_in_a_block") (param $p i32) (param $n i32) (param $s i32) (result i32) (local $i i32)
+    (loop $l
+      (i32.store (local.get $p) (local.get $i))
+      (block (br_if 0 (i32.eqz (local.get $s)))
+        (local.set $p (i32.add (local.get $p) (local.get $s))))
+      (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (local.get $p))
+
   ;; Sum of memory words [0, 65536): a loop with a block, never versioned.
   (func (export "sum") (result i32) (local $a i32) (local $acc i32)
     (loop $l
-      (block)
+      (block (local.set $a (local.get $a)))
       (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 31)) (i32.load (local.get $a))))
       (br_if $l (i32.ne (local.tee $a (i32.add (local.get $a) (i32.const 4))) (i32.const 65536))))
     (local.get $acc)))"#;
@@ -237,4 +260,42 @@ fn gas_running_out_inside_a_proven_loop() {
         let _ = agree("up_ne", [0, 1000, 0], gas);
         let _ = agree("pair_lt", [0, 1000, 8_000], gas);
     }
+}
+
+#[test]
+fn invariant_addresses_in_a_loop_with_branches() {
+    // 10 iterations: odd i summed at p + 8 (1 + 3 + 5 + 7 + 9), the last
+    // even i (8) at p.
+    assert_eq!(
+        agree("invariant_in_branches", [100, 10, 0], GAS),
+        Ok(25 + 8)
+    );
+    assert_eq!(
+        agree("invariant_in_branches", [100, 10, 1], GAS),
+        Ok(25 + 8)
+    );
+    // p + 12 is the end of the memory exactly; one byte further, the
+    // second iteration traps after the first stored.
+    assert_eq!(
+        agree("invariant_in_branches", [65524, 10, 0], GAS),
+        Ok(25 + 8)
+    );
+    assert_eq!(agree("invariant_in_branches", [65525, 10, 0], GAS), OOB);
+    // The same with the memory growing in the loop: from the second
+    // iteration the access is inside.
+    assert_eq!(
+        agree("invariant_in_branches", [65525, 10, 1], GAS),
+        Ok(25 + 8)
+    );
+    assert_eq!(agree("invariant_in_branches", [-4, 10, 0], GAS), OOB);
+    for gas in (0..3_000u64).step_by(97) {
+        let _ = agree("invariant_in_branches", [100, 50, 0], gas);
+    }
+}
+
+#[test]
+fn an_address_written_in_a_nested_block_is_checked() {
+    assert_eq!(agree("written_in_a_block", [0, 100, 4], GAS), Ok(400));
+    assert_eq!(agree("written_in_a_block", [65000, 200, 4], GAS), OOB);
+    assert_eq!(agree("written_in_a_block", [65532, 200, 0], GAS), Ok(65532));
 }

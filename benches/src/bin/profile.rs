@@ -124,7 +124,8 @@ fn main() {
                 .iter()
                 .find(|k| k.name == name)
                 .unwrap_or_else(|| panic!("no Rust kernel {name}"));
-            let mut peer = detvm_benches::peers::WasmtimeKernel::new(kernel, setting == "canonical");
+            let mut peer =
+                detvm_benches::peers::WasmtimeKernel::new(kernel, setting == "canonical");
             for _ in 0..repeat {
                 peer.call();
             }

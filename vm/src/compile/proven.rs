@@ -51,9 +51,9 @@ pub(super) struct Access {
     pub end: u64,
 }
 
-/// A loop recognised as provable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct ProvenLoop {
+/// How many times a straight-line loop runs, as its exit test decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Count {
     /// The counter `L`; the compared value is `L + offset`.
     pub counter: u32,
     pub offset: i32,
@@ -62,6 +62,15 @@ pub(super) struct ProvenLoop {
     /// `n`, which the body does not change.
     pub bound: Linear,
     pub cond: Continue,
+}
+
+/// A loop recognised as provable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ProvenLoop {
+    /// The trip count's form, for a straight-line loop; `None` for a loop
+    /// whose accesses to prove all have addresses it does not change
+    /// (every [`Access::step`] is `0`), whatever its control flow.
+    pub count: Option<Count>,
     /// The accesses to prove, in body order.
     pub accesses: Vec<Access>,
 }
@@ -251,11 +260,122 @@ pub(super) fn proven_loop(
         return None;
     }
     Some(ProvenLoop {
-        counter,
-        offset,
-        step,
-        bound,
-        cond,
+        count: Some(Count {
+            counter,
+            offset,
+            step,
+            bound,
+            cond,
+        }),
+        accesses,
+    })
+}
+
+/// The most bytes of body a loop with control flow may have to be
+/// translated twice.
+const MAX_INVARIANT_BODY: u64 = 4096;
+
+/// Decides whether the innermost loop whose body `ops` starts has accesses
+/// at addresses it never changes: `A + a` for a local `A` that no
+/// `local.set`/`local.tee` in the body writes. Any other operator may
+/// appear, nested blocks and calls included (memory only grows, so a
+/// bound proven at entry stays proven), but no nested `loop`: each
+/// operator is translated at most twice.
+pub(super) fn invariant_loop(
+    blockty: BlockType,
+    mut ops: OperatorsReader<'_>,
+    local_types: &[ir::Type],
+) -> Option<ProvenLoop> {
+    if blockty != BlockType::Empty {
+        return None;
+    }
+    let start = ops.original_position();
+    let mut written: Vec<u32> = Vec::new();
+    // The top of the operand stack as far as it is known: values pushed
+    // since the last operator whose effect is not modelled. Pops below it
+    // give `Other`.
+    let mut stack: Vec<Sym> = Vec::new();
+    let pop = |stack: &mut Vec<Sym>| stack.pop().unwrap_or(Sym::Other);
+    let mut candidates: Vec<(u64, u32, i32, u64)> = Vec::new();
+    let mut depth = 0u32;
+    loop {
+        let at = ops.original_position();
+        if at - start > MAX_INVARIANT_BODY {
+            return None;
+        }
+        let op = ops.read().ok()?;
+        if let Some((end, store)) = access_end(&op) {
+            if store {
+                pop(&mut stack);
+            }
+            if let Sym::Linear(Linear::Local(local, add)) = pop(&mut stack) {
+                candidates.push((at, local, add, end));
+            }
+            if !store {
+                stack.push(Sym::Other);
+            }
+            continue;
+        }
+        match op {
+            Operator::Loop { .. } => return None,
+            Operator::Block { .. } | Operator::If { .. } => {
+                depth += 1;
+                stack.clear();
+            }
+            Operator::End if depth == 0 => break,
+            Operator::End => {
+                depth -= 1;
+                stack.clear();
+            }
+            Operator::LocalGet { local_index } => {
+                stack.push(match local_types.get(local_index as usize) {
+                    Some(&I32) => Sym::Linear(Linear::Local(local_index, 0)),
+                    _ => Sym::Other,
+                })
+            }
+            Operator::LocalSet { local_index } => {
+                written.push(local_index);
+                pop(&mut stack);
+            }
+            Operator::LocalTee { local_index } => {
+                written.push(local_index);
+                // The value stays; only the body's writes matter, below.
+                let v = pop(&mut stack);
+                stack.push(v);
+            }
+            Operator::I32Const { value } => stack.push(Sym::Linear(Linear::Const(value))),
+            Operator::I32Add | Operator::I32Sub => {
+                let (b, a) = (pop(&mut stack), pop(&mut stack));
+                stack.push(linear_add(a, b, matches!(op, Operator::I32Add)));
+            }
+            _ => match plain_stack_effect(&op) {
+                Some((pops, pushes)) => {
+                    for _ in 0..pops {
+                        pop(&mut stack);
+                    }
+                    stack.extend(std::iter::repeat_n(Sym::Other, pushes));
+                }
+                None => stack.clear(),
+            },
+        }
+    }
+    let accesses: Vec<Access> = candidates
+        .into_iter()
+        .filter(|&(_, local, _, _)| !written.contains(&local))
+        .map(|(at, local, add, end)| Access {
+            at,
+            local,
+            add,
+            step: 0,
+            end,
+        })
+        .take(MAX_PROVEN)
+        .collect();
+    if accesses.is_empty() {
+        return None;
+    }
+    Some(ProvenLoop {
+        count: None,
         accesses,
     })
 }
@@ -298,13 +418,14 @@ mod tests {
              local.get 3 i32.const 2 i32.add local.tee 3 local.get 0 i32.ne br_if 0 br 1",
         ))
         .expect("provable");
+        let count = found.count.expect("a count");
         assert_eq!(
             (
-                found.counter,
-                found.offset,
-                found.step,
-                found.bound,
-                found.cond
+                count.counter,
+                count.offset,
+                count.step,
+                count.bound,
+                count.cond
             ),
             (3, 2, 2, Linear::Local(0, 0), Continue::NotEqual)
         );
@@ -323,9 +444,56 @@ mod tests {
              local.get 2 local.get 0 i32.lt_u br_if 0",
         ))
         .expect("provable");
-        assert_eq!(found.cond, Continue::Below);
-        assert_eq!((found.counter, found.offset), (2, 4));
+        let count = found.count.expect("a count");
+        assert_eq!(count.cond, Continue::Below);
+        assert_eq!((count.counter, count.offset), (2, 4));
         assert_eq!((found.accesses[0].local, found.accesses[0].add), (2, 4));
+    }
+
+    /// The invariant-address analysis of the first `loop`.
+    fn analyse_invariant(wat: &str) -> Option<ProvenLoop> {
+        let bytes = wat::parse_str(wat).expect("wat");
+        for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+            if let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload {
+                let mut ops = body.get_operators_reader().expect("operators");
+                while !ops.eof() {
+                    if let Ok(Operator::Loop { blockty }) = ops.read() {
+                        return invariant_loop(blockty, ops, &[I32; 8]);
+                    }
+                }
+            }
+        }
+        panic!("no loop")
+    }
+
+    #[test]
+    fn addresses_a_loop_with_branches_never_changes() {
+        let found = analyse_invariant(&module(
+            "local.get 4 if local.get 2 local.get 3 i32.store offset=8 \
+             else local.get 2 i32.const 4 i32.add i32.load drop end \
+             local.get 3 local.get 5 i32.store \
+             local.get 3 i32.const 1 i32.add local.tee 3 local.get 0 i32.ne br_if 0",
+        ))
+        .expect("provable");
+        assert_eq!(found.count, None);
+        let shapes: Vec<(u32, i32, u64)> = found
+            .accesses
+            .iter()
+            .map(|a| (a.local, a.add, a.end))
+            .collect();
+        // Local 3 is written: its store keeps its check.
+        assert_eq!(shapes, [(2, 0, 12), (2, 4, 4)]);
+        // A nested loop, or only written addresses: nothing to prove.
+        assert_eq!(
+            analyse_invariant(&module("local.get 2 i32.load drop loop end br_if 0")),
+            None
+        );
+        assert_eq!(
+            analyse_invariant(&module(
+                "block local.get 2 i32.const 4 i32.add local.set 2 end local.get 2 i32.load br_if 0"
+            )),
+            None
+        );
     }
 
     #[test]

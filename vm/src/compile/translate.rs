@@ -12,7 +12,7 @@ use wasmparser::{MemArg, Operator};
 use super::counted::{CountedLoop, Linear, counted_loop};
 use super::func_env::nan::{self, Nan};
 use super::func_env::{Builtin, PTR, Translator};
-use super::proven::{Continue, ProvenLoop, proven_loop};
+use super::proven::{Continue, Count, ProvenLoop, invariant_loop, proven_loop};
 use super::{CompileError, ModuleCtx, Strategy, clif_type};
 use crate::vmctx::TrapCode;
 
@@ -223,6 +223,7 @@ impl Walk<'_> {
             }
             if self.versioning
                 && let Some(proven) = proven_loop(blockty, self.ops.clone(), self.local_types)
+                    .or_else(|| invariant_loop(blockty, self.ops.clone(), self.local_types))
             {
                 return self.versioned_loop(t, m, op, &proven);
             }
@@ -313,10 +314,60 @@ impl Walk<'_> {
 /// counts stay below 2^32 + 1, steps at most 2^16.
 fn emit_loop_proof(t: &mut Translator<'_, '_>, proven: &ProvenLoop) -> Result<Value, CompileError> {
     let (_, len) = t.memory_base_len();
-    let counter = t.local_get(proven.counter)?;
-    let w = t.b.ins().iadd_imm_s(counter, i64::from(proven.offset));
+    let (iterations_less_one, known) = match &proven.count {
+        Some(count) => {
+            let (less_one, known) = emit_trip_count(t, count)?;
+            (Some(less_one), Some(known))
+        }
+        None => (None, None),
+    };
+    // Accesses at the same address differ only in their ends.
+    let mut furthest: std::collections::BTreeMap<(u32, i32, i32), u64> = Default::default();
+    for a in &proven.accesses {
+        let end = furthest.entry((a.local, a.add, a.step)).or_default();
+        *end = (*end).max(a.end);
+    }
+    let mut holds = known;
+    for ((local, add, step), end) in furthest {
+        let a = t.local_get(local)?;
+        let x = t.b.ins().iadd_imm_s(a, i64::from(add));
+        let x0 = t.b.ins().uextend(I64, x);
+        let ok = match iterations_less_one {
+            Some(less_one) if step != 0 => {
+                let moved = t.b.ins().imul_imm_s(less_one, i64::from(step));
+                let last = t.b.ins().iadd(x0, moved);
+                let (lo, hi) = if step > 0 { (x0, last) } else { (last, x0) };
+                let end = t.b.ins().iadd_imm_s(hi, end as i64);
+                let inside = t.b.ins().icmp(IntCC::SignedLessThanOrEqual, end, len);
+                let above_zero = t.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, lo, 0);
+                t.b.ins().band(inside, above_zero)
+            }
+            // An address the loop never changes (`x0` is below 2^32).
+            _ if step == 0 => {
+                let end = t.b.ins().iadd_imm_s(x0, end as i64);
+                t.b.ins().icmp(IntCC::SignedLessThanOrEqual, end, len)
+            }
+            _ => return Err(t.err("a moving address in a loop without a count")),
+        };
+        holds = Some(match holds {
+            Some(h) => t.b.ins().band(h, ok),
+            None => ok,
+        });
+    }
+    holds.ok_or_else(|| t.err("a proven loop without accesses"))
+}
+
+/// For a straight-line loop's [`Count`]: the number of iterations less one
+/// (meaningful only when known), and whether it is known (`docs/vm.md`,
+/// "Proven loops").
+fn emit_trip_count(
+    t: &mut Translator<'_, '_>,
+    count: &Count,
+) -> Result<(Value, Value), CompileError> {
+    let counter = t.local_get(count.counter)?;
+    let w = t.b.ins().iadd_imm_s(counter, i64::from(count.offset));
     let w0 = t.b.ins().uextend(I64, w);
-    let n = match proven.bound {
+    let n = match count.bound {
         Linear::Const(c) => t.b.ins().iconst(I64, i64::from(c as u32)),
         Linear::Local(l, k) => {
             let v = t.local_get(l)?;
@@ -324,12 +375,12 @@ fn emit_loop_proof(t: &mut Translator<'_, '_>, proven: &ProvenLoop) -> Result<Va
             t.b.ins().uextend(I64, v)
         }
     };
-    let step = i64::from(proven.step.unsigned_abs());
-    let up = proven.step > 0;
+    let step = i64::from(count.step.unsigned_abs());
+    let up = count.step > 0;
     // The distance the counter covers, and whether the count is known.
     let (from, to) = if up { (w0, n) } else { (n, w0) };
     let distance = t.b.ins().isub(to, from);
-    let (iterations_less_one, known) = match proven.cond {
+    Ok(match count.cond {
         Continue::NotEqual => {
             let ordered = t.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, from, to);
             let rem = t.b.ins().urem_imm_u(distance, step);
@@ -355,28 +406,7 @@ fn emit_loop_proof(t: &mut Translator<'_, '_>, proven: &ProvenLoop) -> Result<Va
             };
             (less_one, known)
         }
-    };
-    // Accesses at the same address differ only in their ends.
-    let mut furthest: std::collections::BTreeMap<(u32, i32, i32), u64> = Default::default();
-    for a in &proven.accesses {
-        let end = furthest.entry((a.local, a.add, a.step)).or_default();
-        *end = (*end).max(a.end);
-    }
-    let mut holds = known;
-    for ((local, add, step), end) in furthest {
-        let a = t.local_get(local)?;
-        let x = t.b.ins().iadd_imm_s(a, i64::from(add));
-        let x0 = t.b.ins().uextend(I64, x);
-        let moved = t.b.ins().imul_imm_s(iterations_less_one, i64::from(step));
-        let last = t.b.ins().iadd(x0, moved);
-        let (lo, hi) = if step >= 0 { (x0, last) } else { (last, x0) };
-        let end = t.b.ins().iadd_imm_s(hi, end as i64);
-        let inside = t.b.ins().icmp(IntCC::SignedLessThanOrEqual, end, len);
-        let above_zero = t.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, lo, 0);
-        let ok = t.b.ins().band(inside, above_zero);
-        holds = t.b.ins().band(holds, ok);
-    }
-    Ok(holds)
+    })
 }
 
 /// The pressure of a register-strategy translation so far
