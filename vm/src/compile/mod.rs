@@ -525,11 +525,11 @@ pub(crate) fn compile_module(
     let mut image = ImageBuilder::default();
 
     let instrumented = env.is_instrumented();
-    // Two extra results do not fit the platform convention's result
-    // registers (two on x86-64 System V) next to a Wasm result, and a
-    // result returned through memory puts a store and a load back on the
-    // counter's path; Cranelift's `tail` convention returns up to eight
-    // integers in registers.
+    // Every function uses the platform's convention, also for the two
+    // counters of an instrumented module: next to a Wasm result they exceed
+    // x86-64 System V's two result registers and return through memory.
+    // Cranelift's `tail` convention would keep them in registers, but
+    // measured slower on the loop kernels (BENCHMARKS.md, "Changes").
     let mut signatures = Vec::with_capacity(env.types.len());
     for (i, ty) in env.types.iter().enumerate() {
         signatures.push(wasm_signature(ty, call_conv, instrumented).ok_or_else(|| {
