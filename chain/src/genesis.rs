@@ -31,10 +31,9 @@ pub struct ChainParams {
     /// cheats) and unsigned transactions are accepted from any account
     /// (`docs/chain.md`, section 8). Never set on a real network.
     pub dev: bool,
-    /// `HostFees::hash()` of the host schedule in force.
-    pub host_fees_hash: [u8; 32],
-    /// `Schedule::hash()` of the metering schedule in force.
-    pub schedule_hash: [u8; 32],
+    /// `ConsensusConfig::hash()` of the configuration contracts run under
+    /// (gas schedule, host fees, size limits, stack configuration).
+    pub consensus_config_hash: [u8; 32],
 }
 
 /// The tunable part of [`ChainParams`] as written in a genesis file.
@@ -208,8 +207,7 @@ impl Genesis {
             block_gas_limit: p.block_gas_limit,
             max_block_txs: p.max_block_txs,
             dev: p.dev,
-            host_fees_hash: detvm_host::HostFees::v2().hash(),
-            schedule_hash: detvm_metering::Schedule::v1().hash(),
+            consensus_config_hash: detvm_host::ConsensusConfig::default().hash(),
         };
         let mut accounts = std::collections::BTreeMap::new();
         let mut total: u128 = 0;
@@ -291,5 +289,26 @@ impl Genesis {
             }
         }
         Ok(set.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_commit_to_the_consensus_configuration() {
+        let (params, _) = Genesis::dev().resolve().expect("the dev genesis resolves");
+        assert_eq!(
+            params.consensus_config_hash,
+            detvm_host::ConsensusConfig::default().hash()
+        );
+        // docs/chain.md lists the hash as the last field of the encoding.
+        let bytes = borsh::to_vec(&params).expect("encodes");
+        assert!(bytes.ends_with(&params.consensus_config_hash));
+        assert_eq!(
+            ChainParams::try_from_slice(&bytes).expect("decodes"),
+            params
+        );
     }
 }

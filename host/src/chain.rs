@@ -6,12 +6,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use detvm_metering::{ImportPolicy, Limits, Schedule, StackConfig};
+use detvm_metering::ImportPolicy;
 use detvm_vm::{CodeCache, Engine, EngineConfig, Linker};
 use sha2::{Digest, Sha256};
 
 use crate::abi::{self, HostCallTrace};
 use crate::account::{Account, account_key};
+use crate::consensus::ConsensusConfig;
 use crate::fees::HostFees;
 use crate::frame::{self, Carried, FrameOutcome, FrameRequest, Overlay, Runtime};
 use crate::receipt::{ContractId, DeployReceipt, Receipt, ReceiptOutcome};
@@ -348,13 +349,15 @@ impl Chain {
         Self::with_storage(Arc::new(RedbStorage::open(&dir.join(STATE_FILE))?))
     }
 
-    /// A chain over `storage`, with [`HostFees::v2`], [`Schedule::v1`] and
-    /// the contract limits.
+    /// A chain over `storage`, with the default [`ConsensusConfig`]
+    /// ([`HostFees::v2`], [`Schedule::v1`](detvm_metering::Schedule::v1),
+    /// the contract limits and the default stack configuration).
     pub fn with_storage(storage: Arc<dyn Storage>) -> Result<Self, Error> {
+        let consensus = ConsensusConfig::default();
         let mut config = EngineConfig::default();
-        config.limits = Limits::contract();
-        config.schedule = Schedule::v1();
-        config.stack = StackConfig::default();
+        config.limits = consensus.limits.clone();
+        config.schedule = consensus.schedule.clone();
+        config.stack = consensus.stack.clone();
         config.metering = true;
         config.imports = ImportPolicy::AllowList(abi::allowed_imports());
         let engine = Engine::new(config).map_err(|e| Error::Engine(EngineFault::Vm(e)))?;
@@ -363,7 +366,9 @@ impl Chain {
         let rt = Arc::new(Runtime {
             engine,
             linker,
-            fees: Arc::new(HostFees::v2()),
+            fees: Arc::new(consensus.host_fees.clone()),
+            consensus_hash: consensus.hash(),
+            consensus,
             cache: Mutex::new(BTreeMap::new()),
             code_cache: Mutex::new(None),
         });
@@ -394,6 +399,11 @@ impl Chain {
     /// The host fee table in use.
     pub fn fees(&self) -> &HostFees {
         &self.rt.fees
+    }
+
+    /// The consensus configuration the chain runs contracts under.
+    pub fn consensus_config(&self) -> &ConsensusConfig {
+        &self.rt.consensus
     }
 
     /// Keeps compiled modules in `cache` too, so that they outlive the

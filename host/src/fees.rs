@@ -1,6 +1,8 @@
 //! The versioned host schedule: what each host function costs and the
 //! per-call limits it enforces (`docs/host-api.md`, "Fees and limits").
 
+use detvm_metering::row_name;
+use detvm_metering::table::{self, RowName};
 use sha2::{Digest, Sha256};
 
 /// The versioned table of host-function fees and per-call limits.
@@ -154,67 +156,78 @@ impl HostFees {
 
     /// Every entry with its name, in canonical order. The version is not a
     /// row.
-    pub fn entries(&self) -> [(&'static str, u64); Self::ENTRIES] {
+    pub fn entries(&self) -> [(RowName, u64); Self::ENTRIES] {
         [
-            ("host_call_base", self.host_call_base),
-            ("memory_read_per_byte", self.memory_read_per_byte),
-            ("memory_write_per_byte", self.memory_write_per_byte),
-            ("register_write_per_byte", self.register_write_per_byte),
-            ("log_per_byte", self.log_per_byte),
-            ("storage_read_base", self.storage_read_base),
-            ("storage_read_key_byte", self.storage_read_key_byte),
-            ("storage_read_value_byte", self.storage_read_value_byte),
-            ("storage_write_base", self.storage_write_base),
-            ("storage_write_key_byte", self.storage_write_key_byte),
-            ("storage_write_value_byte", self.storage_write_value_byte),
-            ("sha256_base", self.sha256_base),
-            ("sha256_per_byte", self.sha256_per_byte),
-            ("deploy_base", self.deploy_base),
-            ("deploy_per_byte", self.deploy_per_byte),
-            ("instantiate_per_page", self.instantiate_per_page),
-            ("max_key_len", self.max_key_len),
-            ("max_value_len", self.max_value_len),
-            ("max_return_len", self.max_return_len),
-            ("max_logs", self.max_logs),
-            ("max_log_bytes", self.max_log_bytes),
-            ("max_registers", self.max_registers),
-            ("max_register_bytes", self.max_register_bytes),
-            ("max_input_len", self.max_input_len),
-            ("keccak256_base", self.keccak256_base),
-            ("keccak256_per_byte", self.keccak256_per_byte),
-            ("ed25519_verify_base", self.ed25519_verify_base),
-            ("ed25519_verify_per_byte", self.ed25519_verify_per_byte),
-            ("call_base", self.call_base),
-            ("call_per_byte", self.call_per_byte),
-            ("max_call_depth", self.max_call_depth),
-            ("call_reserve_divisor", self.call_reserve_divisor),
-            ("balance_base", self.balance_base),
-            ("transfer_base", self.transfer_base),
-            ("event_base", self.event_base),
-            ("event_per_topic", self.event_per_topic),
-            ("event_per_byte", self.event_per_byte),
-            ("max_event_topics", self.max_event_topics),
-            ("max_events", self.max_events),
-            ("max_event_bytes", self.max_event_bytes),
+            (row_name!("host_call_base"), self.host_call_base),
+            (row_name!("memory_read_per_byte"), self.memory_read_per_byte),
+            (
+                row_name!("memory_write_per_byte"),
+                self.memory_write_per_byte,
+            ),
+            (
+                row_name!("register_write_per_byte"),
+                self.register_write_per_byte,
+            ),
+            (row_name!("log_per_byte"), self.log_per_byte),
+            (row_name!("storage_read_base"), self.storage_read_base),
+            (
+                row_name!("storage_read_key_byte"),
+                self.storage_read_key_byte,
+            ),
+            (
+                row_name!("storage_read_value_byte"),
+                self.storage_read_value_byte,
+            ),
+            (row_name!("storage_write_base"), self.storage_write_base),
+            (
+                row_name!("storage_write_key_byte"),
+                self.storage_write_key_byte,
+            ),
+            (
+                row_name!("storage_write_value_byte"),
+                self.storage_write_value_byte,
+            ),
+            (row_name!("sha256_base"), self.sha256_base),
+            (row_name!("sha256_per_byte"), self.sha256_per_byte),
+            (row_name!("deploy_base"), self.deploy_base),
+            (row_name!("deploy_per_byte"), self.deploy_per_byte),
+            (row_name!("instantiate_per_page"), self.instantiate_per_page),
+            (row_name!("max_key_len"), self.max_key_len),
+            (row_name!("max_value_len"), self.max_value_len),
+            (row_name!("max_return_len"), self.max_return_len),
+            (row_name!("max_logs"), self.max_logs),
+            (row_name!("max_log_bytes"), self.max_log_bytes),
+            (row_name!("max_registers"), self.max_registers),
+            (row_name!("max_register_bytes"), self.max_register_bytes),
+            (row_name!("max_input_len"), self.max_input_len),
+            (row_name!("keccak256_base"), self.keccak256_base),
+            (row_name!("keccak256_per_byte"), self.keccak256_per_byte),
+            (row_name!("ed25519_verify_base"), self.ed25519_verify_base),
+            (
+                row_name!("ed25519_verify_per_byte"),
+                self.ed25519_verify_per_byte,
+            ),
+            (row_name!("call_base"), self.call_base),
+            (row_name!("call_per_byte"), self.call_per_byte),
+            (row_name!("max_call_depth"), self.max_call_depth),
+            (row_name!("call_reserve_divisor"), self.call_reserve_divisor),
+            (row_name!("balance_base"), self.balance_base),
+            (row_name!("transfer_base"), self.transfer_base),
+            (row_name!("event_base"), self.event_base),
+            (row_name!("event_per_topic"), self.event_per_topic),
+            (row_name!("event_per_byte"), self.event_per_byte),
+            (row_name!("max_event_topics"), self.max_event_topics),
+            (row_name!("max_events"), self.max_events),
+            (row_name!("max_event_bytes"), self.max_event_bytes),
         ]
     }
 
-    /// The canonical encoding [`HostFees::hash`] digests: the version (`u32`
-    /// little-endian), the number of rows (`u32` LE), then per row the
-    /// name's length (one byte), the name (ASCII) and the value (`u64` LE).
+    /// The canonical encoding [`HostFees::hash`] digests: the versioned
+    /// table encoding of [`detvm_metering::table`] with `u64` values. This
+    /// is the `host_fees` part of the consensus configuration
+    /// ([`crate::ConsensusConfig`]).
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let entries = self.entries();
-        let mut out = Vec::with_capacity(8 + entries.len() * 40);
-        out.extend_from_slice(&self.version.to_le_bytes());
-        // A small constant: the cast cannot truncate.
-        out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-        for (name, value) in entries {
-            // Names are short ASCII literals above, well under 256 bytes.
-            out.push(name.len() as u8);
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(&value.to_le_bytes());
-        }
-        out
+        table::encode(self.version, &self.entries())
     }
 
     /// SHA-256 of [`HostFees::canonical_bytes`]: what nodes compare to agree
@@ -236,6 +249,54 @@ impl Default for HostFees {
     }
 }
 
+/// Every field of `fees` that is a row, in canonical order, for tests
+/// that change one row at a time.
+#[cfg(test)]
+pub(crate) fn fields_mut(fees: &mut HostFees) -> [&mut u64; HostFees::ENTRIES] {
+    [
+        &mut fees.host_call_base,
+        &mut fees.memory_read_per_byte,
+        &mut fees.memory_write_per_byte,
+        &mut fees.register_write_per_byte,
+        &mut fees.log_per_byte,
+        &mut fees.storage_read_base,
+        &mut fees.storage_read_key_byte,
+        &mut fees.storage_read_value_byte,
+        &mut fees.storage_write_base,
+        &mut fees.storage_write_key_byte,
+        &mut fees.storage_write_value_byte,
+        &mut fees.sha256_base,
+        &mut fees.sha256_per_byte,
+        &mut fees.deploy_base,
+        &mut fees.deploy_per_byte,
+        &mut fees.instantiate_per_page,
+        &mut fees.max_key_len,
+        &mut fees.max_value_len,
+        &mut fees.max_return_len,
+        &mut fees.max_logs,
+        &mut fees.max_log_bytes,
+        &mut fees.max_registers,
+        &mut fees.max_register_bytes,
+        &mut fees.max_input_len,
+        &mut fees.keccak256_base,
+        &mut fees.keccak256_per_byte,
+        &mut fees.ed25519_verify_base,
+        &mut fees.ed25519_verify_per_byte,
+        &mut fees.call_base,
+        &mut fees.call_per_byte,
+        &mut fees.max_call_depth,
+        &mut fees.call_reserve_divisor,
+        &mut fees.balance_base,
+        &mut fees.transfer_base,
+        &mut fees.event_base,
+        &mut fees.event_per_topic,
+        &mut fees.event_per_byte,
+        &mut fees.max_event_topics,
+        &mut fees.max_events,
+        &mut fees.max_event_bytes,
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,17 +313,32 @@ mod tests {
 
     #[test]
     fn every_entry_changes_the_hash() {
-        let v1 = HostFees::v2();
-        let mut names: Vec<&str> = v1.entries().iter().map(|(name, _)| *name).collect();
+        let base = HostFees::v2();
+        let mut names: Vec<&str> = base.entries().iter().map(|(n, _)| n.as_str()).collect();
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), HostFees::ENTRIES);
-        let mut bumped = v1.clone();
-        bumped.max_input_len += 1;
-        assert_ne!(bumped.hash(), v1.hash());
-        let mut version = v1.clone();
+        let mut seen = vec![base.hash()];
+        let mut version = base.clone();
         version.version = 3;
-        assert_ne!(version.hash(), v1.hash());
+        seen.push(version.hash());
+        for index in 0..HostFees::ENTRIES {
+            let mut changed = base.clone();
+            if let Some(field) = fields_mut(&mut changed).into_iter().nth(index) {
+                *field += 1;
+            }
+            // The field list follows the rows: only row `index` moved.
+            for (row, ((_, new), (_, old))) in
+                changed.entries().iter().zip(base.entries()).enumerate()
+            {
+                assert_eq!(*new, if row == index { old + 1 } else { old }, "row {row}");
+            }
+            seen.push(changed.hash());
+        }
+        let mut unique = seen.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), seen.len(), "two fee tables share a hash");
     }
 
     #[test]

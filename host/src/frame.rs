@@ -17,6 +17,7 @@ use crate::chain::{
     CODE_PREFIX, CONTRACT_PREFIX, ContractMeta, Corruption, EngineFault, Error, Rejection,
     state_namespace,
 };
+use crate::consensus::ConsensusConfig;
 use crate::fees::HostFees;
 use crate::receipt::{CallNode, ContractId, Event, drop_events};
 use crate::storage::Storage;
@@ -33,10 +34,15 @@ pub const REENTRANT_EXPORT: &str = "__detvm_reentrant";
 pub(crate) struct Runtime {
     pub engine: Engine,
     pub linker: Linker<HostState>,
+    /// `consensus.host_fees`, shared with every call's host state.
     pub fees: Arc<HostFees>,
-    /// Compiled modules by code hash. The engine (schedule, limits, stack
-    /// configuration, code generator) and the fees are fixed for a chain's
-    /// life, so the code hash alone decides how a module compiles.
+    /// What the engine and the fees were built from.
+    pub consensus: ConsensusConfig,
+    /// `consensus.hash()`, kept because every code-cache lookup keys by it.
+    pub consensus_hash: [u8; 32],
+    /// Compiled modules by code hash. The consensus configuration and the
+    /// code generator are fixed for a chain's life, so the code hash alone
+    /// decides how a module compiles.
     pub cache: Mutex<BTreeMap<[u8; 32], Compiled>>,
     /// Compiled modules on disk, if the chain has a directory for them
     /// (`docs/vm.md`, "Compiled code on disk"): what survives a restart.
@@ -62,11 +68,13 @@ impl Runtime {
 
     /// What the host adds to code cache keys: a cached entry holds the
     /// outcome of the deploy checks below as well as the module, and those
-    /// depend on this crate's rules and on the fee table.
+    /// depend on this crate's rules and on the whole consensus
+    /// configuration (the fees, and the limits and stack the engine was
+    /// built with).
     fn cache_context(&self) -> Vec<u8> {
         [
             concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION")).as_bytes(),
-            &self.fees.hash(),
+            &self.consensus_hash,
         ]
         .concat()
     }

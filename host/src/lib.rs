@@ -1,8 +1,9 @@
 //! detvm's contract runtime. This crate owns everything between the engine
 //! and a chain: the host API contracts import from `env` (one table drives
 //! both the linker and the import allow-list, priced by the versioned
-//! [`HostFees`]), contract storage behind the [`Storage`] trait (in memory,
-//! or a crash-safe `redb` file), the per-call write overlay that is
+//! [`HostFees`]), the [`ConsensusConfig`] whose hash nodes agree on,
+//! contract storage behind the [`Storage`] trait (in memory, or a
+//! crash-safe `redb` file), the per-call write overlay that is
 //! committed atomically on success and dropped on any trap, [`Receipt`]s
 //! and their canonical hash, and [`Chain`]: deploy, call, view and state
 //! listing, with a cache of compiled modules. `docs/host-api.md` is the
@@ -13,6 +14,7 @@
 mod abi;
 mod account;
 mod chain;
+mod consensus;
 mod fees;
 mod frame;
 mod receipt;
@@ -30,6 +32,7 @@ pub use chain::{
     CallContext, Chain, ContractInfo, Corruption, EngineFault, Error, MAX_ACCOUNT_LEN, Rejection,
     STATE_FILE, check_account,
 };
+pub use consensus::ConsensusConfig;
 pub use detvm_vm::{CacheStats, CodeCache, TrapKind};
 pub use fees::HostFees;
 pub use frame::REENTRANT_EXPORT;

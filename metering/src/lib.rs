@@ -11,6 +11,11 @@
 //!    bounds the stack deterministically ([`StackConfig`]), calling into the
 //!    reserved imports described in [`abi`].
 //!
+//! The schedule, the limits and the stack configuration are each encoded
+//! as a versioned name/value [`table`], the encoding every part of the
+//! hashed consensus configuration shares (`docs/host-api.md`, "Consensus
+//! configuration").
+//!
 //! The rules both stages follow are normative and written down in
 //! `docs/determinism.md` and `docs/gas.md`; this crate is one implementation
 //! of them. It never touches a code generator: its output is Wasm bytes.
@@ -25,6 +30,7 @@ mod info;
 mod instrument;
 mod limits;
 mod schedule;
+pub mod table;
 mod validate;
 
 pub use config::{AllowedImport, Config, ImportPolicy};

@@ -1,6 +1,9 @@
 //! Size limits that keep compilation and instantiation linear in the size of
 //! a module. `docs/determinism.md` §4 explains each one.
 
+use crate::row_name;
+use crate::table::{self, RowName};
+
 /// One of the size limits a module is checked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -69,8 +72,9 @@ impl Limit {
         Self::MemoryPages,
     ];
 
-    /// The stable name used in errors and JSON.
-    pub fn name(self) -> &'static str {
+    /// The stable name used in errors, JSON and the canonical encoding
+    /// ([`Limits::entries`]).
+    pub const fn name(self) -> &'static str {
         match self {
             Self::ModuleSize => "module_size",
             Self::Types => "types",
@@ -156,6 +160,63 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Number of limits, i.e. of rows in [`Limits::entries`].
+    pub const ENTRIES: usize = 19;
+
+    /// Version of the row set of [`Limits::entries`] in the canonical
+    /// encoding. It changes when a limit is added, removed or renamed, not
+    /// when a value does.
+    pub const TABLE_VERSION: u32 = 1;
+
+    /// Every bound with its [`Limit::name`], in canonical order: the order
+    /// of [`Limit::ALL`] and of the table in `docs/determinism.md` §4.
+    pub fn entries(&self) -> [(RowName, u64); Self::ENTRIES] {
+        [
+            (row_name!(Limit::ModuleSize.name()), self.module_size),
+            (row_name!(Limit::Types.name()), self.types),
+            (row_name!(Limit::Functions.name()), self.functions),
+            (row_name!(Limit::Imports.name()), self.imports),
+            (row_name!(Limit::Globals.name()), self.globals),
+            (row_name!(Limit::Exports.name()), self.exports),
+            (row_name!(Limit::Params.name()), self.params),
+            (row_name!(Limit::Results.name()), self.results),
+            (
+                row_name!(Limit::LocalsPerFunction.name()),
+                self.locals_per_function,
+            ),
+            (row_name!(Limit::LocalsTotal.name()), self.locals_total),
+            (
+                row_name!(Limit::FunctionBodySize.name()),
+                self.function_body_size,
+            ),
+            (
+                row_name!(Limit::BlocksPerFunction.name()),
+                self.blocks_per_function,
+            ),
+            (row_name!(Limit::BlocksTotal.name()), self.blocks_total),
+            (
+                row_name!(Limit::BrTableTargets.name()),
+                self.br_table_targets,
+            ),
+            (row_name!(Limit::Tables.name()), self.tables),
+            (row_name!(Limit::TableElements.name()), self.table_elements),
+            (row_name!(Limit::DataSegments.name()), self.data_segments),
+            (
+                row_name!(Limit::ElementSegments.name()),
+                self.element_segments,
+            ),
+            (row_name!(Limit::MemoryPages.name()), self.memory_pages),
+        ]
+    }
+
+    /// The canonical byte encoding of the limits: the versioned table
+    /// encoding of [`crate::table`] with version [`Limits::TABLE_VERSION`]
+    /// and `u64` values. This is the `limits` part of the consensus
+    /// configuration (`docs/host-api.md`, "Consensus configuration").
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        table::encode(Self::TABLE_VERSION, &self.entries())
+    }
+
     /// The preset for contracts.
     pub fn contract() -> Self {
         Self {
@@ -262,5 +323,35 @@ impl Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self::contract()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_follow_every_limit_in_order() {
+        assert_eq!(Limit::ALL.len(), Limits::ENTRIES);
+        let limits = Limits::spec();
+        for (limit, (name, value)) in Limit::ALL.iter().zip(limits.entries()) {
+            assert_eq!(name, limit.name());
+            assert_eq!(value, limits.get(*limit), "{limit}");
+        }
+    }
+
+    #[test]
+    fn every_limit_changes_the_encoding() {
+        let base = Limits::contract();
+        let mut seen = vec![base.canonical_bytes()];
+        for &limit in Limit::ALL {
+            let mut changed = base.clone();
+            changed.set(limit, base.get(limit) + 1);
+            seen.push(changed.canonical_bytes());
+        }
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), seen.len());
     }
 }

@@ -2,6 +2,9 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::row_name;
+use crate::table::{self, RowName};
+
 /// A versioned table of gas costs: one cost per operator class plus per-unit
 /// fees.
 ///
@@ -164,59 +167,51 @@ impl Schedule {
 
     /// Every cost with its name, in canonical order (the order of the table
     /// in `docs/gas.md` and of the hash encoding). The version is not a row.
-    pub fn entries(&self) -> [(&'static str, u32); Self::ENTRIES] {
+    pub fn entries(&self) -> [(RowName, u32); Self::ENTRIES] {
         [
-            ("structure", self.structure),
-            ("branch", self.branch),
-            ("br_table", self.br_table),
-            ("call", self.call),
-            ("call_indirect", self.call_indirect),
-            ("constant", self.constant),
-            ("local", self.local),
-            ("global", self.global),
-            ("drop", self.drop),
-            ("select", self.select),
-            ("int_simple", self.int_simple),
-            ("int_mul", self.int_mul),
-            ("int_div", self.int_div),
-            ("float_simple", self.float_simple),
-            ("float_div", self.float_div),
-            ("conversion", self.conversion),
-            ("load", self.load),
-            ("store", self.store),
-            ("memory_size", self.memory_size),
-            ("memory_grow", self.memory_grow),
-            ("memory_bulk", self.memory_bulk),
-            ("segment_drop", self.segment_drop),
-            ("table_access", self.table_access),
-            ("table_grow", self.table_grow),
-            ("table_bulk", self.table_bulk),
-            ("reference", self.reference),
-            ("memory_grow_per_page", self.memory_grow_per_page),
-            ("memory_per_byte", self.memory_per_byte),
-            ("table_per_element", self.table_per_element),
-            ("per_local", self.per_local),
+            (row_name!("structure"), self.structure),
+            (row_name!("branch"), self.branch),
+            (row_name!("br_table"), self.br_table),
+            (row_name!("call"), self.call),
+            (row_name!("call_indirect"), self.call_indirect),
+            (row_name!("constant"), self.constant),
+            (row_name!("local"), self.local),
+            (row_name!("global"), self.global),
+            (row_name!("drop"), self.drop),
+            (row_name!("select"), self.select),
+            (row_name!("int_simple"), self.int_simple),
+            (row_name!("int_mul"), self.int_mul),
+            (row_name!("int_div"), self.int_div),
+            (row_name!("float_simple"), self.float_simple),
+            (row_name!("float_div"), self.float_div),
+            (row_name!("conversion"), self.conversion),
+            (row_name!("load"), self.load),
+            (row_name!("store"), self.store),
+            (row_name!("memory_size"), self.memory_size),
+            (row_name!("memory_grow"), self.memory_grow),
+            (row_name!("memory_bulk"), self.memory_bulk),
+            (row_name!("segment_drop"), self.segment_drop),
+            (row_name!("table_access"), self.table_access),
+            (row_name!("table_grow"), self.table_grow),
+            (row_name!("table_bulk"), self.table_bulk),
+            (row_name!("reference"), self.reference),
+            (row_name!("memory_grow_per_page"), self.memory_grow_per_page),
+            (row_name!("memory_per_byte"), self.memory_per_byte),
+            (row_name!("table_per_element"), self.table_per_element),
+            (row_name!("per_local"), self.per_local),
         ]
     }
 
     /// The canonical byte encoding that [`Schedule::hash`] digests
-    /// (`docs/gas.md`, section 3.1).
+    /// (`docs/gas.md`, section 3.1): the versioned table encoding of
+    /// [`crate::table`] with `u32` values.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let entries = self.entries();
-        let mut out = Vec::with_capacity(8 + entries.len() * 24);
-        out.extend_from_slice(&self.version.to_le_bytes());
-        // The row count is a small constant; the cast cannot truncate.
-        out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-        for (name, cost) in entries {
-            // Names are short ASCII literals above, well under 256 bytes.
-            out.push(name.len() as u8);
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(&cost.to_le_bytes());
-        }
-        out
+        table::encode(self.version, &self.entries())
     }
 
-    /// SHA-256 of [`Schedule::canonical_bytes`], for cache keys.
+    /// SHA-256 of [`Schedule::canonical_bytes`], published for each version
+    /// (`docs/gas.md`, section 3.1). What a chain commits to is the hash of
+    /// the whole consensus configuration, of which the schedule is a part.
     pub fn hash(&self) -> [u8; 32] {
         Sha256::digest(self.canonical_bytes()).into()
     }

@@ -13,6 +13,8 @@ mod ops;
 mod rewrite;
 mod sections;
 
+use crate::row_name;
+use crate::table::{self, RowName};
 use crate::{InstrumentError, ModuleInfo, Schedule};
 
 /// How the deterministic stack bound is computed and enforced.
@@ -34,12 +36,38 @@ impl StackConfig {
     /// The default per-frame overhead in bytes.
     pub const DEFAULT_FRAME_OVERHEAD: u32 = 64;
 
+    /// Number of rows in [`StackConfig::entries`].
+    pub const ENTRIES: usize = 2;
+
+    /// Version of the row set of [`StackConfig::entries`] in the canonical
+    /// encoding. It changes when a field is added, removed or renamed, not
+    /// when a value does.
+    pub const TABLE_VERSION: u32 = 1;
+
     /// A configuration with the given limit and per-frame overhead.
     pub fn new(limit: u64, frame_overhead: u32) -> Self {
         Self {
             limit,
             frame_overhead,
         }
+    }
+
+    /// Both fields with their names, in canonical order; `frame_overhead`
+    /// is widened so the table has one value width.
+    pub fn entries(&self) -> [(RowName, u64); Self::ENTRIES] {
+        [
+            (row_name!("limit"), self.limit),
+            (row_name!("frame_overhead"), u64::from(self.frame_overhead)),
+        ]
+    }
+
+    /// The canonical byte encoding of the stack configuration: the
+    /// versioned table encoding of [`crate::table`] with version
+    /// [`StackConfig::TABLE_VERSION`] and `u64` values. This is the `stack`
+    /// part of the consensus configuration (`docs/host-api.md`, "Consensus
+    /// configuration").
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        table::encode(Self::TABLE_VERSION, &self.entries())
     }
 }
 
@@ -120,5 +148,25 @@ fn unsupported(offset: impl TryInto<u64>, message: impl Into<String>) -> Instrum
     InstrumentError::Unsupported {
         offset: offset.try_into().unwrap_or(u64::MAX),
         message: message.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StackConfig;
+
+    #[test]
+    fn both_fields_change_the_encoding() {
+        let base = StackConfig::default();
+        let limit = StackConfig::new(base.limit + 1, base.frame_overhead);
+        let overhead = StackConfig::new(base.limit, base.frame_overhead + 1);
+        let all = [&base, &limit, &overhead].map(StackConfig::canonical_bytes);
+        assert_ne!(all[0], all[1]);
+        assert_ne!(all[0], all[2]);
+        assert_ne!(all[1], all[2]);
+        assert_eq!(
+            base.entries().map(|(name, _)| name.as_str()),
+            ["limit", "frame_overhead"]
+        );
     }
 }
