@@ -76,6 +76,91 @@ pub(super) fn i32_compare(op: &Operator<'_>) -> Option<IntCC> {
     })
 }
 
+/// The symbolic evaluation of a straight-line loop body, shared by counted
+/// and proven loops: the operand stack and the locals written so far, as
+/// expressions over the locals' values at the start of the iteration.
+pub(super) struct Evaluation<'t> {
+    /// The operand stack.
+    pub stack: Vec<Sym>,
+    /// Locals written so far, by index: few in a small body.
+    written: BTreeMap<u32, Sym>,
+    local_types: &'t [ir::Type],
+}
+
+impl<'t> Evaluation<'t> {
+    pub fn new(local_types: &'t [ir::Type]) -> Self {
+        Self {
+            stack: Vec::new(),
+            written: BTreeMap::new(),
+            local_types,
+        }
+    }
+
+    /// Local `l` at the start of the iteration.
+    fn initial(&self, l: u32) -> Sym {
+        match self.local_types.get(l as usize) {
+            Some(&I32) => Sym::Linear(Linear::Local(l, 0)),
+            _ => Sym::Other,
+        }
+    }
+
+    /// What local `l` holds at the end of the body so far.
+    pub fn at_back_edge(&self, l: u32) -> Sym {
+        self.written
+            .get(&l)
+            .copied()
+            .unwrap_or_else(|| self.initial(l))
+    }
+
+    /// Evaluates `op`; `None` if it is not one a straight-line body may
+    /// hold (see `docs/vm.md`, "Counted loops", item 2) or the stack runs
+    /// out.
+    pub fn step(&mut self, op: &Operator<'_>) -> Option<()> {
+        let stack = &mut self.stack;
+        match *op {
+            Operator::LocalGet { local_index } => {
+                let v = self.at_back_edge(local_index);
+                self.stack.push(v);
+            }
+            Operator::LocalSet { local_index } => {
+                let v = stack.pop()?;
+                self.written.insert(local_index, v);
+            }
+            Operator::LocalTee { local_index } => {
+                let v = *stack.last()?;
+                self.written.insert(local_index, v);
+            }
+            Operator::I32Const { value } => stack.push(Sym::Linear(Linear::Const(value))),
+            Operator::I32Add | Operator::I32Sub => {
+                let (b, a) = (stack.pop()?, stack.pop()?);
+                stack.push(linear_add(a, b, matches!(op, Operator::I32Add)));
+            }
+            Operator::I32Eqz => {
+                let v = match stack.pop()? {
+                    Sym::Cmp(cc, a, b) => Sym::Cmp(cc.complement(), a, b),
+                    Sym::Linear(a) => Sym::Cmp(IntCC::Equal, a, Linear::Const(0)),
+                    Sym::Other => Sym::Other,
+                };
+                stack.push(v);
+            }
+            _ => {
+                if let Some(cc) = i32_compare(op) {
+                    let (b, a) = (stack.pop()?, stack.pop()?);
+                    stack.push(match (a, b) {
+                        (Sym::Linear(a), Sym::Linear(b)) => Sym::Cmp(cc, a, b),
+                        _ => Sym::Other,
+                    });
+                } else {
+                    let (pops, pushes) = plain_stack_effect(op)?;
+                    stack.truncate(stack.len().checked_sub(pops)?);
+                    stack.extend(std::iter::repeat_n(Sym::Other, pushes));
+                }
+            }
+        }
+        Some(())
+    }
+}
+
 /// Decides whether the loop whose body `ops` starts (just after a `loop`
 /// of block type `blockty`) is counted, given the types of the function's
 /// locals. Reads `ops` only; the caller translates from its own copy.
@@ -98,65 +183,19 @@ pub(super) fn counted_loop(
         return None;
     }
 
-    let initial = |l: u32| match local_types.get(l as usize) {
-        Some(&I32) => Sym::Linear(Linear::Local(l, 0)),
-        _ => Sym::Other,
-    };
-    // Locals written so far, by index: few in a small body.
-    let mut written: BTreeMap<u32, Sym> = BTreeMap::new();
-    let mut stack: Vec<Sym> = Vec::new();
+    let mut body = Evaluation::new(local_types);
     let cond = loop {
         let op = ops.read().ok()?;
-        match op {
-            Operator::BrIf { relative_depth: 0 } => break stack.pop()?,
-            Operator::LocalGet { local_index } => stack.push(
-                written
-                    .get(&local_index)
-                    .copied()
-                    .unwrap_or_else(|| initial(local_index)),
-            ),
-            Operator::LocalSet { local_index } => {
-                let v = stack.pop()?;
-                written.insert(local_index, v);
-            }
-            Operator::LocalTee { local_index } => {
-                let v = *stack.last()?;
-                written.insert(local_index, v);
-            }
-            Operator::I32Const { value } => stack.push(Sym::Linear(Linear::Const(value))),
-            Operator::I32Add | Operator::I32Sub => {
-                let (b, a) = (stack.pop()?, stack.pop()?);
-                let add = matches!(op, Operator::I32Add);
-                stack.push(linear_add(a, b, add));
-            }
-            Operator::I32Eqz => {
-                let v = match stack.pop()? {
-                    Sym::Cmp(cc, a, b) => Sym::Cmp(cc.complement(), a, b),
-                    Sym::Linear(a) => Sym::Cmp(IntCC::Equal, a, Linear::Const(0)),
-                    Sym::Other => Sym::Other,
-                };
-                stack.push(v);
-            }
-            _ => {
-                if let Some(cc) = i32_compare(&op) {
-                    let (b, a) = (stack.pop()?, stack.pop()?);
-                    stack.push(match (a, b) {
-                        (Sym::Linear(a), Sym::Linear(b)) => Sym::Cmp(cc, a, b),
-                        _ => Sym::Other,
-                    });
-                } else {
-                    let (pops, pushes) = plain_stack_effect(&op)?;
-                    stack.truncate(stack.len().checked_sub(pops)?);
-                    stack.extend(std::iter::repeat_n(Sym::Other, pushes));
-                }
-            }
+        if let Operator::BrIf { relative_depth: 0 } = op {
+            break body.stack.pop()?;
         }
+        body.step(&op)?;
     };
     if !matches!(ops.read().ok()?, Operator::End) {
         return None;
     }
 
-    let at_back_edge = |l: u32| written.get(&l).copied().unwrap_or_else(|| initial(l));
+    let at_back_edge = |l: u32| body.at_back_edge(l);
     // `L + k` where the body leaves `L` one up or one down.
     let induction = |v: Linear| match v {
         Linear::Local(l, k) => match at_back_edge(l) {

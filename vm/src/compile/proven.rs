@@ -7,15 +7,13 @@
 //! every operand-stack value and local is an expression over the locals'
 //! values at the start of the iteration.
 
-use std::collections::BTreeMap;
-
 use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
 use cranelift_codegen::ir::{self, types::I32};
 use wasmparser::{BlockType, Operator, OperatorsReader};
 
 use detvm_metering::abi;
 
-use super::counted::{Linear, Sym, i32_compare, linear_add};
+use super::counted::{Evaluation, Linear, Sym, linear_add};
 use super::translate::{match_charge, plain_stack_effect};
 
 /// The largest step of an induction local, so that `N × step` stays far
@@ -127,12 +125,7 @@ pub(super) fn proven_loop(
         return None;
     }
     skip_charge(&mut ops);
-    let initial = |l: u32| match local_types.get(l as usize) {
-        Some(&I32) => Sym::Linear(Linear::Local(l, 0)),
-        _ => Sym::Other,
-    };
-    let mut written: BTreeMap<u32, Sym> = BTreeMap::new();
-    let mut stack: Vec<Sym> = Vec::new();
+    let mut body = Evaluation::new(local_types);
     // Candidate accesses: (offset, address, end).
     let mut candidates: Vec<(u64, Linear, u64)> = Vec::new();
     let cond = loop {
@@ -140,59 +133,20 @@ pub(super) fn proven_loop(
         let op = ops.read().ok()?;
         if let Some((end, store)) = access_end(&op) {
             if store {
-                stack.pop()?;
+                body.stack.pop()?;
             }
-            if let Sym::Linear(address) = stack.pop()? {
+            if let Sym::Linear(address) = body.stack.pop()? {
                 candidates.push((at, address, end));
             }
             if !store {
-                stack.push(Sym::Other);
+                body.stack.push(Sym::Other);
             }
             continue;
         }
-        match op {
-            Operator::BrIf { relative_depth: 0 } => break stack.pop()?,
-            Operator::LocalGet { local_index } => stack.push(
-                written
-                    .get(&local_index)
-                    .copied()
-                    .unwrap_or_else(|| initial(local_index)),
-            ),
-            Operator::LocalSet { local_index } => {
-                let v = stack.pop()?;
-                written.insert(local_index, v);
-            }
-            Operator::LocalTee { local_index } => {
-                let v = *stack.last()?;
-                written.insert(local_index, v);
-            }
-            Operator::I32Const { value } => stack.push(Sym::Linear(Linear::Const(value))),
-            Operator::I32Add | Operator::I32Sub => {
-                let (b, a) = (stack.pop()?, stack.pop()?);
-                stack.push(linear_add(a, b, matches!(op, Operator::I32Add)));
-            }
-            Operator::I32Eqz => {
-                let v = match stack.pop()? {
-                    Sym::Cmp(cc, a, b) => Sym::Cmp(cc.complement(), a, b),
-                    Sym::Linear(a) => Sym::Cmp(IntCC::Equal, a, Linear::Const(0)),
-                    Sym::Other => Sym::Other,
-                };
-                stack.push(v);
-            }
-            _ => {
-                if let Some(cc) = i32_compare(&op) {
-                    let (b, a) = (stack.pop()?, stack.pop()?);
-                    stack.push(match (a, b) {
-                        (Sym::Linear(a), Sym::Linear(b)) => Sym::Cmp(cc, a, b),
-                        _ => Sym::Other,
-                    });
-                } else {
-                    let (pops, pushes) = plain_stack_effect(&op)?;
-                    stack.truncate(stack.len().checked_sub(pops)?);
-                    stack.extend(std::iter::repeat_n(Sym::Other, pushes));
-                }
-            }
+        if let Operator::BrIf { relative_depth: 0 } = op {
+            break body.stack.pop()?;
         }
+        body.step(&op)?;
     };
     // The not-taken path: at most a charge and a branch out, then `end`.
     skip_charge(&mut ops);
@@ -207,9 +161,8 @@ pub(super) fn proven_loop(
         return None;
     }
 
-    let at_back_edge = |l: u32| written.get(&l).copied().unwrap_or_else(|| initial(l));
     // What the body adds to local `l` per iteration, if a constant.
-    let step_of = |l: u32| match at_back_edge(l) {
+    let step_of = |l: u32| match body.at_back_edge(l) {
         Sym::Linear(Linear::Local(m, s)) if m == l && s.unsigned_abs() <= MAX_STEP as u32 => {
             Some(s)
         }
@@ -384,21 +337,32 @@ pub(super) fn invariant_loop(
 mod tests {
     use super::*;
 
-    /// The analysis of the first `loop` of the only function of `wat`,
-    /// whose locals are all `i32`.
-    fn analyse(wat: &str) -> Option<ProvenLoop> {
+    /// `analysis` of the first `loop` of the only function of `wat`, whose
+    /// locals are all `i32`.
+    fn first_loop(
+        wat: &str,
+        analysis: fn(BlockType, OperatorsReader<'_>, &[ir::Type]) -> Option<ProvenLoop>,
+    ) -> Option<ProvenLoop> {
         let bytes = wat::parse_str(wat).expect("wat");
         for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
             if let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload {
                 let mut ops = body.get_operators_reader().expect("operators");
                 while !ops.eof() {
                     if let Ok(Operator::Loop { blockty }) = ops.read() {
-                        return proven_loop(blockty, ops, &[I32; 8]);
+                        return analysis(blockty, ops, &[I32; 8]);
                     }
                 }
             }
         }
         panic!("no loop")
+    }
+
+    fn analyse(wat: &str) -> Option<ProvenLoop> {
+        first_loop(wat, proven_loop)
+    }
+
+    fn analyse_invariant(wat: &str) -> Option<ProvenLoop> {
+        first_loop(wat, invariant_loop)
     }
 
     fn module(body: &str) -> String {
@@ -448,22 +412,6 @@ mod tests {
         assert_eq!(count.cond, Continue::Below);
         assert_eq!((count.counter, count.offset), (2, 4));
         assert_eq!((found.accesses[0].local, found.accesses[0].add), (2, 4));
-    }
-
-    /// The invariant-address analysis of the first `loop`.
-    fn analyse_invariant(wat: &str) -> Option<ProvenLoop> {
-        let bytes = wat::parse_str(wat).expect("wat");
-        for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
-            if let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload {
-                let mut ops = body.get_operators_reader().expect("operators");
-                while !ops.eof() {
-                    if let Ok(Operator::Loop { blockty }) = ops.read() {
-                        return invariant_loop(blockty, ops, &[I32; 8]);
-                    }
-                }
-            }
-        }
-        panic!("no loop")
     }
 
     #[test]
