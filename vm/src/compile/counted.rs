@@ -266,24 +266,31 @@ pub(super) fn linear_add(a: Sym, b: Sym, add: bool) -> Sym {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    /// The analysis of the first `loop` of the only function of `wat`,
-    /// whose locals are all `i32`.
-    fn analyse(wat: &str) -> Option<CountedLoop> {
+    /// `analysis` of the first `loop` of the only function of `wat`, whose
+    /// locals are all `i32` (also for the proven-loop tests).
+    pub(in crate::compile) fn first_loop<T>(
+        wat: &str,
+        analysis: fn(BlockType, OperatorsReader<'_>, &[ir::Type]) -> Option<T>,
+    ) -> Option<T> {
         let bytes = wat::parse_str(wat).expect("wat");
         for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
             if let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload {
                 let mut ops = body.get_operators_reader().expect("operators");
                 while !ops.eof() {
                     if let Ok(Operator::Loop { blockty }) = ops.read() {
-                        return counted_loop(blockty, ops, &[I32; 8]);
+                        return analysis(blockty, ops, &[I32; 8]);
                     }
                 }
             }
         }
         panic!("no loop")
+    }
+
+    fn analyse(wat: &str) -> Option<CountedLoop> {
+        first_loop(wat, counted_loop)
     }
 
     const CHARGE: &str = "global.get 0 i64.const 7 i64.lt_u if call 0 end \

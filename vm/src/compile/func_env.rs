@@ -64,10 +64,9 @@ fn heap_flags() -> MemFlagsData {
 
 /// The alias regions the translator tags memory operations with, so that
 /// Cranelift's alias analysis knows that a store to linear memory never
-/// changes the memory descriptor: the descriptor's base and length, loaded
-/// again after every label, are then reused from the load that dominates
-/// them (out of loops too) until a call or builtin, which may grow the
-/// memory, clobbers every region. Accesses without a region (globals,
+/// changes the memory descriptor: where the descriptor is loaded again (in
+/// each block with the slot strategy), a dominating load with no call or
+/// builtin in between serves instead. Accesses without a region (globals,
 /// counters, stack slots) still clobber both.
 #[derive(Clone, Copy)]
 struct Regions {
@@ -179,7 +178,7 @@ pub(super) struct Translator<'a, 'f> {
     /// whole body: what every local holds at each label and loop header.
     local_nan: Vec<Nan>,
     /// Per local: holds a pending value although its class is kept, since
-    /// the last control operator (see [`Self::flush_pending_locals`]).
+    /// the last control operator (see [`Self::settle_for_label`]).
     local_pending: Vec<bool>,
     /// The locals marked in `local_pending`, in the order they were marked.
     pending_locals: Vec<u32>,
@@ -547,7 +546,7 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// `index`. A pending value written to a local that keeps bits is
     /// not canonicalised here: the local holds it as pending until the next
     /// control operator, which canonicalises it only if it is still there
-    /// ([`Self::flush_pending_locals`]).
+    /// ([`Self::settle_for_label`]).
     pub fn op_local_set(&mut self, index: u32, tee: bool) -> Result<(), CompileError> {
         let depth = self.stack_height_below(1)?;
         let class = self.label_class(index);
@@ -575,26 +574,28 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.local_set(index, v)
     }
 
-    /// Canonicalises every kept local that holds a pending value, so that
-    /// at labels and loop headers each local holds its body-wide class
-    /// (`docs/vm.md`, "Floats"). Called before every control operator of
-    /// reachable code; in unreachable code nothing is emitted and the marks
-    /// are dropped (the code that made them never reaches a label).
-    pub fn flush_pending_locals(&mut self) -> Result<(), CompileError> {
-        let pending = std::mem::take(&mut self.pending_locals);
-        for &index in &pending {
-            let Some(flag) = self.local_pending.get_mut(index as usize) else {
-                continue;
-            };
-            let still = std::mem::replace(flag, false);
-            if still && self.reachable {
+    /// Brings the state that crosses control-flow edges to what every label
+    /// expects, before a control operator (or a loop header the walk opens
+    /// itself): each kept local that holds a pending value is canonicalised
+    /// (`docs/vm.md`, "Floats"), and stale memory variables are reloaded
+    /// ("Memory and tables"). In unreachable code nothing is emitted and
+    /// the marks are dropped: the code that made them reaches no label.
+    pub fn settle_for_label(&mut self) -> Result<(), CompileError> {
+        while let Some(index) = self.pending_locals.pop() {
+            let marked = std::mem::replace(&mut self.local_pending[index as usize], false);
+            if marked && self.reachable {
                 let v = self.local_get(index)?;
                 let c = self.canonicalize(v);
                 self.local_set(index, c)?;
             }
         }
-        self.pending_locals = pending;
-        self.pending_locals.clear();
+        if self.mem_stale {
+            if self.reachable {
+                self.reload_memory_vars();
+            } else {
+                self.mem_stale = false;
+            }
+        }
         Ok(())
     }
 
@@ -1359,20 +1360,6 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.def_var(base_var, base);
         self.b.def_var(len_var, len);
         self.mem_stale = false;
-    }
-
-    /// Makes the memory variables current before a control operator, so
-    /// that every edge into a label carries the descriptor as it is (a
-    /// stale value reaching a label would be read after it as current).
-    /// In unreachable code nothing is emitted.
-    pub fn flush_memory_vars(&mut self) {
-        if self.mem_stale {
-            if self.reachable {
-                self.reload_memory_vars();
-            } else {
-                self.mem_stale = false;
-            }
-        }
     }
 
     /// Current memory base and length, loaded at most once per stretch of

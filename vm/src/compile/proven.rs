@@ -73,6 +73,15 @@ pub(super) struct ProvenLoop {
     pub accesses: Vec<Access>,
 }
 
+impl ProvenLoop {
+    /// A loop to version with the first [`MAX_PROVEN`] of `accesses`; none
+    /// if there is nothing to prove.
+    fn new(count: Option<Count>, accesses: impl Iterator<Item = Access>) -> Option<Self> {
+        let accesses: Vec<Access> = accesses.take(MAX_PROVEN).collect();
+        (!accesses.is_empty()).then_some(Self { count, accesses })
+    }
+}
+
 /// `offset + size` of a load or store, if `op` is one, and whether it is a
 /// store.
 fn access_end(op: &Operator<'_>) -> Option<(u64, bool)> {
@@ -193,35 +202,26 @@ pub(super) fn proven_loop(
             };
             Some((counter, offset, step, n, cond))
         })?;
-    let accesses: Vec<Access> = candidates
-        .into_iter()
-        .filter_map(|(at, address, end)| {
-            let Linear::Local(local, add) = address else {
-                return None;
-            };
-            Some(Access {
-                at,
-                local,
-                add,
-                step: step_of(local)?,
-                end,
-            })
+    let accesses = candidates.into_iter().filter_map(|(at, address, end)| {
+        let Linear::Local(local, add) = address else {
+            return None;
+        };
+        Some(Access {
+            at,
+            local,
+            add,
+            step: step_of(local)?,
+            end,
         })
-        .take(MAX_PROVEN)
-        .collect();
-    if accesses.is_empty() {
-        return None;
-    }
-    Some(ProvenLoop {
-        count: Some(Count {
-            counter,
-            offset,
-            step,
-            bound,
-            cond,
-        }),
-        accesses,
-    })
+    });
+    let count = Count {
+        counter,
+        offset,
+        step,
+        bound,
+        cond,
+    };
+    ProvenLoop::new(Some(count), accesses)
 }
 
 /// The most bytes of body a loop with control flow may have to be
@@ -312,7 +312,7 @@ pub(super) fn invariant_loop(
             },
         }
     }
-    let accesses: Vec<Access> = candidates
+    let accesses = candidates
         .into_iter()
         .filter(|&(_, local, _, _)| !written.contains(&local))
         .map(|(at, local, add, end)| Access {
@@ -321,41 +321,15 @@ pub(super) fn invariant_loop(
             add,
             step: 0,
             end,
-        })
-        .take(MAX_PROVEN)
-        .collect();
-    if accesses.is_empty() {
-        return None;
-    }
-    Some(ProvenLoop {
-        count: None,
-        accesses,
-    })
+        });
+    ProvenLoop::new(None, accesses)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// `analysis` of the first `loop` of the only function of `wat`, whose
-    /// locals are all `i32`.
-    fn first_loop(
-        wat: &str,
-        analysis: fn(BlockType, OperatorsReader<'_>, &[ir::Type]) -> Option<ProvenLoop>,
-    ) -> Option<ProvenLoop> {
-        let bytes = wat::parse_str(wat).expect("wat");
-        for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
-            if let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload {
-                let mut ops = body.get_operators_reader().expect("operators");
-                while !ops.eof() {
-                    if let Ok(Operator::Loop { blockty }) = ops.read() {
-                        return analysis(blockty, ops, &[I32; 8]);
-                    }
-                }
-            }
-        }
-        panic!("no loop")
-    }
+    use crate::compile::counted::tests::first_loop;
 
     fn analyse(wat: &str) -> Option<ProvenLoop> {
         first_loop(wat, proven_loop)

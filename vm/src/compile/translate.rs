@@ -259,8 +259,7 @@ impl Walk<'_> {
         proven: &ProvenLoop,
     ) -> Result<Step, CompileError> {
         // Both copies start from the loop header's state.
-        t.flush_pending_locals()?;
-        t.flush_memory_vars();
+        t.settle_for_label()?;
         let holds = emit_loop_proof(t, proven)?;
         let fast = t.b.create_block();
         let slow = t.b.create_block();
@@ -457,9 +456,8 @@ fn prepay_counted_loop(
     counted: &CountedLoop,
     ops: &mut wasmparser::OperatorsReader<'_>,
 ) -> Result<(), CompileError> {
-    // The loop header is a label: locals hold their body-wide classes.
-    t.flush_pending_locals()?;
-    t.flush_memory_vars();
+    // The loop header is a label.
+    t.settle_for_label()?;
     let var = |t: &mut Translator<'_, '_>, l: u32| t.local_get(l);
     let counter = var(t, counted.local)?;
     let first = t.b.ins().iadd_imm_s(counter, i64::from(counted.offset));
@@ -1007,8 +1005,7 @@ impl Translator<'_, '_> {
                 | Operator::BrTable { .. }
         ) || !self.reachable
         {
-            self.flush_pending_locals()?;
-            self.flush_memory_vars();
+            self.settle_for_label()?;
         }
         // Only control structure matters in unreachable code.
         if !self.reachable {
