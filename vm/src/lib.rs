@@ -66,7 +66,7 @@ pub use detvm_metering::{
 pub use runtime::{
     AccessError, CallError, Caller, ConfigError, Engine, EngineConfig, Error, ExportType, Extern,
     ExternRef, ExternType, Func, FuncType, Global, GlobalType, HostError, ImportType, Instance,
-    InternalError, Linker, Memory, MemoryType, Module, OptLevel, Outcome, ResourceError,
-    SharedError, Store, Table, TableType, TrapKind, TypedFunc, ValType, Value, WasmParams,
-    WasmResults, WasmTy, native_stack,
+    InternalError, Linker, MAX_CALL_GAS, Memory, MemoryType, Module, OptLevel, Outcome,
+    ResourceError, SharedError, Store, Table, TableType, TrapKind, TypedFunc, ValType, Value,
+    WasmParams, WasmResults, WasmTy, native_stack,
 };

@@ -17,7 +17,9 @@
 //! runs a Rust kernel on wasmtime without fuel (`canonical`: with its NaN
 //! canonicalisation), and `wasmtime-limit NAME backtracking|single_pass`
 //! compiles a limit module with wasmtime (the same Cranelift) and the given
-//! register allocator, to tell the code generator's costs from detvm's.
+//! register allocator, to tell the code generator's costs from detvm's;
+//! `wasmtime-compile NAME plain` compiles the realistic module of NAME
+//! bytes with wasmtime's default settings.
 
 use std::time::Instant;
 
@@ -128,6 +130,14 @@ fn main() {
                 detvm_benches::peers::WasmtimeKernel::new(kernel, setting == "canonical");
             for _ in 0..repeat {
                 peer.call();
+            }
+        }
+        #[cfg(feature = "peers")]
+        "wasmtime-compile" => {
+            let bytes = realistic::module(name.parse().expect("a size"), realistic::SEED);
+            let engine = wasmtime::Engine::new(&wasmtime::Config::new()).expect("wasmtime engine");
+            for _ in 0..repeat {
+                wasmtime::Module::new(&engine, &bytes).expect("compiles");
             }
         }
         #[cfg(feature = "peers")]

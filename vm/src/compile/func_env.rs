@@ -144,6 +144,12 @@ impl Builtin {
 /// of them. Without the extension a builtin there would see an operand
 /// with stray high bits and, say, report a `memory.fill` in bounds as out
 /// of bounds. On x86_64 and aarch64 the attribute costs one extension.
+/// `amount` as the bound of a signed comparison with `gas_left`, which
+/// never exceeds 2^62: an amount beyond `i64::MAX` cannot be paid either.
+fn signed_bound(amount: u64) -> i64 {
+    i64::try_from(amount).unwrap_or(i64::MAX)
+}
+
 fn c_abi_param(ty: ir::Type) -> AbiParam {
     match ty {
         I32 if cfg!(target_arch = "riscv64") => AbiParam::new(ty).sext(),
@@ -227,6 +233,13 @@ pub(super) struct Translator<'a, 'f> {
     /// Results of the latest charges that open a loop body, which the next
     /// charge must not fold into its own (see [`Self::fused_charge`]).
     loop_head_charges: Vec<Value>,
+    /// `gas_left` may be negative here: a deferred charge (`docs/vm.md`,
+    /// "Deferred exhaustion checks") may have run since the last test on
+    /// this path, or the function was just entered.
+    gas_unchecked: bool,
+    /// The amounts of the charges deferred so far in this function: below
+    /// [`DEFERRED_BUDGET`], so the counter cannot wrap between tests.
+    deferred_total: u64,
     /// The open trap-exit block per trap code, with its predecessor count.
     trap_blocks: [Option<(Block, u32)>; TRAP_CODES],
     /// The open block that propagates a callee's trap, with its
@@ -309,6 +322,15 @@ const LOOP_HEAD_CAPACITY: usize = 16;
 
 /// How many proven bounds are remembered at once.
 const CHECKED_CAPACITY: usize = 16;
+
+/// The largest gas charge that may be deferred; larger ones check.
+const DEFERRED_AMOUNT_MAX: u64 = 1 << 32;
+
+/// The most gas one function's deferred charges may sum to. A call starts
+/// with at most 2^62 (`docs/gas.md` §5.6) and the charges untested on one
+/// path belong to one activation, so the counter stays in
+/// `(-2^56, 2^62]` and signed comparisons of it are exact.
+const DEFERRED_BUDGET: u64 = 1 << 56;
 
 impl<'a, 'f> Translator<'a, 'f> {
     /// Creates the translator and emits the prologue: runtime pointer and
@@ -435,6 +457,10 @@ impl<'a, 'f> Translator<'a, 'f> {
             stack_write_through,
             synced: [None; 2],
             loop_head_charges: Vec::with_capacity(LOOP_HEAD_CAPACITY),
+            // A caller's deferred charges may have left the counter
+            // negative: the entry tests it.
+            gas_unchecked: m.instrumented,
+            deferred_total: 0,
             trap_blocks,
             propagate_block: None,
             closed_exits: Vec::new(),
@@ -596,6 +622,7 @@ impl<'a, 'f> Translator<'a, 'f> {
                 self.mem_stale = false;
             }
         }
+        self.gas_join();
         Ok(())
     }
 
@@ -1054,44 +1081,91 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// The fused lowering of a counter charge (`docs/gas.md` §5.1, and the
     /// frame check of §5.3): `global.get g; i64.const c; i64.lt_u; if; call
     /// t; end; global.get g; i64.const c; i64.sub; global.set g` for the
-    /// counter `g` (0: gas, 1: stack) whose trap `t` is `trap`. The exit
-    /// sees the counter as it was before the charge, as in the general
-    /// lowering.
+    /// counter `g` (0: gas, 1: stack) whose trap `t` is `trap`. `head`: the
+    /// charge opens the function or a loop body, where `gas_left` is tested
+    /// (`docs/vm.md`, "Deferred exhaustion checks"); the frame check does
+    /// it in the same branch.
     ///
-    /// A charge compares, branches and then subtracts in place. But the
+    /// With the counters in variables a gas charge is deferred, a bare
+    /// subtraction, unless it must check. A checking charge compares,
+    /// branches and then subtracts in place; the exit sees the counter as
+    /// it was before the charge, as in the general lowering. But the
     /// result of a charge that opens a loop body (`loop_head`) is the value
-    /// carried around the back edge, and if the next charge consumed it
-    /// as such, Cranelift's optimiser would fold the two into one
-    /// subtraction from the loop header's value (`(old - c1) - c2` into
+    /// carried around the back edge, and if the next charge consumed it as
+    /// such, Cranelift's optimiser would fold the two into one subtraction
+    /// from the loop header's value (`(old - c1) - c2` into
     /// `old - (c1 + c2)`), keeping both values live across the back edge at
-    /// the cost of a register copy in every iteration. That next charge is
-    /// therefore made opaque to the optimiser: one two-result
-    /// `usub_overflow`, whose borrow takes the exit. Elsewhere the folding
-    /// saves work and is left alone.
-    pub fn fused_charge(&mut self, counter: usize, amount: u64, trap: TrapCode, loop_head: bool) {
+    /// the cost of a register copy in every iteration. That next charge
+    /// therefore checks, and is made opaque to the optimiser: one
+    /// two-result `usub_overflow`, whose borrow takes the exit (exact, as
+    /// the value it consumes was tested). Elsewhere the folding saves work
+    /// and is left alone.
+    pub fn fused_charge(
+        &mut self,
+        counter: usize,
+        amount: u64,
+        trap: TrapCode,
+        loop_head: bool,
+        head: bool,
+    ) {
         let Some(vars) = self.counters else {
             // Counters in `VMRuntime`: it already holds the value before the
-            // charge when the check branches to the exit.
+            // charge when the check branches to the exit. Every gas charge
+            // checks, signed: a caller may pass a negative counter.
+            if counter == 1 && head {
+                self.check_gas();
+            }
             let off = COUNTER_OFFSETS[counter];
             let rt = self.rt();
             let old = self.b.ins().load(I64, state_flags(), rt, off);
-            let borrow = self
-                .b
-                .ins()
-                .icmp_imm_u(IntCC::UnsignedLessThan, old, amount as i64);
-            self.trap_if(borrow, trap);
+            let short = if counter == 0 {
+                self.b
+                    .ins()
+                    .icmp_imm_s(IntCC::SignedLessThan, old, signed_bound(amount))
+            } else {
+                self.b
+                    .ins()
+                    .icmp_imm_u(IntCC::UnsignedLessThan, old, amount as i64)
+            };
+            self.trap_if(short, trap);
             let new = self.b.ins().iadd_imm_s(old, (amount as i64).wrapping_neg());
             let rt = self.rt();
             self.b.ins().store(state_flags(), new, rt, off);
+            if counter == 0 {
+                self.gas_unchecked = false;
+            }
             return;
         };
         let var = vars[counter];
         let old = self.b.use_var(var);
+        let after_loop_head = self.loop_head_charges.contains(&old);
+        if counter == 0
+            && !head
+            && !after_loop_head
+            && amount <= DEFERRED_AMOUNT_MAX
+            && self.deferred_total + amount <= DEFERRED_BUDGET
+        {
+            self.deferred_total += amount;
+            // Opaque, so that Cranelift's optimiser does not fold a run of
+            // charges into subtractions from one earlier value, which would
+            // keep that value live across blocks (and make the e-graph and
+            // register allocation do much more work).
+            let new = if cfg!(target_arch = "riscv64") {
+                let neg = self.b.ins().iconst(I64, (amount as i64).wrapping_neg());
+                self.b.ins().uadd_overflow(old, neg).0
+            } else {
+                let c = self.b.ins().iconst(I64, amount as i64);
+                self.b.ins().usub_overflow(old, c).0
+            };
+            self.set_counter(0, new);
+            self.gas_unchecked = true;
+            return;
+        }
         let c = self.b.ins().iconst(I64, amount as i64);
         let site = self.b.create_block();
         self.b.set_cold_block(site);
         let next = self.b.create_block();
-        if self.loop_head_charges.contains(&old) {
+        if after_loop_head {
             let new = self.opaque_sub(old, c, amount, site, next);
             self.b.switch_to_block(site);
             self.b.seal_block(site);
@@ -1104,8 +1178,20 @@ impl<'a, 'f> Translator<'a, 'f> {
             self.b.seal_block(next);
             self.set_counter(counter, new);
         } else {
-            let borrow = self.b.ins().icmp(IntCC::UnsignedLessThan, old, c);
-            self.b.ins().brif(borrow, site, &[], next, &[]);
+            let mut short = if counter == 0 {
+                self.b
+                    .ins()
+                    .icmp_imm_s(IntCC::SignedLessThan, old, signed_bound(amount))
+            } else {
+                self.b.ins().icmp(IntCC::UnsignedLessThan, old, c)
+            };
+            if counter == 1
+                && head
+                && let Some(negative) = self.gas_negative()
+            {
+                short = self.b.ins().bor(short, negative);
+            }
+            self.b.ins().brif(short, site, &[], next, &[]);
             self.b.switch_to_block(site);
             self.b.seal_block(site);
             self.trap_now(trap);
@@ -1119,6 +1205,54 @@ impl<'a, 'f> Translator<'a, 'f> {
                 }
                 self.loop_head_charges.push(new);
             }
+        }
+        if counter == 0 {
+            self.gas_unchecked = false;
+        }
+    }
+
+    /// `gas_left < 0`, if a deferred charge may have run since it was last
+    /// tested on this path (else `None`); the caller branches to a trap
+    /// exit on it, so from here on it counts as tested.
+    fn gas_negative(&mut self) -> Option<Value> {
+        if !self.gas_unchecked {
+            return None;
+        }
+        self.gas_unchecked = false;
+        let gas = match self.counters {
+            Some(vars) => self.b.use_var(vars[0]),
+            None => {
+                let rt = self.rt();
+                self.b
+                    .ins()
+                    .load(I64, state_flags(), rt, COUNTER_OFFSETS[0])
+            }
+        };
+        Some(self.b.ins().icmp_imm_s(IntCC::SignedLessThan, gas, 0))
+    }
+
+    /// A check point (`docs/vm.md`, "Deferred exhaustion checks"): takes
+    /// the `out_of_gas` exit if `gas_left` is negative, unless it was
+    /// tested since the last deferred charge on this path.
+    pub fn check_gas(&mut self) {
+        if let Some(negative) = self.gas_negative() {
+            self.trap_if(negative, TrapCode::OutOfGas);
+        }
+    }
+
+    /// Control flow may join here: a deferred charge may have run on some
+    /// path in.
+    pub fn gas_join(&mut self) {
+        if self.counters.is_some() {
+            self.gas_unchecked = true;
+        }
+    }
+
+    /// After a Wasm call returned: the callee tested the counter at its
+    /// entry and before returning it.
+    fn gas_tested_by_callee(&mut self) {
+        if self.m.instrumented {
+            self.gas_unchecked = false;
         }
     }
 
@@ -1187,6 +1321,8 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// Returns `results` and, in an instrumented module, the counters after
     /// them.
     pub fn return_with_counters(&mut self, results: &[Value]) {
+        // The caller relies on a counter that is not negative.
+        self.check_gas();
         let mut all = Vec::with_capacity(results.len() + 2);
         all.extend_from_slice(results);
         all.extend(self.outgoing_counters());
@@ -1399,8 +1535,16 @@ impl<'a, 'f> Translator<'a, 'f> {
     }
 
     /// Bounds-checks an access of `size` bytes at `addr + offset` and
-    /// returns the native address and the remaining immediate offset.
-    pub fn heap_addr(&mut self, addr32: Value, offset: u64, size: u32) -> (Value, i32) {
+    /// returns the native address and the remaining immediate offset. A
+    /// store (`write`) is a check point for `gas_left`, tested in the same
+    /// branch as its bounds when it has one.
+    pub fn heap_addr(
+        &mut self,
+        addr32: Value,
+        offset: u64,
+        size: u32,
+        write: bool,
+    ) -> (Value, i32) {
         let (base, len) = self.memory_base_len();
         let addr = self.b.ins().uextend(I64, addr32);
         // offset < 2^32 and size <= 8, so neither sum can wrap in 64 bits.
@@ -1410,12 +1554,17 @@ impl<'a, 'f> Translator<'a, 'f> {
         if !proven {
             let end = self.widen_check.take().map_or(end, |w| w.max(end));
             let last = self.b.ins().iadd_imm_s(addr, end as i64);
-            let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, last, len);
+            let mut oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, last, len);
+            if write && let Some(negative) = self.gas_negative() {
+                oob = self.b.ins().bor(oob, negative);
+            }
             self.trap_if(oob, TrapCode::MemoryOutOfBounds);
             if self.checked.len() == CHECKED_CAPACITY {
                 self.checked.remove(0);
             }
             self.checked.push((addr32, end));
+        } else if write {
+            self.check_gas();
         }
         let native = self.b.ins().iadd(base, addr);
         match i32::try_from(offset) {
@@ -1446,6 +1595,11 @@ impl<'a, 'f> Translator<'a, 'f> {
 
     /// `global.get`.
     pub fn global_get(&mut self, index: u32) -> Result<Value, CompileError> {
+        // Outside a fixed charge `gas_left` is read to compare it with a
+        // dynamic amount, which is exact only once it was tested.
+        if index == detvm_metering::abi::GAS_LEFT_GLOBAL && self.m.instrumented {
+            self.check_gas();
+        }
         match self.reserved_global(index) {
             Some(Counter::Variable(var, _)) => return Ok(self.b.use_var(var)),
             Some(Counter::Memory(off)) => {
@@ -1489,6 +1643,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         if self.m.env.globals.get(index as usize).is_none() {
             return Err(self.err(format!("unknown global {index}")));
         }
+        self.check_gas();
         let cell = self.global_cell(index);
         let flags = state_flags().with_endianness(Endianness::Little);
         self.b.ins().store(flags, value, cell, 0);
@@ -1613,6 +1768,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             None
         };
         self.branch_on_trap();
+        self.gas_tested_by_callee();
         if let Some(values) = returned {
             match self.counters {
                 Some(vars) => {
@@ -1747,6 +1903,8 @@ impl<'a, 'f> Translator<'a, 'f> {
         let vmctx = self.vmctx();
         all.push(vmctx);
         all.extend_from_slice(args);
+        // Builtins change memory, tables or segments: a check point.
+        self.check_gas();
         self.store_counters();
         let inst = self.b.ins().call_indirect(sig, f, &all);
         self.calls += 1;

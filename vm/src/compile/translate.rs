@@ -129,6 +129,7 @@ pub(super) fn translate_function(
         next_widened: 0,
         done: false,
         after_loop: false,
+        head_check: m.instrumented,
         pressure: Pressure::default(),
         budget: pressure_budget,
         local_types: &local_types,
@@ -169,6 +170,10 @@ struct Walk<'a> {
     done: bool,
     /// The previous operator was a `loop` (its body's charge follows).
     after_loop: bool,
+    /// At the function's entry or a loop head of an instrumented module:
+    /// `gas_left` is tested before the next operator, or by it if it is a
+    /// charge (`docs/vm.md`, "Deferred exhaustion checks").
+    head_check: bool,
     pressure: Pressure,
     budget: Option<super::PressureBudget>,
     local_types: &'a [ir::Type],
@@ -203,11 +208,15 @@ impl Walk<'_> {
         {
             let mut ahead = self.ops.clone();
             if let Some((counter, amount, trap)) = match_charge(global_index, &mut ahead) {
-                t.fused_charge(counter, amount, trap, self.after_loop);
+                t.fused_charge(counter, amount, trap, self.after_loop, self.head_check);
                 self.after_loop = false;
+                self.head_check = false;
                 self.ops = ahead;
                 return Ok(Step::Go);
             }
+        }
+        if std::mem::take(&mut self.head_check) && t.reachable {
+            t.check_gas();
         }
         if let Operator::Loop { blockty } = op
             && t.reachable
@@ -229,6 +238,7 @@ impl Walk<'_> {
             }
         }
         self.after_loop = matches!(op, Operator::Loop { .. });
+        self.head_check = self.after_loop && m.instrumented;
         while self
             .widened
             .get(self.next_widened)
@@ -282,6 +292,7 @@ impl Walk<'_> {
             };
             t.offset = at_loop;
             self.after_loop = true;
+            self.head_check = m.instrumented;
             t.translate_op(op.clone())?;
             while t.control.len() > depth {
                 if self.step(t, m)? == Step::OverBudget {
@@ -955,7 +966,7 @@ impl Translator<'_, '_> {
         signed: bool,
     ) -> Result<(), CompileError> {
         let addr = self.pop()?;
-        let (p, off) = self.heap_addr(addr, memarg.offset, size);
+        let (p, off) = self.heap_addr(addr, memarg.offset, size, false);
         let flags = self.heap_flags();
         let v = match (ty.bytes(), size, signed) {
             (_, 1, false) => self.b.ins().uload8(ty, flags, p, off),
@@ -975,7 +986,7 @@ impl Translator<'_, '_> {
     fn store(&mut self, memarg: &MemArg, size: u32) -> Result<(), CompileError> {
         self.settle_top(1)?;
         let (addr, v) = self.pop2()?;
-        let (p, off) = self.heap_addr(addr, memarg.offset, size);
+        let (p, off) = self.heap_addr(addr, memarg.offset, size, true);
         let ty = self.b.func.dfg.value_type(v);
         let flags = self.heap_flags();
         match (size, ty.bytes()) {
@@ -1305,6 +1316,7 @@ impl Translator<'_, '_> {
             O::TableSet { table } => {
                 let (index, v) = self.pop2()?;
                 let addr = self.table_elem_addr(table, index);
+                self.check_gas();
                 self.b
                     .ins()
                     .store(super::func_env::state_flags(), v, addr, 0);

@@ -260,6 +260,11 @@ pub(crate) struct Target {
     pub ty: *const FuncType,
 }
 
+/// The most gas a call starts with (`docs/gas.md` §5.6): a larger limit
+/// behaves as this one, so compiled code may subtract several charges
+/// before testing the counter without it wrapping.
+pub const MAX_CALL_GAS: u64 = 1 << 62;
+
 /// Runs `target` with the arguments already in `values` and `gas_limit`,
 /// and turns how it ended into an [`Outcome`], decoding the results from
 /// `values` with `results` (given `values` and the store id) if it
@@ -287,10 +292,11 @@ pub(crate) unsafe fn enter<T, R>(
     let native_stack_limit = native_stack::limit_for_call(objects.native_stack_needed)?;
     let runtime = objects.runtime();
     objects.host_trap = None;
+    let gas_start = gas_limit.min(MAX_CALL_GAS);
     // SAFETY: `runtime` is the store's live `VMRuntime`; no compiled
     // code is running (we hold the store exclusively).
     unsafe {
-        (*runtime).gas_left = gas_limit as i64;
+        (*runtime).gas_left = gas_start as i64;
         (*runtime).stack_left = stack_limit as i64;
         (*runtime).trap_code = TrapCode::None as u32;
         (*runtime).native_stack_limit = native_stack_limit;
@@ -303,12 +309,22 @@ pub(crate) unsafe fn enter<T, R>(
     // that signature needs. Traps return normally (no unwinding).
     unsafe { (target.trampoline)(target.code, target.vmctx, values) };
     // SAFETY: as above; compiled code has returned.
-    let (raw_code, gas_left) = unsafe {
+    let (mut raw_code, gas_left) = unsafe {
         let code = (*runtime).trap_code;
         (*runtime).trap_code = TrapCode::None as u32;
-        (code, (*runtime).gas_left as u64)
+        (code, (*runtime).gas_left)
     };
-    let gas_used = gas_limit.saturating_sub(gas_left);
+    // A negative counter is a charge that failed before the call ended,
+    // however it ended (`docs/vm.md`, "Deferred exhaustion checks").
+    let gas_used = match u64::try_from(gas_left) {
+        Ok(left) => gas_start.saturating_sub(left),
+        Err(_) => {
+            if raw_code != TrapCode::NativeStackExhausted as u32 {
+                raw_code = TrapCode::OutOfGas as u32;
+            }
+            gas_limit
+        }
+    };
     if raw_code == TrapCode::None as u32 {
         return Ok(Outcome::Success {
             results: results(values, store.objects().id),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::memory::{MemoryData, checked_range};
 use super::store::StoreInner;
 use super::{FuncType, HostError, TrapKind, Value};
-use crate::vmctx::{VMBuiltins, VMHostContext, VMRuntime, ValRaw};
+use crate::vmctx::{TrapCode, VMBuiltins, VMHostContext, VMRuntime, ValRaw};
 
 /// The closure behind a host function.
 pub(crate) type HostCallback<T> =
@@ -95,7 +95,18 @@ pub(crate) unsafe fn call_host(ctx: *mut VMHostContext, values: *mut ValRaw) {
     let header = ctx.cast::<HostFuncHeader>().cast_const();
     // SAFETY: `ctx` is the first field of a `#[repr(C)]` `HostFuncHeader`
     // (caller's contract), so the cast pointer is valid for reads.
-    let dispatch = unsafe { (*header).dispatch };
+    let (dispatch, runtime) = unsafe { ((*header).dispatch, (*header).ctx.runtime) };
+    // A deferred gas charge may have failed since compiled code last
+    // tested (`docs/vm.md`, "Deferred exhaustion checks"): the host must
+    // not run past it.
+    // SAFETY: `runtime` is the store's live `VMRuntime`; the stub stored
+    // the counters before calling here.
+    unsafe {
+        if (*runtime).gas_left < 0 {
+            (*runtime).trap_code = TrapCode::OutOfGas as u32;
+            return;
+        }
+    }
     // SAFETY: `dispatch` was set for this header's store type `T`.
     unsafe { dispatch(header, values) }
 }

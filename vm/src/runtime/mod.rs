@@ -19,7 +19,7 @@ mod table;
 mod typed;
 mod values;
 
-pub use call::{Func, Outcome, native_stack};
+pub use call::{Func, MAX_CALL_GAS, Outcome, native_stack};
 pub use engine::{Engine, EngineConfig, OptLevel};
 pub use errors::{
     AccessError, CallError, ConfigError, Error, HostError, InternalError, ResourceError,
