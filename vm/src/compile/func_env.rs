@@ -1,10 +1,9 @@
 //! How compiled code reaches instance state: the per-function translator
-//! state, function-invariant values hoisted into the entry block, memory,
+//! state, instance structures, memory,
 //! globals, tables, calls, builtins and trap exits.
 
 use std::collections::HashMap;
 
-use cranelift_codegen::cursor::{Cursor, FuncCursor};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::types::{F32, I32, I64};
@@ -176,9 +175,6 @@ pub(super) struct Translator<'a, 'f> {
     bases_slot: Option<ir::StackSlot>,
     /// The bases loaded in a block from [`Self::bases_slot`].
     bases_here: Option<(Block, Value, Value)>,
-    /// The entry block's terminator: function-invariant values are inserted
-    /// just before it, so they dominate every use.
-    pub entry_term: ir::Inst,
     locals: Vec<Local>,
     /// Per local: its NaN class (`nan::LocalWrites`), fixed for the
     /// whole body: what every local holds at each label and loop header.
@@ -205,8 +201,6 @@ pub(super) struct Translator<'a, 'f> {
     operand_slots: Vec<StackSlot>,
     /// Whether this function is translated with [`Strategy::Slots`].
     pub slots: bool,
-    /// Function invariants hoisted into the entry block so far.
-    hoisted: usize,
     pub control: Vec<Frame>,
     /// False after `br`, `return`, `unreachable` and friends until the
     /// matching `else`/`end`.
@@ -248,17 +242,6 @@ pub(super) struct Translator<'a, 'f> {
     /// Exit blocks that reached [`FAN_IN`] predecessors and were
     /// replaced: the trap code (`None`: propagate) and the block.
     closed_exits: Vec<(Option<usize>, Block)>,
-    // Function invariants, hoisted on first use.
-    memory_ptr: Option<Value>,
-    builtins_ptr: Option<Value>,
-    globals_ptr: Option<Value>,
-    tables_ptr: Option<Value>,
-    funcs_ptr: Option<Value>,
-    type_ids_ptr: Option<Value>,
-    global_cells: HashMap<u32, Value>,
-    table_ptrs: HashMap<u32, Value>,
-    type_ids: HashMap<u32, Value>,
-    builtin_fns: HashMap<Builtin, Value>,
     func_refs: HashMap<u32, FuncRef>,
     sig_refs: HashMap<u32, SigRef>,
     builtin_sigs: HashMap<Builtin, SigRef>,
@@ -305,12 +288,6 @@ enum Local {
     /// In its own stack slot (slot strategy).
     Slot(StackSlot, ir::Type),
 }
-
-/// Most function invariants hoisted into the entry block of one function;
-/// further ones are loaded where they are used. Each hoisted value is live
-/// through the whole function, so without a cap a function reading a
-/// thousand globals would spill a thousand pointers into its frame.
-const HOISTED_MAX: usize = 32;
 
 /// `VMRuntime` offsets of the counters, in the order of
 /// `Translator::counters`.
@@ -407,7 +384,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             _ => None,
         };
         let body = b.create_block();
-        let entry_term = b.ins().brif(
+        b.ins().brif(
             below,
             stack_trap.map_or(trap, |(store, _)| store),
             &[],
@@ -436,7 +413,6 @@ impl<'a, 'f> Translator<'a, 'f> {
             rt_param: rt,
             bases_slot,
             bases_here: None,
-            entry_term,
             locals: Vec::new(),
             local_nan: Vec::new(),
             local_pending: Vec::new(),
@@ -448,7 +424,6 @@ impl<'a, 'f> Translator<'a, 'f> {
             nan: Vec::new(),
             operand_slots: Vec::new(),
             slots: strategy == Strategy::Slots,
-            hoisted: 0,
             control: Vec::new(),
             reachable: true,
             unreachable_depth: 0,
@@ -464,16 +439,6 @@ impl<'a, 'f> Translator<'a, 'f> {
             trap_blocks,
             propagate_block: None,
             closed_exits: Vec::new(),
-            memory_ptr: None,
-            builtins_ptr: None,
-            globals_ptr: None,
-            tables_ptr: None,
-            funcs_ptr: None,
-            type_ids_ptr: None,
-            global_cells: HashMap::new(),
-            table_ptrs: HashMap::new(),
-            type_ids: HashMap::new(),
-            builtin_fns: HashMap::new(),
             func_refs: HashMap::new(),
             sig_refs: HashMap::new(),
             builtin_sigs: HashMap::new(),
@@ -1338,12 +1303,8 @@ impl<'a, 'f> Translator<'a, 'f> {
         }
     }
 
-    // ---- function invariants -------------------------------------------
+    // ---- instance structures -------------------------------------------
 
-    /// Loads the function invariant at `base + offset`: in the entry block
-    /// (the result may then be reused anywhere: `true`) while fewer than
-    /// [`HOISTED_MAX`] are, and always with the slot strategy, else here
-    /// (`false`: the value is only valid in the current block).
     /// `vmctx` and the runtime pointer, usable in the current block. With
     /// the slot strategy they are reloaded from their stack slot once per
     /// block: a value live through every block of a huge function makes
@@ -1375,89 +1336,48 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.bases().1
     }
 
-    fn invariant_load(&mut self, ty: ir::Type, base: Value, offset: i64) -> (Value, bool) {
-        if self.slots || self.hoisted >= HOISTED_MAX {
-            return (self.load_at(ty, state_flags(), base, offset), false);
-        }
-        self.hoisted += 1;
-        let mut pos = FuncCursor::new(self.b.func).at_inst(self.entry_term);
-        let v = match i32::try_from(offset) {
-            Ok(off) => pos.ins().load(ty, invariant_flags(), base, off),
-            Err(_) => {
-                let addr = pos.ins().iadd_imm_s(base, offset);
-                pos.ins().load(ty, invariant_flags(), addr, 0)
-            }
-        };
-        (v, true)
+    /// Loads a field of an instance structure that never changes while
+    /// the instance lives (a `vmctx` field, a global cell or table pointer,
+    /// a type id, a builtin) where it is used. Hoisted into the entry block
+    /// instead, each would stay live through the whole function, and
+    /// register allocation over those long ranges cost a tenth of a metered
+    /// compile for about 1% fewer instructions at run time (BENCHMARKS.md).
+    fn instance_field(&mut self, ty: ir::Type, base: Value, offset: i64) -> Value {
+        self.load_at(ty, invariant_flags(), base, offset)
     }
 
-    fn vmctx_field(&mut self, cached: fn(&mut Self) -> &mut Option<Value>, offset: i32) -> Value {
-        if let Some(v) = *cached(self) {
-            return v;
-        }
+    fn vmctx_field(&mut self, offset: i32) -> Value {
         let vmctx = self.vmctx();
-        let (v, hoisted) = self.invariant_load(PTR, vmctx, i64::from(offset));
-        if hoisted {
-            *cached(self) = Some(v);
-        }
-        v
+        self.instance_field(PTR, vmctx, i64::from(offset))
     }
 
     fn memory_ptr(&mut self) -> Value {
-        self.vmctx_field(|t| &mut t.memory_ptr, vmctx_offsets::MEMORY)
+        self.vmctx_field(vmctx_offsets::MEMORY)
     }
 
     fn funcs_ptr(&mut self) -> Value {
-        self.vmctx_field(|t| &mut t.funcs_ptr, vmctx_offsets::FUNCS)
+        self.vmctx_field(vmctx_offsets::FUNCS)
     }
 
     fn global_cell(&mut self, index: u32) -> Value {
-        if let Some(&v) = self.global_cells.get(&index) {
-            return v;
-        }
-        let array = self.vmctx_field(|t| &mut t.globals_ptr, vmctx_offsets::GLOBALS);
-        let (v, hoisted) = self.invariant_load(PTR, array, i64::from(index) * 8);
-        if hoisted {
-            self.global_cells.insert(index, v);
-        }
-        v
+        let array = self.vmctx_field(vmctx_offsets::GLOBALS);
+        self.instance_field(PTR, array, i64::from(index) * 8)
     }
 
     /// Pointer to table `index`'s `VMTable`.
     pub fn table_ptr(&mut self, index: u32) -> Value {
-        if let Some(&v) = self.table_ptrs.get(&index) {
-            return v;
-        }
-        let array = self.vmctx_field(|t| &mut t.tables_ptr, vmctx_offsets::TABLES);
-        let (v, hoisted) = self.invariant_load(PTR, array, i64::from(index) * 8);
-        if hoisted {
-            self.table_ptrs.insert(index, v);
-        }
-        v
+        let array = self.vmctx_field(vmctx_offsets::TABLES);
+        self.instance_field(PTR, array, i64::from(index) * 8)
     }
 
     fn expected_type_id(&mut self, type_index: u32) -> Value {
-        if let Some(&v) = self.type_ids.get(&type_index) {
-            return v;
-        }
-        let array = self.vmctx_field(|t| &mut t.type_ids_ptr, vmctx_offsets::TYPE_IDS);
-        let (v, hoisted) = self.invariant_load(I32, array, i64::from(type_index) * 4);
-        if hoisted {
-            self.type_ids.insert(type_index, v);
-        }
-        v
+        let array = self.vmctx_field(vmctx_offsets::TYPE_IDS);
+        self.instance_field(I32, array, i64::from(type_index) * 4)
     }
 
     fn builtin_fn(&mut self, builtin: Builtin) -> Value {
-        if let Some(&v) = self.builtin_fns.get(&builtin) {
-            return v;
-        }
-        let table = self.vmctx_field(|t| &mut t.builtins_ptr, vmctx_offsets::BUILTINS);
-        let (v, hoisted) = self.invariant_load(PTR, table, i64::from(builtin.offset()));
-        if hoisted {
-            self.builtin_fns.insert(builtin, v);
-        }
-        v
+        let table = self.vmctx_field(vmctx_offsets::BUILTINS);
+        self.instance_field(PTR, table, i64::from(builtin.offset()))
     }
 
     /// Loads `ty` from `base + offset` in the current block.
