@@ -303,10 +303,12 @@ const CHECKED_CAPACITY: usize = 16;
 /// The largest gas charge that may be deferred; larger ones check.
 const DEFERRED_AMOUNT_MAX: u64 = 1 << 32;
 
-/// The most gas one function's deferred charges may sum to. A call starts
-/// with at most 2^62 (`docs/gas.md` §5.6) and the charges untested on one
-/// path belong to one activation, so the counter stays in
-/// `(-2^56, 2^62]` and signed comparisons of it are exact.
+/// The most gas one function's deferred charges may sum to, and the floor
+/// of a returned counter. A call starts with at most 2^62 (`docs/gas.md`
+/// §5.6), every function tests the counter at its entry, and a caller's
+/// untested charges after a call add at most this to the floor, so the
+/// counter stays in `[-2^57, 2^62]` and signed comparisons of it are
+/// exact.
 const DEFERRED_BUDGET: u64 = 1 << 56;
 
 impl<'a, 'f> Translator<'a, 'f> {
@@ -1143,19 +1145,21 @@ impl<'a, 'f> Translator<'a, 'f> {
             self.b.seal_block(next);
             self.set_counter(counter, new);
         } else {
-            let mut short = if counter == 0 {
+            let short = if counter == 0 {
                 self.b
                     .ins()
                     .icmp_imm_s(IntCC::SignedLessThan, old, signed_bound(amount))
+            } else if head && std::mem::take(&mut self.gas_unchecked) {
+                // The frame check tests `gas_left` too: a negative one
+                // (sign bits all ones) clears the stack counter compared,
+                // and any frame (> 0) is more than 0.
+                let gas = self.gas_counter();
+                let sign = self.b.ins().sshr_imm_u(gas, 63);
+                let compared = self.b.ins().band_not(old, sign);
+                self.b.ins().icmp(IntCC::UnsignedLessThan, compared, c)
             } else {
                 self.b.ins().icmp(IntCC::UnsignedLessThan, old, c)
             };
-            if counter == 1
-                && head
-                && let Some(negative) = self.gas_negative()
-            {
-                short = self.b.ins().bor(short, negative);
-            }
             self.b.ins().brif(short, site, &[], next, &[]);
             self.b.switch_to_block(site);
             self.b.seal_block(site);
@@ -1184,7 +1188,13 @@ impl<'a, 'f> Translator<'a, 'f> {
             return None;
         }
         self.gas_unchecked = false;
-        let gas = match self.counters {
+        let gas = self.gas_counter();
+        Some(self.b.ins().icmp_imm_s(IntCC::SignedLessThan, gas, 0))
+    }
+
+    /// `gas_left` as it is, tested or not.
+    pub fn gas_counter(&mut self) -> Value {
+        match self.counters {
             Some(vars) => self.b.use_var(vars[0]),
             None => {
                 let rt = self.rt();
@@ -1192,8 +1202,7 @@ impl<'a, 'f> Translator<'a, 'f> {
                     .ins()
                     .load(I64, state_flags(), rt, COUNTER_OFFSETS[0])
             }
-        };
-        Some(self.b.ins().icmp_imm_s(IntCC::SignedLessThan, gas, 0))
+        }
     }
 
     /// A check point (`docs/vm.md`, "Deferred exhaustion checks"): takes
@@ -1213,11 +1222,11 @@ impl<'a, 'f> Translator<'a, 'f> {
         }
     }
 
-    /// After a Wasm call returned: the callee tested the counter at its
-    /// entry and before returning it.
-    fn gas_tested_by_callee(&mut self) {
+    /// After a Wasm call returned: the callee may hand back a negative
+    /// counter (see [`Self::return_with_counters`]).
+    fn gas_returned_by_callee(&mut self) {
         if self.m.instrumented {
-            self.gas_unchecked = false;
+            self.gas_unchecked = true;
         }
     }
 
@@ -1286,8 +1295,19 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// Returns `results` and, in an instrumented module, the counters after
     /// them.
     pub fn return_with_counters(&mut self, results: &[Value]) {
-        // The caller relies on a counter that is not negative.
-        self.check_gas();
+        // Not a check point: an untested counter goes back as it is, but
+        // no lower than `-DEFERRED_BUDGET` (a negative one stays
+        // negative), so the callers' own deferred charges cannot make it
+        // wrap however deep the stack. A branchless `smax`, where a test
+        // would split the block and store the counter.
+        if self.gas_unchecked
+            && let Some(vars) = self.counters
+        {
+            let gas = self.b.use_var(vars[0]);
+            let floor = self.b.ins().iconst(I64, -(DEFERRED_BUDGET as i64));
+            let clamped = self.b.ins().smax(gas, floor);
+            self.b.def_var(vars[0], clamped);
+        }
         let mut all = Vec::with_capacity(results.len() + 2);
         all.extend_from_slice(results);
         all.extend(self.outgoing_counters());
@@ -1688,7 +1708,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             None
         };
         self.branch_on_trap();
-        self.gas_tested_by_callee();
+        self.gas_returned_by_callee();
         if let Some(values) = returned {
             match self.counters {
                 Some(vars) => {

@@ -491,21 +491,19 @@ fn prepay_counted_loop(
     let iterations = t.b.ins().select(runs_again, more, once);
     let amount = counted.amount as i64;
     let total = t.b.ins().imul_imm_u(iterations, amount);
-    let gas = t.global_get(detvm_metering::abi::GAS_LEFT_GLOBAL)?;
-    let covered =
-        t.b.ins()
-            .icmp(IntCC::UnsignedGreaterThanOrEqual, gas, total);
+    // Signed: a counter that deferred charges left negative fails too.
+    // `total < 2^63`, so the comparison is exact.
+    let gas = t.gas_counter();
+    let covered = t.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, gas, total);
     let prepaid = t.b.create_block();
     let short = t.b.create_block();
     t.b.set_cold_block(short);
     t.b.ins().brif(covered, prepaid, &[], short, &[]);
 
-    // Too little gas: the charged loop would pay `gas / amount` iterations
-    // and fail at the next charge, with nothing observable done meanwhile.
+    // Too little gas: the charged loop would fail at a later charge, with
+    // nothing observable done meanwhile.
     t.b.switch_to_block(short);
     t.b.seal_block(short);
-    let left = t.b.ins().urem_imm_u(gas, amount);
-    t.global_set(detvm_metering::abi::GAS_LEFT_GLOBAL, left)?;
     t.trap_now(TrapCode::OutOfGas);
 
     t.b.switch_to_block(prepaid);
