@@ -1291,15 +1291,28 @@ impl<'a, 'f> Translator<'a, 'f> {
         // Not a check point: an untested counter goes back as it is, but
         // no lower than `-DEFERRED_BUDGET` (a negative one stays
         // negative), so the callers' own deferred charges cannot make it
-        // wrap however deep the stack. A branchless `smax`, where a test
-        // would split the block and store the counter.
+        // wrap however deep the stack. A branch to a cold block that
+        // raises it, rather than a test (which would store the counter on
+        // the fast path) or an `smax` (which put a compare and a
+        // conditional move on the counter's path through every call:
+        // matmul metered 657 µs against 613 µs).
         if self.gas_unchecked
             && let Some(vars) = self.counters
         {
             let gas = self.b.use_var(vars[0]);
-            let floor = self.b.ins().iconst(I64, -(DEFERRED_BUDGET as i64));
-            let clamped = self.b.ins().smax(gas, floor);
-            self.b.def_var(vars[0], clamped);
+            let floor = -(DEFERRED_BUDGET as i64);
+            let low = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, gas, floor);
+            let raise = self.b.create_block();
+            self.b.set_cold_block(raise);
+            let back = self.b.create_block();
+            self.b.ins().brif(low, raise, &[], back, &[]);
+            self.b.switch_to_block(raise);
+            self.b.seal_block(raise);
+            let floor = self.b.ins().iconst(I64, floor);
+            self.b.def_var(vars[0], floor);
+            self.b.ins().jump(back, &[]);
+            self.b.switch_to_block(back);
+            self.b.seal_block(back);
         }
         let mut all = Vec::with_capacity(results.len() + 2);
         all.extend_from_slice(results);
