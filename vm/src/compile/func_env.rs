@@ -1078,22 +1078,11 @@ impl<'a, 'f> Translator<'a, 'f> {
         let Some(vars) = self.counters else {
             // Counters in `VMRuntime`: it already holds the value before the
             // charge when the check branches to the exit. Every gas charge
-            // checks, signed: a caller may pass a negative counter.
-            if counter == 1 && head {
-                self.check_gas();
-            }
+            // checks.
             let off = COUNTER_OFFSETS[counter];
             let rt = self.rt();
             let old = self.b.ins().load(I64, state_flags(), rt, off);
-            let short = if counter == 0 {
-                self.b
-                    .ins()
-                    .icmp_imm_s(IntCC::SignedLessThan, old, signed_bound(amount))
-            } else {
-                self.b
-                    .ins()
-                    .icmp_imm_u(IntCC::UnsignedLessThan, old, amount as i64)
-            };
+            let short = self.charge_short(counter, old, amount, head);
             self.trap_if(short, trap);
             let new = self.b.ins().iadd_imm_s(old, (amount as i64).wrapping_neg());
             let rt = self.rt();
@@ -1138,21 +1127,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             self.b.seal_block(next);
             self.set_counter(counter, new);
         } else {
-            let short = if counter == 0 {
-                self.b
-                    .ins()
-                    .icmp_imm_s(IntCC::SignedLessThan, old, signed_bound(amount))
-            } else if head && std::mem::take(&mut self.gas_unchecked) {
-                // The frame check tests `gas_left` too: a negative one
-                // (sign bits all ones) clears the stack counter compared,
-                // and any frame (> 0) is more than 0.
-                let gas = self.gas_counter();
-                let sign = self.b.ins().sshr_imm_u(gas, 63);
-                let compared = self.b.ins().band_not(old, sign);
-                self.b.ins().icmp(IntCC::UnsignedLessThan, compared, c)
-            } else {
-                self.b.ins().icmp(IntCC::UnsignedLessThan, old, c)
-            };
+            let short = self.charge_short(counter, old, amount, head);
             self.b.ins().brif(short, site, &[], next, &[]);
             self.b.switch_to_block(site);
             self.b.seal_block(site);
@@ -1171,6 +1146,30 @@ impl<'a, 'f> Translator<'a, 'f> {
         if counter == 0 {
             self.gas_unchecked = false;
         }
+    }
+
+    /// Whether counter `counter`, at `old`, is short of `amount`: signed for
+    /// gas, which a caller's deferred charges may have left negative. The
+    /// frame check at a function's entry (`head`) tests `gas_left` too: a
+    /// negative one (sign bits all ones) clears the stack counter
+    /// compared, and any frame (> 0) is more than 0.
+    fn charge_short(&mut self, counter: usize, old: Value, amount: u64, head: bool) -> Value {
+        if counter == 0 {
+            return self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::SignedLessThan, old, signed_bound(amount));
+        }
+        let compared = if head && std::mem::take(&mut self.gas_unchecked) {
+            let gas = self.gas_counter();
+            let sign = self.b.ins().sshr_imm_u(gas, 63);
+            self.b.ins().band_not(old, sign)
+        } else {
+            old
+        };
+        self.b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThan, compared, amount as i64)
     }
 
     /// `gas_left < 0`, if a deferred charge may have run since it was last
