@@ -42,9 +42,16 @@ for target in "${targets[@]}"; do
     differential|front) max_len=16384 ;;
   esac
   echo "==> $target: ${seconds}s"
-  if ! cargo fuzz run --sanitizer none -O "$target" "$work" "corpus/$target" -- \
+  log="target/$target.log"
+  if cargo fuzz run --sanitizer none -O "$target" "$work" "corpus/$target" -- \
       -max_total_time="$seconds" -max_len="$max_len" -timeout=60 -rss_limit_mb=4096 \
-      -print_final_stats=1 2>&1 | tail -n 25; then
+      -print_final_stats=1 >"$log" 2>&1; then
+    tail -n 12 "$log"
+  else
+    # The finding itself (a panic's message, libFuzzer's verdict) comes
+    # long before the last lines: show it, or a red run says nothing.
+    grep -A 3 -m 4 -e 'panicked at' -e '==ERROR' -e 'ERROR: libFuzzer' "$log" || true
+    tail -n 25 "$log"
     failed+=("$target")
   fi
 done

@@ -450,6 +450,19 @@ fn node_err(e: impl Into<NodeError>) -> ErrorObjectOwned {
     e.into().into()
 }
 
+/// Refuses a height a request names past the head: the state there is
+/// not committed (yet), so reading it is the caller's mistake.
+fn committed_height(s: &NodeState, height: Option<u64>) -> Result<(), ErrorObjectOwned> {
+    match height {
+        Some(h) if h > s.ledger.head().height => Err(error(
+            codes::UNKNOWN_BLOCK,
+            format!("no block at height {h}"),
+            None,
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn dev_only(ctx: &Context) -> Result<(), ErrorObjectOwned> {
     if ctx.dev {
         Ok(())
@@ -615,15 +628,7 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
             let id: String = seq.next()?;
             let height: Option<u64> = seq.optional_next()?;
             on(&ctx, move |s| {
-                if let Some(h) = height
-                    && h > s.ledger.head().height
-                {
-                    return Err(error(
-                        codes::UNKNOWN_BLOCK,
-                        format!("no block at height {h}"),
-                        None,
-                    ));
-                }
+                committed_height(s, height)?;
                 let account = s.ledger.account(&id, height).map_err(node_err)?;
                 account.map(|a| render::account(&id, &a)).ok_or_else(|| {
                     error(codes::UNKNOWN_ACCOUNT, format!("no account `{id}`"), None)
@@ -772,6 +777,7 @@ pub fn module(ctx: Context) -> Result<RpcModule<Context>, jsonrpsee::core::Regis
             let namespace = format!("state/{contract}/").into_bytes();
             let full_prefix = [&namespace[..], &prefix].concat();
             let after = start_after.map(|k| [&namespace[..], &k].concat());
+            committed_height(s, height)?;
             let db = s.ledger.db();
             let entries = match height {
                 None => db.scan_prefix(&full_prefix, after.as_deref(), limit + 1),

@@ -329,6 +329,13 @@ async fn refused_transactions_get_stable_codes_and_change_nothing() {
 
     for (method, params, code) in [
         ("get_block", rpc_params![999], 1001),
+        ("get_state", rpc_params!["ab".repeat(20), "", 999], 1001),
+        (
+            "get_state",
+            rpc_params!["ab".repeat(20), "", u64::MAX],
+            1001,
+        ),
+        ("get_proof", rpc_params!["ab", 999], 1001),
         ("get_block", rpc_params!["ab"], -32602),
         ("get_receipt", rpc_params![hex(&[7; 32])], 1002),
         ("get_transaction", rpc_params![hex(&[7; 32])], 1002),
