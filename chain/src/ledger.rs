@@ -926,15 +926,15 @@ impl Ledger {
     }
 
     /// A ledger over the state after block `height` that traces host calls
-    /// and cannot commit, with its own engine (so its compiled modules are
-    /// its own).
+    /// and cannot commit. It shares this ledger's compiled contracts, so a
+    /// trace compiles nothing that already ran.
     fn scratch_at(&self, height: u64) -> Result<Ledger, Error> {
         let header = self
             .block(height)?
             .ok_or(Error::UnknownHeight(height))?
             .header;
         let staged = Arc::new(Staged::at(self.db.clone(), height));
-        let mut chain = Chain::with_storage(staged.clone() as Arc<dyn Storage>)?;
+        let mut chain = self.chain.sibling(staged.clone() as Arc<dyn Storage>);
         chain.set_tracing(true);
         Ok(Ledger {
             db: self.db.clone(),

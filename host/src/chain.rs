@@ -380,6 +380,20 @@ impl Chain {
         })
     }
 
+    /// A chain over `storage` that shares this one's engine, consensus
+    /// configuration and compiled modules (in memory and on disk), with
+    /// tracing off: what a node runs a trace or a dry run on, over a past
+    /// or scratch state, without compiling the contracts again. Compiled
+    /// modules are keyed by code hash, so they are valid over any state.
+    pub fn sibling(&self, storage: Arc<dyn Storage>) -> Self {
+        Self {
+            storage,
+            rt: self.rt.clone(),
+            tracing: false,
+            last_trace: Mutex::new(Vec::new()),
+        }
+    }
+
     /// Makes later calls and views record each host call and the gas it
     /// charged (read with [`Chain::take_trace`]). Tracing changes no
     /// result and no gas.

@@ -389,6 +389,26 @@ fn deploy_gas_is_per_byte_whether_or_not_the_module_is_cached() {
 }
 
 #[test]
+fn a_sibling_shares_compiled_modules_but_not_state() {
+    let (mut chain, id) = deployed(&counter());
+    call(&mut chain, &id, "inc", b"");
+    assert_eq!(chain.cached_modules(), 1);
+    let mut sibling = chain.sibling(Arc::new(MemoryStorage::new()));
+    assert_eq!(sibling.cached_modules(), 1, "nothing to compile again");
+    let there = sibling.deploy(&counter(), "deployer").unwrap();
+    assert_eq!(
+        chain.cached_modules(),
+        1,
+        "the sibling's deploy hit the cache"
+    );
+    assert_eq!(count(&call(&mut sibling, &there.contract, "inc", b"")), 1);
+    assert_eq!(count(&call(&mut sibling, &there.contract, "inc", b"")), 2);
+    assert_eq!(count(&call(&mut chain, &id, "get", b"")), 1, "own state");
+    assert!(sibling.take_trace().is_empty(), "tracing is off");
+    assert_eq!(sibling.consensus_config(), chain.consensus_config());
+}
+
+#[test]
 fn contract_id_follows_the_documented_rule() {
     let code = counter();
     let code_hash: [u8; 32] = Sha256::digest(&code).into();
