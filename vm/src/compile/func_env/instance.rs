@@ -1,0 +1,374 @@
+//! Instance structures as compiled code reaches them: `vmctx` and the
+//! runtime pointer, fields that never change, the linear-memory descriptor
+//! and bounds checks, globals (including the reserved counter globals) and
+//! tables, with the memory flags and alias regions of those accesses.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::{I32, I64};
+use cranelift_codegen::ir::{
+    self, AliasRegion, AliasRegionData, Endianness, InstBuilder, MemFlagsData, Value,
+};
+use cranelift_frontend::Variable;
+
+use super::{
+    Builtin, CHECKED_CAPACITY, COUNTER_OFFSETS, PTR, Translator, invariant_flags, state_flags,
+};
+use crate::compile::CompileError;
+use crate::vmctx::{TrapCode, funcref_offsets, memory_offsets, table_offsets, vmctx_offsets};
+
+/// Flags for linear-memory accesses: bounds were checked explicitly, any
+/// alignment is allowed, bytes are little-endian on every host. The
+/// translator adds its linear-memory alias region
+/// ([`Translator::heap_flags`]).
+fn heap_flags() -> MemFlagsData {
+    MemFlagsData::new()
+        .with_notrap()
+        .with_endianness(Endianness::Little)
+}
+
+/// The alias regions the translator tags memory operations with, so that
+/// Cranelift's alias analysis knows that a store to linear memory never
+/// changes the memory descriptor: where the descriptor is loaded again (in
+/// each block with the slot strategy), a dominating load with no call or
+/// builtin in between serves instead. Accesses without a region (globals,
+/// counters, stack slots) still clobber both.
+#[derive(Clone, Copy)]
+pub(super) struct Regions {
+    /// Linear memory's bytes.
+    heap: AliasRegion,
+    /// `VMMemory { base, length }`, written only by the runtime.
+    memory: AliasRegion,
+}
+
+impl Regions {
+    fn declare(func: &mut ir::Function) -> Self {
+        let mut region = |user_id, description: &'static str| {
+            func.dfg.alias_regions.insert(AliasRegionData {
+                user_id,
+                description: description.into(),
+            })
+        };
+        Self {
+            heap: region(1, "linear memory"),
+            memory: region(2, "memory descriptor"),
+        }
+    }
+}
+
+/// Where an instrumentation counter lives in the function being compiled.
+enum Counter {
+    /// In a variable (see `Translator::counters`), at this slot there.
+    Variable(Variable, usize),
+    /// In `VMRuntime`, at this offset: every access is a load or store.
+    Memory(i32),
+}
+
+impl Translator<'_, '_> {
+    // ---- instance structures -------------------------------------------
+
+    /// `vmctx` and the runtime pointer, usable in the current block. With
+    /// the slot strategy they are reloaded from their stack slot once per
+    /// block: a value live through every block of a huge function makes
+    /// the register allocator clear tables as large as the function once
+    /// per virtual register, which is quadratic in the body.
+    fn bases(&mut self) -> (Value, Value) {
+        let Some(slot) = self.bases_slot else {
+            return (self.vmctx_param, self.rt_param);
+        };
+        let here = self.b.current_block().expect("translating inside a block");
+        if let Some((block, vmctx, rt)) = self.bases_here
+            && block == here
+        {
+            return (vmctx, rt);
+        }
+        let vmctx = self.b.ins().stack_load(PTR, PTR, slot, 0);
+        let rt = self.b.ins().stack_load(PTR, PTR, slot, 8);
+        self.bases_here = Some((here, vmctx, rt));
+        (vmctx, rt)
+    }
+
+    /// `vmctx`, usable in the current block.
+    pub(super) fn vmctx(&mut self) -> Value {
+        self.bases().0
+    }
+
+    /// The runtime pointer (`vmctx.runtime`), usable in the current block.
+    pub(super) fn rt(&mut self) -> Value {
+        self.bases().1
+    }
+
+    /// Loads a field of an instance structure that never changes while
+    /// the instance lives (a `vmctx` field, a global cell or table pointer,
+    /// a type id, a builtin) where it is used. Hoisted into the entry block
+    /// instead, each would stay live through the whole function, and
+    /// register allocation over those long ranges cost a tenth of a metered
+    /// compile for about 1% fewer instructions at run time (BENCHMARKS.md).
+    fn instance_field(&mut self, ty: ir::Type, base: Value, offset: i64) -> Value {
+        self.load_at(ty, invariant_flags(), base, offset)
+    }
+
+    fn vmctx_field(&mut self, offset: i32) -> Value {
+        let vmctx = self.vmctx();
+        self.instance_field(PTR, vmctx, i64::from(offset))
+    }
+
+    fn memory_ptr(&mut self) -> Value {
+        self.vmctx_field(vmctx_offsets::MEMORY)
+    }
+
+    pub(super) fn funcs_ptr(&mut self) -> Value {
+        self.vmctx_field(vmctx_offsets::FUNCS)
+    }
+
+    fn global_cell(&mut self, index: u32) -> Value {
+        let array = self.vmctx_field(vmctx_offsets::GLOBALS);
+        self.instance_field(PTR, array, i64::from(index) * 8)
+    }
+
+    /// Pointer to table `index`'s `VMTable`.
+    pub fn table_ptr(&mut self, index: u32) -> Value {
+        let array = self.vmctx_field(vmctx_offsets::TABLES);
+        self.instance_field(PTR, array, i64::from(index) * 8)
+    }
+
+    pub(super) fn expected_type_id(&mut self, type_index: u32) -> Value {
+        let array = self.vmctx_field(vmctx_offsets::TYPE_IDS);
+        self.instance_field(I32, array, i64::from(type_index) * 4)
+    }
+
+    pub(super) fn builtin_fn(&mut self, builtin: Builtin) -> Value {
+        let table = self.vmctx_field(vmctx_offsets::BUILTINS);
+        self.instance_field(PTR, table, i64::from(builtin.offset()))
+    }
+
+    /// Loads `ty` from `base + offset` in the current block.
+    pub fn load_at(
+        &mut self,
+        ty: ir::Type,
+        flags: MemFlagsData,
+        base: Value,
+        offset: i64,
+    ) -> Value {
+        match i32::try_from(offset) {
+            Ok(off) => self.b.ins().load(ty, flags, base, off),
+            Err(_) => {
+                let addr = self.b.ins().iadd_imm_s(base, offset);
+                self.b.ins().load(ty, flags, addr, 0)
+            }
+        }
+    }
+
+    // ---- memory ----------------------------------------------------------
+
+    /// Keeps the memory descriptor in variables (see `mem_vars`), loaded
+    /// here first.
+    pub fn keep_memory_in_variables(&mut self) {
+        let base = self.b.declare_var(PTR);
+        let len = self.b.declare_var(I64);
+        self.mem_vars = Some((base, len));
+        self.reload_memory_vars();
+    }
+
+    pub(super) fn reload_memory_vars(&mut self) {
+        let Some((base_var, len_var)) = self.mem_vars else {
+            return;
+        };
+        let (base, len) = self.load_memory_descriptor();
+        self.b.def_var(base_var, base);
+        self.b.def_var(len_var, len);
+        self.mem_stale = false;
+    }
+
+    /// Current memory base and length, loaded at most once per stretch of
+    /// code between calls (per block with the slot strategy).
+    pub fn memory_base_len(&mut self) -> (Value, Value) {
+        if let Some((base_var, len_var)) = self.mem_vars {
+            if self.mem_stale {
+                self.reload_memory_vars();
+            }
+            return (self.b.use_var(base_var), self.b.use_var(len_var));
+        }
+        if let Some(cached) = self.mem_cache {
+            return cached;
+        }
+        let cached = self.load_memory_descriptor();
+        self.mem_cache = Some(cached);
+        cached
+    }
+
+    fn load_memory_descriptor(&mut self) -> (Value, Value) {
+        let mem = self.memory_ptr();
+        let flags = state_flags().with_alias_region(Some(self.regions().memory));
+        let base = self.b.ins().load(PTR, flags, mem, memory_offsets::BASE);
+        let len = self.b.ins().load(I64, flags, mem, memory_offsets::LENGTH);
+        (base, len)
+    }
+
+    /// Flags for an access to linear memory.
+    pub fn heap_flags(&mut self) -> MemFlagsData {
+        heap_flags().with_alias_region(Some(self.regions().heap))
+    }
+
+    fn regions(&mut self) -> Regions {
+        *self
+            .regions
+            .get_or_insert_with(|| Regions::declare(self.b.func))
+    }
+
+    /// Bounds-checks an access of `size` bytes at `addr + offset` and
+    /// returns the native address and the remaining immediate offset. A
+    /// store (`write`) is a check point for `gas_left`, tested in the same
+    /// branch as its bounds when it has one.
+    pub fn heap_addr(
+        &mut self,
+        addr32: Value,
+        offset: u64,
+        size: u32,
+        write: bool,
+    ) -> (Value, i32) {
+        let (base, len) = self.memory_base_len();
+        let addr = self.b.ins().uextend(I64, addr32);
+        // offset < 2^32 and size <= 8, so neither sum can wrap in 64 bits.
+        let end = offset.saturating_add(u64::from(size));
+        let proven = self.checked.iter().any(|&(v, e)| v == addr32 && e >= end)
+            || self.proven.contains(&self.offset);
+        if !proven {
+            let end = self.widen_check.take().map_or(end, |w| w.max(end));
+            let last = self.b.ins().iadd_imm_s(addr, end as i64);
+            let mut oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, last, len);
+            if write && let Some(negative) = self.gas_negative() {
+                oob = self.b.ins().bor(oob, negative);
+            }
+            self.trap_if(oob, TrapCode::MemoryOutOfBounds);
+            if self.checked.len() == CHECKED_CAPACITY {
+                self.checked.remove(0);
+            }
+            self.checked.push((addr32, end));
+        } else if write {
+            self.check_gas();
+        }
+        let native = self.b.ins().iadd(base, addr);
+        match i32::try_from(offset) {
+            Ok(off) => (native, off),
+            Err(_) => (self.b.ins().iadd_imm_s(native, offset as i64), 0),
+        }
+    }
+
+    // ---- globals ---------------------------------------------------------
+
+    /// The instrumentation counter behind a reserved global, if `index` is
+    /// one.
+    fn reserved_global(&self, index: u32) -> Option<Counter> {
+        use detvm_metering::abi;
+        if !self.m.instrumented {
+            return None;
+        }
+        let slot = match index {
+            abi::GAS_LEFT_GLOBAL => 0,
+            abi::STACK_LEFT_GLOBAL => 1,
+            _ => return None,
+        };
+        Some(match self.counters {
+            Some(vars) => Counter::Variable(vars[slot], slot),
+            None => Counter::Memory(COUNTER_OFFSETS[slot]),
+        })
+    }
+
+    /// `global.get`.
+    pub fn global_get(&mut self, index: u32) -> Result<Value, CompileError> {
+        // Outside a fixed charge `gas_left` is read to compare it with a
+        // dynamic amount, which is exact only once it was tested.
+        if index == detvm_metering::abi::GAS_LEFT_GLOBAL && self.m.instrumented {
+            self.check_gas();
+        }
+        match self.reserved_global(index) {
+            Some(Counter::Variable(var, _)) => return Ok(self.b.use_var(var)),
+            Some(Counter::Memory(off)) => {
+                let rt = self.rt();
+                return Ok(self.b.ins().load(I64, state_flags(), rt, off));
+            }
+            None => {}
+        }
+        let gt = *self
+            .m
+            .env
+            .globals
+            .get(index as usize)
+            .ok_or_else(|| self.err(format!("unknown global {index}")))?;
+        let ty = crate::compile::clif_type(gt.content_type)
+            .ok_or_else(|| self.err("global type outside the profile"))?;
+        let cell = self.global_cell(index);
+        let flags = if gt.mutable {
+            state_flags()
+        } else {
+            invariant_flags()
+        };
+        let flags = flags.with_endianness(Endianness::Little);
+        Ok(self.b.ins().load(ty, flags, cell, 0))
+    }
+
+    /// `global.set`.
+    pub fn global_set(&mut self, index: u32, value: Value) -> Result<(), CompileError> {
+        match self.reserved_global(index) {
+            Some(Counter::Variable(_, slot)) => {
+                self.set_counter(slot, value);
+                return Ok(());
+            }
+            Some(Counter::Memory(off)) => {
+                let rt = self.rt();
+                self.b.ins().store(state_flags(), value, rt, off);
+                return Ok(());
+            }
+            None => {}
+        }
+        if self.m.env.globals.get(index as usize).is_none() {
+            return Err(self.err(format!("unknown global {index}")));
+        }
+        self.check_gas();
+        let cell = self.global_cell(index);
+        let flags = state_flags().with_endianness(Endianness::Little);
+        self.b.ins().store(flags, value, cell, 0);
+        Ok(())
+    }
+
+    // ---- tables ------------------------------------------------------------
+
+    /// Bounds-checks `index` against table `table` and returns the address
+    /// of the element.
+    pub fn table_elem_addr(&mut self, table: u32, index: Value) -> Value {
+        let tp = self.table_ptr(table);
+        let len = self
+            .b
+            .ins()
+            .load(I64, state_flags(), tp, table_offsets::LENGTH);
+        let index = self.b.ins().uextend(I64, index);
+        let oob = self
+            .b
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
+        self.trap_if(oob, TrapCode::TableOutOfBounds);
+        let elems = self
+            .b
+            .ins()
+            .load(PTR, state_flags(), tp, table_offsets::ELEMENTS);
+        let scaled = self.b.ins().ishl_imm_u(index, 3);
+        self.b.ins().iadd(elems, scaled)
+    }
+
+    /// `table.size`.
+    pub fn table_size(&mut self, table: u32) -> Value {
+        let tp = self.table_ptr(table);
+        let len = self
+            .b
+            .ins()
+            .load(I64, state_flags(), tp, table_offsets::LENGTH);
+        self.b.ins().ireduce(I32, len)
+    }
+
+    /// `ref.func`: the address of the function's `VMFuncRef`.
+    pub fn ref_func(&mut self, index: u32) -> Value {
+        let funcs = self.funcs_ptr();
+        let off = i64::from(index) * i64::from(funcref_offsets::SIZE);
+        self.b.ins().iadd_imm_s(funcs, off)
+    }
+}

@@ -1,0 +1,248 @@
+//! The scan of a body before it is translated ([`BodyScan`]), and operator
+//! patterns that the walk, the loop analyses and the NaN classes share:
+//! the stack effects of plain operators and the metering's fixed charge
+//! sequence.
+
+use wasmparser::Operator;
+
+use crate::compile::func_env::nan;
+use crate::vmctx::TrapCode;
+
+/// `offset + size` of a load, if `op` is one.
+fn load_end(op: &Operator<'_>) -> Option<u64> {
+    use Operator as O;
+    let (memarg, size) = match op {
+        O::I32Load8S { memarg }
+        | O::I32Load8U { memarg }
+        | O::I64Load8S { memarg }
+        | O::I64Load8U { memarg } => (memarg, 1),
+        O::I32Load16S { memarg }
+        | O::I32Load16U { memarg }
+        | O::I64Load16S { memarg }
+        | O::I64Load16U { memarg } => (memarg, 2),
+        O::I32Load { memarg }
+        | O::F32Load { memarg }
+        | O::I64Load32S { memarg }
+        | O::I64Load32U { memarg } => (memarg, 4),
+        O::I64Load { memarg } | O::F64Load { memarg } => (memarg, 8),
+        _ => return None,
+    };
+    Some(memarg.offset.saturating_add(size))
+}
+
+/// Whether `op` has no effect but on the operand stack and locals, cannot
+/// trap and does not transfer control. Anything else ends the groups of
+/// [`BodyScan::widened`]; the list is short on purpose.
+fn is_plain(op: &Operator<'_>) -> bool {
+    plain_stack_effect(op).is_some()
+}
+
+/// For an operator of [`is_plain`]'s list, how many operands it pops and
+/// how many results it pushes; `None` for any other operator.
+pub(in crate::compile) fn plain_stack_effect(op: &Operator<'_>) -> Option<(usize, usize)> {
+    use Operator as O;
+    Some(match op {
+        O::Nop => (0, 0),
+        O::Drop => (1, 0),
+        O::Select => (3, 1),
+        O::LocalGet { .. } | O::I32Const { .. } | O::I64Const { .. } => (0, 1),
+        O::I32Eqz | O::I64Eqz | O::I32WrapI64 | O::I64ExtendI32S | O::I64ExtendI32U => (1, 1),
+        O::I32Eq
+        | O::I32Ne
+        | O::I32LtS
+        | O::I32LtU
+        | O::I32GtS
+        | O::I32GtU
+        | O::I32LeS
+        | O::I32LeU
+        | O::I32GeS
+        | O::I32GeU
+        | O::I64Eq
+        | O::I64Ne
+        | O::I64LtS
+        | O::I64LtU
+        | O::I64GtS
+        | O::I64GtU
+        | O::I64LeS
+        | O::I64LeU
+        | O::I64GeS
+        | O::I64GeU
+        | O::I32Add
+        | O::I32Sub
+        | O::I32Mul
+        | O::I32And
+        | O::I32Or
+        | O::I32Xor
+        | O::I32Shl
+        | O::I32ShrS
+        | O::I32ShrU
+        | O::I32Rotl
+        | O::I32Rotr
+        | O::I64Add
+        | O::I64Sub
+        | O::I64Mul
+        | O::I64And
+        | O::I64Or
+        | O::I64Xor
+        | O::I64Shl
+        | O::I64ShrS
+        | O::I64ShrU
+        | O::I64Rotl
+        | O::I64Rotr => (2, 1),
+        _ => return None,
+    })
+}
+
+/// What one pass over a body finds before it is translated.
+#[derive(Default)]
+pub(in crate::compile) struct BodyScan {
+    /// The number of Wasm blocks (`block`, `loop`, `if`), reachable or not.
+    pub blocks: u32,
+    /// Not found by the scan: whether the counters may be kept in
+    /// variables, which the caller decides from `blocks` and the size.
+    pub counters_in_variables: bool,
+    /// Whether the body loads from or stores to linear memory.
+    pub(super) accesses: bool,
+    /// What the body writes to its locals, for their NaN classes.
+    pub(super) local_writes: nan::LocalWrites,
+    /// Bounds checks to widen, as `(byte offset of the load that makes the
+    /// check, end to check)`, in order: the furthest end of the loads of
+    /// the same local (`local.get L` right before the load) that follow it
+    /// with only loads and [`is_plain`] operators in between, and no
+    /// `local.set`/`local.tee` of `L`. Checking that end at the first load
+    /// lets the later ones reuse the proof (see `Translator::checked`). It
+    /// can only make the first load trap where a later one would have,
+    /// with the same trap code, and nothing observable happens in between:
+    /// no store, call, global or table write, other trap code, branch or
+    /// metered block boundary (whose charge starts with a `global.get`),
+    /// so results, memory, globals and gas at the trap are the same.
+    pub(super) widened: Vec<(u64, u64)>,
+}
+
+/// Scans `body` for [`BodyScan`]; `None` if it does not decode
+/// (translation reports why).
+pub(in crate::compile) fn scan_body(body: &wasmparser::FunctionBody<'_>) -> Option<BodyScan> {
+    // An open group: base local, offset of its first load, that load's
+    // end, the furthest end so far.
+    type Group = (u32, u64, u64, u64);
+    fn close(widened: &mut Vec<(u64, u64)>, (_, at, first_end, end): Group) {
+        if end > first_end {
+            widened.push((at, end));
+        }
+    }
+    let mut ops = body.get_operators_reader().ok()?;
+    let mut scan = BodyScan::default();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut base: Option<u32> = None;
+    while !ops.eof() {
+        let at = ops.original_position();
+        let op = ops.read().ok()?;
+        scan.local_writes.visit(&op);
+        let address_local = base.take();
+        if let Some(end) = load_end(&op) {
+            scan.accesses = true;
+            if let Some(local) = address_local {
+                match groups.iter_mut().find(|g| g.0 == local) {
+                    Some(group) => group.3 = group.3.max(end),
+                    None => groups.push((local, at, end, end)),
+                }
+            }
+            continue;
+        }
+        match op {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                scan.blocks = scan.blocks.saturating_add(1);
+                for group in groups.drain(..) {
+                    close(&mut scan.widened, group);
+                }
+            }
+            Operator::LocalGet { local_index } => base = Some(local_index),
+            Operator::LocalSet { local_index } | Operator::LocalTee { local_index } => {
+                if let Some(i) = groups.iter().position(|g| g.0 == local_index) {
+                    close(&mut scan.widened, groups.swap_remove(i));
+                }
+            }
+            ref op if is_plain(op) => {}
+            ref op => {
+                scan.accesses |= is_store(op);
+                for group in groups.drain(..) {
+                    close(&mut scan.widened, group);
+                }
+            }
+        }
+    }
+    for group in groups.drain(..) {
+        close(&mut scan.widened, group);
+    }
+    scan.widened.sort_unstable();
+    Some(scan)
+}
+
+/// Whether `op` stores to linear memory.
+fn is_store(op: &Operator<'_>) -> bool {
+    matches!(
+        op,
+        Operator::I32Store { .. }
+            | Operator::I64Store { .. }
+            | Operator::F32Store { .. }
+            | Operator::F64Store { .. }
+            | Operator::I32Store8 { .. }
+            | Operator::I32Store16 { .. }
+            | Operator::I64Store8 { .. }
+            | Operator::I64Store16 { .. }
+            | Operator::I64Store32 { .. }
+    )
+}
+
+/// After a `global.get` of a counter, matches the rest of a fixed charge
+/// sequence (see [`Translator::fused_charge`]) in `ops`: the counter index
+/// (0: gas, 1: stack), the amount and the trap. Leaves `ops` after the
+/// sequence; on `None` the caller discards `ops` and translates the
+/// operators one by one.
+///
+/// [`Translator::fused_charge`]: crate::compile::func_env::Translator::fused_charge
+pub(in crate::compile) fn match_charge(
+    global: u32,
+    ops: &mut wasmparser::OperatorsReader<'_>,
+) -> Option<(usize, u64, TrapCode)> {
+    use detvm_metering::abi;
+    let (counter, trap_func, trap) = match global {
+        abi::GAS_LEFT_GLOBAL => (0, abi::OUT_OF_GAS_FUNC, TrapCode::OutOfGas),
+        abi::STACK_LEFT_GLOBAL => (1, abi::STACK_OVERFLOW_FUNC, TrapCode::StackOverflow),
+        _ => return None,
+    };
+    let mut next = || ops.read().ok();
+    let Operator::I64Const { value: amount } = next()? else {
+        return None;
+    };
+    if !matches!(next()?, Operator::I64LtU) {
+        return None;
+    }
+    if !matches!(
+        next()?,
+        Operator::If {
+            blockty: wasmparser::BlockType::Empty
+        }
+    ) {
+        return None;
+    }
+    if !matches!(next()?, Operator::Call { function_index } if function_index == trap_func) {
+        return None;
+    }
+    if !matches!(next()?, Operator::End) {
+        return None;
+    }
+    if !matches!(next()?, Operator::GlobalGet { global_index } if global_index == global) {
+        return None;
+    }
+    if !matches!(next()?, Operator::I64Const { value } if value == amount) {
+        return None;
+    }
+    if !matches!(next()?, Operator::I64Sub) {
+        return None;
+    }
+    if !matches!(next()?, Operator::GlobalSet { global_index } if global_index == global) {
+        return None;
+    }
+    Some((counter, amount as u64, trap))
+}
