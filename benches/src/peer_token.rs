@@ -9,7 +9,7 @@
 //! limited to the functions the token imports: per-call registers, a write
 //! overlay over a committed in-memory store, logs checked for UTF-8,
 //! `panic_utf8` ending the call, bounds-checked memory accesses, view calls
-//! in which writes trap, and the same size limits (`HostFees::v1`). It
+//! in which writes trap, events and `keccak256`, and the same size limits (`HostFees::v2`). It
 //! charges no gas or fees: the peers meter the contract's own code with
 //! their fuel (or not at all), and host calls are free. There is one
 //! contract, so keys need no namespace.
@@ -72,7 +72,7 @@ pub enum PeerTokenError {
     BadBalance(usize),
 }
 
-/// The per-call limits of detvm's host (`HostFees::v1`).
+/// The per-call limits of detvm's host (`HostFees::v2`).
 #[derive(Debug, Clone, Copy)]
 struct Limits {
     max_key_len: u64,
@@ -82,10 +82,13 @@ struct Limits {
     max_log_bytes: u64,
     max_registers: u64,
     max_register_bytes: u64,
+    max_event_topics: u64,
+    max_events: u64,
+    max_event_bytes: u64,
 }
 
 impl Limits {
-    fn v1() -> Self {
+    fn v2() -> Self {
         let fees = HostFees::v2();
         Self {
             max_key_len: fees.max_key_len,
@@ -95,6 +98,9 @@ impl Limits {
             max_log_bytes: fees.max_log_bytes,
             max_registers: fees.max_registers,
             max_register_bytes: fees.max_register_bytes,
+            max_event_topics: fees.max_event_topics,
+            max_events: fees.max_events,
+            max_event_bytes: fees.max_event_bytes,
         }
     }
 }
@@ -115,6 +121,9 @@ struct Host {
     register_bytes: u64,
     logs: Vec<String>,
     log_bytes: u64,
+    /// Each event's topics and data.
+    events: Vec<(Vec<[u8; 32]>, Vec<u8>)>,
+    event_bytes: u64,
     return_value: Vec<u8>,
 }
 
@@ -145,6 +154,31 @@ fn check_limit(func: &str, what: &str, len: u64, max: u64) -> Result<(), Trap> {
 }
 
 impl Host {
+    /// The host of one call of `caller` over `committed`.
+    fn new(
+        limits: Limits,
+        caller: &str,
+        input: Vec<u8>,
+        read_only: bool,
+        committed: BTreeMap<Vec<u8>, Vec<u8>>,
+    ) -> Self {
+        Self {
+            limits,
+            caller: caller.to_string(),
+            input,
+            read_only,
+            committed,
+            overlay: BTreeMap::new(),
+            registers: BTreeMap::new(),
+            register_bytes: 0,
+            logs: Vec::new(),
+            log_bytes: 0,
+            events: Vec::new(),
+            event_bytes: 0,
+            return_value: Vec::new(),
+        }
+    }
+
     fn lookup(&self, key: &[u8]) -> Option<Vec<u8>> {
         match self.overlay.get(key) {
             Some(value) => value.clone(),
@@ -243,6 +277,51 @@ impl Host {
             .map_err(|e| host_trap(format!("log_utf8: not UTF-8: {e}")))?;
         self.log_bytes = total;
         self.logs.push(line);
+        Ok(())
+    }
+
+    fn keccak256(&mut self, memory: &[u8], ptr: i32, len: i32, reg: i64) -> Result<(), Trap> {
+        use sha3::Digest as _;
+        let at = range(memory, ptr, len_arg(len))?;
+        let digest = sha3::Keccak256::digest(&memory[at]).to_vec();
+        self.set_register("keccak256", reg as u64, digest)
+    }
+
+    fn emit_event(
+        &mut self,
+        memory: &[u8],
+        (topics_ptr, count): (i32, i32),
+        (data_ptr, data_len): (i32, i32),
+    ) -> Result<(), Trap> {
+        let count = len_arg(count);
+        let data_len = len_arg(data_len);
+        let topics_at = range(memory, topics_ptr, count.saturating_mul(32))?;
+        let data_at = range(memory, data_ptr, data_len)?;
+        if count > self.limits.max_event_topics {
+            return Err(host_trap(format!(
+                "emit_event: {count} topics, at most {}",
+                self.limits.max_event_topics
+            )));
+        }
+        if self.events.len() as u64 >= self.limits.max_events {
+            return Err(host_trap(format!(
+                "emit_event: more than {} events",
+                self.limits.max_events
+            )));
+        }
+        let total = self.event_bytes.saturating_add(data_len);
+        if total > self.limits.max_event_bytes {
+            return Err(host_trap(format!(
+                "emit_event: event data would total {total} bytes, at most {}",
+                self.limits.max_event_bytes
+            )));
+        }
+        let topics = memory[topics_at]
+            .chunks_exact(32)
+            .map(|c| c.try_into().unwrap_or([0; 32]))
+            .collect();
+        self.event_bytes = total;
+        self.events.push((topics, memory[data_at].to_vec()));
         Ok(())
     }
 
@@ -388,6 +467,23 @@ macro_rules! define_host {
             |mut c: Ctx<'_>, ptr: i32, len: i32| {
                 let (memory, host) = parts(&mut c)?;
                 host.log_utf8(memory, ptr, len).map_err($to_error)
+            },
+        )?;
+        linker.func_wrap(
+            HOST_MODULE,
+            "keccak256",
+            |mut c: Ctx<'_>, ptr: i32, len: i32, reg: i64| {
+                let (memory, host) = parts(&mut c)?;
+                host.keccak256(memory, ptr, len, reg).map_err($to_error)
+            },
+        )?;
+        linker.func_wrap(
+            HOST_MODULE,
+            "emit_event",
+            |mut c: Ctx<'_>, topics_ptr: i32, count: i32, data_ptr: i32, data_len: i32| {
+                let (memory, host) = parts(&mut c)?;
+                host.emit_event(memory, (topics_ptr, count), (data_ptr, data_len))
+                    .map_err($to_error)
             },
         )?;
         linker.func_wrap(
@@ -609,7 +705,7 @@ impl PeerToken {
         let mut this = Self {
             peer,
             compiled,
-            limits: Limits::v1(),
+            limits: Limits::v2(),
             committed: BTreeMap::new(),
             accounts: (0..ACCOUNTS).map(|i| format!("account{i:03}")).collect(),
             next: 0,
@@ -679,19 +775,13 @@ impl PeerToken {
         input: Vec<u8>,
         read_only: bool,
     ) -> Result<Vec<u8>, PeerTokenError> {
-        let host = Host {
-            limits: self.limits,
-            caller: caller.to_string(),
+        let host = Host::new(
+            self.limits,
+            caller,
             input,
             read_only,
-            committed: std::mem::take(&mut self.committed),
-            overlay: BTreeMap::new(),
-            registers: BTreeMap::new(),
-            register_bytes: 0,
-            logs: Vec::new(),
-            log_bytes: 0,
-            return_value: Vec::new(),
-        };
+            std::mem::take(&mut self.committed),
+        );
         let (mut host, ended) = match &self.compiled {
             Compiled::Wasmtime(token) => token.call(host, method),
             Compiled::Wasmi(token) => token.call(host, method),
@@ -808,6 +898,59 @@ mod tests {
             "{err}"
         );
         assert_eq!(token.balance("account000").expect("balance"), 1_000_000_000);
+    }
+
+    /// The stub's events keep detvm's bounds and limits.
+    #[test]
+    fn events_are_checked_like_detvm_s() {
+        let limits = Limits::v2();
+        let mut host = Host::new(limits, "a", Vec::new(), false, BTreeMap::new());
+        let mut memory = vec![0u8; 256];
+        memory[..32].fill(7);
+        memory[200..203].copy_from_slice(b"abc");
+        host.emit_event(&memory, (0, 1), (200, 3))
+            .expect("an event");
+        assert_eq!(host.events, vec![(vec![[7; 32]], b"abc".to_vec())]);
+        assert_eq!(
+            host.emit_event(&memory, (240, 1), (0, 0)),
+            Err(Trap::MemoryOutOfBounds),
+            "topics past the end"
+        );
+        assert_eq!(
+            host.emit_event(&memory, (0, 0), (200, 57)),
+            Err(Trap::MemoryOutOfBounds),
+            "data past the end"
+        );
+        let many = i32::try_from(limits.max_event_topics + 1).unwrap();
+        assert!(matches!(
+            host.emit_event(&memory, (0, many), (0, 0)),
+            Err(Trap::Host(m)) if m.contains("topics")
+        ));
+        for _ in 1..limits.max_events {
+            host.emit_event(&memory, (0, 0), (0, 0))
+                .expect("within the limit");
+        }
+        assert!(matches!(
+            host.emit_event(&memory, (0, 0), (0, 0)),
+            Err(Trap::Host(m)) if m.contains("events")
+        ));
+        assert_eq!(host.events.len() as u64, limits.max_events);
+    }
+
+    #[test]
+    fn keccak256_is_detvm_s() {
+        let mut host = Host::new(Limits::v2(), "a", Vec::new(), false, BTreeMap::new());
+        let memory = b"abc".to_vec();
+        host.keccak256(&memory, 0, 3, 9).expect("hashes");
+        // Keccak-256("abc"), the original (pre-SHA-3) padding.
+        assert_eq!(
+            detvm_host::hex(&host.registers[&9]),
+            "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"
+        );
+        assert_eq!(
+            host.keccak256(&memory, 1, 3, 9),
+            Err(Trap::MemoryOutOfBounds)
+        );
     }
 
     #[test]
