@@ -937,6 +937,36 @@ mod tests {
         assert_eq!(host.events.len() as u64, limits.max_events);
     }
 
+    /// The list the ordinary tests check the token against is what the
+    /// stub defines, on both engines.
+    #[test]
+    fn the_stub_defines_the_listed_functions() {
+        use crate::token::PEER_HOST_FUNCTIONS;
+        let engine = wasmtime::Engine::default();
+        let mut linker = wasmtime::Linker::new(&engine);
+        fn to_error(trap: Trap) -> wasmtime::Error {
+            wasmtime::Error::new(trap)
+        }
+        (|| define_host!(wasmtime, &mut linker, to_error))().expect("defines");
+        let mut store = wasmtime::Store::new(
+            &engine,
+            Call::<wasmtime::Memory> {
+                host: Host::new(Limits::v2(), "a", Vec::new(), false, BTreeMap::new()),
+                memory: None,
+            },
+        );
+        let mut defined: Vec<String> = linker
+            .iter(&mut store)
+            .map(|(module, name, _)| format!("{module}::{name}"))
+            .collect();
+        defined.sort();
+        let listed: Vec<String> = PEER_HOST_FUNCTIONS
+            .iter()
+            .map(|name| format!("{HOST_MODULE}::{name}"))
+            .collect();
+        assert_eq!(defined, listed);
+    }
+
     #[test]
     fn keccak256_is_detvm_s() {
         let mut host = Host::new(Limits::v2(), "a", Vec::new(), false, BTreeMap::new());

@@ -17,6 +17,26 @@ pub const ACCOUNTS: usize = 100;
 /// Gas of each call: far above what a transfer needs.
 const GAS: u64 = 100_000_000;
 
+/// The host functions (module `env`) the peers' token stub defines
+/// (`peer_token`, feature `peers`). The peers are not built by the
+/// ordinary tests, so a test here checks that the token imports nothing
+/// else, and one of the stub's checks that it defines all of these.
+pub const PEER_HOST_FUNCTIONS: &[&str] = &[
+    "caller",
+    "emit_event",
+    "input",
+    "keccak256",
+    "log_utf8",
+    "panic_utf8",
+    "read_register",
+    "register_len",
+    "storage_has_key",
+    "storage_read",
+    "storage_remove",
+    "storage_write",
+    "value_return",
+];
+
 /// Why the token workload failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -131,6 +151,29 @@ fn context(caller: &str) -> CallContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The peers' stub can link the token: every function it imports is
+    /// one the stub defines.
+    #[test]
+    fn the_peer_stub_defines_every_token_import() {
+        let code = detvm_testkit::contracts::wasm("token").expect("the token is built");
+        let mut imports = Vec::new();
+        for payload in wasmparser::Parser::new(0).parse_all(&code) {
+            if let wasmparser::Payload::ImportSection(reader) = payload.expect("parses") {
+                for import in reader.into_imports() {
+                    let import = import.expect("an import");
+                    imports.push(format!("{}::{}", import.module, import.name));
+                }
+            }
+        }
+        assert!(imports.len() > 5, "{imports:?}");
+        for import in &imports {
+            let defined = import
+                .strip_prefix("env::")
+                .is_some_and(|name| PEER_HOST_FUNCTIONS.contains(&name));
+            assert!(defined, "the peers' token stub lacks {import}");
+        }
+    }
 
     /// Transfers move exactly one unit along the ring and keep the total,
     /// so the benchmark measures working transfers.
