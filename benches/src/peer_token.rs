@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use borsh::BorshSerialize;
 use detvm_host::HostFees;
@@ -72,43 +73,11 @@ pub enum PeerTokenError {
     BadBalance(usize),
 }
 
-/// The per-call limits of detvm's host (`HostFees::v2`).
-#[derive(Debug, Clone, Copy)]
-struct Limits {
-    max_key_len: u64,
-    max_value_len: u64,
-    max_return_len: u64,
-    max_logs: u64,
-    max_log_bytes: u64,
-    max_registers: u64,
-    max_register_bytes: u64,
-    max_event_topics: u64,
-    max_events: u64,
-    max_event_bytes: u64,
-}
-
-impl Limits {
-    fn v2() -> Self {
-        let fees = HostFees::v2();
-        Self {
-            max_key_len: fees.max_key_len,
-            max_value_len: fees.max_value_len,
-            max_return_len: fees.max_return_len,
-            max_logs: fees.max_logs,
-            max_log_bytes: fees.max_log_bytes,
-            max_registers: fees.max_registers,
-            max_register_bytes: fees.max_register_bytes,
-            max_event_topics: fees.max_event_topics,
-            max_events: fees.max_events,
-            max_event_bytes: fees.max_event_bytes,
-        }
-    }
-}
-
 /// What the host functions of one call see and produce: detvm's
 /// `HostState` without gas, block or namespace.
 struct Host {
-    limits: Limits,
+    /// detvm's fee table, for its size limits.
+    limits: Arc<HostFees>,
     caller: String,
     input: Vec<u8>,
     /// A view call: writes trap.
@@ -153,10 +122,32 @@ fn check_limit(func: &str, what: &str, len: u64, max: u64) -> Result<(), Trap> {
     Ok(())
 }
 
+/// Checks that one more record (a log, an event) of `len` bytes stays
+/// within `func`'s count and byte limits, in detvm's order and words, and
+/// returns the new byte total.
+fn admit(
+    func: &str,
+    (records, held, max_records): (&str, usize, u64),
+    (bytes, total, len, max_bytes): (&str, u64, u64, u64),
+) -> Result<u64, Trap> {
+    if held as u64 >= max_records {
+        return Err(host_trap(format!(
+            "{func}: more than {max_records} {records}"
+        )));
+    }
+    let total = total.saturating_add(len);
+    if total > max_bytes {
+        return Err(host_trap(format!(
+            "{func}: {bytes} would total {total} bytes, at most {max_bytes}"
+        )));
+    }
+    Ok(total)
+}
+
 impl Host {
     /// The host of one call of `caller` over `committed`.
     fn new(
-        limits: Limits,
+        limits: Arc<HostFees>,
         caller: &str,
         input: Vec<u8>,
         read_only: bool,
@@ -260,19 +251,11 @@ impl Host {
     fn log_utf8(&mut self, memory: &[u8], ptr: i32, len: i32) -> Result<(), Trap> {
         let len = len_arg(len);
         let at = range(memory, ptr, len)?;
-        if self.logs.len() as u64 >= self.limits.max_logs {
-            return Err(host_trap(format!(
-                "log_utf8: more than {} logs",
-                self.limits.max_logs
-            )));
-        }
-        let total = self.log_bytes.saturating_add(len);
-        if total > self.limits.max_log_bytes {
-            return Err(host_trap(format!(
-                "log_utf8: logs would total {total} bytes, at most {}",
-                self.limits.max_log_bytes
-            )));
-        }
+        let total = admit(
+            "log_utf8",
+            ("logs", self.logs.len(), self.limits.max_logs),
+            ("logs", self.log_bytes, len, self.limits.max_log_bytes),
+        )?;
         let line = String::from_utf8(memory[at].to_vec())
             .map_err(|e| host_trap(format!("log_utf8: not UTF-8: {e}")))?;
         self.log_bytes = total;
@@ -303,19 +286,16 @@ impl Host {
                 self.limits.max_event_topics
             )));
         }
-        if self.events.len() as u64 >= self.limits.max_events {
-            return Err(host_trap(format!(
-                "emit_event: more than {} events",
-                self.limits.max_events
-            )));
-        }
-        let total = self.event_bytes.saturating_add(data_len);
-        if total > self.limits.max_event_bytes {
-            return Err(host_trap(format!(
-                "emit_event: event data would total {total} bytes, at most {}",
-                self.limits.max_event_bytes
-            )));
-        }
+        let total = admit(
+            "emit_event",
+            ("events", self.events.len(), self.limits.max_events),
+            (
+                "event data",
+                self.event_bytes,
+                data_len,
+                self.limits.max_event_bytes,
+            ),
+        )?;
         let topics = memory[topics_at]
             .chunks_exact(32)
             .map(|c| c.try_into().unwrap_or([0; 32]))
@@ -680,7 +660,7 @@ enum Compiled {
 pub struct PeerToken {
     peer: Peer,
     compiled: Compiled,
-    limits: Limits,
+    limits: Arc<HostFees>,
     /// The contract's committed storage.
     committed: BTreeMap<Vec<u8>, Vec<u8>>,
     accounts: Vec<String>,
@@ -705,7 +685,7 @@ impl PeerToken {
         let mut this = Self {
             peer,
             compiled,
-            limits: Limits::v2(),
+            limits: Arc::new(HostFees::v2()),
             committed: BTreeMap::new(),
             accounts: (0..ACCOUNTS).map(|i| format!("account{i:03}")).collect(),
             next: 0,
@@ -776,7 +756,7 @@ impl PeerToken {
         read_only: bool,
     ) -> Result<Vec<u8>, PeerTokenError> {
         let host = Host::new(
-            self.limits,
+            self.limits.clone(),
             caller,
             input,
             read_only,
@@ -903,8 +883,8 @@ mod tests {
     /// The stub's events keep detvm's bounds and limits.
     #[test]
     fn events_are_checked_like_detvm_s() {
-        let limits = Limits::v2();
-        let mut host = Host::new(limits, "a", Vec::new(), false, BTreeMap::new());
+        let limits = Arc::new(HostFees::v2());
+        let mut host = Host::new(limits.clone(), "a", Vec::new(), false, BTreeMap::new());
         let mut memory = vec![0u8; 256];
         memory[..32].fill(7);
         memory[200..203].copy_from_slice(b"abc");
@@ -938,7 +918,8 @@ mod tests {
     }
 
     /// The list the ordinary tests check the token against is what the
-    /// stub defines, on both engines.
+    /// stub defines (shown on wasmtime; wasmi's linker is filled by the
+    /// same macro).
     #[test]
     fn the_stub_defines_the_listed_functions() {
         use crate::token::PEER_HOST_FUNCTIONS;
@@ -951,7 +932,13 @@ mod tests {
         let mut store = wasmtime::Store::new(
             &engine,
             Call::<wasmtime::Memory> {
-                host: Host::new(Limits::v2(), "a", Vec::new(), false, BTreeMap::new()),
+                host: Host::new(
+                    Arc::new(HostFees::v2()),
+                    "a",
+                    Vec::new(),
+                    false,
+                    BTreeMap::new(),
+                ),
                 memory: None,
             },
         );
@@ -969,7 +956,13 @@ mod tests {
 
     #[test]
     fn keccak256_is_detvm_s() {
-        let mut host = Host::new(Limits::v2(), "a", Vec::new(), false, BTreeMap::new());
+        let mut host = Host::new(
+            Arc::new(HostFees::v2()),
+            "a",
+            Vec::new(),
+            false,
+            BTreeMap::new(),
+        );
         let memory = b"abc".to_vec();
         host.keccak256(&memory, 0, 3, 9).expect("hashes");
         // Keccak-256("abc"), the original (pre-SHA-3) padding.
