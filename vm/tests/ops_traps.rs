@@ -115,6 +115,50 @@ fn indirect_call_type_mismatch() {
     );
 }
 
+/// `call_indirect` checks bounds, null and type in one branch and picks
+/// the trap code after it: each at its boundary, in a table that grows.
+#[test]
+fn indirect_call_checks_at_their_boundaries() {
+    let mut m = Both::new(
+        r#"(module
+        (type $v (func (result i32)))
+        (table $empty 0 funcref)
+        (table $t 1 funcref)
+        (func $a (result i32) (i32.const 7))
+        (func $b (param i32) (result i32) (local.get 0))
+        (elem declare func $a $b)
+        (func (export "empty") (param i32) (result i32)
+          (call_indirect $empty (type $v) (local.get 0)))
+        (func (export "call") (param i32) (result i32)
+          (call_indirect $t (type $v) (local.get 0)))
+        (func (export "grow") (result i32) (table.grow $t (ref.null func) (i32.const 2)))
+        (func (export "set") (param i32 i32)
+          (if (local.get 1)
+            (then (table.set $t (local.get 0) (ref.func $a)))
+            (else (table.set $t (local.get 0) (ref.func $b))))))"#,
+    );
+    let oob = Err("table_out_of_bounds");
+    let null = Err("uninitialized_element");
+    for index in [0, 1, 0x7fff_ffff, -0x8000_0000, -1] {
+        assert_eq!(m.call("empty", &[i32v(index)]), oob, "{index:#x}");
+    }
+    assert_eq!(m.call("call", &[i32v(0)]), null);
+    assert_eq!(m.call("call", &[i32v(1)]), oob);
+    assert_eq!(m.call("call", &[i32v(-0x8000_0000)]), oob);
+    assert_eq!(m.call("grow", &[]), Ok(vec![Value::I32(1)]));
+    assert_eq!(m.call("call", &[i32v(1)]), null);
+    assert_eq!(m.call("call", &[i32v(2)]), null);
+    assert_eq!(m.call("call", &[i32v(3)]), oob);
+    assert_eq!(m.call("set", &[i32v(2), i32v(1)]), Ok(vec![]));
+    assert_eq!(m.call("call", &[i32v(2)]), Ok(vec![Value::I32(7)]));
+    assert_eq!(m.call("set", &[i32v(2), i32v(0)]), Ok(vec![]));
+    assert_eq!(
+        m.call("call", &[i32v(2)]),
+        Err("indirect_call_type_mismatch")
+    );
+    assert_eq!(m.call("call", &[i32v(1)]), null);
+}
+
 #[test]
 fn integer_divide_by_zero() {
     for (ty, op) in [

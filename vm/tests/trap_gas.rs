@@ -188,3 +188,51 @@ fn a_later_field_out_of_bounds_traps_as_before() {
     memory.read(&store, 0, &mut word).unwrap();
     assert_eq!(u32::from_le_bytes(word), 7);
 }
+
+/// `call_indirect` after calls and a join, with nothing before it that
+/// makes `VMRuntime` hold the counters: whichever of its checks fails
+/// (bounds, null, type; one branch in the code), the trap leaves exactly
+/// what the successful call leaves minus the callee's own gas.
+const INDIRECT: &str = r#"(module
+  (memory 1)
+  (type $v (func (result i32)))
+  (table $t 3 funcref)
+  (elem (table $t) (i32.const 0) func $ok $other)
+  (func $ok (export "ok") (result i32) (i32.const 1))
+  (func $other (param i32) (result i32) (local.get 0))
+  (func $work (param i32) (result i32)
+    (i32.xor (i32.mul (local.get 0) (i32.const 3)) (i32.const 5)))
+  (func (export "run") (param $i i32) (result i32)
+    (local $x i32)
+    (local.set $x (call $work (i32.const 7)))
+    (if (i32.gt_u (local.get $x) (i32.const 1000))
+      (then (local.set $x (call $work (local.get $x)))))
+    (local.set $x (i32.add (local.get $x) (i32.const 1)))
+    (drop (local.get $x))
+    (call_indirect $t (type $v) (local.get $i))))"#;
+
+#[test]
+fn an_indirect_call_trap_leaves_the_caller_paid_and_the_callee_not() {
+    let (mut store, instance) = instantiate(INDIRECT);
+    let callee = call(&mut store, &instance, "ok", &[]).gas_used();
+    let ok = call(&mut store, &instance, "run", &[Value::I32(0)]);
+    assert_eq!(ok.results(), Some(&[Value::I32(1)][..]), "{ok:?}");
+    let caller = ok.gas_used() - callee;
+    for (index, kind) in [
+        (1, TrapKind::IndirectCallTypeMismatch),
+        (2, TrapKind::UninitializedElement),
+        (3, TrapKind::TableOutOfBounds),
+        (-1, TrapKind::TableOutOfBounds),
+    ] {
+        let out = call(&mut store, &instance, "run", &[Value::I32(index)]);
+        assert_eq!(
+            out,
+            Outcome::Trap {
+                kind,
+                message: None,
+                gas_used: caller
+            },
+            "index {index}"
+        );
+    }
+}
