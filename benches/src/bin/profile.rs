@@ -9,7 +9,9 @@
 //! `limit` (compile a limit module), `prepare` (validate + instrument a
 //! limit module), `compile` (a realistic module of NAME bytes), `kernel`,
 //! `adversarial` (compile an adversarial compile shape at its largest
-//! size, or at 1/D of it with NAME `shape/D`),
+//! size, or at 1/D of it with NAME `shape/D`), `call` (REPEAT host→Wasm
+//! calls of the kernels module's export NAME, without arguments, as the
+//! `call_empty` benchmark makes them),
 //! or `token` (NAME `transfers`: REPEAT × `token::TRANSFERS` token
 //! transfers through the chain; the chain always meters).
 //! A limit module's NAME may be prefixed with `half:` for its half size.
@@ -32,7 +34,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [what, name, setting, rest @ ..] = &args[..] else {
         eprintln!(
-            "usage: profile limit|prepare|adversarial|compile|kernel|token NAME metered|unmetered [REPEAT]"
+            "usage: profile limit|prepare|adversarial|compile|kernel|call|token NAME metered|unmetered [REPEAT]"
         );
         std::process::exit(2)
     };
@@ -111,6 +113,13 @@ fn main() {
             let args = kernel.args();
             for _ in 0..repeat {
                 loaded.call(func, &args);
+            }
+        }
+        "call" => {
+            let mut loaded = Loaded::new(&engine, &fixtures::kernels_wasm()).expect("loads");
+            let func = loaded.func(name);
+            for _ in 0..repeat {
+                loaded.call(func, &[]);
             }
         }
         "token" => {
