@@ -225,12 +225,23 @@ pub struct ModuleEnv {
     pub data: Vec<DataSegment>,
     /// Bodies of the defined functions (`funcs[imported_funcs..]`).
     pub bodies: Vec<FunctionBody>,
+    /// Whether `metering::instrument` wrote this module, so that its first
+    /// four imports are the `detvm` counters and traps, which the compiler
+    /// and the runtime treat as such. Told by whoever decodes the module
+    /// (it knows whether it instrumented it), never guessed from import
+    /// names: an uninstrumented module may import anything.
+    pub instrumented: bool,
 }
 
 impl ModuleEnv {
-    /// Decodes the structure of a module that already passed validation.
-    pub fn parse(bytes: &[u8]) -> Result<Self, EnvError> {
-        let mut env = ModuleEnv::default();
+    /// Decodes the structure of a module that already passed validation;
+    /// `instrumented`: whether `metering::instrument` wrote it (then its
+    /// reserved imports must be there).
+    pub fn parse(bytes: &[u8], instrumented: bool) -> Result<Self, EnvError> {
+        let mut env = ModuleEnv {
+            instrumented,
+            ..ModuleEnv::default()
+        };
         for payload in Parser::new(0).parse_all(bytes) {
             match payload? {
                 Payload::TypeSection(reader) => {
@@ -345,6 +356,12 @@ impl ModuleEnv {
                 _ => {}
             }
         }
+        if instrumented && !env.has_reserved_imports() {
+            return Err(unsupported(
+                0,
+                "instrumented, but the detvm imports are not at the front",
+            ));
+        }
         Ok(env)
     }
 
@@ -364,8 +381,9 @@ impl ModuleEnv {
     }
 
     /// Whether this module carries the four `detvm` instrumentation imports
-    /// at the front, as `metering::instrument` writes them.
-    pub fn is_instrumented(&self) -> bool {
+    /// at the front, as `metering::instrument` writes them: what an
+    /// instrumented module must have, not what makes one.
+    pub(crate) fn has_reserved_imports(&self) -> bool {
         use detvm_metering::abi;
         let names = [
             abi::OUT_OF_GAS,

@@ -19,7 +19,7 @@ use crate::runtime::module::{Declared, ModuleArtifact, ModuleSource};
 /// The first eight bytes of every cache file.
 pub(crate) const MAGIC: [u8; 8] = *b"DETVMCC\0";
 /// The layout described in `docs/vm.md`. Bump on any change to it.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 24;
 const TRAILER_LEN: usize = 32;
 const KIND_MODULE: u32 = 1;
@@ -571,6 +571,7 @@ fn kind_code(kind: ExternalKind) -> Result<u8, FormatError> {
 
 fn write_source(w: &mut Writer, source: &ModuleSource) -> Result<(), FormatError> {
     let env = &source.env;
+    w.u8(u8::from(env.instrumented));
     w.len(env.types.len())?;
     for ty in &env.types {
         w.len(ty.params().len())?;
@@ -689,6 +690,11 @@ fn write_source(w: &mut Writer, source: &ModuleSource) -> Result<(), FormatError
 }
 
 fn read_source(r: &mut Reader<'_>) -> Result<ModuleSource, FormatError> {
+    let instrumented = match r.u8()? {
+        0 => false,
+        1 => true,
+        _ => return Err(r.malformed("instrumented flag")),
+    };
     let types = r.list(8, |r| {
         let params = r.list(1, read_val)?;
         let results = r.list(1, read_val)?;
@@ -697,6 +703,7 @@ fn read_source(r: &mut Reader<'_>) -> Result<ModuleSource, FormatError> {
     let ntypes = types.len();
     let mut env = ModuleEnv {
         types,
+        instrumented,
         ..ModuleEnv::default()
     };
     let imports = r.list(9, |r| {
@@ -735,6 +742,9 @@ fn read_source(r: &mut Reader<'_>) -> Result<ModuleSource, FormatError> {
         }
     }
     env.imports = imports;
+    if instrumented && !env.has_reserved_imports() {
+        return Err(r.malformed("instrumented without the detvm imports"));
+    }
     let defined = r.list(4, |r| r.index(ntypes, "function of an unknown type"))?;
     env.funcs.extend(defined);
     let nfuncs = env.funcs.len();

@@ -220,15 +220,51 @@ fn resealed(mut bytes: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn another_version_is_a_miss() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (engine, key, mut bytes) = stored_file(dir.path());
-    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
-    let bytes = resealed(bytes);
-    assert_eq!(
-        format::decode(&bytes, key.bytes()),
-        Err(FormatError::Version(2))
-    );
-    assert_miss(dir.path(), &engine, &key, &bytes);
+    for version in [format::FORMAT_VERSION - 1, format::FORMAT_VERSION + 1] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (engine, key, mut bytes) = stored_file(dir.path());
+        bytes[8..12].copy_from_slice(&version.to_le_bytes());
+        let bytes = resealed(bytes);
+        assert_eq!(
+            format::decode(&bytes, key.bytes()),
+            Err(FormatError::Version(version))
+        );
+        assert_miss(dir.path(), &engine, &key, &bytes);
+    }
+}
+
+/// Whether a stored module was instrumented is stored with it, not
+/// guessed from its imports: a flag that disagrees with the engine, or
+/// with the imports an instrumented module must have, is refused.
+#[test]
+fn the_instrumented_flag_is_stored_and_checked() {
+    let engine = engine();
+    let (_, artifact) = compiled(&engine);
+    assert!(artifact.inner.source.env.instrumented);
+    let round_trip = |inner: &crate::runtime::module::ModuleArtifact| {
+        let bytes = format::encode(b"k", &Entry::Module(Box::new(inner.clone()))).expect("encodes");
+        format::decode(&bytes, b"k")
+    };
+
+    let mut plain = artifact.inner.clone();
+    plain.source.env.instrumented = false;
+    let Ok(Entry::Module(decoded)) = round_trip(&plain) else {
+        panic!("the flag is only stored");
+    };
+    assert!(!decoded.source.env.instrumented);
+    assert!(matches!(
+        Module::from_artifact(&engine, &decoded),
+        Err(crate::Error::Internal(
+            crate::InternalError::MeteringMismatch { metering: true }
+        ))
+    ));
+
+    let mut without_imports = artifact.inner.clone();
+    without_imports.source.env.imports.clear();
+    assert!(matches!(
+        round_trip(&without_imports),
+        Err(FormatError::Malformed { .. })
+    ));
 }
 
 #[test]

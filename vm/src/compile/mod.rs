@@ -524,7 +524,7 @@ pub(crate) fn compile_module(
     let mut jit = JITModule::new(builder);
     let mut image = ImageBuilder::default();
 
-    let instrumented = env.is_instrumented();
+    let instrumented = env.instrumented;
     // Every function uses the platform's convention, also for the two
     // counters of an instrumented module: next to a Wasm result they exceed
     // x86-64 System V's two result registers and return through memory.

@@ -352,7 +352,7 @@ impl Module {
         if !counts_match {
             return Err(InternalError::ArtifactMismatch.into());
         }
-        if engine.config().metering != env.is_instrumented() {
+        if engine.config().metering != env.instrumented {
             return Err(InternalError::MeteringMismatch {
                 metering: engine.config().metering,
             }
@@ -381,13 +381,8 @@ impl Module {
         } else {
             (bytes.to_vec(), None)
         };
-        let env = ModuleEnv::parse(&wasm)?;
-        if config.metering != env.is_instrumented() {
-            return Err(InternalError::MeteringMismatch {
-                metering: config.metering,
-            }
-            .into());
-        }
+        // Instrumented exactly when metering is on: just above.
+        let env = ModuleEnv::parse(&wasm, config.metering)?;
         let artifact =
             compile::compile_module(engine.isas(), &env, &wasm, frame_costs.as_deref(), clif)
                 .map_err(Error::Compile)?;
@@ -450,7 +445,7 @@ fn plan(
     declared_max: &Declared,
 ) -> Result<ModuleInner, Error> {
     let limits = &engine.config().limits;
-    let (reserved_funcs, reserved_globals, reserved_imports) = if env.is_instrumented() {
+    let (reserved_funcs, reserved_globals, reserved_imports) = if env.instrumented {
         (
             abi::RESERVED_FUNCS,
             abi::RESERVED_GLOBALS,

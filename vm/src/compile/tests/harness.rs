@@ -111,8 +111,16 @@ pub fn compile_unverified(
     bytes: &[u8],
     opt: OptLevel,
 ) -> Result<CompiledCode, crate::compile::CompileError> {
-    let env = ModuleEnv::parse(bytes).expect("module structure");
-    compile_and_load(isa_unverified(opt), &env, bytes, None)
+    compile_and_load(isa_unverified(opt), &env_of(bytes), bytes, None)
+}
+
+/// The structure of a test module. These tests write instrumentation's
+/// shape by hand, so a module counts as instrumented when it carries the
+/// `detvm` imports at the front.
+fn env_of(bytes: &[u8]) -> ModuleEnv {
+    let mut env = ModuleEnv::parse(bytes, false).expect("module structure");
+    env.instrumented = env.has_reserved_imports();
+    env
 }
 
 /// Both optimisation levels: every semantic test runs under each.
@@ -120,8 +128,7 @@ pub const OPTS: [OptLevel; 2] = [OptLevel::None, OptLevel::Speed];
 
 /// Compiles `bytes` at `opt`.
 pub fn compile(bytes: &[u8], opt: OptLevel) -> Result<CompiledCode, crate::compile::CompileError> {
-    let env = ModuleEnv::parse(bytes).expect("module structure");
-    compile_and_load(isa(opt), &env, bytes, None)
+    compile_and_load(isa(opt), &env_of(bytes), bytes, None)
 }
 
 fn set_trap(vmctx: *mut VMContext, code: TrapCode) {
@@ -358,7 +365,7 @@ impl Instance {
         wasmparser::Validator::new()
             .validate_all(&wasm)
             .expect("valid module");
-        let env = ModuleEnv::parse(&wasm).expect("module structure");
+        let env = env_of(&wasm);
         let code =
             compile_and_load(isa_with(opt, prepay_loops), &env, &wasm, None).expect("compiles");
 
