@@ -156,11 +156,9 @@ impl Translator<'_, '_> {
             match self.counters {
                 Some(vars) => {
                     self.b.def_var(vars[0], values[0]);
-                    self.synced[0] = None;
-                    self.synced[1] = None;
-                    // A written-through `stack_left` must be current again:
-                    // the callee's callees may have stored other values.
-                    self.set_counter(1, values[1]);
+                    self.b.def_var(vars[1], values[1]);
+                    // The callee may have stored other values.
+                    self.gas_synced = None;
                 }
                 None => {
                     let rt = self.rt();

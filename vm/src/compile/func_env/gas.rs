@@ -31,30 +31,20 @@ fn signed_bound(amount: u64) -> i64 {
 
 impl Translator<'_, '_> {
     /// Makes `VMRuntime` hold the counter variables: before every builtin
-    /// call and trap exit (a written-through `stack_left` already does).
+    /// call and at the `out_of_gas` and `stack_overflow` exits.
     pub fn store_counters(&mut self) {
         let Some(vars) = self.counters else { return };
-        for (slot, (var, off)) in vars.into_iter().zip(COUNTER_OFFSETS).enumerate() {
-            if slot == 1 && self.stack_write_through {
-                continue;
-            }
+        for (var, off) in vars.into_iter().zip(COUNTER_OFFSETS) {
             let v = self.b.use_var(var);
             let rt = self.rt();
             self.b.ins().store(state_flags(), v, rt, off);
         }
     }
 
-    /// Gives counter `slot` (0: gas, 1: stack) a new value, storing it at
-    /// once if it is written through (see `stack_write_through`).
+    /// Gives counter `slot` (0: gas, 1: stack) a new value.
     pub(super) fn set_counter(&mut self, slot: usize, value: Value) {
         let Some(vars) = self.counters else { return };
         self.b.def_var(vars[slot], value);
-        if slot == 1 && self.stack_write_through {
-            let rt = self.rt();
-            self.b
-                .ins()
-                .store(state_flags(), value, rt, COUNTER_OFFSETS[1]);
-        }
     }
 
     /// `old - c` (`c` is `amount`) as one two-result instruction the
@@ -272,7 +262,9 @@ impl Translator<'_, '_> {
             let rt = self.rt();
             let v = self.b.ins().load(I64, state_flags(), rt, off);
             self.b.def_var(var, v);
-            self.synced[slot] = here.map(|b| (b, v));
+            if slot == 0 {
+                self.gas_synced = here.map(|b| (b, v));
+            }
         }
     }
 

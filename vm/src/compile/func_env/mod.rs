@@ -114,18 +114,14 @@ pub(super) struct Translator<'a, 'f> {
     /// variables: received as parameters and returned as extra results,
     /// passed to and taken back from Wasm callees the same way; loaded
     /// after every builtin call, stored to `VMRuntime` before every builtin
-    /// call and trap exit, and before the first check of a straight run of
-    /// code (see `synced`).
+    /// call and at the `out_of_gas` and `stack_overflow` exits; `gas_left`
+    /// also before the first check of a straight run of code (see
+    /// `gas_synced`).
     counters: Option<[Variable; 2]>,
-    /// Store `stack_left` whenever it changes (at the frame check and the
-    /// release, so about twice per call) instead of at calls, returns and
-    /// checks: chosen for functions with memory accesses, whose checks
-    /// would otherwise store it once per loop iteration.
-    stack_write_through: bool,
-    /// Per counter: `VMRuntime` holds this value from here to the end of
-    /// this block (it was stored or loaded here), so further checks branch
-    /// to the shared trap block without storing it again.
-    synced: [Option<(Block, Value)>; 2],
+    /// `VMRuntime` holds this `gas_left` from here to the end of this block
+    /// (it was stored or loaded here), so further checks branch to the
+    /// shared trap block without storing it again.
+    gas_synced: Option<(Block, Value)>,
     /// Results of the latest charges that open a loop body, which the next
     /// charge must not fold into its own (see [`Self::fused_charge`]).
     loop_head_charges: Vec<Value>,
@@ -206,7 +202,6 @@ impl<'a, 'f> Translator<'a, 'f> {
         func_index: u32,
         results: Vec<ir::Type>,
         counters_in_variables: bool,
-        stack_write_through: bool,
         strategy: Strategy,
     ) -> Result<Self, CompileError> {
         let entry = b.create_block();
@@ -228,12 +223,6 @@ impl<'a, 'f> Translator<'a, 'f> {
                 let vars = [b.declare_var(I64), b.declare_var(I64)];
                 for (var, v) in vars.into_iter().zip(values) {
                     b.def_var(var, v);
-                }
-                // A written-through `stack_left` is current in `VMRuntime`
-                // from the start.
-                if stack_write_through {
-                    b.ins()
-                        .store(state_flags(), values[1], rt, COUNTER_OFFSETS[1]);
                 }
                 Some(vars)
             }
@@ -315,8 +304,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             unreachable_depth: 0,
             results,
             counters,
-            stack_write_through,
-            synced: [None; 2],
+            gas_synced: None,
             loop_head_charges: Vec::with_capacity(LOOP_HEAD_CAPACITY),
             // A caller's deferred charges may have left the counter
             // negative: the entry tests it.

@@ -62,27 +62,23 @@ impl Translator<'_, '_> {
     }
 
     /// The target of a conditional branch to the trap exit `code`: the
-    /// shared trap block, after making sure `VMRuntime` holds the counters
-    /// (each is stored here unless it already was, or was loaded, earlier
-    /// in this straight run of code, or is written through). A cold block
-    /// per check that stores them instead would double the blocks of
-    /// memory-heavy code, and with them its compile time. The shared blocks
-    /// take no arguments: with thousands of checks, arguments on them would
-    /// make register allocation superlinear.
+    /// shared trap block, after making sure `VMRuntime` holds `gas_left`
+    /// (stored here unless it already was, or was loaded, earlier in this
+    /// straight run of code; `stack_left` is not read after a trap). A
+    /// cold block per check that stores it instead would double the blocks
+    /// of memory-heavy code, and with them its compile time. The shared
+    /// blocks take no arguments: with thousands of checks, arguments on
+    /// them would make register allocation superlinear.
     fn trap_target(&mut self, code: TrapCode) -> Block {
-        if let Some(vars) = self.counters {
-            let here = self.b.current_block();
-            for (slot, (var, off)) in vars.into_iter().zip(COUNTER_OFFSETS).enumerate() {
-                if slot == 1 && self.stack_write_through {
-                    continue;
-                }
-                let value = self.b.use_var(var);
-                let now = here.map(|b| (b, value));
-                if now.is_none() || self.synced[slot] != now {
-                    let rt = self.rt();
-                    self.b.ins().store(state_flags(), value, rt, off);
-                    self.synced[slot] = now;
-                }
+        if let Some([gas, _]) = self.counters {
+            let value = self.b.use_var(gas);
+            let now = self.b.current_block().map(|b| (b, value));
+            if now.is_none() || self.gas_synced != now {
+                let rt = self.rt();
+                self.b
+                    .ins()
+                    .store(state_flags(), value, rt, COUNTER_OFFSETS[0]);
+                self.gas_synced = now;
             }
         }
         self.trap_block(code)
@@ -93,10 +89,8 @@ impl Translator<'_, '_> {
     fn continue_after_check(&mut self, next: Block) {
         self.b.switch_to_block(next);
         self.b.seal_block(next);
-        for synced in &mut self.synced {
-            if let Some((_, value)) = *synced {
-                *synced = Some((next, value));
-            }
+        if let Some((_, value)) = self.gas_synced {
+            self.gas_synced = Some((next, value));
         }
     }
 

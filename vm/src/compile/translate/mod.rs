@@ -54,7 +54,6 @@ pub(super) fn translate_function(
     pressure_budget: Option<super::PressureBudget>,
 ) -> Result<Translation, CompileError> {
     let counters_in_variables = scan.counters_in_variables;
-    let stack_write_through = scan.accesses;
     let err = |offset: u64, message: String| CompileError::Translate {
         func_index,
         offset,
@@ -77,7 +76,6 @@ pub(super) fn translate_function(
         func_index,
         results,
         counters_in_variables,
-        stack_write_through,
         strategy,
     )?;
 
