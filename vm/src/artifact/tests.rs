@@ -426,3 +426,32 @@ fn the_least_recently_used_entry_is_evicted() {
     tiny.put_module(&keys[0], &artifact);
     assert_eq!(tiny.stats().entries, 0);
 }
+
+/// aarch64's `bl` reaches 128 MiB either way, and a module inside the
+/// contract limits can compile to a larger image there (`call_indirect`
+/// after `call_indirect`: about 36 bytes of code per byte of Wasm, so
+/// about 150 MiB for 4 MiB of Wasm). Direct calls therefore never use a
+/// relative branch with that reach, so that a module that loads on one
+/// architecture loads on every one (`docs/vm.md`, "Output").
+#[test]
+fn no_direct_call_depends_on_the_distance_between_functions() {
+    let wasm = wat::parse_str(
+        r#"(module
+             (func $one (result i32) (i32.const 1))
+             (func (export "two") (result i32) (i32.add (call $one) (call $one))))"#,
+    )
+    .expect("valid text");
+    let engine = engine();
+    let (module, artifact) = Module::new_with_artifact(&engine, &wasm).expect("compiles");
+    let relocs = &artifact.inner.code.image.relocs;
+    assert!(
+        relocs
+            .iter()
+            .all(|r| r.kind != super::image::RelocKind::Arm64Call),
+        "{relocs:?}"
+    );
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &Linker::new(&engine)).expect("instantiates");
+    let out = instance.call(&mut store, "two", &[], 1_000).expect("calls");
+    assert_eq!(out.results(), Some(&[Value::I32(2)][..]));
+}

@@ -221,6 +221,13 @@ impl Translator<'_, '_> {
                 None => {
                     let id = self.m.func_ids[(index - imported) as usize];
                     let f = self.jit.declare_func_in_func(id, self.b.func);
+                    // aarch64's `bl` reaches 128 MiB, less than the code
+                    // of a module inside the contract limits can take
+                    // there; through an absolute address instead, any
+                    // module that loads on one architecture loads on all.
+                    if cfg!(target_arch = "aarch64") {
+                        self.b.func.dfg.ext_funcs[f].colocated = false;
+                    }
                     self.func_refs.insert(index, f);
                     f
                 }
