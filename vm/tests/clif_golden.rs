@@ -60,6 +60,18 @@ const CASES: &[(&str, &str)] = &[
                  (br_if $l (i32.ne (local.tee 2 (i32.add (local.get 2) (i32.const 1))) (local.get 1))))))"#,
     ),
     (
+        "charges",
+        r#"(module (func (export "f") (param i32) (result i32)
+             (block $out
+               (br_if $out (i32.eqz (local.get 0)))
+               (local.set 0 (i32.mul (local.get 0) (i32.const 3)))
+               (br_if $out (i32.gt_u (local.get 0) (i32.const 100)))
+               (local.set 0 (i32.add (local.get 0) (i32.const 7)))
+               (br_if $out (i32.and (local.get 0) (i32.const 1)))
+               (local.set 0 (i32.sub (local.get 0) (i32.const 1))))
+             (local.get 0)))"#,
+    ),
+    (
         "calls",
         r#"(module
              (func $sq (param i64) (result i64) (i64.mul (local.get 0) (local.get 0)))

@@ -133,6 +133,11 @@ pub(super) struct Translator<'a, 'f> {
     /// [`DEFERRED_BUDGET`](gas::DEFERRED_BUDGET), so the counter cannot
     /// wrap between tests.
     deferred_total: u64,
+    /// The latest deferred charge's result, the counter value it was
+    /// computed from and the amount between them, so that the next
+    /// charge can subtract from that value directly (see
+    /// [`Self::fused_charge`]).
+    deferred_chain: Option<(Value, Value, u64)>,
     /// The open trap-exit block per trap code, with its predecessor count.
     trap_blocks: [Option<(Block, u32)>; TRAP_CODES],
     /// The open block that propagates a callee's trap, with its
@@ -310,6 +315,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             // negative: the entry tests it.
             gas_unchecked: m.instrumented,
             deferred_total: 0,
+            deferred_chain: None,
             trap_blocks,
             propagate_block: None,
             closed_exits: Vec::new(),
