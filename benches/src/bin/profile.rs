@@ -20,8 +20,9 @@
 //! canonicalisation), and `wasmtime-limit NAME backtracking|single_pass`
 //! compiles a limit module with wasmtime (the same Cranelift) and the given
 //! register allocator, to tell the code generator's costs from detvm's;
-//! `wasmtime-compile NAME plain` compiles the realistic module of NAME
-//! bytes with wasmtime's default settings.
+//! `wasmtime-compile NAME plain|fuel` compiles the realistic module of
+//! NAME bytes with wasmtime's default settings (`fuel`: with fuel
+//! metering, wasmtime's counterpart of detvm's metered code).
 
 use std::time::Instant;
 
@@ -144,7 +145,9 @@ fn main() {
         #[cfg(feature = "peers")]
         "wasmtime-compile" => {
             let bytes = realistic::module(name.parse().expect("a size"), realistic::SEED);
-            let engine = wasmtime::Engine::new(&wasmtime::Config::new()).expect("wasmtime engine");
+            let mut config = wasmtime::Config::new();
+            config.consume_fuel(setting == "fuel");
+            let engine = wasmtime::Engine::new(&config).expect("wasmtime engine");
             for _ in 0..repeat {
                 wasmtime::Module::new(&engine, &bytes).expect("compiles");
             }
