@@ -51,6 +51,11 @@ pub struct EngineConfig {
     /// gas and traps are the same either way; this exists so tests can
     /// run whole suites through the strategy few functions take.
     pub slot_strategy_only: bool,
+    /// Run Cranelift's IR verifier on every function it compiles: a check
+    /// of the code generator itself, which changes no output but costs
+    /// compile time, more than linearly on some shapes (many block
+    /// parameters at many joins). On by default in debug builds only.
+    pub verify_ir: bool,
 }
 
 impl Default for EngineConfig {
@@ -64,6 +69,7 @@ impl Default for EngineConfig {
             imports: ImportPolicy::Any,
             start_gas_limit: 10_000_000,
             slot_strategy_only: false,
+            verify_ir: cfg!(debug_assertions),
         }
     }
 }
@@ -160,7 +166,7 @@ impl Engine {
                 OptLevel::None => compile::OptLevel::None,
                 OptLevel::Speed => compile::OptLevel::Speed,
             },
-            verify: cfg!(debug_assertions),
+            verify: config.verify_ir,
             metering: config.metering,
             prepay_loops: true,
             slot_strategy_only: config.slot_strategy_only,
@@ -229,5 +235,30 @@ impl Engine {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_ir_decides_whether_cranelift_verifies() {
+        for verify_ir in [false, true] {
+            let config = EngineConfig {
+                verify_ir,
+                ..EngineConfig::default()
+            };
+            let engine = Engine::new(config).expect("engine");
+            let isas = engine.isas();
+            for isa in [&isas.normal, &isas.large] {
+                assert_eq!(isa.flags().enable_verifier(), verify_ir);
+            }
+        }
+        assert_eq!(
+            EngineConfig::default().verify_ir,
+            cfg!(debug_assertions),
+            "on by default in debug builds only"
+        );
     }
 }
