@@ -61,11 +61,49 @@ pub fn check_bytes(data: &[u8]) -> Result<(), DecodeFinding> {
     Ok(())
 }
 
+/// How many blocks the shared node may hold beyond those it started with
+/// before it returns to its start. Requests may mine up to 10,000 blocks
+/// each; without the rewind its history, and the fuzzing process, would
+/// grow for as long as the run (1.4 GB after five minutes), until the
+/// memory limit stopped the run with a finding that is none.
+pub const MAX_NEW_BLOCKS: u64 = 1_000;
+
 /// A dev node in memory with its RPC methods, shared by every request of
 /// the process (starting one per input would dominate the time).
 struct Node {
     runtime: tokio::runtime::Runtime,
     methods: RpcModule<Context>,
+    executor: detvm_node::Executor,
+    /// The height when the node started.
+    start: u64,
+}
+
+impl Node {
+    fn height(&self) -> Option<u64> {
+        self.executor.run_blocking(|s| s.ledger.head().height).ok()
+    }
+
+    /// Past [`MAX_NEW_BLOCKS`] new blocks, reverts the node to where it
+    /// started: through `dev_revert` to a snapshot of the start put first
+    /// (inputs take and use up snapshots of their own), which clears every
+    /// snapshot and the pool as a revert does.
+    fn rewind_if_grown(&self) {
+        let start = self.start;
+        let grown = self.executor.run_blocking(move |s| {
+            let grown = s.ledger.head().height > start.saturating_add(MAX_NEW_BLOCKS);
+            if grown {
+                // A fresh dev node's clock offset is zero.
+                s.snapshots.insert(0, (start, 0));
+            }
+            grown
+        });
+        if matches!(grown, Ok(true)) {
+            let request = r#"{"jsonrpc":"2.0","id":0,"method":"dev_revert","params":[0]}"#;
+            let _ = self
+                .runtime
+                .block_on(self.methods.raw_json_request(request, 1));
+        }
+    }
 }
 
 fn node() -> &'static Node {
@@ -76,10 +114,11 @@ fn node() -> &'static Node {
             .enable_all()
             .build()
             .expect("a tokio runtime");
-        let methods = runtime.block_on(async {
+        let (methods, executor) = runtime.block_on(async {
             let node = detvm_node::start(detvm_node::NodeConfig::dev())
                 .await
                 .expect("a dev node starts");
+            let executor = node.executor.clone();
             let methods = detvm_node::rpc::module(Context {
                 executor: node.executor.clone(),
                 events: tokio::sync::broadcast::channel(16).0,
@@ -88,9 +127,16 @@ fn node() -> &'static Node {
             .expect("the methods register");
             // The node serves for the life of the process.
             std::mem::forget(node);
-            methods
+            (methods, executor)
         });
-        Node { runtime, methods }
+        let mut node = Node {
+            runtime,
+            methods,
+            executor,
+            start: 0,
+        };
+        node.start = node.height().expect("the dev node has a height");
+        node
     })
 }
 
@@ -193,10 +239,11 @@ pub fn check_rpc(data: &[u8]) -> Result<(), DecodeFinding> {
     let node = node();
     // Text that is no JSON-RPC request is refused as such (a typed serde
     // error); the server answers it with -32700 or -32600.
-    let Ok((answer, _subscription)) = node
+    let answer = node
         .runtime
-        .block_on(node.methods.raw_json_request(&request, 16))
-    else {
+        .block_on(node.methods.raw_json_request(&request, 16));
+    node.rewind_if_grown();
+    let Ok((answer, _subscription)) = answer else {
         return Ok(());
     };
     let text = answer.get();
@@ -219,4 +266,48 @@ pub fn check_rpc(data: &[u8]) -> Result<(), DecodeFinding> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mine(blocks: u64) -> Vec<u8> {
+        let request =
+            json!({ "jsonrpc": "2.0", "id": 1, "method": "dev_mine", "params": [blocks] });
+        let mut data = vec![0];
+        data.extend_from_slice(request.to_string().as_bytes());
+        data
+    }
+
+    fn height() -> u64 {
+        node().height().expect("a height")
+    }
+
+    /// The only test of this binary that sends requests.
+    #[test]
+    fn the_shared_node_returns_to_its_start_past_a_bound() {
+        let start = height();
+        check_rpc(&mine(MAX_NEW_BLOCKS - 1)).expect("a well-formed answer");
+        check_rpc(&mine(1)).expect("a well-formed answer");
+        assert_eq!(height(), start + MAX_NEW_BLOCKS, "at the bound: kept");
+        check_rpc(&mine(1)).expect("a well-formed answer");
+        assert_eq!(height(), start, "past it: back to the start");
+        // Again, by one large request.
+        check_rpc(&mine(3 * MAX_NEW_BLOCKS)).expect("a well-formed answer");
+        assert_eq!(height(), start);
+        // An input's own snapshots do not stand in the way, and are gone
+        // after the rewind, as after any revert.
+        let request = |method: &str| {
+            let mut data = vec![0];
+            let text = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": [0] });
+            data.extend_from_slice(text.to_string().as_bytes());
+            data
+        };
+        check_rpc(&request("dev_snapshot")).expect("a well-formed answer");
+        check_rpc(&mine(MAX_NEW_BLOCKS + 1)).expect("a well-formed answer");
+        assert_eq!(height(), start);
+        check_rpc(&request("dev_revert")).expect("a well-formed answer");
+        assert_eq!(height(), start);
+    }
 }
