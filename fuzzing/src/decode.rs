@@ -272,12 +272,16 @@ pub fn check_rpc(data: &[u8]) -> Result<(), DecodeFinding> {
 mod tests {
     use super::*;
 
-    fn mine(blocks: u64) -> Vec<u8> {
-        let request =
-            json!({ "jsonrpc": "2.0", "id": 1, "method": "dev_mine", "params": [blocks] });
+    /// An input that `check_rpc` sends as it is (a first byte below 64).
+    fn request(method: &str, params: Value) -> Vec<u8> {
+        let text = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
         let mut data = vec![0];
-        data.extend_from_slice(request.to_string().as_bytes());
+        data.extend_from_slice(text.to_string().as_bytes());
         data
+    }
+
+    fn mine(blocks: u64) -> Vec<u8> {
+        request("dev_mine", json!([blocks]))
     }
 
     fn height() -> u64 {
@@ -298,16 +302,10 @@ mod tests {
         assert_eq!(height(), start);
         // An input's own snapshots do not stand in the way, and are gone
         // after the rewind, as after any revert.
-        let request = |method: &str| {
-            let mut data = vec![0];
-            let text = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": [0] });
-            data.extend_from_slice(text.to_string().as_bytes());
-            data
-        };
-        check_rpc(&request("dev_snapshot")).expect("a well-formed answer");
+        check_rpc(&request("dev_snapshot", json!([]))).expect("a well-formed answer");
         check_rpc(&mine(MAX_NEW_BLOCKS + 1)).expect("a well-formed answer");
         assert_eq!(height(), start);
-        check_rpc(&request("dev_revert")).expect("a well-formed answer");
+        check_rpc(&request("dev_revert", json!([0]))).expect("a well-formed answer");
         assert_eq!(height(), start);
     }
 }
