@@ -60,6 +60,16 @@ const CASES: &[(&str, &str)] = &[
                  (br_if $l (i32.ne (local.tee 2 (i32.add (local.get 2) (i32.const 1))) (local.get 1))))))"#,
     ),
     (
+        "check_reuse",
+        r#"(module (memory 1)
+             (func (export "f") (param i32 i32) (result i32)
+               (i32.store offset=12 (local.get 0) (local.get 1))
+               (block (br_if 0 (local.get 1))
+                 (i32.store (local.get 0) (i32.const 1)))
+               (if (local.get 1) (then (i32.store offset=32 (local.get 0) (i32.const 2))))
+               (i32.load offset=8 (local.get 0))))"#,
+    ),
+    (
         "charges",
         r#"(module (func (export "f") (param i32) (result i32)
              (block $out

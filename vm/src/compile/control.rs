@@ -78,6 +78,10 @@ pub(super) struct Frame {
     pub height: usize,
     /// Whether anything jumps to `dest`.
     pub dest_reachable: bool,
+    /// The bounds known where the construct began (see
+    /// `Translator::checked`): every path into the construct, and so to
+    /// its `else` and its `end`, passed there.
+    pub checked_before: Vec<(Value, u64)>,
 }
 
 impl Translator<'_, '_> {
@@ -185,6 +189,7 @@ impl Translator<'_, '_> {
             result_types: results,
             height: 0,
             dest_reachable: false,
+            checked_before: Vec::new(),
         });
     }
 
@@ -206,6 +211,7 @@ impl Translator<'_, '_> {
             result_types: results,
             height,
             dest_reachable: false,
+            checked_before: self.checked.clone(),
         });
         Ok(())
     }
@@ -226,7 +232,8 @@ impl Translator<'_, '_> {
         let kept = vec![Nan::Kept; params.len()];
         self.enter_label(header, height, &params, &kept);
         self.mem_cache = None;
-        self.checked.clear();
+        // The checks known here hold inside: the header is entered from
+        // here first, and its back-edges come from inside.
         self.control.push(Frame {
             kind: FrameKind::Loop {
                 header,
@@ -239,6 +246,7 @@ impl Translator<'_, '_> {
             result_types: results,
             height,
             dest_reachable: false,
+            checked_before: self.checked.clone(),
         });
         Ok(())
     }
@@ -292,6 +300,7 @@ impl Translator<'_, '_> {
             result_types: results,
             height,
             dest_reachable: false,
+            checked_before: self.checked.clone(),
         });
         Ok(())
     }
@@ -335,8 +344,9 @@ impl Translator<'_, '_> {
         self.b.switch_to_block(else_block);
         self.push_all(&params, &param_nan);
         self.mem_cache = mem_cache;
-        // Bounds proven in the other arm do not hold here.
-        self.checked.clear();
+        // Bounds proven in the other arm do not hold here; those known
+        // before the `if` do.
+        self.checked = self.control[idx].checked_before.clone();
         self.reachable = true;
         Ok(())
     }
@@ -373,6 +383,13 @@ impl Translator<'_, '_> {
         let Some(mut frame) = self.control.pop() else {
             return Err(self.err("end without block"));
         };
+        // What holds at `dest`: a loop is left only by falling off its end,
+        // so what its body's end knew; any other construct may be left
+        // from several points, all after where it began.
+        let checked_after = match frame.kind {
+            FrameKind::Loop { .. } => std::mem::take(&mut self.checked),
+            _ => std::mem::take(&mut frame.checked_before),
+        };
         match std::mem::replace(&mut frame.kind, FrameKind::Block) {
             FrameKind::Loop { header, back_edges } => {
                 self.join_back_edges(header, back_edges);
@@ -393,7 +410,7 @@ impl Translator<'_, '_> {
         self.truncate_stack(frame.height);
         self.b.seal_block(frame.dest);
         self.mem_cache = None;
-        self.checked.clear();
+        self.checked = checked_after;
         if frame.dest_reachable {
             self.enter_label(
                 frame.dest,

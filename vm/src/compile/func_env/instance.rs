@@ -230,7 +230,14 @@ impl Translator<'_, '_> {
         let addr = self.b.ins().uextend(I64, addr32);
         // offset < 2^32 and size <= 8, so neither sum can wrap in 64 bits.
         let end = offset.saturating_add(u64::from(size));
-        let proven = self.checked.iter().any(|&(v, e)| v == addr32 && e >= end)
+        // Facts may predate the sealing of a loop header that turned their
+        // value, or this one, into an alias of the same value.
+        let dfg = &self.b.func.dfg;
+        let key = dfg.resolve_aliases(addr32);
+        let proven = self
+            .checked
+            .iter()
+            .any(|&(v, e)| e >= end && dfg.resolve_aliases(v) == key)
             || self.proven.contains(&self.offset);
         if !proven {
             let end = self.widen_check.take().map_or(end, |w| w.max(end));

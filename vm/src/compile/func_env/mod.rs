@@ -163,9 +163,10 @@ pub(super) struct Translator<'a, 'f> {
     /// Alias regions of linear memory and its descriptor, declared at the
     /// first memory access.
     regions: Option<Regions>,
-    /// Bounds already proven on the current path: `(addr, end)` means
-    /// `addr + end <= length` held, and memory never shrinks, so it still
-    /// holds. Cleared where control flow joins; bounded in size.
+    /// Bounds known to hold here: `(addr, end)` means `addr + end <=
+    /// length` held at a point every path to here passed, and memory never
+    /// shrinks, so it still holds. Where paths join, only what held where
+    /// they split is kept (`docs/vm.md`, "Checks"); bounded in size.
     pub checked: Vec<(Value, u64)>,
     /// For the load being translated: the end to check instead of its own
     /// if it needs a check (see `translate::BodyScan::widened`).

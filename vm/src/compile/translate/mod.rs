@@ -282,10 +282,12 @@ impl Walk<'_> {
         let body = self.ops.clone();
         let widened = self.next_widened;
         let depth = t.control.len();
+        let checked_before = t.checked.clone();
         let mut join = None;
         for (entry, unchecked) in [(fast, true), (slow, false)] {
             t.b.switch_to_block(entry);
             t.b.seal_block(entry);
+            t.checked = checked_before.clone();
             t.reachable = true;
             self.ops = body.clone();
             self.next_widened = widened;
@@ -310,6 +312,8 @@ impl Walk<'_> {
             }
         }
         t.proven.clear();
+        // The copies' own checks do not hold after the join.
+        t.checked = checked_before;
         match join {
             Some(join) => {
                 t.b.switch_to_block(join);

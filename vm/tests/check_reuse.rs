@@ -1,0 +1,204 @@
+//! Reused bounds checks (`docs/vm.md`, "Checks"): an access skips its check
+//! when the same address was checked for an end at least as far at a point
+//! every path to it passed. These functions each give a check a way to
+//! reach an access it must not cover (an `if` arm, an early exit from a
+//! block or a loop, the other arm of an `if`), so a leaked check would let
+//! an out-of-bounds access run instead of trapping; and ways it may reach
+//! one (straight code, a construct's end, a loop's end), where results,
+//! traps and gas must not change. Every function is called under every
+//! configuration; outcomes must agree and equal what Wasm says.
+
+use detvm_vm::{Engine, EngineConfig, Instance, Linker, Module, OptLevel, Outcome, Store, Value};
+
+const MODULE: &str = r#"(module
+  (memory 1)
+
+  ;; A check inside an `if` arm does not hold after the `if`.
+  (func (export "if_arm") (param $a i32) (param $c i32) (result i32)
+    (if (local.get $c) (then (drop (i32.load offset=8 (local.get $a)))))
+    (i32.load (local.get $a)))
+
+  ;; A check in one arm does not hold in the other.
+  (func (export "other_arm") (param $a i32) (param $c i32) (result i32)
+    (if (result i32) (local.get $c)
+      (then (i32.load offset=8 (local.get $a)))
+      (else (i32.load (local.get $a)))))
+
+  ;; A block left early, before its check.
+  (func (export "block_exit") (param $a i32) (param $c i32) (result i32)
+    (block (br_if 0 (local.get $c)) (drop (i32.load offset=8 (local.get $a))))
+    (i32.load (local.get $a)))
+
+  ;; A loop left through an outer block, before its check.
+  (func (export "loop_exit") (param $a i32) (param $c i32) (result i32)
+    (block $out
+      (loop $l
+        (br_if $out (local.get $c))
+        (drop (i32.load offset=8 (local.get $a)))
+        (br_if $l (i32.const 0))))
+    (i32.load (local.get $a)))
+
+  ;; A `br_table` out of a block, before its check.
+  (func (export "table_exit") (param $a i32) (param $c i32) (result i32)
+    (block $b1 (block $b0
+      (br_table $b0 $b1 (local.get $c)))
+      (drop (i32.load offset=8 (local.get $a))))
+    (i32.load (local.get $a)))
+
+  ;; A check before a construct covers accesses after it, and inside it;
+  ;; a store in the block writes before the later trap.
+  (func (export "before_block") (param $a i32) (param $c i32) (result i32)
+    (i32.store offset=8 (local.get $a) (i32.const 11))
+    (block (br_if 0 (local.get $c)) (i32.store (local.get $a) (i32.const 22)))
+    (if (local.get $c) (then (i32.store offset=4 (local.get $a) (i32.const 33))))
+    (i32.add (i32.load (local.get $a)) (i32.load offset=4 (local.get $a))))
+
+  ;; A check at the end of a loop's body covers accesses after the loop.
+  (func (export "after_loop") (param $a i32) (param $c i32) (result i32)
+    (loop $l
+      (i32.store offset=8 (local.get $a) (local.get $c))
+      (br_if $l (local.tee $c (i32.sub (local.get $c) (i32.const 1)))))
+    (i32.load offset=4 (local.get $a)))
+
+  ;; After growing, a check from before still holds (memory only grows),
+  ;; and a new address is checked against the new size.
+  (func (export "grown") (param $a i32) (param $c i32) (result i32)
+    (drop (i32.load offset=8 (local.get $a)))
+    (if (local.get $c) (then (drop (memory.grow (i32.const 1)))))
+    (i32.add (i32.load (local.get $a)) (i32.load (local.get $c))))
+
+  (func (export "peek") (param $a i32) (param $c i32) (result i32)
+    (i32.load (local.get $a))))"#;
+
+fn configs() -> Vec<EngineConfig> {
+    let mut out = Vec::new();
+    for slots in [true, false] {
+        for opt in [OptLevel::Speed, OptLevel::None] {
+            for metering in [true, false] {
+                let mut config = EngineConfig::default();
+                config.slot_strategy_only = slots;
+                config.opt_level = opt;
+                config.metering = metering;
+                out.push(config);
+            }
+        }
+    }
+    out
+}
+
+/// What a call shows: its result or trap, gas used (metered), and what
+/// `peek` then reads at `peek_at` from the same instance.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    outcome: Result<i32, &'static str>,
+    gas_used: Option<u64>,
+    peeked: Result<i32, &'static str>,
+}
+
+fn call(
+    instance: &Instance,
+    store: &mut Store<()>,
+    name: &str,
+    args: [i32; 2],
+) -> (Result<i32, &'static str>, u64) {
+    let args = args.map(Value::I32);
+    match instance.call(store, name, &args, 1 << 40).expect("call") {
+        Outcome::Success { results, gas_used } => match results[..] {
+            [Value::I32(v)] => (Ok(v), gas_used),
+            ref other => panic!("unexpected results {other:?}"),
+        },
+        Outcome::Trap { kind, gas_used, .. } => (Err(kind.name()), gas_used),
+    }
+}
+
+/// Calls `name(a, c)` under every configuration; all must agree (gas per
+/// metering setting). Returns the outcome and what `peek(peek_at)` reads
+/// after it.
+fn agree(
+    name: &str,
+    a: i32,
+    c: i32,
+    peek_at: i32,
+) -> (Result<i32, &'static str>, Result<i32, &'static str>) {
+    let bytes = wat::parse_str(MODULE).expect("wat");
+    let mut reference: [Option<Seen>; 2] = [None, None];
+    for config in configs() {
+        let label = format!(
+            "{name}({a}, {c}): {:?} slots={} metering={}",
+            config.opt_level, config.slot_strategy_only, config.metering
+        );
+        let metering = config.metering;
+        let engine = Engine::new(config).expect("engine");
+        let module = Module::new(&engine, &bytes).expect("compiles");
+        let mut store = Store::new(&engine, ());
+        let linker = Linker::new(&engine);
+        let instance = Instance::new(&mut store, &module, &linker).expect("instantiates");
+        let (outcome, gas_used) = call(&instance, &mut store, name, [a, c]);
+        let (peeked, _) = call(&instance, &mut store, "peek", [peek_at, 0]);
+        let seen = Seen {
+            outcome,
+            gas_used: metering.then_some(gas_used),
+            peeked,
+        };
+        match &reference[usize::from(metering)] {
+            None => reference[usize::from(metering)] = Some(seen),
+            Some(expected) => assert_eq!(&seen, expected, "{label}"),
+        }
+    }
+    let [unmetered, metered] = reference.map(|seen| seen.expect("ran"));
+    assert_eq!(
+        (metered.outcome, metered.peeked),
+        (unmetered.outcome, unmetered.peeked),
+        "{name}({a}, {c}): metering changed the outcome"
+    );
+    (unmetered.outcome, unmetered.peeked)
+}
+
+const OOB: Result<i32, &str> = Err("memory_out_of_bounds");
+/// The last address a 4-byte load may use in one page.
+const LAST: i32 = 65532;
+
+#[test]
+fn a_check_does_not_reach_past_a_join_it_does_not_dominate() {
+    // Each function checks `a + 12` on one path only; `a = LAST - 8` passes
+    // that check, and `a = LAST + 1` fails the 4-byte access after it,
+    // which must trap on the path that skipped the check (`c = 0` for
+    // `if_arm`, `c = 1` for the others).
+    for name in ["if_arm", "block_exit", "loop_exit"] {
+        for c in [0, 1] {
+            assert_eq!(agree(name, LAST + 1, c, 0).0, OOB, "{name} {c}");
+        }
+        assert_eq!(agree(name, LAST - 8, 0, 0).0, Ok(0), "{name}");
+    }
+    assert_eq!(agree("if_arm", LAST - 8, 1, 0).0, Ok(0));
+    // Both exits of the `br_table` (its default too) skip the check.
+    for c in [0, 1, 7] {
+        assert_eq!(agree("table_exit", LAST + 1, c, 0).0, OOB, "table_exit {c}");
+    }
+    assert_eq!(agree("table_exit", LAST - 8, 0, 0).0, Ok(0));
+    // The `else` arm's access is checked on its own.
+    assert_eq!(agree("other_arm", LAST + 1, 0, 0).0, OOB);
+    assert_eq!(agree("other_arm", LAST, 0, 0).0, Ok(0));
+    assert_eq!(agree("other_arm", LAST - 8, 1, 0).0, Ok(0));
+    assert_eq!(agree("other_arm", LAST - 7, 1, 0).0, OOB);
+}
+
+#[test]
+fn a_check_that_dominates_still_traps_and_writes_as_wasm_says() {
+    // The check before the block covers every later access of `a`.
+    assert_eq!(agree("before_block", 100, 0, 100), (Ok(22), Ok(22)));
+    assert_eq!(agree("before_block", 100, 1, 104), (Ok(33), Ok(33)));
+    // The first store traps: nothing written.
+    assert_eq!(agree("before_block", LAST - 7, 0, LAST - 8), (OOB, Ok(0)));
+    assert_eq!(agree("before_block", LAST - 8, 0, LAST), (Ok(22), Ok(11)));
+    // After the loop: the last store's value, read back.
+    assert_eq!(agree("after_loop", 100, 3, 108), (Ok(0), Ok(1)));
+    assert_eq!(agree("after_loop", LAST - 8, 1, LAST), (Ok(0), Ok(1)));
+    assert_eq!(agree("after_loop", LAST - 7, 1, 0), (OOB, Ok(0)));
+    // A check made before `memory.grow` stays true after it; the other
+    // address is checked against the size after the grow.
+    assert_eq!(agree("grown", LAST - 8, 65536, 0).0, Ok(0));
+    assert_eq!(agree("grown", LAST - 8, 0, 0).0, Ok(0));
+    assert_eq!(agree("grown", 0, 65536 + 65532, 0).0, Ok(0));
+    assert_eq!(agree("grown", 0, 65536 + 65533, 0).0, OOB);
+}
