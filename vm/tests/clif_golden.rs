@@ -67,7 +67,14 @@ const CASES: &[(&str, &str)] = &[
                (block (br_if 0 (local.get 1))
                  (i32.store (local.get 0) (i32.const 1)))
                (if (local.get 1) (then (i32.store offset=32 (local.get 0) (i32.const 2))))
-               (i32.load offset=8 (local.get 0))))"#,
+               (i32.load offset=8 (local.get 0)))
+             ;; A run of loads whose first is already proven checks once,
+             ;; for the run's furthest end.
+             (func (export "g") (param i32) (result i32)
+               (drop (i32.load (local.get 0)))
+               (i32.store (i32.const 0) (i32.const 0))
+               (i32.add (i32.load (local.get 0))
+                 (i32.add (i32.load offset=8 (local.get 0)) (i32.load offset=16 (local.get 0))))))"#,
     ),
     (
         "charges",

@@ -229,7 +229,10 @@ impl Translator<'_, '_> {
         let (base, len) = self.memory_base_len();
         let addr = self.b.ins().uextend(I64, addr32);
         // offset < 2^32 and size <= 8, so neither sum can wrap in 64 bits.
+        // A load that starts a run checks the run's furthest end, also when
+        // its own end is known: the run's later loads need that end.
         let end = offset.saturating_add(u64::from(size));
+        let end = self.widen_check.take().map_or(end, |w| w.max(end));
         // Facts may predate the sealing of a loop header that turned their
         // value, or this one, into an alias of the same value.
         let dfg = &self.b.func.dfg;
@@ -240,7 +243,6 @@ impl Translator<'_, '_> {
             .any(|&(v, e)| e >= end && dfg.resolve_aliases(v) == key)
             || self.proven.contains(&self.offset);
         if !proven {
-            let end = self.widen_check.take().map_or(end, |w| w.max(end));
             let last = self.b.ins().iadd_imm_s(addr, end as i64);
             let mut oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, last, len);
             if write && let Some(negative) = self.gas_negative() {
