@@ -411,6 +411,7 @@ impl Translator<'_, '_> {
         self.b.seal_block(frame.dest);
         self.mem_cache = None;
         self.checked = checked_after;
+        self.unalias_checked();
         if frame.dest_reachable {
             self.enter_label(
                 frame.dest,
