@@ -85,6 +85,26 @@ const MODULE: &str = r#"(module
       (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
     (local.get $p))
 
+  ;; The address local is set to `p + 8`, or in a nested block (odd `i`
+  ;; when `s` is odd) to `p + 16`: proven at both, and at its value from
+  ;; before the loop.
+  (func (export "slot_set_in_a_block") (param $p i32) (param $n i32) (param $s i32) (result i32) (local $i i32) (local $a i32)
+    (loop $l
+      (local.set $a (i32.add (local.get $p) (i32.const 8)))
+      (block (br_if 0 (i32.eqz (i32.and (local.get $i) (local.get $s))))
+        (local.set $a (i32.add (local.get $p) (i32.const 16))))
+      (i32.store (local.get $a) (i32.add (i32.load (local.get $a)) (local.get $i)))
+      (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (local.get $i))
+
+  ;; The first store uses `q` as passed, later ones `p + 4`.
+  (func (export "slot_used_before_set") (param $p i32) (param $n i32) (param $q i32) (result i32) (local $i i32)
+    (loop $l
+      (i32.store (local.get $q) (local.get $i))
+      (local.set $q (i32.add (local.get $p) (i32.const 4)))
+      (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (local.get $i))
+
   ;; Sum of memory words [0, 65536): a loop with a block, never versioned.
   (func (export "sum") (result i32) (local $a i32) (local $acc i32)
     (loop $l
@@ -298,4 +318,26 @@ fn an_address_written_in_a_nested_block_is_checked() {
     assert_eq!(agree("written_in_a_block", [0, 100, 4], GAS), Ok(400));
     assert_eq!(agree("written_in_a_block", [65000, 200, 4], GAS), OOB);
     assert_eq!(agree("written_in_a_block", [65532, 200, 0], GAS), Ok(65532));
+}
+
+#[test]
+fn an_address_local_set_to_sums_of_an_unwritten_local_is_proven_at_each() {
+    // Both addresses inside: the copy without checks runs.
+    assert_eq!(agree("slot_set_in_a_block", [0, 100, 1], GAS), Ok(100));
+    assert_eq!(agree("slot_set_in_a_block", [65512, 10, 1], GAS), Ok(10));
+    // `p + 16` is outside but never used: the proof fails, the checked
+    // loop runs to the end.
+    assert_eq!(agree("slot_set_in_a_block", [65520, 10, 0], GAS), Ok(10));
+    // ... and used on the second iteration: it traps there.
+    assert_eq!(agree("slot_set_in_a_block", [65520, 10, 1], GAS), OOB);
+    for gas in [1, 20, 57, 100, 333] {
+        let _ = agree("slot_set_in_a_block", [100, 30, 1], gas);
+    }
+    // The value from before the loop is an address too: outside, the first
+    // store traps; inside, it is used once and `p + 4` after.
+    assert_eq!(agree("slot_used_before_set", [0, 10, 65536], GAS), OOB);
+    assert_eq!(agree("slot_used_before_set", [0, 10, 65532], GAS), Ok(10));
+    assert_eq!(agree("slot_used_before_set", [65532, 10, 0], GAS), OOB);
+    assert_eq!(agree("slot_used_before_set", [65528, 10, 0], GAS), Ok(10));
+    assert_eq!(agree("slot_used_before_set", [65532, 1, 0], GAS), Ok(1));
 }

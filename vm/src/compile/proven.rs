@@ -244,6 +244,10 @@ pub(super) fn invariant_loop(
     }
     let start = ops.original_position();
     let mut written: Vec<u32> = Vec::new();
+    // Every value the body writes to each written local, as far as known:
+    // a local only ever set to `B + c` with `B` unwritten holds one of
+    // those addresses, or its value from before the loop.
+    let mut writes: Vec<(u32, Sym)> = Vec::new();
     // The top of the operand stack as far as it is known: values pushed
     // since the last operator whose effect is not modelled. Pops below it
     // give `Other`.
@@ -288,12 +292,13 @@ pub(super) fn invariant_loop(
             }
             Operator::LocalSet { local_index } => {
                 written.push(local_index);
-                pop(&mut stack);
+                writes.push((local_index, pop(&mut stack)));
             }
             Operator::LocalTee { local_index } => {
                 written.push(local_index);
                 // The value stays; only the body's writes matter, below.
                 let v = pop(&mut stack);
+                writes.push((local_index, v));
                 stack.push(v);
             }
             Operator::I32Const { value } => stack.push(Sym::Linear(Linear::Const(value))),
@@ -312,17 +317,48 @@ pub(super) fn invariant_loop(
             },
         }
     }
-    let accesses = candidates
-        .into_iter()
-        .filter(|&(_, local, _, _)| !written.contains(&local))
-        .map(|(at, local, add, end)| Access {
-            at,
-            local,
-            add,
-            step: 0,
-            end,
-        });
-    ProvenLoop::new(None, accesses)
+    // The addresses a local may hold inside the body, besides its value
+    // from before the loop: none for an unwritten local; `B + c` for each
+    // write of a local only ever set to such sums of unwritten locals.
+    let targets = |local: u32| -> Option<Vec<(u32, i32)>> {
+        if !written.contains(&local) {
+            return Some(Vec::new());
+        }
+        writes
+            .iter()
+            .filter(|&&(l, _)| l == local)
+            .map(|&(_, value)| match value {
+                Sym::Linear(Linear::Local(base, c)) if !written.contains(&base) => Some((base, c)),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut accesses = Vec::new();
+    for (at, local, add, end) in candidates {
+        let Some(targets) = targets(local) else {
+            continue;
+        };
+        // An access is proven for all its addresses or not at all.
+        if accesses.len() + 1 + targets.len() > MAX_PROVEN {
+            continue;
+        }
+        // Every address the access may use is proven: one entry each, all
+        // at the same offset.
+        let at_entry = std::iter::once((local, add));
+        let written_sums = targets
+            .into_iter()
+            .map(|(base, c)| (base, c.wrapping_add(add)));
+        for (local, add) in at_entry.chain(written_sums) {
+            accesses.push(Access {
+                at,
+                local,
+                add,
+                step: 0,
+                end,
+            });
+        }
+    }
+    ProvenLoop::new(None, accesses.into_iter())
 }
 
 #[cfg(test)]
@@ -416,6 +452,43 @@ mod tests {
             )),
             None
         );
+    }
+
+    #[test]
+    fn a_local_set_only_to_sums_of_unwritten_locals_is_proven_at_each() {
+        // Local 4 holds 2 + 8 or (in a nested block) 2 + 16, or its value
+        // from before the loop; the store through it covers all three.
+        let found = analyse_invariant(&module(
+            "local.get 2 i32.const 8 i32.add local.set 4 \
+             block local.get 3 br_if 0 local.get 2 i32.const 16 i32.add local.set 4 end \
+             local.get 4 local.get 3 i32.store offset=4 \
+             local.get 3 i32.const 1 i32.add local.tee 3 local.get 0 i32.ne br_if 0",
+        ))
+        .expect("provable");
+        let shapes: Vec<(u32, i32, u64)> = found
+            .accesses
+            .iter()
+            .map(|a| (a.local, a.add, a.end))
+            .collect();
+        assert_eq!(shapes, [(4, 0, 8), (2, 8, 8), (2, 16, 8)]);
+        assert!(found.accesses.iter().all(|a| a.at == found.accesses[0].at));
+        // A write of anything else, or of a sum of a written local, and
+        // the local's accesses keep their checks.
+        for other in [
+            "local.get 0 i32.const 3 i32.mul local.set 4",
+            "local.get 3 i32.const 4 i32.add local.set 4",
+            "local.get 4 i32.const 4 i32.add local.set 4",
+        ] {
+            assert_eq!(
+                analyse_invariant(&module(&format!(
+                    "local.get 2 i32.const 8 i32.add local.set 4 {other} \
+                     local.get 4 local.get 3 i32.store \
+                     local.get 3 i32.const 1 i32.add local.tee 3 local.get 0 i32.ne br_if 0"
+                ))),
+                None,
+                "{other}"
+            );
+        }
     }
 
     #[test]
