@@ -8,7 +8,10 @@
 //! traps and gas must not change. Every function is called under every
 //! configuration; outcomes must agree and equal what Wasm says.
 
-use detvm_vm::{Engine, EngineConfig, Instance, Linker, Module, OptLevel, Outcome, Store, Value};
+mod common;
+
+use common::{call_i32, every_config};
+use detvm_vm::{Engine, Instance, Linker, Module, Store};
 
 const MODULE: &str = r#"(module
   (memory 1)
@@ -70,22 +73,6 @@ const MODULE: &str = r#"(module
   (func (export "peek") (param $a i32) (param $c i32) (result i32)
     (i32.load (local.get $a))))"#;
 
-fn configs() -> Vec<EngineConfig> {
-    let mut out = Vec::new();
-    for slots in [true, false] {
-        for opt in [OptLevel::Speed, OptLevel::None] {
-            for metering in [true, false] {
-                let mut config = EngineConfig::default();
-                config.slot_strategy_only = slots;
-                config.opt_level = opt;
-                config.metering = metering;
-                out.push(config);
-            }
-        }
-    }
-    out
-}
-
 /// What a call shows: its result or trap, gas used (metered), and what
 /// `peek` then reads at `peek_at` from the same instance.
 #[derive(Debug, PartialEq, Eq)]
@@ -93,22 +80,6 @@ struct Seen {
     outcome: Result<i32, &'static str>,
     gas_used: Option<u64>,
     peeked: Result<i32, &'static str>,
-}
-
-fn call(
-    instance: &Instance,
-    store: &mut Store<()>,
-    name: &str,
-    args: [i32; 2],
-) -> (Result<i32, &'static str>, u64) {
-    let args = args.map(Value::I32);
-    match instance.call(store, name, &args, 1 << 40).expect("call") {
-        Outcome::Success { results, gas_used } => match results[..] {
-            [Value::I32(v)] => (Ok(v), gas_used),
-            ref other => panic!("unexpected results {other:?}"),
-        },
-        Outcome::Trap { kind, gas_used, .. } => (Err(kind.name()), gas_used),
-    }
 }
 
 /// Calls `name(a, c)` under every configuration; all must agree (gas per
@@ -122,7 +93,7 @@ fn agree(
 ) -> (Result<i32, &'static str>, Result<i32, &'static str>) {
     let bytes = wat::parse_str(MODULE).expect("wat");
     let mut reference: [Option<Seen>; 2] = [None, None];
-    for config in configs() {
+    for config in every_config() {
         let label = format!(
             "{name}({a}, {c}): {:?} slots={} metering={}",
             config.opt_level, config.slot_strategy_only, config.metering
@@ -133,8 +104,8 @@ fn agree(
         let mut store = Store::new(&engine, ());
         let linker = Linker::new(&engine);
         let instance = Instance::new(&mut store, &module, &linker).expect("instantiates");
-        let (outcome, gas_used) = call(&instance, &mut store, name, [a, c]);
-        let (peeked, _) = call(&instance, &mut store, "peek", [peek_at, 0]);
+        let (outcome, gas_used) = call_i32(&instance, &mut store, name, &[a, c], 1 << 40);
+        let (peeked, _) = call_i32(&instance, &mut store, "peek", &[peek_at, 0], 1 << 40);
         let seen = Seen {
             outcome,
             gas_used: metering.then_some(gas_used),

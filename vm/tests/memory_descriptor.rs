@@ -6,7 +6,10 @@
 //! then touches the new pages, under both strategies, both optimisation
 //! levels, metered and not.
 
-use detvm_vm::{Engine, EngineConfig, Instance, Linker, Module, OptLevel, Outcome, Store, Value};
+mod common;
+
+use common::{call_i32, every_config};
+use detvm_vm::{Engine, Instance, Linker, Module, Store};
 
 const MODULE: &str = r#"(module
   (memory 1)
@@ -81,28 +84,12 @@ const MODULE: &str = r#"(module
       (br_if $again (i32.lt_u (local.get 1) (local.get 0))))
     (local.get 2)))"#;
 
-fn configs() -> Vec<EngineConfig> {
-    let mut out = Vec::new();
-    for opt in [OptLevel::Speed, OptLevel::None] {
-        for slots in [false, true] {
-            for metering in [true, false] {
-                let mut config = EngineConfig::default();
-                config.opt_level = opt;
-                config.slot_strategy_only = slots;
-                config.metering = metering;
-                out.push(config);
-            }
-        }
-    }
-    out
-}
-
 /// Calls `name(arg)` on a fresh instance under every configuration; all
 /// must agree. The result, or the trap's name.
 fn call(name: &str, arg: i32) -> Result<i32, &'static str> {
     let bytes = wat::parse_str(MODULE).expect("wat");
     let mut seen = None;
-    for config in configs() {
+    for config in every_config() {
         let label = format!(
             "{name}({arg}) {:?} slots={} metering={}",
             config.opt_level, config.slot_strategy_only, config.metering
@@ -112,16 +99,7 @@ fn call(name: &str, arg: i32) -> Result<i32, &'static str> {
         let mut store = Store::new(&engine, ());
         let linker = Linker::new(&engine);
         let instance = Instance::new(&mut store, &module, &linker).expect("instantiates");
-        let result = match instance
-            .call(&mut store, name, &[Value::I32(arg)], 1 << 40)
-            .expect("call")
-        {
-            Outcome::Success { results, .. } => match results[..] {
-                [Value::I32(v)] => Ok(v),
-                ref other => panic!("{label}: unexpected results {other:?}"),
-            },
-            Outcome::Trap { kind, .. } => Err(kind.name()),
-        };
+        let (result, _) = call_i32(&instance, &mut store, name, &[arg], 1 << 40);
         if let Some(previous) = seen {
             assert_eq!(previous, result, "{label}: configurations disagree");
         }

@@ -7,7 +7,10 @@
 //! running out inside the loop). The slot strategy, which never versions a
 //! loop, is the reference; every other configuration must agree with it.
 
-use detvm_vm::{Engine, EngineConfig, Instance, Linker, Module, OptLevel, Outcome, Store, Value};
+mod common;
+
+use common::{call_i32, every_config};
+use detvm_vm::{Engine, Instance, Linker, Module, Store};
 
 const MODULE: &str = r#"(module
   (memory (export "memory") 1)
@@ -113,26 +116,6 @@ const MODULE: &str = r#"(module
       (br_if $l (i32.ne (local.tee $a (i32.add (local.get $a) (i32.const 4))) (i32.const 65536))))
     (local.get $acc)))"#;
 
-/// Every configuration; the first (slots) is the reference.
-fn configs() -> Vec<EngineConfig> {
-    let mut out = Vec::new();
-    for (slots, opt, metering) in [
-        (true, OptLevel::Speed, true),
-        (true, OptLevel::Speed, false),
-        (false, OptLevel::Speed, true),
-        (false, OptLevel::Speed, false),
-        (false, OptLevel::None, true),
-        (false, OptLevel::None, false),
-    ] {
-        let mut config = EngineConfig::default();
-        config.slot_strategy_only = slots;
-        config.opt_level = opt;
-        config.metering = metering;
-        out.push(config);
-    }
-    out
-}
-
 /// What one call shows: its result or trap, the gas left (metered), and a
 /// checksum of the memory after it.
 #[derive(Debug, PartialEq, Eq)]
@@ -147,24 +130,10 @@ fn run(engine: &Engine, bytes: &[u8], name: &str, args: [i32; 3], gas: u64) -> S
     let mut store = Store::new(engine, ());
     let linker = Linker::new(engine);
     let instance = Instance::new(&mut store, &module, &linker).expect("instantiates");
-    let args = args.map(Value::I32);
-    let (outcome, gas_used) = match instance.call(&mut store, name, &args, gas).expect("call") {
-        Outcome::Success { results, gas_used } => match results[..] {
-            [Value::I32(v)] => (Ok(v), gas_used),
-            ref other => panic!("unexpected results {other:?}"),
-        },
-        Outcome::Trap { kind, gas_used, .. } => (Err(kind.name()), gas_used),
-    };
-    let memory = match instance
-        .call(&mut store, "sum", &[], u64::MAX / 2)
-        .expect("sum")
-    {
-        Outcome::Success { results, .. } => match results[..] {
-            [Value::I32(v)] => v,
-            ref other => panic!("unexpected sum {other:?}"),
-        },
-        other => panic!("sum failed: {other:?}"),
-    };
+    let (outcome, gas_used) = call_i32(&instance, &mut store, name, &args, gas);
+    let memory = call_i32(&instance, &mut store, "sum", &[], u64::MAX / 2)
+        .0
+        .expect("sum");
     Seen {
         outcome,
         gas_used: engine.config().metering.then_some(gas_used),
@@ -178,7 +147,7 @@ fn run(engine: &Engine, bytes: &[u8], name: &str, args: [i32; 3], gas: u64) -> S
 fn agree(name: &str, args: [i32; 3], gas: u64) -> Result<i32, &'static str> {
     let bytes = wat::parse_str(MODULE).expect("wat");
     let mut reference: [Option<Seen>; 2] = [None, None];
-    for config in configs() {
+    for config in every_config() {
         let label = format!(
             "{name}{args:?} gas {gas}: {:?} slots={} metering={}",
             config.opt_level, config.slot_strategy_only, config.metering

@@ -1,5 +1,9 @@
-//! What the `ops_*` tests share: a module instantiated at both
-//! optimisation levels, whose calls must agree.
+//! What several engine tests share: a module instantiated at both
+//! optimisation levels, whose calls must agree; the sweep of every
+//! translation setting; calls with one `i32` result.
+
+// Each test file uses part of this module.
+#![allow(dead_code)]
 
 use detvm_vm::{Engine, EngineConfig, Instance, Linker, Module, OptLevel, Outcome, Store, Value};
 
@@ -8,7 +12,6 @@ pub struct Both(Vec<(Store<()>, Instance)>);
 
 impl Both {
     /// Instantiates `wat` with no imports.
-    #[allow(dead_code)]
     pub fn new(wat: &str) -> Self {
         Self::with_linker(wat, |_| {})
     }
@@ -48,5 +51,44 @@ impl Both {
             outcome = Some(result);
         }
         outcome.expect("ran")
+    }
+}
+
+/// Every translation setting: both strategies, both optimisation levels,
+/// metering on and off. The first of each metering setting (the slot
+/// strategy, which never versions a loop) is the one others are compared
+/// with.
+pub fn every_config() -> Vec<EngineConfig> {
+    let mut out = Vec::new();
+    for slots in [true, false] {
+        for opt in [OptLevel::Speed, OptLevel::None] {
+            for metering in [true, false] {
+                let mut config = EngineConfig::default();
+                config.slot_strategy_only = slots;
+                config.opt_level = opt;
+                config.metering = metering;
+                out.push(config);
+            }
+        }
+    }
+    out
+}
+
+/// Calls `name` (one `i32` result) with `gas`: its result or trap name,
+/// and the gas it used.
+pub fn call_i32(
+    instance: &Instance,
+    store: &mut Store<()>,
+    name: &str,
+    args: &[i32],
+    gas: u64,
+) -> (Result<i32, &'static str>, u64) {
+    let args: Vec<Value> = args.iter().copied().map(Value::I32).collect();
+    match instance.call(store, name, &args, gas).expect("call") {
+        Outcome::Success { results, gas_used } => match results[..] {
+            [Value::I32(v)] => (Ok(v), gas_used),
+            ref other => panic!("{name}: unexpected results {other:?}"),
+        },
+        Outcome::Trap { kind, gas_used, .. } => (Err(kind.name()), gas_used),
     }
 }
