@@ -10,8 +10,8 @@
 
 mod common;
 
-use common::{call_i32, every_config};
-use detvm_vm::{Engine, Instance, Linker, Module, Store};
+use common::{call_i32, every_config, instantiate};
+use detvm_vm::Engine;
 
 const MODULE: &str = r#"(module
   (memory 1)
@@ -100,10 +100,7 @@ fn agree(
         );
         let metering = config.metering;
         let engine = Engine::new(config).expect("engine");
-        let module = Module::new(&engine, &bytes).expect("compiles");
-        let mut store = Store::new(&engine, ());
-        let linker = Linker::new(&engine);
-        let instance = Instance::new(&mut store, &module, &linker).expect("instantiates");
+        let (mut store, instance) = instantiate(&engine, &bytes);
         let (outcome, gas_used) = call_i32(&instance, &mut store, name, &[a, c], 1 << 40);
         let (peeked, _) = call_i32(&instance, &mut store, "peek", &[peek_at, 0], 1 << 40);
         let seen = Seen {

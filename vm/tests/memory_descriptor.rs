@@ -8,8 +8,8 @@
 
 mod common;
 
-use common::{call_i32, every_config};
-use detvm_vm::{Engine, Instance, Linker, Module, Store};
+use common::{call_i32, every_config, instantiate};
+use detvm_vm::Engine;
 
 const MODULE: &str = r#"(module
   (memory 1)
@@ -95,10 +95,7 @@ fn call(name: &str, arg: i32) -> Result<i32, &'static str> {
             config.opt_level, config.slot_strategy_only, config.metering
         );
         let engine = Engine::new(config).expect("engine");
-        let module = Module::new(&engine, &bytes).expect("compiles");
-        let mut store = Store::new(&engine, ());
-        let linker = Linker::new(&engine);
-        let instance = Instance::new(&mut store, &module, &linker).expect("instantiates");
+        let (mut store, instance) = instantiate(&engine, &bytes);
         let (result, _) = call_i32(&instance, &mut store, name, &[arg], 1 << 40);
         if let Some(previous) = seen {
             assert_eq!(previous, result, "{label}: configurations disagree");

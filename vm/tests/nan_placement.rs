@@ -5,9 +5,10 @@
 //! and without. Each export combines one producer of a float with one
 //! observer of its bits; the expected bits come from the rule itself.
 
-use detvm_vm::{
-    Engine, EngineConfig, Instance, Linker, Module, OptLevel, Outcome, Store, ValType, Value,
-};
+mod common;
+
+use common::every_config;
+use detvm_vm::{Engine, Instance, Linker, Module, Outcome, Store, ValType, Value};
 
 /// A float type and what the test needs of it.
 #[derive(Clone, Copy)]
@@ -443,26 +444,6 @@ fn module(t: Ty) -> (String, Vec<(String, Kind, Seen, bool)>) {
     (text, exports)
 }
 
-/// Every configuration the bits must agree under.
-fn configs() -> Vec<EngineConfig> {
-    let mut out = Vec::new();
-    for (opt, slots, metering) in [
-        (OptLevel::Speed, false, true),
-        (OptLevel::None, false, true),
-        (OptLevel::Speed, true, true),
-        (OptLevel::None, true, true),
-        (OptLevel::Speed, false, false),
-        (OptLevel::Speed, true, false),
-    ] {
-        let mut config = EngineConfig::default();
-        config.opt_level = opt;
-        config.slot_strategy_only = slots;
-        config.metering = metering;
-        out.push(config);
-    }
-    out
-}
-
 fn bits(v: &Value) -> u64 {
     match *v {
         Value::I32(x) => u64::from(x as u32),
@@ -477,7 +458,7 @@ fn check(t: Ty) {
     let (text, exports) = module(t);
     let bytes = wat::parse_str(&text).expect("wat");
     let mut failures = Vec::new();
-    for config in configs() {
+    for config in every_config() {
         let label = format!(
             "{:?} slots={} metering={}",
             config.opt_level, config.slot_strategy_only, config.metering

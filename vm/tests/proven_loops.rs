@@ -9,8 +9,8 @@
 
 mod common;
 
-use common::{call_i32, every_config};
-use detvm_vm::{Engine, Instance, Linker, Module, Store};
+use common::{call_i32, every_config, instantiate};
+use detvm_vm::Engine;
 
 const MODULE: &str = r#"(module
   (memory (export "memory") 1)
@@ -126,10 +126,7 @@ struct Seen {
 }
 
 fn run(engine: &Engine, bytes: &[u8], name: &str, args: [i32; 3], gas: u64) -> Seen {
-    let module = Module::new(engine, bytes).expect("compiles");
-    let mut store = Store::new(engine, ());
-    let linker = Linker::new(engine);
-    let instance = Instance::new(&mut store, &module, &linker).expect("instantiates");
+    let (mut store, instance) = instantiate(engine, bytes);
     let (outcome, gas_used) = call_i32(&instance, &mut store, name, &args, gas);
     let memory = call_i32(&instance, &mut store, "sum", &[], u64::MAX / 2)
         .0

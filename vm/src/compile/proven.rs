@@ -243,8 +243,7 @@ pub(super) fn invariant_loop(
         return None;
     }
     let start = ops.original_position();
-    let mut written: Vec<u32> = Vec::new();
-    // Every value the body writes to each written local, as far as known:
+    // Every write the body makes, with the value written as far as known:
     // a local only ever set to `B + c` with `B` unwritten holds one of
     // those addresses, or its value from before the loop.
     let mut writes: Vec<(u32, Sym)> = Vec::new();
@@ -291,11 +290,9 @@ pub(super) fn invariant_loop(
                 })
             }
             Operator::LocalSet { local_index } => {
-                written.push(local_index);
                 writes.push((local_index, pop(&mut stack)));
             }
             Operator::LocalTee { local_index } => {
-                written.push(local_index);
                 // The value stays; only the body's writes matter, below.
                 let v = pop(&mut stack);
                 writes.push((local_index, v));
@@ -320,15 +317,13 @@ pub(super) fn invariant_loop(
     // The addresses a local may hold inside the body, besides its value
     // from before the loop: none for an unwritten local; `B + c` for each
     // write of a local only ever set to such sums of unwritten locals.
+    let written = |local: u32| writes.iter().any(|&(l, _)| l == local);
     let targets = |local: u32| -> Option<Vec<(u32, i32)>> {
-        if !written.contains(&local) {
-            return Some(Vec::new());
-        }
         writes
             .iter()
             .filter(|&&(l, _)| l == local)
             .map(|&(_, value)| match value {
-                Sym::Linear(Linear::Local(base, c)) if !written.contains(&base) => Some((base, c)),
+                Sym::Linear(Linear::Local(base, c)) if !written(base) => Some((base, c)),
                 _ => None,
             })
             .collect()

@@ -74,6 +74,15 @@ pub fn every_config() -> Vec<EngineConfig> {
     out
 }
 
+/// `bytes` compiled by `engine` and instantiated without imports.
+pub fn instantiate(engine: &Engine, bytes: &[u8]) -> (Store<()>, Instance) {
+    let module = Module::new(engine, bytes).expect("compiles");
+    let mut store = Store::new(engine, ());
+    let linker = Linker::new(engine);
+    let instance = Instance::new(&mut store, &module, &linker).expect("instantiates");
+    (store, instance)
+}
+
 /// Calls `name` (one `i32` result) with `gas`: its result or trap name,
 /// and the gas it used.
 pub fn call_i32(
