@@ -234,6 +234,14 @@ pub struct ModuleEnv {
 }
 
 impl ModuleEnv {
+    /// The fewest bytes the memory ever has: its declared minimum (an
+    /// imported memory is at least its import's minimum, and no memory
+    /// shrinks). Zero without a memory.
+    pub fn minimum_memory_bytes(&self) -> u64 {
+        self.memory
+            .map_or(0, |m| m.initial.saturating_mul(crate::runtime::PAGE_SIZE))
+    }
+
     /// Decodes the structure of a module that already passed validation;
     /// `instrumented`: whether `metering::instrument` wrote it (then its
     /// reserved imports must be there).

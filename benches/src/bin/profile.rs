@@ -7,7 +7,8 @@
 //!
 //! Usage: `profile WHAT NAME metered|unmetered [REPEAT]`, where `WHAT` is
 //! `limit` (compile a limit module), `prepare` (validate + instrument a
-//! limit module), `compile` (a realistic module of NAME bytes), `kernel`,
+//! limit module), `compile` (a realistic module of NAME bytes, or the
+//! Wasm file NAME), `kernel`,
 //! `adversarial` (compile an adversarial compile shape at its largest
 //! size, or at 1/D of it with NAME `shape/D`), `call` (REPEAT host→Wasm
 //! calls of the kernels module's export NAME, without arguments, as the
@@ -96,7 +97,12 @@ fn main() {
         }
         "compile" => {
             let engine = fixtures::corpus_engine(metering);
-            let bytes = realistic::module(name.parse().expect("a size"), realistic::SEED);
+            // A size names a realistic module; anything else, a Wasm file
+            // (an example contract).
+            let bytes = match name.parse() {
+                Ok(size) => realistic::module(size, realistic::SEED),
+                Err(_) => std::fs::read(name).unwrap_or_else(|e| panic!("{name}: {e}")),
+            };
             for _ in 0..repeat {
                 Module::new(&engine, &bytes).expect("compiles");
             }

@@ -30,6 +30,7 @@ pub use host::Caller;
 pub use instance::Instance;
 pub use linker::{Extern, Linker};
 pub use memory::Memory;
+pub(crate) use memory::PAGE_SIZE;
 pub use module::{ExportType, ImportType, Module};
 pub use store::Store;
 pub use table::Table;

@@ -241,7 +241,9 @@ impl Translator<'_, '_> {
             .checked
             .iter()
             .any(|&(v, e)| e >= end && unalias(dfg, v) == key)
-            || self.proven.contains(&self.offset);
+            || self.proven.contains(&self.offset)
+            || upper_bound(dfg, key, BOUND_DEPTH)
+                .is_some_and(|bound| bound + end <= self.m.env.minimum_memory_bytes());
         if !proven {
             let last = self.b.ins().iadd_imm_s(addr, end as i64);
             let mut oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, last, len);
@@ -390,6 +392,65 @@ impl Translator<'_, '_> {
         let funcs = self.funcs_ptr();
         let off = i64::from(index) * i64::from(funcref_offsets::SIZE);
         self.b.ins().iadd_imm_s(funcs, off)
+    }
+}
+
+/// How many defining instructions [`upper_bound`] looks through.
+const BOUND_DEPTH: u32 = 4;
+
+/// An upper bound of the `i32` value `v` (as an unsigned number) that its
+/// defining instructions show, looking at most `depth` instructions deep
+/// (docs/vm.md, **Checks**). `None` when nothing is known: a parameter, a
+/// local's value where paths join, a call's result, any other operator.
+fn upper_bound(dfg: &ir::DataFlowGraph, v: Value, depth: u32) -> Option<u64> {
+    use ir::Opcode as Op;
+    if dfg.value_type(v) != I32 {
+        return None;
+    }
+    if let Some(c) = constant(dfg, v) {
+        return Some(c);
+    }
+    let inst = dfg.value_def(unalias(dfg, v)).inst()?;
+    let opcode = dfg.insts[inst].opcode();
+    match opcode {
+        Op::Uload8 => return Some(0xff),
+        Op::Uload16 => return Some(0xffff),
+        _ => {}
+    }
+    let depth = depth.checked_sub(1)?;
+    let args = dfg.inst_args(inst);
+    let bound = |i: usize| upper_bound(dfg, args[i], depth);
+    let shift = |i: usize| constant(dfg, args[i]).map(|k| k & 31);
+    // Bounds are computed without wrapping: where the value wraps, its
+    // bound exceeds 2^32 - 1 and so still bounds it (and bounds no access).
+    // Capped at 2^32 - 1, no operation on two of them overflows a u64.
+    let bound = match opcode {
+        Op::Band => match (bound(0), bound(1)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        },
+        Op::Ushr => Some(bound(0).unwrap_or(U32_MAX) >> shift(1)?),
+        Op::Urem => constant(dfg, args[1])?.checked_sub(1),
+        Op::Iadd => Some(bound(0)? + bound(1)?),
+        Op::Imul => Some(bound(0)? * bound(1)?),
+        Op::Ishl => Some(bound(0)? << shift(1)?),
+        Op::Select => Some(bound(1)?.max(bound(2)?)),
+        _ => None,
+    };
+    bound.map(|b| b.min(U32_MAX))
+}
+
+const U32_MAX: u64 = u32::MAX as u64;
+
+/// The unsigned 32-bit constant behind `v`, if an `iconst` defines it.
+fn constant(dfg: &ir::DataFlowGraph, v: Value) -> Option<u64> {
+    let inst = dfg.value_def(unalias(dfg, v)).inst()?;
+    match dfg.insts[inst] {
+        ir::InstructionData::UnaryImm {
+            opcode: ir::Opcode::Iconst,
+            imm,
+        } => Some(imm.bits() as u64 & U32_MAX),
+        _ => None,
     }
 }
 
