@@ -851,8 +851,8 @@ fn compare_state(
 /// the way wasm-smith's `canonicalize_nans` does for the other float
 /// operators (it leaves these two out: the specification lets a
 /// conversion keep a NaN's payload, which wasmi does and detvm, by its
-/// profile, does not), and with `wrap_gets`, every `local.get` in a block
-/// of its own ([`wrap_local_gets`]).
+/// profile, does not), and with `wrap_gets` the rewrite of
+/// [`wrap_local_gets`] that works around wasmi's defects.
 pub fn rewrite(bytes: &[u8], wrap_gets: bool) -> Result<Vec<u8>, String> {
     use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
     use wasmparser::Payload;
@@ -918,6 +918,14 @@ pub fn rewrite(bytes: &[u8], wrap_gets: bool) -> Result<Vec<u8>, String> {
                         f.instruction(&I::LocalGet(local_index));
                         f.instruction(&I::End);
                     }
+                    // wasmi 2 runs `select` on `ref.is_null` the wrong
+                    // way round; an addition in between keeps the two
+                    // apart (`wasmi_inverts_a_select_on_ref_is_null`).
+                    wasmparser::Operator::RefIsNull if self.wrap_gets => {
+                        f.instruction(&I::RefIsNull);
+                        f.instruction(&I::I32Const(0));
+                        f.instruction(&I::I32Add);
+                    }
                     wasmparser::Operator::F32DemoteF64 => {
                         f.instruction(&I::F32DemoteF64);
                         f.instruction(&I::LocalTee(f32_tmp));
@@ -965,9 +973,12 @@ pub fn rewrite(bytes: &[u8], wrap_gets: bool) -> Result<Vec<u8>, String> {
 /// whose block type has parameters, that copy lands in code the untaken
 /// branch skips, so the value read later is garbage
 /// (`tests/differential.rs`, `wasmi_loses_a_local_read_before_an_if_with_params`).
-/// A `local.get` alone in a block is read at once. When a divergence goes
-/// away with this rewrite, the comparison counts the module as a
-/// reference suspect instead of a finding.
+/// A `local.get` alone in a block is read at once. The rewrite also
+/// follows every `ref.is_null` with `i32.const 0; i32.add`: wasmi 2 picks
+/// the wrong operand of a `select` whose condition is a `ref.is_null`
+/// (`wasmi_inverts_a_select_on_ref_is_null`), and not once they are
+/// apart. When a divergence goes away with this rewrite, the comparison
+/// counts the module as a reference suspect instead of a finding.
 pub fn wrap_local_gets(bytes: &[u8]) -> Result<Vec<u8>, String> {
     rewrite(bytes, true)
 }

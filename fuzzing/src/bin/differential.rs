@@ -135,7 +135,7 @@ fn work(index: usize, options: &Options, shared: &Shared) {
         let finding = match outcome {
             Ok(Ok(tally)) => {
                 if tally.reference_suspects > 0 {
-                    println!("SUSPECT seed {seed}: diverged only as wasmi misreads locals");
+                    println!("SUSPECT seed {seed}: diverged only where wasmi has a known defect");
                 }
                 *shared.total.lock().unwrap_or_else(|p| p.into_inner()) += tally;
                 None
