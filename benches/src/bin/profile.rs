@@ -21,8 +21,8 @@
 //! canonicalisation), and `wasmtime-limit NAME backtracking|single_pass`
 //! compiles a limit module with wasmtime (the same Cranelift) and the given
 //! register allocator, to tell the code generator's costs from detvm's;
-//! `wasmtime-compile NAME plain|fuel` compiles the realistic module of
-//! NAME bytes with wasmtime's default settings (`fuel`: with fuel
+//! `wasmtime-compile NAME plain|fuel` compiles what `compile` does
+//! with wasmtime's default settings (`fuel`: with fuel
 //! metering, wasmtime's counterpart of detvm's metered code).
 
 use std::time::Instant;
@@ -97,12 +97,7 @@ fn main() {
         }
         "compile" => {
             let engine = fixtures::corpus_engine(metering);
-            // A size names a realistic module; anything else, a Wasm file
-            // (an example contract).
-            let bytes = match name.parse() {
-                Ok(size) => realistic::module(size, realistic::SEED),
-                Err(_) => std::fs::read(name).unwrap_or_else(|e| panic!("{name}: {e}")),
-            };
+            let bytes = compile_input(name);
             for _ in 0..repeat {
                 Module::new(&engine, &bytes).expect("compiles");
             }
@@ -150,7 +145,7 @@ fn main() {
         }
         #[cfg(feature = "peers")]
         "wasmtime-compile" => {
-            let bytes = realistic::module(name.parse().expect("a size"), realistic::SEED);
+            let bytes = compile_input(name);
             let mut config = wasmtime::Config::new();
             config.consume_fuel(setting == "fuel");
             let engine = wasmtime::Engine::new(&config).expect("wasmtime engine");
@@ -175,4 +170,13 @@ fn main() {
         other => panic!("unknown workload {other}"),
     }
     eprintln!("{what} {name} {setting} ×{repeat}: {:?}", start.elapsed());
+}
+
+/// What the compile modes compile: a size names a realistic module of that
+/// many bytes; anything else, a Wasm file (an example contract).
+fn compile_input(name: &str) -> Vec<u8> {
+    match name.parse() {
+        Ok(size) => realistic::module(size, realistic::SEED),
+        Err(_) => std::fs::read(name).unwrap_or_else(|e| panic!("{name}: {e}")),
+    }
 }
