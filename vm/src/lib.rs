@@ -59,7 +59,9 @@ pub mod vmctx;
 
 pub use artifact::image::LoadError;
 pub use artifact::{Artifact, CODEGEN_VERSION, CacheKey, CacheStats, Cached, CodeCache};
-pub use compile::{CodegenFailure, CompileError, ImageProblem, IsaError};
+pub use compile::{
+    CodegenFailure, CompileError, ImageProblem, IndexSpace, IsaError, TranslateProblem,
+};
 pub use detvm_metering::{
     ImportPolicy, Limits, MeteringError, Schedule, StackConfig, ValidationError,
 };

@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use cranelift_codegen::ir::{self, Block, BlockArg, InstBuilder, Value, types::I32};
 use wasmparser::BlockType;
 
-use super::CompileError;
 use super::func_env::nan::Nan;
 use super::func_env::{FAN_IN, Translator};
+use super::{CompileError, IndexSpace, TranslateProblem};
 use crate::vmctx::TrapCode;
 
 /// What kind of construct a frame is.
@@ -89,7 +89,10 @@ impl Translator<'_, '_> {
     fn block_types(&self, bt: BlockType) -> Result<(Vec<ir::Type>, Vec<ir::Type>), CompileError> {
         let conv = |tys: &[wasmparser::ValType]| -> Result<Vec<ir::Type>, CompileError> {
             tys.iter()
-                .map(|&t| super::clif_type(t).ok_or_else(|| self.err("type outside the profile")))
+                .map(|&t| {
+                    super::clif_type(t)
+                        .ok_or_else(|| self.err(TranslateProblem::ValueType { what: "block type" }))
+                })
                 .collect()
         };
         match bt {
@@ -101,7 +104,7 @@ impl Translator<'_, '_> {
                     .env
                     .types
                     .get(i as usize)
-                    .ok_or_else(|| self.err(format!("unknown block type {i}")))?;
+                    .ok_or_else(|| self.unknown(IndexSpace::Type, i))?;
                 Ok((conv(ty.params())?, conv(ty.results())?))
             }
         }
@@ -325,7 +328,7 @@ impl Translator<'_, '_> {
             .control
             .len()
             .checked_sub(1)
-            .ok_or_else(|| self.err("else without if"))?;
+            .ok_or_else(|| self.malformed("else without if"))?;
         if self.reachable {
             self.jump_to_dest(idx)?;
         }
@@ -337,7 +340,7 @@ impl Translator<'_, '_> {
             mem_cache,
         } = std::mem::replace(&mut frame.kind, FrameKind::Else)
         else {
-            return Err(self.err("else without if"));
+            return Err(self.malformed("else without if"));
         };
         let height = frame.height;
         self.truncate_stack(height);
@@ -361,7 +364,7 @@ impl Translator<'_, '_> {
             .control
             .len()
             .checked_sub(1)
-            .ok_or_else(|| self.err("end without block"))?;
+            .ok_or_else(|| self.malformed("end without block"))?;
         if self.reachable {
             self.jump_to_dest(idx)?;
         }
@@ -381,7 +384,7 @@ impl Translator<'_, '_> {
             self.jump_to_dest(idx)?;
         }
         let Some(mut frame) = self.control.pop() else {
-            return Err(self.err("end without block"));
+            return Err(self.malformed("end without block"));
         };
         // What holds at `dest`: a loop is left only by falling off its end,
         // so what its body's end knew; any other construct may be left
@@ -435,7 +438,7 @@ impl Translator<'_, '_> {
             .control
             .len()
             .checked_sub(1 + depth as usize)
-            .ok_or_else(|| self.err(format!("branch depth {depth} out of range")))?;
+            .ok_or_else(|| self.unknown(IndexSpace::Label, depth))?;
         let frame = &self.control[idx];
         let carried = match frame.kind {
             FrameKind::Loop { .. } => frame.num_params,
@@ -503,7 +506,7 @@ impl Translator<'_, '_> {
             .control
             .len()
             .checked_sub(1)
-            .ok_or_else(|| self.err("return outside a function"))?;
+            .ok_or_else(|| self.malformed("return outside a function"))?;
         self.op_br(depth as u32)
     }
 
@@ -542,7 +545,11 @@ impl Translator<'_, '_> {
         let index = self.pop()?;
         let mut depths = Vec::with_capacity(targets.len() as usize);
         for t in targets.targets() {
-            depths.push(t.map_err(|e| self.err(e.message().to_string()))?);
+            depths.push(t.map_err(|e| {
+                self.err(TranslateProblem::Decode {
+                    message: e.message().to_string(),
+                })
+            })?);
         }
         let default = targets.default();
         let (_, n, _) = self.branch_target(default)?;

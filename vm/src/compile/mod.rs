@@ -91,14 +91,14 @@ pub enum CompileError {
     Isa(#[source] IsaError),
     /// A function body could not be translated (a profile gap or a
     /// malformed body that slipped past validation).
-    #[error("function {func_index}, offset {offset}: {message}")]
+    #[error("function {func_index}, offset {offset}: {problem}")]
     Translate {
         /// Function index (imports included).
         func_index: u32,
         /// Byte offset in the module.
         offset: u64,
-        /// What the translator found (its own description of the gap).
-        message: String,
+        /// What the translator found.
+        problem: TranslateProblem,
     },
     /// Cranelift rejected or failed to compile a function.
     #[error("function {func_index}: code generation failed: {source}")]
@@ -154,6 +154,89 @@ pub enum IsaError {
     /// Cranelift could not build the ISA from the flags.
     #[error("{0}")]
     Build(#[source] SharedError<cranelift_codegen::CodegenError>),
+}
+
+/// What stopped the translation of a function. Modules are validated
+/// first, so each of these is a gap between validation and the translator
+/// or a bug in the engine, never a property of a module the profile
+/// accepts; they are reported, never panicked on.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TranslateProblem {
+    /// An operator the translator does not implement.
+    #[error("operator outside the profile: {operator}")]
+    Operator {
+        /// The operator, as the decoder prints it.
+        operator: String,
+    },
+    /// A value type the translator does not implement.
+    #[error("{what} outside the profile")]
+    ValueType {
+        /// Where the type appeared (`"block type"`, `"result type"`, ...).
+        what: &'static str,
+    },
+    /// A function type with a value type the translator does not
+    /// implement.
+    #[error("type {type_index} uses a value type outside the profile")]
+    Signature {
+        /// The type index.
+        type_index: u32,
+    },
+    /// An index that names nothing in its index space.
+    #[error("unknown {space} {index}")]
+    UnknownIndex {
+        /// The index space.
+        space: IndexSpace,
+        /// The index.
+        index: u32,
+    },
+    /// The body's bytes could not be decoded.
+    #[error("cannot decode the body: {message}")]
+    Decode {
+        /// The decoder's message.
+        message: String,
+    },
+    /// The body's structure is not what validation guarantees: control
+    /// operators that do not nest, operands that are not there.
+    #[error("malformed body: {what}")]
+    Malformed {
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// Something the translator relies on does not hold.
+    #[error("broken translator invariant: {what}")]
+    Invariant {
+        /// The invariant.
+        what: &'static str,
+    },
+}
+
+/// The index spaces a [`TranslateProblem::UnknownIndex`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IndexSpace {
+    /// Function types.
+    Type,
+    /// Functions, imports included.
+    Function,
+    /// A function's locals, parameters included.
+    Local,
+    /// Globals, imports included.
+    Global,
+    /// The labels a branch can target, by depth.
+    Label,
+}
+
+impl std::fmt::Display for IndexSpace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Type => "type",
+            Self::Function => "function",
+            Self::Local => "local",
+            Self::Global => "global",
+            Self::Label => "branch depth",
+        })
+    }
 }
 
 /// Why Cranelift could not compile one function, trampoline or stub.
@@ -536,7 +619,9 @@ pub(crate) fn compile_module(
             CompileError::Translate {
                 func_index: u32::MAX,
                 offset: 0,
-                message: format!("type {i} uses a value type outside the profile"),
+                problem: TranslateProblem::Signature {
+                    type_index: i as u32,
+                },
             }
         })?);
     }
@@ -546,7 +631,9 @@ pub(crate) fn compile_module(
         return Err(CompileError::Translate {
             func_index: imported,
             offset: 0,
-            message: "function and code section lengths differ".into(),
+            problem: TranslateProblem::Invariant {
+                what: "function and code section lengths differ",
+            },
         });
     }
     let mut func_ids = Vec::with_capacity(env.bodies.len());
@@ -556,7 +643,10 @@ pub(crate) fn compile_module(
             .ok_or_else(|| CompileError::Translate {
                 func_index: i as u32,
                 offset: 0,
-                message: format!("unknown type index {ty}"),
+                problem: TranslateProblem::UnknownIndex {
+                    space: IndexSpace::Type,
+                    index: ty,
+                },
             })?;
         let id = jit
             .declare_anonymous_function(sig)
@@ -582,7 +672,9 @@ pub(crate) fn compile_module(
         return Err(CompileError::Translate {
             func_index: imported,
             offset: 0,
-            message: "frame costs do not match the function bodies".into(),
+            problem: TranslateProblem::Invariant {
+                what: "frame costs do not match the function bodies",
+            },
         });
     }
     let mut ctx = jit.make_context();
@@ -599,7 +691,9 @@ pub(crate) fn compile_module(
             .ok_or_else(|| CompileError::Translate {
                 func_index,
                 offset: 0,
-                message: "function body out of range".into(),
+                problem: TranslateProblem::Invariant {
+                    what: "function body out of range",
+                },
             })?;
         let body_size = env.bodies[defined].range.len();
         let scan = translate::scan_body(&body);

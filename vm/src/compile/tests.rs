@@ -23,13 +23,26 @@ fn operators_outside_the_profile_are_errors() {
     let bytes = wat::parse_str(wat).expect("wat");
     for opt in harness::OPTS {
         match harness::compile(&bytes, opt) {
-            Err(super::CompileError::Translate { func_index, .. }) => assert_eq!(func_index, 0),
+            Err(super::CompileError::Translate {
+                func_index,
+                problem: super::TranslateProblem::Operator { operator },
+                ..
+            }) => {
+                assert_eq!(func_index, 0);
+                assert!(operator.contains("I32x4Splat"), "{operator}");
+            }
             other => panic!("expected a translation error, got {other:?}"),
         }
     }
     let wat = r#"(module (func (param v128)))"#;
     let bytes = wat::parse_str(wat).expect("wat");
-    assert!(harness::compile(&bytes, harness::OPTS[0]).is_err());
+    match harness::compile(&bytes, harness::OPTS[0]) {
+        Err(super::CompileError::Translate {
+            problem: super::TranslateProblem::Signature { type_index: 0 },
+            ..
+        }) => {}
+        other => panic!("expected a signature outside the profile, got {other:?}"),
+    }
 }
 
 /// Virtual memory size of this process in KiB (Linux only).

@@ -9,7 +9,7 @@ use cranelift_module::Module;
 
 use super::nan::Nan;
 use super::{COUNTER_OFFSETS, PTR, Translator, invariant_flags, state_flags};
-use crate::compile::CompileError;
+use crate::compile::{CompileError, IndexSpace};
 use crate::vmctx::{TrapCode, builtin_offsets, funcref_offsets};
 
 /// The builtins compiled code calls.
@@ -84,7 +84,7 @@ impl Translator<'_, '_> {
             .m
             .signatures
             .get(type_index as usize)
-            .ok_or_else(|| self.err(format!("unknown type {type_index}")))?
+            .ok_or_else(|| self.unknown(IndexSpace::Type, type_index))?
             .clone();
         let s = self.b.import_signature(sig);
         self.sig_refs.insert(type_index, s);
@@ -102,7 +102,7 @@ impl Translator<'_, '_> {
             .env
             .types
             .get(type_index as usize)
-            .ok_or_else(|| self.err(format!("unknown type {type_index}")))?
+            .ok_or_else(|| self.unknown(IndexSpace::Type, type_index))?
             .params()
             .len();
         // The callee cannot know which of its parameters are pending.
@@ -194,7 +194,7 @@ impl Translator<'_, '_> {
             .env
             .funcs
             .get(index as usize)
-            .ok_or_else(|| self.err(format!("unknown function {index}")))?;
+            .ok_or_else(|| self.unknown(IndexSpace::Function, index))?;
         let imported = self.m.env.imported_funcs;
         if index < imported {
             let funcs = self.funcs_ptr();

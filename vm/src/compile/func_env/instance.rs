@@ -13,7 +13,7 @@ use cranelift_frontend::Variable;
 use super::{
     Builtin, CHECKED_CAPACITY, COUNTER_OFFSETS, PTR, Translator, invariant_flags, state_flags,
 };
-use crate::compile::CompileError;
+use crate::compile::{CompileError, IndexSpace, TranslateProblem};
 use crate::vmctx::{TrapCode, funcref_offsets, memory_offsets, table_offsets, vmctx_offsets};
 
 /// Flags for linear-memory accesses: bounds were checked explicitly, any
@@ -316,9 +316,12 @@ impl Translator<'_, '_> {
             .env
             .globals
             .get(index as usize)
-            .ok_or_else(|| self.err(format!("unknown global {index}")))?;
-        let ty = crate::compile::clif_type(gt.content_type)
-            .ok_or_else(|| self.err("global type outside the profile"))?;
+            .ok_or_else(|| self.unknown(IndexSpace::Global, index))?;
+        let ty = crate::compile::clif_type(gt.content_type).ok_or_else(|| {
+            self.err(TranslateProblem::ValueType {
+                what: "global type",
+            })
+        })?;
         let cell = self.global_cell(index);
         let flags = if gt.mutable {
             state_flags()
@@ -344,7 +347,7 @@ impl Translator<'_, '_> {
             None => {}
         }
         if self.m.env.globals.get(index as usize).is_none() {
-            return Err(self.err(format!("unknown global {index}")));
+            return Err(self.unknown(IndexSpace::Global, index));
         }
         self.check_gas();
         let cell = self.global_cell(index);

@@ -31,7 +31,7 @@ pub(super) mod nan;
 mod stack;
 mod traps;
 
-use super::{CompileError, ModuleCtx, Strategy};
+use super::{CompileError, IndexSpace, ModuleCtx, Strategy, TranslateProblem};
 use crate::vmctx::{TrapCode, runtime_offsets, vmctx_offsets};
 pub(super) use calls::Builtin;
 
@@ -334,12 +334,27 @@ impl<'a, 'f> Translator<'a, 'f> {
     }
 
     /// A translation error at the current operator.
-    pub fn err(&self, message: impl Into<String>) -> CompileError {
+    pub fn err(&self, problem: TranslateProblem) -> CompileError {
         CompileError::Translate {
             func_index: self.func_index,
             offset: self.offset,
-            message: message.into(),
+            problem,
         }
+    }
+
+    /// [`TranslateProblem::UnknownIndex`] at the current operator.
+    pub fn unknown(&self, space: IndexSpace, index: u32) -> CompileError {
+        self.err(TranslateProblem::UnknownIndex { space, index })
+    }
+
+    /// [`TranslateProblem::Malformed`] at the current operator.
+    pub fn malformed(&self, what: &'static str) -> CompileError {
+        self.err(TranslateProblem::Malformed { what })
+    }
+
+    /// [`TranslateProblem::Invariant`] at the current operator.
+    pub fn invariant(&self, what: &'static str) -> CompileError {
+        self.err(TranslateProblem::Invariant { what })
     }
 
     /// An `i32` constant from a `u32` immediate.

@@ -9,7 +9,7 @@ use cranelift_codegen::ir::{self, InstBuilder, StackSlot, StackSlotData, StackSl
 
 use super::nan::{self, Nan};
 use super::{Local, PTR, Translator};
-use crate::compile::CompileError;
+use crate::compile::{CompileError, IndexSpace};
 
 impl Translator<'_, '_> {
     // ---- locals --------------------------------------------------------
@@ -34,7 +34,7 @@ impl Translator<'_, '_> {
         let local = *self
             .locals
             .get(i)
-            .ok_or_else(|| self.err(format!("unknown local {index}")))?;
+            .ok_or_else(|| self.unknown(IndexSpace::Local, index))?;
         if !self.locals_touched[i] {
             self.locals_touched[i] = true;
             self.touched += 1;
@@ -46,7 +46,7 @@ impl Translator<'_, '_> {
     /// declared local.
     pub fn set_local_classes(&mut self, classes: Vec<Nan>) -> Result<(), CompileError> {
         if classes.len() != self.locals.len() {
-            return Err(self.err("NaN classes do not match the locals"));
+            return Err(self.invariant("NaN classes do not match the locals"));
         }
         self.local_pending = vec![false; classes.len()];
         self.pending_locals.clear();
@@ -98,9 +98,7 @@ impl Translator<'_, '_> {
             // `nan::LocalWrites` follows every operator that the
             // translator does, so this is a bug, not a property of the
             // module.
-            return Err(self.err(format!(
-                "value of NaN class {have:?} written to local {index} of class {class:?}"
-            )));
+            return Err(self.invariant("a value written to a local of a lower NaN class"));
         }
         if let Some(flag) = self.local_pending.get_mut(index as usize) {
             if pending_in_kept && !*flag {
@@ -321,7 +319,7 @@ impl Translator<'_, '_> {
         self.stack
             .len()
             .checked_sub(n)
-            .ok_or_else(|| self.err("operand stack underflow"))
+            .ok_or_else(|| self.malformed("operand stack underflow"))
     }
 
     /// Pushes operands in order, of NaN classes `classes`.
@@ -348,7 +346,7 @@ impl Translator<'_, '_> {
             .stack
             .len()
             .checked_sub(1)
-            .ok_or_else(|| self.err("operand stack underflow"))?;
+            .ok_or_else(|| self.malformed("operand stack underflow"))?;
         let v = self.operand(depth);
         self.stack.pop();
         self.nan.pop();
@@ -373,7 +371,7 @@ impl Translator<'_, '_> {
     pub fn peek_n(&mut self, n: usize) -> Result<Vec<Value>, CompileError> {
         let len = self.stack.len();
         if n > len {
-            return Err(self.err("operand stack underflow"));
+            return Err(self.malformed("operand stack underflow"));
         }
         Ok((len - n..len).map(|depth| self.operand(depth)).collect())
     }
@@ -392,7 +390,7 @@ impl Translator<'_, '_> {
             .stack
             .len()
             .checked_sub(height)
-            .ok_or_else(|| self.err("operand stack underflow"))?;
+            .ok_or_else(|| self.malformed("operand stack underflow"))?;
         self.peek_n(n)
     }
 }

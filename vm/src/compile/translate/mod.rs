@@ -18,7 +18,7 @@ mod scan;
 use super::counted::{CountedLoop, Linear, counted_loop};
 use super::func_env::Translator;
 use super::proven::{Continue, Count, ProvenLoop, invariant_loop, proven_loop};
-use super::{CompileError, ModuleCtx, Strategy, clif_type};
+use super::{CompileError, ModuleCtx, Strategy, TranslateProblem, clif_type};
 use crate::vmctx::TrapCode;
 pub(super) use scan::{BodyScan, match_charge, plain_stack_effect, scan_body};
 
@@ -54,19 +54,33 @@ pub(super) fn translate_function(
     pressure_budget: Option<super::PressureBudget>,
 ) -> Result<Translation, CompileError> {
     let counters_in_variables = scan.counters_in_variables;
-    let err = |offset: u64, message: String| CompileError::Translate {
+    let err = |offset: u64, problem: TranslateProblem| CompileError::Translate {
         func_index,
         offset,
-        message,
+        problem,
     };
-    let wasm_err = |e: wasmparser::BinaryReaderError| err(e.offset(), e.message().to_string());
-    let ty = m
-        .env
-        .func_type(func_index)
-        .ok_or_else(|| err(0, "function without a type".into()))?;
+    let wasm_err = |e: wasmparser::BinaryReaderError| {
+        let message = e.message().to_string();
+        err(e.offset(), TranslateProblem::Decode { message })
+    };
+    let ty = m.env.func_type(func_index).ok_or_else(|| {
+        err(
+            0,
+            TranslateProblem::Invariant {
+                what: "function without a type",
+            },
+        )
+    })?;
     let mut results = Vec::with_capacity(ty.results().len());
     for &r in ty.results() {
-        results.push(clif_type(r).ok_or_else(|| err(0, "result type outside the profile".into()))?);
+        results.push(clif_type(r).ok_or_else(|| {
+            err(
+                0,
+                TranslateProblem::ValueType {
+                    what: "result type",
+                },
+            )
+        })?);
     }
     let builder = FunctionBuilder::new(func, fctx);
     let mut t = Translator::new(
@@ -81,11 +95,14 @@ pub(super) fn translate_function(
 
     // Parameters, then zero-initialised locals.
     let params: Vec<Value> = {
-        let entry =
-            t.b.func
-                .layout
-                .entry_block()
-                .ok_or_else(|| err(0, "no entry block".into()))?;
+        let entry = t.b.func.layout.entry_block().ok_or_else(|| {
+            err(
+                0,
+                TranslateProblem::Invariant {
+                    what: "no entry block",
+                },
+            )
+        })?;
         // After `vmctx` (and the counters of an instrumented module).
         let first = if m.instrumented { 3 } else { 1 };
         t.b.block_params(entry)[first..].to_vec()
@@ -93,8 +110,14 @@ pub(super) fn translate_function(
     // Only read by the counted-loop analysis; small next to the variables.
     let mut local_types: Vec<ir::Type> = Vec::with_capacity(params.len());
     for (&p, &wt) in params.iter().zip(ty.params()) {
-        let ct =
-            clif_type(wt).ok_or_else(|| err(0, "parameter type outside the profile".into()))?;
+        let ct = clif_type(wt).ok_or_else(|| {
+            err(
+                0,
+                TranslateProblem::ValueType {
+                    what: "parameter type",
+                },
+            )
+        })?;
         local_types.push(ct);
         t.declare_local(ct, p);
     }
@@ -105,10 +128,15 @@ pub(super) fn translate_function(
         let (count, vt) = locals.read().map_err(wasm_err)?;
         declared += u64::from(count);
         if declared > MAX_LOCALS {
-            return Err(err(offset, "too many locals".into()));
+            return Err(err(
+                offset,
+                TranslateProblem::Malformed {
+                    what: "too many locals",
+                },
+            ));
         }
-        let ct =
-            clif_type(vt).ok_or_else(|| err(offset, "local type outside the profile".into()))?;
+        let ct = clif_type(vt)
+            .ok_or_else(|| err(offset, TranslateProblem::ValueType { what: "local type" }))?;
         let zero = t.zero(ct);
         local_types.extend(std::iter::repeat_n(ct, count as usize));
         for _ in 0..count {
@@ -119,7 +147,14 @@ pub(super) fn translate_function(
     let classes = scan
         .local_writes
         .classes(params.len(), local_types.len())
-        .ok_or_else(|| err(0, "a local index past the declared locals".into()))?;
+        .ok_or_else(|| {
+            err(
+                0,
+                TranslateProblem::Invariant {
+                    what: "a local index past the declared locals",
+                },
+            )
+        })?;
     t.set_local_classes(classes)?;
     // The slot strategy keeps no value live across blocks, these neither.
     if scan.accesses && strategy == Strategy::Registers {
@@ -146,7 +181,7 @@ pub(super) fn translate_function(
     }
     let done = walk.done;
     if !done {
-        return Err(t.err("function body does not end"));
+        return Err(t.malformed("function body does not end"));
     }
     t.emit_trap_blocks();
     t.b.seal_all_blocks();
@@ -199,12 +234,13 @@ impl Walk<'_> {
             return Ok(Step::OverBudget);
         }
         t.offset = self.ops.original_position();
-        let op = self
-            .ops
-            .read()
-            .map_err(|e| t.err(e.message().to_string()))?;
+        let op = self.ops.read().map_err(|e| {
+            t.err(TranslateProblem::Decode {
+                message: e.message().to_string(),
+            })
+        })?;
         if self.done {
-            return Err(t.err("operators after the end of the function"));
+            return Err(t.malformed("operators after the end of the function"));
         }
         if let Operator::GlobalGet { global_index } = op
             && t.reachable
@@ -365,14 +401,14 @@ fn emit_loop_proof(t: &mut Translator<'_, '_>, proven: &ProvenLoop) -> Result<Va
                 let end = t.b.ins().iadd_imm_s(x0, end as i64);
                 t.b.ins().icmp(IntCC::SignedLessThanOrEqual, end, len)
             }
-            _ => return Err(t.err("a moving address in a loop without a count")),
+            _ => return Err(t.invariant("a moving address in a loop without a count")),
         };
         holds = Some(match holds {
             Some(h) => t.b.ins().band(h, ok),
             None => ok,
         });
     }
-    holds.ok_or_else(|| t.err("a proven loop without accesses"))
+    holds.ok_or_else(|| t.invariant("a proven loop without accesses"))
 }
 
 /// For a straight-line loop's [`Count`]: the number of iterations less one
@@ -520,8 +556,9 @@ fn prepay_counted_loop(
     t.global_set(detvm_metering::abi::GAS_LEFT_GLOBAL, left)?;
     t.op_loop(wasmparser::BlockType::Empty)?;
     let Ok(Operator::GlobalGet { global_index }) = ops.read() else {
-        return Err(t.err("counted loop without its charge"));
+        return Err(t.invariant("counted loop without its charge"));
     };
-    match_charge(global_index, ops).ok_or_else(|| t.err("counted loop without its charge"))?;
+    match_charge(global_index, ops)
+        .ok_or_else(|| t.invariant("counted loop without its charge"))?;
     Ok(())
 }

@@ -9,9 +9,9 @@ use cranelift_codegen::ir::types::{F32, F64, I8, I16, I32, I64};
 use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData, Value};
 use wasmparser::{MemArg, Operator};
 
-use crate::compile::CompileError;
 use crate::compile::func_env::nan::Nan;
 use crate::compile::func_env::{self, Builtin, PTR, Translator};
+use crate::compile::{CompileError, TranslateProblem};
 use crate::vmctx::TrapCode;
 
 /// Valid input range of a trapping float-to-int truncation: the operand
@@ -372,7 +372,7 @@ impl Translator<'_, '_> {
                 let delta = self.pop()?;
                 let r = self
                     .call_builtin(Builtin::MemoryGrow, &[delta])
-                    .ok_or_else(|| self.err("memory.grow returned nothing"))?;
+                    .ok_or_else(|| self.invariant("memory.grow returned nothing"))?;
                 self.push(r);
             }
             O::MemoryFill { .. } => {
@@ -582,7 +582,7 @@ impl Translator<'_, '_> {
                 let t = self.iconst_u32(table);
                 let r = self
                     .call_builtin(Builtin::TableGrow, &[t, init, delta])
-                    .ok_or_else(|| self.err("table.grow returned nothing"))?;
+                    .ok_or_else(|| self.invariant("table.grow returned nothing"))?;
                 self.push(r);
             }
             O::TableFill { table } => {
@@ -611,7 +611,9 @@ impl Translator<'_, '_> {
             }
 
             other => {
-                return Err(self.err(format!("operator outside the profile: {other:?}")));
+                return Err(self.err(TranslateProblem::Operator {
+                    operator: format!("{other:?}"),
+                }));
             }
         }
         Ok(false)
