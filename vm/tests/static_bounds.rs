@@ -9,8 +9,9 @@
 
 mod common;
 
-use common::{every_config, instantiate};
-use detvm_vm::{Engine, EngineConfig, Module, Outcome, Value};
+use common::{call_i32, every_config, instantiate};
+use detvm_fixtures::Lcg;
+use detvm_vm::{Engine, EngineConfig, Module};
 
 /// Bytes the data segment puts at the start of memory (the rest is zero):
 /// 0xff at 100 and 0xffff at 102, for the largest `load8_u` / `load16_u`
@@ -152,6 +153,7 @@ fn checks_per_function(engine: &Engine, bytes: &[u8]) -> Vec<usize> {
         .collect()
 }
 
+/// `name(x, c)`'s result as an unsigned number, or its trap's name.
 fn call(
     instance: &detvm_vm::Instance,
     store: &mut detvm_vm::Store<()>,
@@ -159,14 +161,10 @@ fn call(
     x: u32,
     c: u32,
 ) -> Result<u32, &'static str> {
-    let args = [Value::I32(x as i32), Value::I32(c as i32)];
-    match instance.call(store, name, &args, 1 << 40).expect("call") {
-        Outcome::Success { results, .. } => match results[..] {
-            [Value::I32(v)] => Ok(v as u32),
-            ref other => panic!("{name}: unexpected results {other:?}"),
-        },
-        Outcome::Trap { kind, .. } => Err(kind.name()),
-    }
+    let args = [x as i32, c as i32];
+    call_i32(instance, store, name, &args, 1 << 40)
+        .0
+        .map(|v| v as u32)
 }
 
 #[test]
@@ -285,25 +283,9 @@ fn a_memory_of_no_pages_bounds_nothing() {
     }
 }
 
-/// A small deterministic generator (the test must not vary between runs).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) as u32
-    }
-
-    fn below(&mut self, n: u32) -> u32 {
-        self.next() % n
-    }
-
-    fn pick(&mut self, values: &[u32]) -> u32 {
-        values[self.below(values.len() as u32) as usize]
-    }
+/// One of `values`, drawn from `rng`.
+fn pick(rng: &mut Lcg, values: &[u32]) -> u32 {
+    values[rng.below(values.len() as u32) as usize]
 }
 
 /// Values near every limit the rules compare against.
@@ -354,18 +336,18 @@ impl Expr {
             return match rng.below(3) {
                 0 => Self::X,
                 1 => Self::C,
-                _ => Self::Const(rng.pick(EDGES)),
+                _ => Self::Const(pick(rng, EDGES)),
             };
         }
         let sub = |rng: &mut Lcg| Box::new(Self::random(rng, depth - 1));
         match rng.below(11) {
-            0 => Self::Const(rng.pick(EDGES)),
+            0 => Self::Const(pick(rng, EDGES)),
             1 => Self::And(sub(rng), sub(rng)),
-            2 => Self::ShrU(sub(rng), rng.pick(EDGES)),
-            3 => Self::RemU(sub(rng), rng.pick(EDGES)),
+            2 => Self::ShrU(sub(rng), pick(rng, EDGES)),
+            3 => Self::RemU(sub(rng), pick(rng, EDGES)),
             4 => Self::Add(sub(rng), sub(rng)),
             5 => Self::Mul(sub(rng), sub(rng)),
-            6 => Self::Shl(sub(rng), rng.pick(EDGES)),
+            6 => Self::Shl(sub(rng), pick(rng, EDGES)),
             7 => Self::Select(sub(rng), sub(rng)),
             8 => Self::Load8(sub(rng)),
             9 => Self::Load16(sub(rng)),
@@ -432,7 +414,7 @@ fn load(address: u32, offset: u32, size: u32) -> Result<Vec<u8>, &'static str> {
 
 #[test]
 fn random_address_expressions_mean_what_wasm_says() {
-    let mut rng = Lcg(0x5eed_b0b5);
+    let mut rng = Lcg::new(0x5eed_b0b5);
     let mut funcs = String::new();
     let mut cases = Vec::new();
     for i in 0..160 {
@@ -440,7 +422,7 @@ fn random_address_expressions_mean_what_wasm_says() {
         let expr = Expr::random(&mut rng, depth);
         // Offsets around the memory's end and the bounds the rules find.
         let offset = match rng.below(3) {
-            0 => rng.pick(EDGES) & 0xffff,
+            0 => pick(&mut rng, EDGES) & 0xffff,
             1 => PAGE - 4 - rng.below(0x1100),
             _ => rng.below(PAGE + 8),
         };
@@ -490,7 +472,6 @@ fn random_address_expressions_mean_what_wasm_says() {
         }
     }
     // The expressions must exercise the rules, not only their absence.
-    println!("elided {elided}");
     assert!(elided >= 20, "only {elided} checks left out");
 }
 

@@ -410,10 +410,10 @@ fn upper_bound(dfg: &ir::DataFlowGraph, v: Value, depth: u32) -> Option<u64> {
     if dfg.value_type(v) != I32 {
         return None;
     }
-    if let Some(c) = constant(dfg, v) {
-        return Some(c);
-    }
     let inst = dfg.value_def(unalias(dfg, v)).inst()?;
+    if let Some(c) = iconst_imm(&dfg.insts[inst]) {
+        return Some(c as u64 & U32_MAX);
+    }
     let opcode = dfg.insts[inst].opcode();
     match opcode {
         Op::Uload8 => return Some(0xff),
@@ -445,14 +445,25 @@ fn upper_bound(dfg: &ir::DataFlowGraph, v: Value, depth: u32) -> Option<u64> {
 
 const U32_MAX: u64 = u32::MAX as u64;
 
-/// The unsigned 32-bit constant behind `v`, if an `iconst` defines it.
+/// The unsigned 32-bit constant behind the `i32` value `v`, if an
+/// `iconst` defines it.
 fn constant(dfg: &ir::DataFlowGraph, v: Value) -> Option<u64> {
+    iconst(dfg, v).map(|c| c as u64 & U32_MAX)
+}
+
+/// The immediate of the `iconst` that defines `v` (aliases resolved), if
+/// one does.
+pub(in crate::compile) fn iconst(dfg: &ir::DataFlowGraph, v: Value) -> Option<i64> {
     let inst = dfg.value_def(unalias(dfg, v)).inst()?;
-    match dfg.insts[inst] {
+    iconst_imm(&dfg.insts[inst])
+}
+
+fn iconst_imm(data: &ir::InstructionData) -> Option<i64> {
+    match *data {
         ir::InstructionData::UnaryImm {
             opcode: ir::Opcode::Iconst,
             imm,
-        } => Some(imm.bits() as u64 & U32_MAX),
+        } => Some(imm.bits()),
         _ => None,
     }
 }

@@ -34,6 +34,7 @@ mod traps;
 use super::{CompileError, IndexSpace, ModuleCtx, Strategy, TranslateProblem};
 use crate::vmctx::{TrapCode, runtime_offsets, vmctx_offsets};
 pub(super) use calls::Builtin;
+pub(super) use instance::iconst;
 
 /// Pointer type of every supported host.
 pub(super) const PTR: ir::Type = I64;

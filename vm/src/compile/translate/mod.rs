@@ -63,24 +63,15 @@ pub(super) fn translate_function(
         let message = e.message().to_string();
         err(e.offset(), TranslateProblem::Decode { message })
     };
-    let ty = m.env.func_type(func_index).ok_or_else(|| {
-        err(
-            0,
-            TranslateProblem::Invariant {
-                what: "function without a type",
-            },
-        )
-    })?;
+    let invariant = |what| err(0, TranslateProblem::Invariant { what });
+    let value_type = |offset, what| err(offset, TranslateProblem::ValueType { what });
+    let ty = m
+        .env
+        .func_type(func_index)
+        .ok_or_else(|| invariant("function without a type"))?;
     let mut results = Vec::with_capacity(ty.results().len());
     for &r in ty.results() {
-        results.push(clif_type(r).ok_or_else(|| {
-            err(
-                0,
-                TranslateProblem::ValueType {
-                    what: "result type",
-                },
-            )
-        })?);
+        results.push(clif_type(r).ok_or_else(|| value_type(0, "result type"))?);
     }
     let builder = FunctionBuilder::new(func, fctx);
     let mut t = Translator::new(
@@ -95,14 +86,11 @@ pub(super) fn translate_function(
 
     // Parameters, then zero-initialised locals.
     let params: Vec<Value> = {
-        let entry = t.b.func.layout.entry_block().ok_or_else(|| {
-            err(
-                0,
-                TranslateProblem::Invariant {
-                    what: "no entry block",
-                },
-            )
-        })?;
+        let entry =
+            t.b.func
+                .layout
+                .entry_block()
+                .ok_or_else(|| invariant("no entry block"))?;
         // After `vmctx` (and the counters of an instrumented module).
         let first = if m.instrumented { 3 } else { 1 };
         t.b.block_params(entry)[first..].to_vec()
@@ -110,14 +98,7 @@ pub(super) fn translate_function(
     // Only read by the counted-loop analysis; small next to the variables.
     let mut local_types: Vec<ir::Type> = Vec::with_capacity(params.len());
     for (&p, &wt) in params.iter().zip(ty.params()) {
-        let ct = clif_type(wt).ok_or_else(|| {
-            err(
-                0,
-                TranslateProblem::ValueType {
-                    what: "parameter type",
-                },
-            )
-        })?;
+        let ct = clif_type(wt).ok_or_else(|| value_type(0, "parameter type"))?;
         local_types.push(ct);
         t.declare_local(ct, p);
     }
@@ -135,8 +116,7 @@ pub(super) fn translate_function(
                 },
             ));
         }
-        let ct = clif_type(vt)
-            .ok_or_else(|| err(offset, TranslateProblem::ValueType { what: "local type" }))?;
+        let ct = clif_type(vt).ok_or_else(|| value_type(offset, "local type"))?;
         let zero = t.zero(ct);
         local_types.extend(std::iter::repeat_n(ct, count as usize));
         for _ in 0..count {
@@ -147,14 +127,7 @@ pub(super) fn translate_function(
     let classes = scan
         .local_writes
         .classes(params.len(), local_types.len())
-        .ok_or_else(|| {
-            err(
-                0,
-                TranslateProblem::Invariant {
-                    what: "a local index past the declared locals",
-                },
-            )
-        })?;
+        .ok_or_else(|| invariant("a local index past the declared locals"))?;
     t.set_local_classes(classes)?;
     // The slot strategy keeps no value live across blocks, these neither.
     if scan.accesses && strategy == Strategy::Registers {

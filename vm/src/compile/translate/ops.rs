@@ -85,23 +85,10 @@ impl Translator<'_, '_> {
         })
     }
 
-    /// The constant behind `v`, if it is an `iconst`.
-    fn const_of(&self, v: Value) -> Option<i64> {
-        let inst = self.b.func.dfg.value_def(v).inst()?;
-        match self.b.func.dfg.insts[inst] {
-            ir::InstructionData::UnaryImm {
-                opcode: ir::Opcode::Iconst,
-                imm,
-            } => Some(imm.bits()),
-            _ => None,
-        }
-    }
-
     /// Integer division and remainder with Wasm's explicit traps.
     fn divrem(&mut self, ty: ir::Type, signed: bool, rem: bool) -> Result<(), CompileError> {
         let (lhs, rhs) = self.pop2()?;
-        let known = self
-            .const_of(rhs)
+        let known = func_env::iconst(&self.b.func.dfg, rhs)
             .map(|c| if ty == I32 { i64::from(c as i32) } else { c });
         if known.is_none_or(|c| c == 0) {
             let zero = self.b.ins().icmp_imm_s(IntCC::Equal, rhs, 0);
