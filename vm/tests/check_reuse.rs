@@ -6,15 +6,18 @@
 //! an out-of-bounds access run instead of trapping; and ways it may reach
 //! one (straight code, a construct's end, a loop's end), where results,
 //! traps and gas must not change. Every function is called under every
-//! configuration; outcomes must agree and equal what Wasm says.
+//! configuration; outcomes must agree and equal what Wasm says. Inside a
+//! loop, a local the loop never writes is read as its value from before
+//! the loop, so a check there covers it; one written anywhere in the loop
+//! (a nested loop too) must be checked again on every iteration.
 
 mod common;
 
 use common::{call_i32, every_config, instantiate};
-use detvm_vm::Engine;
+use detvm_vm::{Engine, Module};
 
-const MODULE: &str = r#"(module
-  (memory 1)
+/// The module's functions; [`module`] adds one generated function.
+const FUNCS: &str = r#"
 
   ;; A check inside an `if` arm does not hold after the `if`.
   (func (export "if_arm") (param $a i32) (param $c i32) (result i32)
@@ -70,8 +73,56 @@ const MODULE: &str = r#"(module
     (if (local.get $c) (then (drop (memory.grow (i32.const 1)))))
     (i32.add (i32.load (local.get $a)) (i32.load (local.get $c))))
 
+  ;; `a` is never written in the loop: the store before it covers the
+  ;; load inside, in a nested block and loop (`docs/vm.md`, "Checks").
+  (func (export "held") (param $a i32) (param $c i32) (result i32)
+    (local $sum i32)
+    (i32.store offset=4 (local.get $a) (i32.const 5))
+    (loop $l
+      (block (loop $in
+        (local.set $sum
+          (i32.add (local.get $sum) (i32.load offset=4 (local.get $a))))))
+      (br_if $l (local.tee $c (i32.sub (local.get $c) (i32.const 1)))))
+    (local.get $sum))
+
+  ;; `a` is written in a nested loop after the access: each iteration
+  ;; loads from another address, checked again.
+  (func (export "written_late") (param $a i32) (param $c i32) (result i32)
+    (local $sum i32)
+    (drop (i32.load offset=8 (local.get $a)))
+    (loop $l
+      (local.set $sum (i32.add (local.get $sum) (i32.load (local.get $a))))
+      (block (loop $in (local.set $a (i32.add (local.get $a) (i32.const 4)))))
+      (br_if $l (local.tee $c (i32.sub (local.get $c) (i32.const 1)))))
+    (local.get $sum))
+
   (func (export "peek") (param $a i32) (param $c i32) (result i32)
-    (i32.load (local.get $a))))"#;
+    (i32.load (local.get $a)))"#;
+
+/// How many distinct locals a loop writes before it may hold none.
+const MANY: u32 = 64;
+
+/// The test module: [`FUNCS`], and `many_writes`, whose loop writes
+/// [`MANY`] other locals before `a`, again advancing it by 4 per
+/// iteration after loading from it.
+fn module() -> String {
+    let sets: String = (0..MANY)
+        .map(|i| format!("(local.set {} (local.get $c))", i + 2))
+        .collect();
+    format!(
+        r#"(module (memory 1) {FUNCS}
+  (func (export "many_writes") (param $a i32) (param $c i32) (result i32)
+    (local {locals})
+    (drop (i32.load offset=8 (local.get $a)))
+    (loop $l
+      (drop (i32.load (local.get $a)))
+      {sets}
+      (local.set $a (i32.add (local.get $a) (i32.const 4)))
+      (br_if $l (local.tee $c (i32.sub (local.get $c) (i32.const 1)))))
+    (i32.const 0)))"#,
+        locals = "i32 ".repeat(MANY as usize),
+    )
+}
 
 /// What a call shows: its result or trap, gas used (metered), and what
 /// `peek` then reads at `peek_at` from the same instance.
@@ -91,7 +142,7 @@ fn agree(
     c: i32,
     peek_at: i32,
 ) -> (Result<i32, &'static str>, Result<i32, &'static str>) {
-    let bytes = wat::parse_str(MODULE).expect("wat");
+    let bytes = wat::parse_str(module()).expect("wat");
     let mut reference: [Option<Seen>; 2] = [None, None];
     for config in every_config() {
         let label = format!(
@@ -169,4 +220,37 @@ fn a_check_that_dominates_still_traps_and_writes_as_wasm_says() {
     assert_eq!(agree("grown", LAST - 8, 0, 0).0, Ok(0));
     assert_eq!(agree("grown", 0, 65536 + 65532, 0).0, Ok(0));
     assert_eq!(agree("grown", 0, 65536 + 65533, 0).0, OOB);
+}
+
+#[test]
+fn a_local_the_loop_never_writes_is_covered_by_a_check_before_it() {
+    // 5 stored at a + 4, read back three times.
+    assert_eq!(agree("held", 100, 3, 104), (Ok(15), Ok(5)));
+    assert_eq!(agree("held", LAST - 4, 3, LAST), (Ok(15), Ok(5)));
+    assert_eq!(agree("held", LAST - 3, 3, LAST), (OOB, Ok(0)));
+    let bytes = wat::parse_str(module()).expect("wat");
+    for config in every_config() {
+        let label = format!("{config:?}");
+        let registers = !config.slot_strategy_only;
+        let engine = Engine::new(config).expect("engine");
+        let checks: Vec<usize> = Module::translated_clif(&engine, &bytes)
+            .expect("compiles")
+            .iter()
+            .map(|f| f.lines().filter(|l| l.contains("icmp ugt")).count())
+            .collect();
+        // `held` is the ninth function: the store's check only.
+        assert_eq!(checks[8], if registers { 1 } else { 2 }, "{label}");
+        // `written_late`: the load in the loop is checked each time.
+        assert_eq!(checks[9], 2, "{label}");
+    }
+}
+
+#[test]
+fn a_local_written_anywhere_in_the_loop_is_checked_on_every_iteration() {
+    for name in ["written_late", "many_writes"] {
+        // Loads at LAST - 8, LAST - 4 and LAST: in bounds.
+        assert_eq!(agree(name, LAST - 8, 3, 0).0, Ok(0), "{name}");
+        // The fourth at LAST + 4 is not.
+        assert_eq!(agree(name, LAST - 8, 4, 0).0, OOB, "{name}");
+    }
 }

@@ -32,6 +32,8 @@ pub(super) enum FrameKind {
     Loop {
         header: Block,
         back_edges: BackEdges,
+        /// The locals read as their value from before the loop.
+        held: Vec<u32>,
     },
     /// `if` whose `else` has not been seen: `else_block` starts the
     /// alternative, which begins with `params` on the stack.
@@ -231,6 +233,7 @@ impl Translator<'_, '_> {
         let height = self.stack_height_below(params.len())?;
         self.settle_top(params.len())?;
         let args = self.label_args(height, params.len())?;
+        let held = self.hold_loop_locals();
         self.b.ins().jump(header, &args);
         let kept = vec![Nan::Kept; params.len()];
         self.enter_label(header, height, &params, &kept);
@@ -241,6 +244,7 @@ impl Translator<'_, '_> {
             kind: FrameKind::Loop {
                 header,
                 back_edges: BackEdges::default(),
+                held,
             },
             dest,
             num_params: params.len(),
@@ -394,7 +398,12 @@ impl Translator<'_, '_> {
             _ => std::mem::take(&mut frame.checked_before),
         };
         match std::mem::replace(&mut frame.kind, FrameKind::Block) {
-            FrameKind::Loop { header, back_edges } => {
+            FrameKind::Loop {
+                header,
+                back_edges,
+                held,
+            } => {
+                self.release_held(&held);
                 self.join_back_edges(header, back_edges);
                 self.b.seal_block(header);
             }

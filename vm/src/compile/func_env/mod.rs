@@ -89,6 +89,12 @@ pub(super) struct Translator<'a, 'f> {
     pending_locals: Vec<u32>,
     /// Per local: referenced yet (for the register pressure).
     locals_touched: Vec<bool>,
+    /// Per local: inside a loop that never writes it, its value from
+    /// before the loop, which every read there gives (`docs/vm.md`,
+    /// "Checks"). Register strategy only.
+    held: Vec<Option<Value>>,
+    /// `BodyScan::held_locals`: per loop offset, the locals it holds.
+    pub held_locals: Vec<(u64, Vec<u32>)>,
     /// How many locals have been referenced.
     pub touched: u64,
     /// Native calls emitted so far: Wasm calls and builtins (for the
@@ -300,6 +306,8 @@ impl<'a, 'f> Translator<'a, 'f> {
             local_pending: Vec::new(),
             pending_locals: Vec::new(),
             locals_touched: Vec::new(),
+            held: Vec::new(),
+            held_locals: Vec::new(),
             touched: 0,
             calls: 0,
             stack: Vec::new(),

@@ -27,6 +27,43 @@ impl Translator<'_, '_> {
         };
         self.locals.push(local);
         self.locals_touched.push(false);
+        self.held.push(None);
+    }
+
+    /// At a loop's entry (before the jump to its header): the locals the
+    /// loop at `self.offset` never writes are read as their value here
+    /// until the loop's `end`. Returns the locals this loop holds, for
+    /// [`Self::release_held`]; an enclosing loop may hold others already.
+    pub fn hold_loop_locals(&mut self) -> Vec<u32> {
+        if self.slots {
+            return Vec::new();
+        }
+        let at = self.offset;
+        let Ok(i) = self.held_locals.binary_search_by_key(&at, |&(o, _)| o) else {
+            return Vec::new();
+        };
+        let locals = std::mem::take(&mut self.held_locals[i].1);
+        let mut held = Vec::with_capacity(locals.len());
+        for &index in &locals {
+            let i = index as usize;
+            if let Some(&Local::Var(var, _)) = self.locals.get(i)
+                && self.held[i].is_none()
+            {
+                self.held[i] = Some(self.b.use_var(var));
+                held.push(index);
+            }
+        }
+        // A proven loop is translated twice from the same offset.
+        self.held_locals[i].1 = locals;
+        held
+    }
+
+    /// At a loop's `end`: its held locals are read through the variable
+    /// again.
+    pub fn release_held(&mut self, locals: &[u32]) {
+        for &index in locals {
+            self.held[index as usize] = None;
+        }
     }
 
     fn local(&mut self, index: u32) -> Result<Local, CompileError> {
@@ -143,7 +180,10 @@ impl Translator<'_, '_> {
     /// The current value of local `index`.
     pub fn local_get(&mut self, index: u32) -> Result<Value, CompileError> {
         Ok(match self.local(index)? {
-            Local::Var(var, _) => self.b.use_var(var),
+            Local::Var(var, _) => match self.held[index as usize] {
+                Some(value) => value,
+                None => self.b.use_var(var),
+            },
             Local::Slot(slot, ty) => self.b.ins().stack_load(PTR, ty, slot, 0),
         })
     }
@@ -151,6 +191,9 @@ impl Translator<'_, '_> {
     /// Sets local `index` to `value`.
     pub fn local_set(&mut self, index: u32, value: Value) -> Result<(), CompileError> {
         match self.local(index)? {
+            Local::Var(..) if self.held[index as usize].is_some() => {
+                return Err(self.invariant("a write to a local its loop holds"));
+            }
             Local::Var(var, _) => self.b.def_var(var, value),
             Local::Slot(slot, _) => {
                 self.b.ins().stack_store(PTR, value, slot, 0);

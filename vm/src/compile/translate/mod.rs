@@ -129,6 +129,7 @@ pub(super) fn translate_function(
         .classes(params.len(), local_types.len())
         .ok_or_else(|| invariant("a local index past the declared locals"))?;
     t.set_local_classes(classes)?;
+    t.held_locals = scan.held_locals.clone();
     // The slot strategy keeps no value live across blocks, these neither.
     if scan.accesses && strategy == Strategy::Registers {
         t.keep_memory_in_variables();

@@ -117,6 +117,65 @@ pub(in crate::compile) struct BodyScan {
     /// metered block boundary (whose charge starts with a `global.get`),
     /// so results, memory, globals and gas at the trap are the same.
     pub(super) widened: Vec<(u64, u64)>,
+    /// For each `loop` (by its byte offset, in order) whose body reads
+    /// locals it never writes: those locals. They hold their value from before the loop throughout it
+    /// (`docs/vm.md`, "Checks").
+    pub(in crate::compile) held_locals: Vec<(u64, Vec<u32>)>,
+}
+
+/// How many distinct locals a loop's body reads are considered for being
+/// held, and how many distinct locals it may write and still hold any.
+/// Bounds the scan's work per operator and the translator's per loop.
+const MAX_LOOP_LOCALS: usize = 64;
+
+/// A loop whose `end` the scan has not reached yet.
+struct OpenLoop {
+    at: u64,
+    /// The first locals its body reads (at most [`MAX_LOOP_LOCALS`]).
+    reads: Vec<u32>,
+    /// Locals its body writes; `None` past [`MAX_LOOP_LOCALS`].
+    writes: Option<Vec<u32>>,
+}
+
+impl OpenLoop {
+    fn read(&mut self, local: u32) {
+        if self.reads.len() < MAX_LOOP_LOCALS && !self.reads.contains(&local) {
+            self.reads.push(local);
+        }
+    }
+
+    fn write(&mut self, local: u32) {
+        if let Some(writes) = &mut self.writes
+            && !writes.contains(&local)
+        {
+            if writes.len() == MAX_LOOP_LOCALS {
+                self.writes = None;
+            } else {
+                writes.push(local);
+            }
+        }
+    }
+
+    /// Closes the loop: what it reads and writes is also read and written
+    /// by the loop around it, if any. Returns the loop's held locals.
+    fn close(self, outer: Option<&mut OpenLoop>) -> Option<(u64, Vec<u32>)> {
+        if let Some(outer) = outer {
+            for &local in &self.reads {
+                outer.read(local);
+            }
+            match &self.writes {
+                Some(writes) => writes.iter().for_each(|&local| outer.write(local)),
+                None => outer.writes = None,
+            }
+        }
+        let writes = self.writes?;
+        let held: Vec<u32> = self
+            .reads
+            .into_iter()
+            .filter(|local| !writes.contains(local))
+            .collect();
+        (!held.is_empty()).then_some((self.at, held))
+    }
 }
 
 /// Scans `body` for [`BodyScan`]; `None` if it does not decode
@@ -134,10 +193,39 @@ pub(in crate::compile) fn scan_body(body: &wasmparser::FunctionBody<'_>) -> Opti
     let mut scan = BodyScan::default();
     let mut groups: Vec<Group> = Vec::new();
     let mut base: Option<u32> = None;
+    // For each open construct, whether it is a loop (the innermost last).
+    let mut constructs: Vec<bool> = Vec::new();
+    let mut loops: Vec<OpenLoop> = Vec::new();
     while !ops.eof() {
         let at = ops.original_position();
         let op = ops.read().ok()?;
         scan.local_writes.visit(&op);
+        match op {
+            Operator::Block { .. } | Operator::If { .. } => constructs.push(false),
+            Operator::Loop { .. } => {
+                constructs.push(true);
+                loops.push(OpenLoop {
+                    at,
+                    reads: Vec::new(),
+                    writes: Some(Vec::new()),
+                });
+            }
+            Operator::End if constructs.pop() == Some(true) => {
+                let closed = loops.pop()?;
+                scan.held_locals.extend(closed.close(loops.last_mut()));
+            }
+            Operator::LocalGet { local_index } => {
+                if let Some(open) = loops.last_mut() {
+                    open.read(local_index);
+                }
+            }
+            Operator::LocalSet { local_index } | Operator::LocalTee { local_index } => {
+                if let Some(open) = loops.last_mut() {
+                    open.write(local_index);
+                }
+            }
+            _ => {}
+        }
         let address_local = base.take();
         if let Some(end) = load_end(&op) {
             scan.accesses = true;
@@ -175,6 +263,8 @@ pub(in crate::compile) fn scan_body(body: &wasmparser::FunctionBody<'_>) -> Opti
         close(&mut scan.widened, group);
     }
     scan.widened.sort_unstable();
+    // Loops close innermost first.
+    scan.held_locals.sort_unstable_by_key(|&(at, _)| at);
     Some(scan)
 }
 
