@@ -13,8 +13,8 @@
 
 mod common;
 
-use common::{call_i32, every_config, instantiate};
-use detvm_vm::{Engine, Module};
+use common::{call_i32, checks_per_function, every_config, instantiate};
+use detvm_vm::Engine;
 
 /// The module's functions; [`module`] adds one generated function.
 const FUNCS: &str = r#"
@@ -233,11 +233,7 @@ fn a_local_the_loop_never_writes_is_covered_by_a_check_before_it() {
         let label = format!("{config:?}");
         let registers = !config.slot_strategy_only;
         let engine = Engine::new(config).expect("engine");
-        let checks: Vec<usize> = Module::translated_clif(&engine, &bytes)
-            .expect("compiles")
-            .iter()
-            .map(|f| f.lines().filter(|l| l.contains("icmp ugt")).count())
-            .collect();
+        let checks = checks_per_function(&engine, &bytes);
         // `held` is the ninth function: the store's check only.
         assert_eq!(checks[8], if registers { 1 } else { 2 }, "{label}");
         // `written_late`: the load in the loop is checked each time.

@@ -60,6 +60,15 @@ const CASES: &[(&str, &str)] = &[
                  (br_if $l (i32.ne (local.tee 2 (i32.add (local.get 2) (i32.const 1))) (local.get 1))))))"#,
     ),
     (
+        "step_in_a_local",
+        r#"(module (memory 1)
+             (func (export "f") (param i32 i32 i32) (local i32)
+               (loop $l
+                 (i32.store8 (local.get 0) (i32.const 1))
+                 (local.set 0 (i32.add (local.get 0) (local.get 2)))
+                 (br_if $l (i32.le_u (local.tee 3 (i32.add (local.get 3) (local.get 2))) (local.get 1))))))"#,
+    ),
+    (
         "check_reuse",
         r#"(module (memory 1)
              (func (export "f") (param i32 i32) (result i32)

@@ -10,7 +10,7 @@
 mod common;
 
 use common::{call_i32, every_config, instantiate};
-use detvm_vm::Engine;
+use detvm_vm::{Engine, Module};
 
 const MODULE: &str = r#"(module
   (memory (export "memory") 1)
@@ -107,6 +107,28 @@ const MODULE: &str = r#"(module
       (local.set $q (i32.add (local.get $p) (i32.const 4)))
       (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
     (local.get $i))
+
+  ;; The sieve's inner loop, its step in a local: a = p; m = 0;
+  ;; do { [a] = 1 (a byte); a += s; m += s } while m <=u n. Returns m.
+  (func (export "step_local_le") (param $p i32) (param $n i32) (param $s i32) (result i32) (local $m i32)
+    (loop $l
+      (i32.store8 (local.get $p) (i32.const 1))
+      (local.set $p (i32.add (local.get $p) (local.get $s)))
+      (br_if $l (i32.le_u (local.tee $m (i32.add (local.get $m) (local.get $s))) (local.get $n))))
+    (local.get $m))
+
+  ;; The same with the test before the step and `<u`: do { [a + 3] = a
+  ;; (a word); c = m <u n; a += s; m += s } while c.
+  (func (export "step_local_lt_before") (param $p i32) (param $n i32) (param $s i32) (result i32) (local $m i32)
+    (loop $l
+      (i32.store offset=3 (local.get $p) (local.get $p))
+      local.get $m
+      local.get $n
+      i32.lt_u
+      (local.set $p (i32.add (local.get $p) (local.get $s)))
+      (local.set $m (i32.add (local.get $m) (local.get $s)))
+      br_if $l)
+    (local.get $m))
 
   ;; Sum of memory words [0, 65536): a loop with a block, never versioned.
   (func (export "sum") (result i32) (local $a i32) (local $acc i32)
@@ -306,4 +328,66 @@ fn an_address_local_set_to_sums_of_an_unwritten_local_is_proven_at_each() {
     assert_eq!(agree("slot_used_before_set", [65532, 10, 0], GAS), OOB);
     assert_eq!(agree("slot_used_before_set", [65528, 10, 0], GAS), Ok(10));
     assert_eq!(agree("slot_used_before_set", [65532, 1, 0], GAS), Ok(1));
+}
+
+#[test]
+fn a_step_held_in_a_local_runs_as_written_at_every_boundary() {
+    let le = "step_local_le";
+    // Bytes one by one up to the last of the page, then one past it.
+    assert_eq!(agree(le, [0, 65535, 1], GAS), Ok(65536));
+    assert_eq!(agree(le, [0, 65536, 1], GAS), OOB);
+    // Steps of 7 from 65000 while m <= 535: the last store at 65532.
+    assert_eq!(agree(le, [65000, 535, 7], GAS), Ok(539));
+    // Steps of 6 from 65530: m = 6 <= 6 stores at 65536, out of bounds.
+    assert_eq!(agree(le, [65530, 6, 6], GAS), OOB);
+    assert_eq!(agree(le, [65530, 5, 6], GAS), Ok(6));
+    // Runs once when the first test fails.
+    assert_eq!(agree(le, [100, 5, 9], GAS), Ok(9));
+    // With n = u32::MAX the counter never fails its test (it wraps at
+    // 2^32); the address leaves the memory.
+    assert_eq!(agree(le, [0, -1, 4096], GAS), OOB);
+    assert_eq!(agree(le, [0, -1, i32::MIN], GAS), OOB);
+    // A step of 2^32 - 1: the count is not known, the checked loop stores
+    // at 5, 4, ..., 0 and then below zero.
+    assert_eq!(agree(le, [5, -1, -1], GAS), OOB);
+    assert_eq!(agree(le, [100, 200, -1], GAS), Ok(-1));
+
+    let lt = "step_local_lt_before";
+    // Words at p + 3 + k*s while m <u n, tested before the step.
+    assert_eq!(agree(lt, [0, 100, 10], GAS), Ok(110));
+    assert_eq!(agree(lt, [65521, 8, 4], GAS), Ok(12));
+    assert_eq!(agree(lt, [65522, 8, 4], GAS), OOB);
+    assert_eq!(agree(lt, [65529, 0, 4], GAS), Ok(4));
+    assert_eq!(agree(lt, [65530, 0, 4], GAS), OOB);
+    assert_eq!(agree(lt, [0, 8, 0x4000_0000], GAS), OOB);
+    // A zero step whose first test fails: once.
+    assert_eq!(agree(lt, [100, 0, 0], GAS), Ok(0));
+
+    // Gas running out anywhere in the loop.
+    for gas in (0..20_000u64).step_by(331) {
+        let _ = agree(le, [0, 1000, 3], gas);
+        let _ = agree(lt, [0, 1000, 3], gas);
+    }
+}
+
+#[test]
+fn a_step_held_in_a_local_is_versioned() {
+    // The two loops divide only in the trip count of the test before the
+    // checked-free copy, which the slot strategy never makes.
+    let bytes = wat::parse_str(MODULE).expect("wat");
+    for config in every_config() {
+        let label = format!("{config:?}");
+        let registers = !config.slot_strategy_only;
+        let engine = Engine::new(config).expect("engine");
+        let divides: Vec<bool> = Module::translated_clif(&engine, &bytes)
+            .expect("compiles")
+            .iter()
+            .map(|f| {
+                f.lines()
+                    .any(|l| l.contains(" = udiv.i64 ") || l.contains(" = udiv "))
+            })
+            .collect();
+        // The two loops are the tenth and eleventh functions.
+        assert_eq!(divides[9..11], [registers, registers], "{label}");
+    }
 }

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{call_i32, every_config, instantiate};
+use common::{call_i32, checks_per_function, every_config, instantiate};
 use detvm_fixtures::Lcg;
 use detvm_vm::{Engine, EngineConfig, Module};
 
@@ -141,16 +141,6 @@ fn rules_module() -> String {
         "(module (memory 1) (data (i32.const 0) \"{}\")\n{funcs})",
         data_segment()
     )
-}
-
-/// The number of memory bounds checks in each function's translated CLIF,
-/// in definition order.
-fn checks_per_function(engine: &Engine, bytes: &[u8]) -> Vec<usize> {
-    Module::translated_clif(engine, bytes)
-        .expect("compiles")
-        .iter()
-        .map(|f| f.lines().filter(|l| l.contains("icmp ugt")).count())
-        .collect()
 }
 
 /// `name(x, c)`'s result as an unsigned number, or its trap's name.

@@ -21,14 +21,17 @@ use super::translate::{match_charge, plain_stack_effect};
 /// iterations, the total stays below 2^63.
 const MAX_AMOUNT: u64 = (1 << 31) - 1;
 
-/// An `i32` that is a constant or a local's value at the start of the
-/// iteration plus a constant (wrapping).
+/// An `i32` that is a constant, a local's value at the start of the
+/// iteration plus a constant, or the sum of two locals' (wrapping).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Linear {
     /// A constant.
     Const(i32),
     /// Local `.0` at the start of the iteration, plus `.1`.
     Local(u32, i32),
+    /// Local `.0` plus local `.1`, both at the start of the iteration: a
+    /// step held in a local (`docs/vm.md`, "Proven loops").
+    Sum(u32, u32),
 }
 
 /// A symbolic value.
@@ -203,12 +206,13 @@ pub(super) fn counted_loop(
             Sym::Linear(Linear::Local(m, -1)) if m == l => Some((l, k, false)),
             _ => None,
         },
-        Linear::Const(_) => None,
+        Linear::Const(_) | Linear::Sum(..) => None,
     };
     // A value the body does not change.
     let invariant = |v: Linear| match v {
         Linear::Const(_) => true,
         Linear::Local(l, _) => at_back_edge(l) == Sym::Linear(Linear::Local(l, 0)),
+        Linear::Sum(..) => false,
     };
     let (cc, a, b) = match cond {
         Sym::Cmp(cc, a, b) => (cc, a, b),
@@ -244,9 +248,9 @@ pub(super) fn counted_loop(
 }
 
 /// `a + b` (or `a − b` unless `add`) of two symbolic values, kept linear
-/// where one side is a constant.
+/// where one side is a constant or both are locals without a constant.
 pub(super) fn linear_add(a: Sym, b: Sym, add: bool) -> Sym {
-    use Linear::{Const, Local};
+    use Linear::{Const, Local, Sum};
     let (Sym::Linear(a), Sym::Linear(b)) = (a, b) else {
         return Sym::Other;
     };
@@ -261,6 +265,7 @@ pub(super) fn linear_add(a: Sym, b: Sym, add: bool) -> Sym {
         (Const(x), Const(y)) => Const(apply(x, y)),
         (Local(l, k), Const(c)) => Local(l, apply(k, c)),
         (Const(c), Local(l, k)) if add => Local(l, c.wrapping_add(k)),
+        (Local(l, 0), Local(m, 0)) if add => Sum(l, m),
         _ => return Sym::Other,
     })
 }

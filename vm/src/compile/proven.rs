@@ -30,8 +30,20 @@ pub(super) enum Continue {
     NotEqual,
     /// While `w <u n` (the counter grows).
     Below,
+    /// While `w ≤u n` (the counter grows).
+    AtMost,
     /// While `w >u n` (the counter shrinks).
     Above,
+    /// While `w ≥u n` (the counter shrinks).
+    AtLeast,
+}
+
+/// A constant, or the value at the loop's entry of an `i32` local that the
+/// body does not change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Term {
+    Const(i32),
+    Local(u32),
 }
 
 /// An access whose address is an induction local plus a constant.
@@ -43,8 +55,9 @@ pub(super) struct Access {
     /// `A`'s value at the start of the iteration.
     pub local: u32,
     pub add: i32,
-    /// What the body adds to `A` per iteration (`0`: unchanged).
-    pub step: i32,
+    /// What the body adds to `A` per iteration (`Const(0)`: unchanged; a
+    /// local only if it is the count's step).
+    pub step: Term,
     /// The access's memarg offset plus its size.
     pub end: u64,
 }
@@ -52,11 +65,13 @@ pub(super) struct Access {
 /// How many times a straight-line loop runs, as its exit test decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Count {
-    /// The counter `L`; the compared value is `L + offset`.
+    /// The counter `L`; the compared value is `L + offset` (a local
+    /// offset only if it is the step).
     pub counter: u32,
-    pub offset: i32,
-    /// What the body adds to `L` per iteration (never `0`).
-    pub step: i32,
+    pub offset: Term,
+    /// What the body adds to `L` per iteration (a non-zero constant, or a
+    /// local whose value is read as unsigned and must be non-zero).
+    pub step: Term,
     /// `n`, which the body does not change.
     pub bound: Linear,
     pub cond: Continue,
@@ -170,13 +185,19 @@ pub(super) fn proven_loop(
         return None;
     }
 
-    // What the body adds to local `l` per iteration, if a constant.
+    // What the body adds to local `l` per iteration: a small constant or
+    // another local it leaves unchanged.
     let step_of = |l: u32| match body.at_back_edge(l) {
         Sym::Linear(Linear::Local(m, s)) if m == l && s.unsigned_abs() <= MAX_STEP as u32 => {
-            Some(s)
+            Some(Term::Const(s))
+        }
+        Sym::Linear(Linear::Sum(a, b)) if a != b && (a == l || b == l) => {
+            let by = if a == l { b } else { a };
+            (body.at_back_edge(by) == Sym::Linear(Linear::Local(by, 0))).then_some(Term::Local(by))
         }
         _ => None,
     };
+    let unchanged = |l: u32| step_of(l) == Some(Term::Const(0));
     let (cc, a, b) = match cond {
         Sym::Cmp(cc, a, b) => (cc, a, b),
         Sym::Linear(a) => (IntCC::NotEqual, a, Linear::Const(0)),
@@ -185,32 +206,49 @@ pub(super) fn proven_loop(
     let (counter, offset, step, bound, cond) = [(cc, a, b), (cc.swap_args(), b, a)]
         .into_iter()
         .find_map(|(cc, w, n)| {
-            let Linear::Local(counter, offset) = w else {
-                return None;
+            // `L + k`, or `L + S` for the step `S` of `L`.
+            let (counter, offset, step) = match w {
+                Linear::Local(l, k) => (l, Term::Const(k), step_of(l)?),
+                Linear::Sum(a, b) => [(a, b), (b, a)].into_iter().find_map(|(l, by)| {
+                    let step = step_of(l).filter(|&s| s == Term::Local(by))?;
+                    Some((l, step, step))
+                })?,
+                Linear::Const(_) => return None,
             };
-            let step = step_of(counter).filter(|&s| s != 0)?;
-            if let Linear::Local(m, _) = n
-                && step_of(m) != Some(0)
-            {
-                return None;
+            match n {
+                Linear::Const(_) => {}
+                Linear::Local(m, _) if unchanged(m) => {}
+                _ => return None,
             }
-            let cond = match cc {
-                IntCC::NotEqual => Continue::NotEqual,
-                IntCC::UnsignedLessThan if step > 0 => Continue::Below,
-                IntCC::UnsignedGreaterThan if step < 0 => Continue::Above,
+            let cond = match (cc, step) {
+                (_, Term::Const(0)) => return None,
+                (IntCC::NotEqual, Term::Const(_)) => Continue::NotEqual,
+                (IntCC::UnsignedLessThan, Term::Local(_)) => Continue::Below,
+                (IntCC::UnsignedLessThanOrEqual, Term::Local(_)) => Continue::AtMost,
+                (IntCC::UnsignedLessThan, Term::Const(s)) if s > 0 => Continue::Below,
+                (IntCC::UnsignedLessThanOrEqual, Term::Const(s)) if s > 0 => Continue::AtMost,
+                (IntCC::UnsignedGreaterThan, Term::Const(s)) if s < 0 => Continue::Above,
+                (IntCC::UnsignedGreaterThanOrEqual, Term::Const(s)) if s < 0 => Continue::AtLeast,
                 _ => return None,
             };
             Some((counter, offset, step, n, cond))
         })?;
+    let count_step = step;
     let accesses = candidates.into_iter().filter_map(|(at, address, end)| {
         let Linear::Local(local, add) = address else {
             return None;
         };
+        let step = step_of(local)?;
+        // A local step only if it is the count's, whose product with the
+        // trip count the count's test bounds.
+        if matches!(step, Term::Local(_)) && step != count_step {
+            return None;
+        }
         Some(Access {
             at,
             local,
             add,
-            step: step_of(local)?,
+            step,
             end,
         })
     });
@@ -348,7 +386,7 @@ pub(super) fn invariant_loop(
                 at,
                 local,
                 add,
-                step: 0,
+                step: Term::Const(0),
                 end,
             });
         }
@@ -370,6 +408,21 @@ mod tests {
         first_loop(wat, invariant_loop)
     }
 
+    /// A straight-line loop's count: counter, offset, step, bound, test.
+    fn count_of(found: &ProvenLoop) -> (u32, Term, Term, Linear, Continue) {
+        let c = found.count.expect("a count");
+        (c.counter, c.offset, c.step, c.bound, c.cond)
+    }
+
+    /// Each proven access: its local, constant, step and end.
+    fn shapes_of(found: &ProvenLoop) -> Vec<(u32, i32, Term, u64)> {
+        found
+            .accesses
+            .iter()
+            .map(|a| (a.local, a.add, a.step, a.end))
+            .collect()
+    }
+
     fn module(body: &str) -> String {
         format!(
             r#"(module (memory 1)
@@ -387,23 +440,62 @@ mod tests {
              local.get 3 i32.const 2 i32.add local.tee 3 local.get 0 i32.ne br_if 0 br 1",
         ))
         .expect("provable");
-        let count = found.count.expect("a count");
         assert_eq!(
+            count_of(&found),
             (
-                count.counter,
-                count.offset,
-                count.step,
-                count.bound,
-                count.cond
-            ),
-            (3, 2, 2, Linear::Local(0, 0), Continue::NotEqual)
+                3,
+                Term::Const(2),
+                Term::Const(2),
+                Linear::Local(0, 0),
+                Continue::NotEqual
+            )
         );
-        let shapes: Vec<(u32, i32, i32, u64)> = found
-            .accesses
-            .iter()
-            .map(|a| (a.local, a.add, a.step, a.end))
-            .collect();
-        assert_eq!(shapes, [(2, 0, 8, 8), (2, 0, 8, 4)]);
+        let shapes = shapes_of(&found);
+        assert_eq!(
+            shapes,
+            [(2, 0, Term::Const(8), 8), (2, 0, Term::Const(8), 4)]
+        );
+    }
+
+    #[test]
+    fn a_step_held_in_a_local_is_provable_with_an_unsigned_test() {
+        // The sieve's inner loop: c[p] = 1; p += s; m += s; while m <= n.
+        let sieve = "local.get 2 i32.const 1 i32.store8 \
+             local.get 2 local.get 1 i32.add local.set 2 \
+             local.get 3 local.get 1 i32.add local.tee 3 local.get 0 i32.le_u br_if 0";
+        let found = analyse(&module(sieve)).expect("provable");
+        assert_eq!(
+            count_of(&found),
+            (
+                3,
+                Term::Local(1),
+                Term::Local(1),
+                Linear::Local(0, 0),
+                Continue::AtMost
+            )
+        );
+        let shapes = shapes_of(&found);
+        assert_eq!(shapes, [(2, 0, Term::Local(1), 1)]);
+        // The test before the step, with the operands swapped: `n >=u m`.
+        let before = analyse(&module(
+            "local.get 2 i32.load drop              local.get 2 local.get 1 i32.add local.set 2              local.get 0 local.get 3 i32.ge_u              local.get 3 local.get 1 i32.add local.set 3 br_if 0",
+        ))
+        .expect("provable");
+        let count = before.count.expect("a count");
+        assert_eq!(
+            (count.offset, count.cond),
+            (Term::Const(0), Continue::AtMost)
+        );
+        // Not provable: the step also changes, a different local steps the
+        // address, `!=` with a local step, the counter is its own step.
+        for case in [
+            "local.get 2 i32.load drop local.get 2 local.get 1 i32.add local.set 2              local.get 1 i32.const 1 i32.add local.set 1              local.get 3 local.get 1 i32.add local.tee 3 local.get 0 i32.le_u br_if 0",
+            "local.get 2 i32.load drop local.get 2 local.get 4 i32.add local.set 2              local.get 3 local.get 1 i32.add local.tee 3 local.get 0 i32.le_u br_if 0",
+            "local.get 2 i32.load drop local.get 2 local.get 1 i32.add local.set 2              local.get 3 local.get 1 i32.add local.tee 3 local.get 0 i32.ne br_if 0",
+            "local.get 3 i32.load drop              local.get 3 local.get 3 i32.add local.tee 3 local.get 0 i32.le_u br_if 0",
+        ] {
+            assert_eq!(analyse(&module(case)), None, "{case}");
+        }
     }
 
     #[test]
@@ -415,7 +507,7 @@ mod tests {
         .expect("provable");
         let count = found.count.expect("a count");
         assert_eq!(count.cond, Continue::Below);
-        assert_eq!((count.counter, count.offset), (2, 4));
+        assert_eq!((count.counter, count.offset), (2, Term::Const(4)));
         assert_eq!((found.accesses[0].local, found.accesses[0].add), (2, 4));
     }
 
@@ -496,11 +588,9 @@ mod tests {
             // The bound changes.
             "local.get 2 i32.load drop local.get 2 i32.const 4 i32.add local.tee 2 \
              local.get 0 i32.const 1 i32.add local.tee 0 i32.ne br_if 0",
-            // `<=` can run forever.
-            "local.get 2 i32.load drop local.get 2 i32.const 4 i32.add local.tee 2 local.get 0 i32.le_u br_if 0",
             // Growing towards `>u`: wraps.
             "local.get 2 i32.load drop local.get 2 i32.const 4 i32.add local.tee 2 local.get 0 i32.gt_u br_if 0",
-            // A step that is not a constant.
+            // A step held in a local, with `!=`.
             "local.get 2 i32.load drop local.get 2 local.get 1 i32.add local.tee 2 local.get 0 i32.ne br_if 0",
             // A step too large.
             "local.get 2 i32.load drop local.get 2 i32.const 131072 i32.add local.tee 2 local.get 0 i32.ne br_if 0",

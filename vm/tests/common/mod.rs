@@ -101,3 +101,13 @@ pub fn call_i32(
         Outcome::Trap { kind, gas_used, .. } => (Err(kind.name()), gas_used),
     }
 }
+
+/// The number of memory bounds checks in each function's translated CLIF,
+/// in definition order.
+pub fn checks_per_function(engine: &Engine, bytes: &[u8]) -> Vec<usize> {
+    Module::translated_clif(engine, bytes)
+        .expect("compiles")
+        .iter()
+        .map(|f| f.lines().filter(|l| l.contains("icmp ugt")).count())
+        .collect()
+}

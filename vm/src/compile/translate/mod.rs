@@ -17,7 +17,7 @@ mod scan;
 
 use super::counted::{CountedLoop, Linear, counted_loop};
 use super::func_env::Translator;
-use super::proven::{Continue, Count, ProvenLoop, invariant_loop, proven_loop};
+use super::proven::{Continue, Count, ProvenLoop, Term, invariant_loop, proven_loop};
 use super::{CompileError, ModuleCtx, Strategy, TranslateProblem, clif_type};
 use crate::vmctx::TrapCode;
 pub(super) use scan::{BodyScan, match_charge, plain_stack_effect, scan_body};
@@ -338,44 +338,56 @@ impl Walk<'_> {
 
 /// The test before a proven loop (`docs/vm.md`, "Proven loops"): true when
 /// its trip count is known and every access of `proven` stays inside the
-/// memory on every iteration. Computed in 64 bits, where nothing wraps:
-/// counts stay below 2^32 + 1, steps at most 2^16.
+/// memory on every iteration. Computed in 64 bits, where nothing wraps
+/// within a known count: counts stay below 2^32 + 1, constant steps at most
+/// 2^16, and a step held in a local times the count less one below 2^32.
 fn emit_loop_proof(t: &mut Translator<'_, '_>, proven: &ProvenLoop) -> Result<Value, CompileError> {
     let (_, len) = t.memory_base_len();
-    let (iterations_less_one, known) = match &proven.count {
-        Some(count) => {
-            let (less_one, known) = emit_trip_count(t, count)?;
-            (Some(less_one), Some(known))
-        }
-        None => (None, None),
+    let trip = match &proven.count {
+        Some(count) => Some(emit_trip_count(t, count)?),
+        None => None,
     };
     // Accesses at the same address differ only in their ends.
-    let mut furthest: std::collections::BTreeMap<(u32, i32, i32), u64> = Default::default();
+    let mut furthest: std::collections::BTreeMap<(u32, i32, Term), u64> = Default::default();
     for a in &proven.accesses {
         let end = furthest.entry((a.local, a.add, a.step)).or_default();
         *end = (*end).max(a.end);
     }
-    let mut holds = known;
+    let mut holds = trip.as_ref().map(|trip| trip.known);
     for ((local, add, step), end) in furthest {
         let a = t.local_get(local)?;
         let x = t.b.ins().iadd_imm_s(a, i64::from(add));
         let x0 = t.b.ins().uextend(I64, x);
-        let ok = match iterations_less_one {
-            Some(less_one) if step != 0 => {
-                let moved = t.b.ins().imul_imm_s(less_one, i64::from(step));
+        // The addresses run from `x0` to the last iteration's.
+        let moved = match (&trip, step) {
+            // An address the loop never changes (`x0` is below 2^32).
+            (_, Term::Const(0)) => None,
+            (Some(trip), Term::Const(step)) => Some((
+                t.b.ins().imul_imm_s(trip.less_one, i64::from(step)),
+                step > 0,
+            )),
+            // The count's own step (the analysis allows no other local).
+            (Some(trip), Term::Local(_)) => match trip.step {
+                Divisor::Value(step) => Some((t.b.ins().imul(trip.less_one, step), true)),
+                Divisor::Const(_) => {
+                    return Err(t.invariant("an address stepped by a local in a constant count"));
+                }
+            },
+            (None, _) => return Err(t.invariant("a moving address in a loop without a count")),
+        };
+        let ok = match moved {
+            None => {
+                let end = t.b.ins().iadd_imm_s(x0, end as i64);
+                t.b.ins().icmp(IntCC::SignedLessThanOrEqual, end, len)
+            }
+            Some((moved, up)) => {
                 let last = t.b.ins().iadd(x0, moved);
-                let (lo, hi) = if step > 0 { (x0, last) } else { (last, x0) };
+                let (lo, hi) = if up { (x0, last) } else { (last, x0) };
                 let end = t.b.ins().iadd_imm_s(hi, end as i64);
                 let inside = t.b.ins().icmp(IntCC::SignedLessThanOrEqual, end, len);
                 let above_zero = t.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, lo, 0);
                 t.b.ins().band(inside, above_zero)
             }
-            // An address the loop never changes (`x0` is below 2^32).
-            _ if step == 0 => {
-                let end = t.b.ins().iadd_imm_s(x0, end as i64);
-                t.b.ins().icmp(IntCC::SignedLessThanOrEqual, end, len)
-            }
-            _ => return Err(t.invariant("a moving address in a loop without a count")),
         };
         holds = Some(match holds {
             Some(h) => t.b.ins().band(h, ok),
@@ -385,46 +397,91 @@ fn emit_loop_proof(t: &mut Translator<'_, '_>, proven: &ProvenLoop) -> Result<Va
     holds.ok_or_else(|| t.invariant("a proven loop without accesses"))
 }
 
-/// For a straight-line loop's [`Count`]: the number of iterations less one
-/// (meaningful only when known), and whether it is known (`docs/vm.md`,
-/// "Proven loops").
-fn emit_trip_count(
-    t: &mut Translator<'_, '_>,
-    count: &Count,
-) -> Result<(Value, Value), CompileError> {
-    let counter = t.local_get(count.counter)?;
-    let w = t.b.ins().iadd_imm_s(counter, i64::from(count.offset));
-    let w0 = t.b.ins().uextend(I64, w);
-    let n = match count.bound {
-        Linear::Const(c) => t.b.ins().iconst(I64, i64::from(c as u32)),
+/// The `i32` value of `v` with the locals' current values.
+fn emit_linear(t: &mut Translator<'_, '_>, v: Linear) -> Result<Value, CompileError> {
+    Ok(match v {
+        Linear::Const(c) => t.b.ins().iconst(I32, i64::from(c)),
         Linear::Local(l, k) => {
             let v = t.local_get(l)?;
-            let v = t.b.ins().iadd_imm_s(v, i64::from(k));
-            t.b.ins().uextend(I64, v)
+            t.b.ins().iadd_imm_s(v, i64::from(k))
+        }
+        Linear::Sum(l, m) => {
+            let (a, b) = (t.local_get(l)?, t.local_get(m)?);
+            t.b.ins().iadd(a, b)
+        }
+    })
+}
+
+/// What the test before a straight-line proven loop knows of its count.
+struct Trip {
+    /// The number of iterations less one (meaningful only when known).
+    less_one: Value,
+    /// Whether the count is known.
+    known: Value,
+    /// The step's magnitude.
+    step: Divisor,
+}
+
+/// For a straight-line loop's [`Count`]: its [`Trip`] (`docs/vm.md`,
+/// "Proven loops").
+fn emit_trip_count(t: &mut Translator<'_, '_>, count: &Count) -> Result<Trip, CompileError> {
+    let counter = t.local_get(count.counter)?;
+    let w = match count.offset {
+        Term::Const(k) => t.b.ins().iadd_imm_s(counter, i64::from(k)),
+        Term::Local(l) => {
+            let k = t.local_get(l)?;
+            t.b.ins().iadd(counter, k)
         }
     };
-    let step = i64::from(count.step.unsigned_abs());
-    let up = count.step > 0;
+    let w0 = t.b.ins().uextend(I64, w);
+    let n = emit_linear(t, count.bound)?;
+    let n = t.b.ins().uextend(I64, n);
+    // A constant step stays an immediate; a local one is read as unsigned
+    // and divided by as `max(s, 1)`, its zero making the count unknown.
+    let (step, up, nonzero) = match count.step {
+        Term::Const(s) => (Divisor::Const(i64::from(s.unsigned_abs())), s > 0, None),
+        Term::Local(l) => {
+            let s = t.local_get(l)?;
+            let s = t.b.ins().uextend(I64, s);
+            let nonzero = t.b.ins().icmp_imm_u(IntCC::NotEqual, s, 0);
+            let one = t.b.ins().iconst(I64, 1);
+            let divisor = t.b.ins().select(nonzero, s, one);
+            (Divisor::Value(divisor), true, Some(nonzero))
+        }
+    };
     // The distance the counter covers, and whether the count is known.
     let (from, to) = if up { (w0, n) } else { (n, w0) };
     let distance = t.b.ins().isub(to, from);
-    Ok(match count.cond {
+    let (less_one, known) = match count.cond {
         Continue::NotEqual => {
+            let Divisor::Const(step) = step else {
+                return Err(t.invariant("a `!=` exit test with a step held in a local"));
+            };
             let ordered = t.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, from, to);
             let rem = t.b.ins().urem_imm_u(distance, step);
             let divides = t.b.ins().icmp_imm_u(IntCC::Equal, rem, 0);
             let known = t.b.ins().band(ordered, divides);
             (t.b.ins().udiv_imm_u(distance, step), known)
         }
-        Continue::Below | Continue::Above => {
-            let runs = t.b.ins().icmp(IntCC::UnsignedLessThan, from, to);
+        Continue::Below | Continue::Above | Continue::AtMost | Continue::AtLeast => {
+            let strict = matches!(count.cond, Continue::Below | Continue::Above);
+            let runs = if strict {
+                t.b.ins().icmp(IntCC::UnsignedLessThan, from, to)
+            } else {
+                t.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, from, to)
+            };
             // `distance` is meaningless when the loop runs once; the
-            // select discards it.
-            let rounded = t.b.ins().iadd_imm_u(distance, step - 1);
-            let q = t.b.ins().udiv_imm_u(rounded, step);
+            // select discards it. Strict: `⌈d / s⌉`; else `⌊d / s⌋ + 1`.
+            let q = if strict {
+                let rounded = step.add_less_one(t, distance);
+                step.divide(t, rounded)
+            } else {
+                let q = step.divide(t, distance);
+                t.b.ins().iadd_imm_u(q, 1)
+            };
             let zero = t.b.ins().iconst(I64, 0);
             let less_one = t.b.ins().select(runs, q, zero);
-            let moved = t.b.ins().imul_imm_u(less_one, step);
+            let moved = step.multiply(t, less_one);
             let known = if up {
                 let last = t.b.ins().iadd(w0, moved);
                 t.b.ins()
@@ -434,7 +491,51 @@ fn emit_trip_count(
             };
             (less_one, known)
         }
+    };
+    let known = match nonzero {
+        Some(nonzero) => t.b.ins().band(known, nonzero),
+        None => known,
+    };
+    Ok(Trip {
+        less_one,
+        known,
+        step,
     })
+}
+
+/// A loop step's magnitude as the trip count uses it: an immediate when
+/// constant, an `i64` value (never zero) otherwise.
+#[derive(Clone, Copy)]
+enum Divisor {
+    Const(i64),
+    Value(Value),
+}
+
+impl Divisor {
+    fn divide(self, t: &mut Translator<'_, '_>, x: Value) -> Value {
+        match self {
+            Self::Const(s) => t.b.ins().udiv_imm_u(x, s),
+            Self::Value(s) => t.b.ins().udiv(x, s),
+        }
+    }
+
+    fn multiply(self, t: &mut Translator<'_, '_>, x: Value) -> Value {
+        match self {
+            Self::Const(s) => t.b.ins().imul_imm_u(x, s),
+            Self::Value(s) => t.b.ins().imul(x, s),
+        }
+    }
+
+    /// `x + s - 1`.
+    fn add_less_one(self, t: &mut Translator<'_, '_>, x: Value) -> Value {
+        match self {
+            Self::Const(s) => t.b.ins().iadd_imm_u(x, s - 1),
+            Self::Value(s) => {
+                let sum = t.b.ins().iadd(x, s);
+                t.b.ins().iadd_imm_s(sum, -1)
+            }
+        }
+    }
 }
 
 /// The pressure of a register-strategy translation so far
@@ -487,16 +588,9 @@ fn prepay_counted_loop(
 ) -> Result<(), CompileError> {
     // The loop header is a label.
     t.settle_for_label()?;
-    let var = |t: &mut Translator<'_, '_>, l: u32| t.local_get(l);
-    let counter = var(t, counted.local)?;
+    let counter = t.local_get(counted.local)?;
     let first = t.b.ins().iadd_imm_s(counter, i64::from(counted.offset));
-    let bound = match counted.bound {
-        Linear::Const(c) => t.b.ins().iconst(I32, i64::from(c)),
-        Linear::Local(l, k) => {
-            let v = var(t, l)?;
-            t.b.ins().iadd_imm_s(v, i64::from(k))
-        }
-    };
+    let bound = emit_linear(t, counted.bound)?;
     let runs_again = t.b.ins().icmp(counted.cond, first, bound);
     let distance = if counted.up {
         t.b.ins().isub(bound, first)
