@@ -918,6 +918,15 @@ pub fn rewrite(bytes: &[u8], wrap_gets: bool) -> Result<Vec<u8>, String> {
                         f.instruction(&I::LocalGet(local_index));
                         f.instruction(&I::End);
                     }
+                    // The value a `local.tee` leaves is a deferred read of
+                    // the local too: set it, then read it alone in a block.
+                    wasmparser::Operator::LocalTee { local_index } if self.wrap_gets => {
+                        let ty = all.get(local_index as usize).copied().unwrap_or(V::I32);
+                        f.instruction(&I::LocalSet(local_index));
+                        f.instruction(&I::Block(BlockType::Result(ty)));
+                        f.instruction(&I::LocalGet(local_index));
+                        f.instruction(&I::End);
+                    }
                     // wasmi 2 runs `select` on `ref.is_null` the wrong
                     // way round; an addition in between keeps the two
                     // apart (`wasmi_inverts_a_select_on_ref_is_null`).
@@ -968,12 +977,16 @@ pub fn rewrite(bytes: &[u8], wrap_gets: bool) -> Result<Vec<u8>, String> {
 }
 
 /// The rewrite that tells a wasmi bug from a detvm one. wasmi 2 defers
-/// `local.get`, keeping a reference to the local on its operand stack, and
-/// copies the value out before a `local.set` of that local; inside an `if`
-/// whose block type has parameters, that copy lands in code the untaken
-/// branch skips, so the value read later is garbage
-/// (`tests/differential.rs`, `wasmi_loses_a_local_read_before_an_if_with_params`).
-/// A `local.get` alone in a block is read at once. The rewrite also
+/// `local.get` (and the value `local.tee` leaves), keeping a reference to
+/// the local on its operand stack; below an `if` whose block type has
+/// parameters, the value read later can be garbage: when a branch sets
+/// the local, the copy made before the `local.set` lands in code the
+/// untaken branch skips, and with a condition the translator cannot fold
+/// the value is lost even with no `local.set` (`tests/differential.rs`,
+/// `wasmi_loses_a_local_read_before_an_if_with_params`,
+/// `wasmi_loses_a_local_below_an_if_with_params_and_no_set`). A
+/// `local.get` alone in a block is read at once, so the rewrite reads every
+/// local that way, `local.tee` as `local.set` and such a read. It also
 /// follows every `ref.is_null` with `i32.const 0; i32.add`: wasmi 2 picks
 /// the wrong operand of a `select` whose condition is a `ref.is_null`
 /// (`wasmi_inverts_a_select_on_ref_is_null`), and not once they are
