@@ -86,6 +86,10 @@ pub(super) struct ProvenLoop {
     pub count: Option<Count>,
     /// The accesses to prove, in body order.
     pub accesses: Vec<Access>,
+    /// For a straight-line loop whose every access is proven: the charge
+    /// at the head of its body, paid for all iterations before the copy
+    /// without checks (`docs/vm.md`, "Proven loops").
+    pub prepay: Option<u64>,
 }
 
 impl ProvenLoop {
@@ -93,7 +97,11 @@ impl ProvenLoop {
     /// if there is nothing to prove.
     fn new(count: Option<Count>, accesses: impl Iterator<Item = Access>) -> Option<Self> {
         let accesses: Vec<Access> = accesses.take(MAX_PROVEN).collect();
-        (!accesses.is_empty()).then_some(Self { count, accesses })
+        (!accesses.is_empty()).then_some(Self {
+            count,
+            accesses,
+            prepay: None,
+        })
     }
 }
 
@@ -126,16 +134,23 @@ fn access_end(op: &Operator<'_>) -> Option<(u64, bool)> {
     Some((memarg.offset.checked_add(size)?, store))
 }
 
-/// Skips a fixed gas charge at the front of `ops`, if there is one.
-fn skip_charge(ops: &mut OperatorsReader<'_>) {
+/// Skips a fixed gas charge at the front of `ops`, if there is one, and
+/// returns its amount.
+fn skip_charge(ops: &mut OperatorsReader<'_>) -> Option<u64> {
     let mut ahead = ops.clone();
     if let Ok(Operator::GlobalGet { global_index }) = ahead.read()
         && global_index == abi::GAS_LEFT_GLOBAL
-        && match_charge(global_index, &mut ahead).is_some()
+        && let Some((_, amount, _)) = match_charge(global_index, &mut ahead)
     {
         *ops = ahead;
+        return Some(amount);
     }
+    None
 }
+
+/// The largest charge of a prepaid loop: with at most 2^32 + 1
+/// iterations, the total stays below 2^63.
+const MAX_PREPAID_CHARGE: u64 = (1 << 31) - 1;
 
 /// Decides whether the loop whose body `ops` starts (just after a `loop`
 /// of block type `blockty`) is provable, given the types of the function's
@@ -148,14 +163,16 @@ pub(super) fn proven_loop(
     if blockty != BlockType::Empty {
         return None;
     }
-    skip_charge(&mut ops);
+    let charge = skip_charge(&mut ops);
     let mut body = Evaluation::new(local_types);
     // Candidate accesses: (offset, address, end).
     let mut candidates: Vec<(u64, Linear, u64)> = Vec::new();
+    let mut all_accesses = 0usize;
     let cond = loop {
         let at = ops.original_position();
         let op = ops.read().ok()?;
         if let Some((end, store)) = access_end(&op) {
+            all_accesses += 1;
             if store {
                 body.stack.pop()?;
             }
@@ -259,7 +276,12 @@ pub(super) fn proven_loop(
         bound,
         cond,
     };
-    ProvenLoop::new(Some(count), accesses)
+    let mut proven = ProvenLoop::new(Some(count), accesses)?;
+    // Prepaid only if nothing in the unchecked copy can trap.
+    if proven.accesses.len() == all_accesses {
+        proven.prepay = charge.filter(|&c| c > 0 && c <= MAX_PREPAID_CHARGE);
+    }
+    Some(proven)
 }
 
 /// The most bytes of body a loop with control flow may have to be

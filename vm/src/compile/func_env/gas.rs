@@ -258,6 +258,13 @@ impl Translator<'_, '_> {
         }
     }
 
+    /// `gas_left` is known to be non-negative here (a prepaid loop's copy
+    /// starts from what its test before it found): no check point needs
+    /// to test it until the next deferred charge or join.
+    pub fn gas_known_covered(&mut self) {
+        self.gas_unchecked = false;
+    }
+
     /// Whether the counters are kept in variables (an instrumented module).
     pub fn has_counters(&self) -> bool {
         self.counters.is_some()

@@ -147,6 +147,7 @@ pub(super) fn translate_function(
         budget: pressure_budget,
         local_types: &local_types,
         versioning: strategy == Strategy::Registers,
+        skip_head_charge: false,
     };
     while !walk.ops.eof() {
         if walk.step(&mut t, m)? == Step::OverBudget {
@@ -192,6 +193,10 @@ struct Walk<'a> {
     local_types: &'a [ir::Type],
     /// Whether proven loops get a copy without their bounds checks.
     versioning: bool,
+    /// In a prepaid loop's copy without checks, before its body: the
+    /// charge at the head of the body is not translated (it was paid for
+    /// every iteration before the loop).
+    skip_head_charge: bool,
 }
 
 impl Walk<'_> {
@@ -222,13 +227,19 @@ impl Walk<'_> {
         {
             let mut ahead = self.ops.clone();
             if let Some((counter, amount, trap)) = match_charge(global_index, &mut ahead) {
-                t.fused_charge(counter, amount, trap, self.after_loop, self.head_check);
+                if counter == 0 && std::mem::take(&mut self.skip_head_charge) {
+                    // The gas the test before the loop found covers it.
+                    t.gas_known_covered();
+                } else {
+                    t.fused_charge(counter, amount, trap, self.after_loop, self.head_check);
+                }
                 self.after_loop = false;
                 self.head_check = false;
                 self.ops = ahead;
                 return Ok(Step::Go);
             }
         }
+        self.skip_head_charge = false;
         if std::mem::take(&mut self.head_check) && t.reachable {
             t.check_gas();
         }
@@ -284,7 +295,8 @@ impl Walk<'_> {
     ) -> Result<Step, CompileError> {
         // Both copies start from the loop header's state.
         t.settle_for_label()?;
-        let holds = emit_loop_proof(t, proven)?;
+        let prepay = proven.prepay.filter(|_| t.has_counters() && m.prepay_loops);
+        let (holds, prepaid) = emit_loop_proof(t, proven, prepay)?;
         let fast = t.b.create_block();
         let slow = t.b.create_block();
         t.b.ins().brif(holds, fast, &[], slow, &[]);
@@ -309,6 +321,12 @@ impl Walk<'_> {
             t.offset = at_loop;
             self.after_loop = true;
             self.head_check = m.instrumented;
+            if unchecked && let Some(total) = prepaid {
+                let gas = t.gas_counter();
+                let left = t.b.ins().isub(gas, total);
+                t.global_set(detvm_metering::abi::GAS_LEFT_GLOBAL, left)?;
+                self.skip_head_charge = true;
+            }
             t.translate_op(op.clone())?;
             while t.control.len() > depth {
                 if self.step(t, m)? == Step::OverBudget {
@@ -338,10 +356,16 @@ impl Walk<'_> {
 
 /// The test before a proven loop (`docs/vm.md`, "Proven loops"): true when
 /// its trip count is known and every access of `proven` stays inside the
-/// memory on every iteration. Computed in 64 bits, where nothing wraps
-/// within a known count: counts stay below 2^32 + 1, constant steps at most
-/// 2^16, and a step held in a local times the count less one below 2^32.
-fn emit_loop_proof(t: &mut Translator<'_, '_>, proven: &ProvenLoop) -> Result<Value, CompileError> {
+/// memory on every iteration, and, with a charge to `prepay`, when
+/// `gas_left` covers it for every iteration; then also that total.
+/// Computed in 64 bits, where nothing wraps within a known count: counts
+/// stay below 2^32 + 1, constant steps at most 2^16, and a step held in a
+/// local times the count less one below 2^32.
+fn emit_loop_proof(
+    t: &mut Translator<'_, '_>,
+    proven: &ProvenLoop,
+    prepay: Option<u64>,
+) -> Result<(Value, Option<Value>), CompileError> {
     let (_, len) = t.memory_base_len();
     let trip = match &proven.count {
         Some(count) => Some(emit_trip_count(t, count)?),
@@ -394,7 +418,20 @@ fn emit_loop_proof(t: &mut Translator<'_, '_>, proven: &ProvenLoop) -> Result<Va
             None => ok,
         });
     }
-    holds.ok_or_else(|| t.invariant("a proven loop without accesses"))
+    let mut holds = holds.ok_or_else(|| t.invariant("a proven loop without accesses"))?;
+    let prepaid = match (prepay, &trip) {
+        (Some(charge), Some(trip)) => {
+            let iterations = t.b.ins().iadd_imm_u(trip.less_one, 1);
+            let total = t.b.ins().imul_imm_u(iterations, charge as i64);
+            // Signed: a counter that deferred charges left negative fails.
+            let gas = t.gas_counter();
+            let covered = t.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, gas, total);
+            holds = t.b.ins().band(holds, covered);
+            Some(total)
+        }
+        _ => None,
+    };
+    Ok((holds, prepaid))
 }
 
 /// The `i32` value of `v` with the locals' current values.
