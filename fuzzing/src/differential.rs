@@ -927,13 +927,18 @@ pub fn rewrite(bytes: &[u8], wrap_gets: bool) -> Result<Vec<u8>, String> {
                         f.instruction(&I::LocalGet(local_index));
                         f.instruction(&I::End);
                     }
-                    // wasmi 2 runs `select` on `ref.is_null` the wrong
-                    // way round; an addition in between keeps the two
-                    // apart (`wasmi_inverts_a_select_on_ref_is_null`).
-                    wasmparser::Operator::RefIsNull if self.wrap_gets => {
-                        f.instruction(&I::RefIsNull);
+                    // wasmi 2 runs a `select` the wrong way round when it
+                    // folds the condition to a constant (`ref.is_null` of
+                    // a null, `eqz` of a fresh local); an addition right
+                    // before it keeps the two apart
+                    // (`wasmi_inverts_a_select_on_a_folded_condition`).
+                    op @ (wasmparser::Operator::Select
+                    | wasmparser::Operator::TypedSelect { .. })
+                        if self.wrap_gets =>
+                    {
                         f.instruction(&I::I32Const(0));
                         f.instruction(&I::I32Add);
+                        f.instruction(&RoundtripReencoder.instruction(op)?);
                     }
                     wasmparser::Operator::F32DemoteF64 => {
                         f.instruction(&I::F32DemoteF64);
@@ -987,10 +992,11 @@ pub fn rewrite(bytes: &[u8], wrap_gets: bool) -> Result<Vec<u8>, String> {
 /// `wasmi_loses_a_local_below_an_if_with_params_and_no_set`). A
 /// `local.get` alone in a block is read at once, so the rewrite reads every
 /// local that way, `local.tee` as `local.set` and such a read. It also
-/// follows every `ref.is_null` with `i32.const 0; i32.add`: wasmi 2 picks
-/// the wrong operand of a `select` whose condition is a `ref.is_null`
-/// (`wasmi_inverts_a_select_on_ref_is_null`), and not once they are
-/// apart. When a divergence goes away with this rewrite, the comparison
+/// puts `i32.const 0; i32.add` before every `select`: wasmi 2 picks the
+/// wrong operand of a `select` whose condition it folds to a constant (a
+/// `ref.is_null` of a null, `i32.eqz` of a declared local still 0:
+/// `wasmi_inverts_a_select_on_a_folded_condition`), and not once anything
+/// stands between them. When a divergence goes away with this rewrite, the comparison
 /// counts the module as a reference suspect instead of a finding.
 pub fn wrap_local_gets(bytes: &[u8]) -> Result<Vec<u8>, String> {
     rewrite(bytes, true)

@@ -131,40 +131,53 @@ fn plain_and_worked_around(wat: &str) -> (Result<Tally, Divergence>, Result<Tall
     })
 }
 
-/// wasmi 2 picks the second operand of a `select` whose condition is a
-/// `ref.is_null` that holds (seed 3021489 of the runner, reduced): the
-/// null `funcref` local makes the condition 1, so Wasm selects the first.
-/// `if` and `br_if` on the same condition are right. This fails once
-/// wasmi is fixed; detvm's answer is checked against the specification
-/// here, and the rewrite keeps the two operators apart.
+/// wasmi 2 picks the second operand of a `select` whose condition it
+/// folds to a constant that holds, so Wasm selects the first: a
+/// `ref.is_null` of a null `funcref` local (seed 3021489 of the runner),
+/// `i32.eqz` or `i32.eq 0` of a declared `i32` local, which starts at 0
+/// (seed 3098099, whose module passed the selected value to the `charge`
+/// host function, so the gas differed by 7). `if` and `br_if` on the same
+/// condition are right. This fails once wasmi is fixed; detvm's answer is
+/// checked against the specification here, and the rewrite puts an
+/// addition before every `select`.
 #[test]
-fn wasmi_inverts_a_select_on_ref_is_null() {
-    let wat = r#"(module
-      (func (export "f") (param i32) (result i32)
-        (local funcref)
-        i32.const 1
-        i32.const 5
-        local.get 1
-        ref.is_null
-        select))"#;
-    let (plain, wrapped) = plain_and_worked_around(wat);
-    let divergence = plain.expect_err("wasmi still inverts the select");
-    let text = format!("{divergence:?}");
-    assert!(
-        text.contains(r#"ours: Call { ended: Returned(["i32:1"])"#)
-            && text.contains(r#"theirs: Call { ended: Returned(["i32:5"])"#),
-        "{text}"
-    );
-    assert_eq!(wrapped.map(|t| t.calls), Ok(1));
+fn wasmi_inverts_a_select_on_a_folded_condition() {
+    for (local, condition) in [
+        ("funcref", "ref.is_null"),
+        ("i32", "i32.eqz"),
+        ("i32", "i32.const 0 i32.eq"),
+    ] {
+        let wat = format!(
+            r#"(module
+              (func (export "f") (result i32)
+                (local {local})
+                i32.const 1
+                i32.const 7
+                local.get 0
+                {condition}
+                select))"#
+        );
+        let (plain, wrapped) = plain_and_worked_around(&wat);
+        let divergence = plain.expect_err("wasmi still inverts the select");
+        let text = format!("{divergence:?}");
+        assert!(
+            text.contains(r#"ours: Call { ended: Returned(["i32:1"])"#)
+                && text.contains(r#"theirs: Call { ended: Returned(["i32:7"])"#),
+            "{condition}: {text}"
+        );
+        assert_eq!(wrapped.map(|t| t.calls), Ok(1), "{condition}");
+    }
 }
 
 /// The runner's findings (`FUZZING.md`): each diverged on the plain module
 /// and agrees once the rewrite works around wasmi's defects (locals read
-/// at once, `ref.is_null` kept apart from `select`), or diverged on a NaN
+/// at once, an addition before every `select`), or diverged on a NaN
 /// payload conversions kept before the comparison canonicalised them.
 #[test]
 fn the_runner_findings_stay_explained() {
-    const SUSPECTS: &[u64] = &[3013, 23065, 24589, 33104, 41036, 49976, 3021489, 3075753];
+    const SUSPECTS: &[u64] = &[
+        3013, 23065, 24589, 33104, 41036, 49976, 3021489, 3075753, 3098099,
+    ];
     const CONVERSIONS: &[u64] = &[290, 2436, 3307];
     let tallies = on_big_stack(STACK_SIZE, || {
         let engines =
