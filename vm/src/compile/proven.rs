@@ -500,7 +500,10 @@ mod tests {
         assert_eq!(shapes, [(2, 0, Term::Local(1), 1)]);
         // The test before the step, with the operands swapped: `n >=u m`.
         let before = analyse(&module(
-            "local.get 2 i32.load drop              local.get 2 local.get 1 i32.add local.set 2              local.get 0 local.get 3 i32.ge_u              local.get 3 local.get 1 i32.add local.set 3 br_if 0",
+            "local.get 2 i32.load drop \
+             local.get 2 local.get 1 i32.add local.set 2 \
+             local.get 0 local.get 3 i32.ge_u \
+             local.get 3 local.get 1 i32.add local.set 3 br_if 0",
         ))
         .expect("provable");
         let count = before.count.expect("a count");
@@ -511,10 +514,15 @@ mod tests {
         // Not provable: the step also changes, a different local steps the
         // address, `!=` with a local step, the counter is its own step.
         for case in [
-            "local.get 2 i32.load drop local.get 2 local.get 1 i32.add local.set 2              local.get 1 i32.const 1 i32.add local.set 1              local.get 3 local.get 1 i32.add local.tee 3 local.get 0 i32.le_u br_if 0",
-            "local.get 2 i32.load drop local.get 2 local.get 4 i32.add local.set 2              local.get 3 local.get 1 i32.add local.tee 3 local.get 0 i32.le_u br_if 0",
-            "local.get 2 i32.load drop local.get 2 local.get 1 i32.add local.set 2              local.get 3 local.get 1 i32.add local.tee 3 local.get 0 i32.ne br_if 0",
-            "local.get 3 i32.load drop              local.get 3 local.get 3 i32.add local.tee 3 local.get 0 i32.le_u br_if 0",
+            "local.get 2 i32.load drop local.get 2 local.get 1 i32.add local.set 2 \
+             local.get 1 i32.const 1 i32.add local.set 1 \
+             local.get 3 local.get 1 i32.add local.tee 3 local.get 0 i32.le_u br_if 0",
+            "local.get 2 i32.load drop local.get 2 local.get 4 i32.add local.set 2 \
+             local.get 3 local.get 1 i32.add local.tee 3 local.get 0 i32.le_u br_if 0",
+            "local.get 2 i32.load drop local.get 2 local.get 1 i32.add local.set 2 \
+             local.get 3 local.get 1 i32.add local.tee 3 local.get 0 i32.ne br_if 0",
+            "local.get 3 i32.load drop \
+             local.get 3 local.get 3 i32.add local.tee 3 local.get 0 i32.le_u br_if 0",
         ] {
             assert_eq!(analyse(&module(case)), None, "{case}");
         }
