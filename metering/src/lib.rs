@@ -37,7 +37,7 @@ pub use config::{AllowedImport, Config, ImportPolicy};
 pub use errors::{InstrumentError, MeteringError, ValidationError};
 pub use features::Feature;
 pub use info::{MemoryInfo, ModuleInfo, TableInfo};
-pub use instrument::{InstrumentStats, Instrumented, StackConfig, instrument};
+pub use instrument::{ChargeSite, Counter, InstrumentStats, Instrumented, StackConfig, instrument};
 pub use limits::{Limit, Limits};
 pub use schedule::Schedule;
 pub use validate::validate;

@@ -85,6 +85,40 @@ pub struct Instrumented {
     pub bytes: Vec<u8>,
     /// What the rewrite did.
     pub stats: InstrumentStats,
+    /// The fixed charge sequences written into each defined function, in
+    /// order of function and, within one, of offset: what a compiler
+    /// lowers as one unit without looking for their shape (`docs/vm.md`,
+    /// "Pipeline").
+    pub charges: Vec<Vec<ChargeSite>>,
+}
+
+/// The counter a charge takes from (`docs/gas.md` §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Counter {
+    /// `gas_left`: a block charge (§5.1), which calls `out_of_gas` when
+    /// short.
+    Gas,
+    /// `stack_left`: a function's frame check (§5.3), which calls
+    /// `stack_overflow` when short.
+    Stack,
+}
+
+/// Where instrumentation wrote one fixed charge sequence
+/// (`global.get; i64.const c; i64.lt_u; if; call; end; global.get;
+/// i64.const c; i64.sub; global.set` of one counter, `docs/gas.md` §5.1
+/// and §5.3) into a function body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChargeSite {
+    /// Bytes from the start of the function body (the first byte after
+    /// its size, so the local declarations count) to the sequence's first
+    /// instruction.
+    pub offset: u32,
+    /// The sequence's length in bytes.
+    pub len: u32,
+    /// The counter charged.
+    pub counter: Counter,
+    /// The amount charged, `c` above.
+    pub amount: u64,
 }
 
 /// Counts describing a rewrite.
@@ -125,7 +159,7 @@ pub fn instrument(
     stack: &StackConfig,
 ) -> Result<Instrumented, InstrumentError> {
     let parsed = sections::parse(bytes)?;
-    let (bytes, stats) = sections::emit(
+    sections::emit(
         bytes,
         &parsed,
         &sections::EmitContext {
@@ -133,8 +167,7 @@ pub fn instrument(
             schedule,
             stack,
         },
-    )?;
-    Ok(Instrumented { bytes, stats })
+    )
 }
 
 fn decode_error(offset: impl TryInto<u64>, message: impl Into<String>) -> InstrumentError {

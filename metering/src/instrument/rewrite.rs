@@ -7,13 +7,16 @@ use wasmparser::FunctionBody;
 
 use super::analysis::{Edit, FunctionPlan, Reindexed, wasm_error};
 use super::sections::encode_val_type;
+use super::{ChargeSite, Counter};
 use crate::InstrumentError;
 use crate::abi::{GAS_LEFT_GLOBAL, OUT_OF_GAS_FUNC, STACK_LEFT_GLOBAL, STACK_OVERFLOW_FUNC};
 
 /// Writes the body of one function (locals and instructions, without the
-/// size prefix) into `out`, which is cleared first.
+/// size prefix) into `out`, which is cleared first, and the site of every
+/// fixed charge it writes into `sites`.
 pub(crate) fn write_body(
     out: &mut Vec<u8>,
+    sites: &mut Vec<ChargeSite>,
     module: &[u8],
     body: &FunctionBody<'_>,
     plan: &FunctionPlan,
@@ -53,7 +56,7 @@ pub(crate) fn write_body(
     out.reserve(bytes.len() + bytes.len() / 2 + 64);
 
     if plan.frame > 0 {
-        stack_check(out, plan.frame);
+        fixed_charge(out, sites, Counter::Stack, plan.frame)?;
     }
     if plan.wrap {
         Instruction::Block(wrapper_type).encode(out);
@@ -70,7 +73,7 @@ pub(crate) fn write_body(
         match *edit {
             Edit::Charge { cost, .. } => {
                 if cost > 0 {
-                    block_charge(out, cost);
+                    fixed_charge(out, sites, Counter::Gas, cost)?;
                 }
             }
             Edit::DynamicCharge { fee, .. } => dynamic_charge(out, fee, plan.first_scratch),
@@ -174,14 +177,29 @@ fn subtract(out: &mut Vec<u8>, global: u32, amount: u64) {
     op_index(out, GLOBAL_SET, global);
 }
 
-fn block_charge(out: &mut Vec<u8>, cost: u64) {
-    trap_if_below(out, GAS_LEFT_GLOBAL, cost, OUT_OF_GAS_FUNC);
-    subtract(out, GAS_LEFT_GLOBAL, cost);
-}
-
-fn stack_check(out: &mut Vec<u8>, frame: u64) {
-    trap_if_below(out, STACK_LEFT_GLOBAL, frame, STACK_OVERFLOW_FUNC);
-    subtract(out, STACK_LEFT_GLOBAL, frame);
+/// The block charge (`docs/gas.md` §5.1) or the frame check (§5.3) of
+/// `amount`, recorded as a site.
+fn fixed_charge(
+    out: &mut Vec<u8>,
+    sites: &mut Vec<ChargeSite>,
+    counter: Counter,
+    amount: u64,
+) -> Result<(), InstrumentError> {
+    let (global, trap) = match counter {
+        Counter::Gas => (GAS_LEFT_GLOBAL, OUT_OF_GAS_FUNC),
+        Counter::Stack => (STACK_LEFT_GLOBAL, STACK_OVERFLOW_FUNC),
+    };
+    let start = out.len();
+    trap_if_below(out, global, amount, trap);
+    subtract(out, global, amount);
+    let too_long = || super::unsupported(start, "function body too large");
+    sites.push(ChargeSite {
+        offset: u32::try_from(start).map_err(|_| too_long())?,
+        len: u32::try_from(out.len() - start).map_err(|_| too_long())?,
+        counter,
+        amount,
+    });
+    Ok(())
 }
 
 fn stack_release(out: &mut Vec<u8>, frame: u64) {
@@ -253,9 +271,12 @@ mod tests {
 
     #[test]
     fn injected_sequences_match_the_documented_instructions() {
-        let mut ours = Vec::new();
-        block_charge(&mut ours, 300);
-        let mut theirs = Vec::new();
+        // After three bytes of something else: the site's offset counts
+        // from the start of the body.
+        let mut ours = vec![0; 3];
+        let mut sites = Vec::new();
+        fixed_charge(&mut ours, &mut sites, Counter::Gas, 300).expect("fits");
+        let mut theirs = vec![0; 3];
         for instruction in [
             Instruction::GlobalGet(GAS_LEFT_GLOBAL),
             Instruction::I64Const(300),
@@ -271,6 +292,38 @@ mod tests {
             instruction.encode(&mut theirs);
         }
         assert_eq!(ours, theirs);
+        let gas = ChargeSite {
+            offset: 3,
+            len: theirs.len() as u32 - 3,
+            counter: Counter::Gas,
+            amount: 300,
+        };
+        assert_eq!(sites, [gas]);
+
+        let before = ours.len();
+        fixed_charge(&mut ours, &mut sites, Counter::Stack, 1 << 40).expect("fits");
+        for instruction in [
+            Instruction::GlobalGet(STACK_LEFT_GLOBAL),
+            Instruction::I64Const(1 << 40),
+            Instruction::I64LtU,
+            Instruction::If(BlockType::Empty),
+            Instruction::Call(STACK_OVERFLOW_FUNC),
+            Instruction::End,
+            Instruction::GlobalGet(STACK_LEFT_GLOBAL),
+            Instruction::I64Const(1 << 40),
+            Instruction::I64Sub,
+            Instruction::GlobalSet(STACK_LEFT_GLOBAL),
+        ] {
+            instruction.encode(&mut theirs);
+        }
+        assert_eq!(ours, theirs);
+        let stack = ChargeSite {
+            offset: before as u32,
+            len: (theirs.len() - before) as u32,
+            counter: Counter::Stack,
+            amount: 1 << 40,
+        };
+        assert_eq!(sites, [gas, stack]);
 
         let mut ours = Vec::new();
         dynamic_charge(&mut ours, 7, 3);

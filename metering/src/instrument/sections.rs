@@ -17,7 +17,7 @@ use wasmparser::{
 
 use super::analysis::{Analyzer, ModuleTypes, value_size, wasm_error};
 use super::rewrite::write_body;
-use super::{InstrumentStats, StackConfig};
+use super::{ChargeSite, InstrumentStats, Instrumented, StackConfig};
 use super::{decode_error, unsupported};
 use crate::abi::{self, RESERVED_FUNCS, RESERVED_GLOBALS};
 use crate::{InstrumentError, ModuleInfo, Schedule};
@@ -239,7 +239,7 @@ pub(crate) fn emit(
     bytes: &[u8],
     parsed: &ParsedModule<'_>,
     context: &EmitContext<'_>,
-) -> Result<(Vec<u8>, InstrumentStats), InstrumentError> {
+) -> Result<Instrumented, InstrumentError> {
     check_info(parsed, context.info)?;
     let wrappers = wrapper_types(parsed)?;
     let mut stats = InstrumentStats {
@@ -250,6 +250,7 @@ pub(crate) fn emit(
     let mut out = Output(Vec::with_capacity(bytes.len() * 2 + 64));
     out.0
         .extend_from_slice(&[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+    let mut charges = Vec::with_capacity(parsed.bodies.len());
     let mut shifter = Shifter;
     let mut types_written = false;
     let mut imports_written = false;
@@ -379,7 +380,7 @@ pub(crate) fn emit(
                 out.section(&data);
             }
             Payload::CodeSectionStart { .. } => {
-                code_section(&mut out.0, bytes, parsed, context, &wrappers, &mut stats)?;
+                charges = code_section(&mut out.0, bytes, parsed, context, &wrappers, &mut stats)?;
             }
             _ => return Err(unsupported(0, "section outside the profile")),
         }
@@ -391,7 +392,11 @@ pub(crate) fn emit(
         out.section(&reserved_imports(reserved_type));
     }
     stats.output_size = out.0.len();
-    Ok((out.0, stats))
+    Ok(Instrumented {
+        bytes: out.0,
+        stats,
+        charges,
+    })
 }
 
 fn check_info(parsed: &ParsedModule<'_>, info: &ModuleInfo) -> Result<(), InstrumentError> {
@@ -462,7 +467,7 @@ fn code_section(
     context: &EmitContext<'_>,
     wrappers: &WrapperTypes,
     stats: &mut InstrumentStats,
-) -> Result<(), InstrumentError> {
+) -> Result<Vec<Vec<ChargeSite>>, InstrumentError> {
     let input_code: usize = parsed
         .bodies
         .iter()
@@ -486,6 +491,7 @@ fn code_section(
         context.stack.frame_overhead,
     );
     let mut body_bytes = Vec::new();
+    let mut charges = Vec::with_capacity(parsed.bodies.len());
     let defined = &parsed.types.func_types[parsed.imported_functions as usize..];
     for (body, &type_index) in parsed.bodies.iter().zip(defined) {
         let plan = analyzer.analyze(body, type_index)?;
@@ -494,14 +500,17 @@ fn code_section(
             .get(type_index as usize)
             .copied()
             .unwrap_or(BlockType::Empty);
+        let mut sites = Vec::new();
         write_body(
             &mut body_bytes,
+            &mut sites,
             bytes,
             body,
             &plan,
             analyzer.edits(),
             wrapper,
         )?;
+        charges.push(sites);
         body_bytes.as_slice().encode(out);
 
         stats.functions += 1;
@@ -518,7 +527,7 @@ fn code_section(
     out[size_at..size_at + prefix.len()].copy_from_slice(&prefix);
     out.copy_within(contents.., size_at + prefix.len());
     out.truncate(out.len() - (5 - prefix.len()));
-    Ok(())
+    Ok(charges)
 }
 
 pub(crate) fn encode_val_type(

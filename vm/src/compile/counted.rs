@@ -13,9 +13,8 @@ use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
 use cranelift_codegen::ir::{self, types::I32};
 use wasmparser::{BlockType, Operator, OperatorsReader};
 
-use detvm_metering::abi;
-
-use super::translate::{match_charge, plain_stack_effect};
+use super::charges::Charges;
+use super::translate::plain_stack_effect;
 
 /// The largest charge a counted loop may have: with at most 2^32
 /// iterations, the total stays below 2^63.
@@ -170,18 +169,13 @@ impl<'t> Evaluation<'t> {
 pub(super) fn counted_loop(
     blockty: BlockType,
     mut ops: OperatorsReader<'_>,
+    charges: Charges<'_>,
     local_types: &[ir::Type],
 ) -> Option<CountedLoop> {
     if blockty != BlockType::Empty {
         return None;
     }
-    let Operator::GlobalGet { global_index } = ops.read().ok()? else {
-        return None;
-    };
-    if global_index != abi::GAS_LEFT_GLOBAL {
-        return None;
-    }
-    let (_, amount, _) = match_charge(global_index, &mut ops)?;
+    let amount = charges.take_gas(&mut ops)?;
     if amount == 0 || amount > MAX_AMOUNT {
         return None;
     }
@@ -278,15 +272,17 @@ pub(super) mod tests {
     /// locals are all `i32` (also for the proven-loop tests).
     pub(in crate::compile) fn first_loop<T>(
         wat: &str,
-        analysis: fn(BlockType, OperatorsReader<'_>, &[ir::Type]) -> Option<T>,
+        analysis: fn(BlockType, OperatorsReader<'_>, Charges<'_>, &[ir::Type]) -> Option<T>,
     ) -> Option<T> {
         let bytes = wat::parse_str(wat).expect("wat");
         for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
             if let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload {
+                let sites = crate::compile::charges::by_shape::of_body(&body);
+                let charges = Charges::new(&sites, body.range().start);
                 let mut ops = body.get_operators_reader().expect("operators");
                 while !ops.eof() {
                     if let Ok(Operator::Loop { blockty }) = ops.read() {
-                        return analysis(blockty, ops, &[I32; 8]);
+                        return analysis(blockty, ops, charges, &[I32; 8]);
                     }
                 }
             }

@@ -13,6 +13,7 @@
 //! * [`CompiledCode::load`] places an artifact in executable memory, for a
 //!   fresh compilation and a cache hit alike.
 
+mod charges;
 mod control;
 mod counted;
 mod func_env;
@@ -30,6 +31,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Module, ModuleReloc, ModuleRelocTarget};
+use detvm_metering::ChargeSite;
 use std::collections::HashMap;
 use wasmparser::{FuncType, ValType};
 
@@ -587,7 +589,9 @@ pub(crate) struct ModuleCtx<'m> {
 /// Compiles every defined function of `env` (decoded from `wasm`), plus one
 /// entry trampoline and one host stub per type index. `frame_costs` are
 /// the charged frame costs of the defined functions when `env` is
-/// instrumented (`docs/gas.md` §5.3), which bound their native frames.
+/// instrumented (`docs/gas.md` §5.3), which bound their native frames;
+/// `charges` the charge sites of every defined function (`docs/vm.md`,
+/// "Pipeline"), lowered as one unit each.
 /// With `clif`, each defined function's CLIF as the translator wrote it
 /// for the strategy finally used (before Cranelift's own passes) is pushed
 /// there: what golden-file tests compare.
@@ -596,6 +600,7 @@ pub(crate) fn compile_module(
     env: &ModuleEnv,
     wasm: &[u8],
     frame_costs: Option<&[u64]>,
+    charges: Option<&[Vec<ChargeSite>]>,
     mut clif: Option<&mut Vec<String>>,
 ) -> Result<CodeArtifact, CompileError> {
     let isa = &isas.normal;
@@ -677,6 +682,18 @@ pub(crate) fn compile_module(
             },
         });
     }
+    // Only instrumentation writes charges, and it writes them for every body.
+    if let Some(charges) = charges
+        && (charges.len() != env.bodies.len() || !instrumented)
+    {
+        return Err(CompileError::Translate {
+            func_index: imported,
+            offset: 0,
+            problem: TranslateProblem::Invariant {
+                what: "charge sites do not match the function bodies",
+            },
+        });
+    }
     let mut ctx = jit.make_context();
     let mut fctx = FunctionBuilderContext::new();
     let mut frames = NativeFrames {
@@ -696,6 +713,8 @@ pub(crate) fn compile_module(
                 },
             })?;
         let body_size = env.bodies[defined].range.len();
+        let sites = charges.map_or(&[][..], |charges| &charges[defined]);
+        let function_charges = charges::Charges::new(sites, env.bodies[defined].range.start as u64);
         let scan = translate::scan_body(&body);
         let wasm_blocks = scan.as_ref().map_or(u32::MAX, |s| s.blocks);
         let mut scan = scan.unwrap_or_default();
@@ -722,6 +741,7 @@ pub(crate) fn compile_module(
                 &mut fctx,
                 func_index,
                 body.clone(),
+                function_charges,
                 &scan,
                 strategy,
                 budget,
@@ -858,8 +878,9 @@ pub(crate) fn compile_and_load(
     env: &ModuleEnv,
     wasm: &[u8],
     frame_costs: Option<&[u64]>,
+    charges: Option<&[Vec<ChargeSite>]>,
 ) -> Result<CompiledCode, CompileError> {
-    let artifact = compile_module(isas, env, wasm, frame_costs, None)?;
+    let artifact = compile_module(isas, env, wasm, frame_costs, charges, None)?;
     Ok(CompiledCode::load(&artifact)?)
 }
 

@@ -11,10 +11,9 @@ use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
 use cranelift_codegen::ir::{self, types::I32};
 use wasmparser::{BlockType, Operator, OperatorsReader};
 
-use detvm_metering::abi;
-
+use super::charges::Charges;
 use super::counted::{Evaluation, Linear, Sym, linear_add};
-use super::translate::{match_charge, plain_stack_effect};
+use super::translate::plain_stack_effect;
 
 /// The largest step of an induction local, so that `N × step` stays far
 /// below 2^63 for `N ≤ 2^32 + 1`.
@@ -134,20 +133,6 @@ fn access_end(op: &Operator<'_>) -> Option<(u64, bool)> {
     Some((memarg.offset.checked_add(size)?, store))
 }
 
-/// Skips a fixed gas charge at the front of `ops`, if there is one, and
-/// returns its amount.
-fn skip_charge(ops: &mut OperatorsReader<'_>) -> Option<u64> {
-    let mut ahead = ops.clone();
-    if let Ok(Operator::GlobalGet { global_index }) = ahead.read()
-        && global_index == abi::GAS_LEFT_GLOBAL
-        && let Some((_, amount, _)) = match_charge(global_index, &mut ahead)
-    {
-        *ops = ahead;
-        return Some(amount);
-    }
-    None
-}
-
 /// The largest charge of a prepaid loop: with at most 2^32 + 1
 /// iterations, the total stays below 2^63.
 const MAX_PREPAID_CHARGE: u64 = (1 << 31) - 1;
@@ -158,12 +143,13 @@ const MAX_PREPAID_CHARGE: u64 = (1 << 31) - 1;
 pub(super) fn proven_loop(
     blockty: BlockType,
     mut ops: OperatorsReader<'_>,
+    charges: Charges<'_>,
     local_types: &[ir::Type],
 ) -> Option<ProvenLoop> {
     if blockty != BlockType::Empty {
         return None;
     }
-    let charge = skip_charge(&mut ops);
+    let charge = charges.take_gas(&mut ops);
     let mut body = Evaluation::new(local_types);
     // Candidate accesses: (offset, address, end).
     let mut candidates: Vec<(u64, Linear, u64)> = Vec::new();
@@ -190,7 +176,7 @@ pub(super) fn proven_loop(
         body.step(&op)?;
     };
     // The not-taken path: at most a charge and a branch out, then `end`.
-    skip_charge(&mut ops);
+    charges.take_gas(&mut ops);
     let mut next = ops.read().ok()?;
     if let Operator::Br { relative_depth } = next {
         if relative_depth == 0 {
@@ -427,7 +413,9 @@ mod tests {
     }
 
     fn analyse_invariant(wat: &str) -> Option<ProvenLoop> {
-        first_loop(wat, invariant_loop)
+        first_loop(wat, |blockty, ops, _, local_types| {
+            invariant_loop(blockty, ops, local_types)
+        })
     }
 
     /// A straight-line loop's count: counter, offset, step, bound, test.

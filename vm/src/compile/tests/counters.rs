@@ -1,8 +1,9 @@
 //! The `detvm` counters kept in variables: passed in registers across Wasm
 //! calls, synchronised with `VMRuntime` around host calls, entry and trap
-//! exits, with the fused charge sequence and the general lowering alike.
+//! exits, with the charge sites lowered as one unit and the general
+//! lowering alike.
 
-use super::harness::{HostFn, Instance, OPTS, with_host_counters};
+use super::harness::{HostFn, Instance, OPTS, translated_clif, with_host_counters, without_sites};
 use crate::vmctx::TrapCode;
 
 /// The imports of an instrumented module, and `$charge_N` / `$frame_N`
@@ -46,14 +47,59 @@ fn module(body: &str) -> String {
     format!("(module {PRELUDE} {body})")
 }
 
-fn both_lowerings(f: impl Fn(&dyn Fn(u64) -> String)) {
+/// Runs `f` with the charge lowered as one unit (a charge site), and by
+/// the general lowering: in another shape, and in the fixed shape without
+/// a site.
+fn each_lowering(f: impl Fn(&dyn Fn(u64) -> String)) {
     f(&charge);
     f(&charge_general);
+    without_sites(|| f(&charge));
+}
+
+/// What [`each_lowering`] relies on: a fixed shape is lowered as one unit
+/// only where a site says so. Deferred gas charges add no block; the
+/// general lowering adds the `if`'s.
+#[test]
+fn only_a_charge_site_is_lowered_as_one_unit() {
+    let wat = module(&format!(
+        r#"(func (export "run") (param i32) (result i32) (local $amount i64)
+             {c5} (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+             {c5} (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+             {c5} (local.get 0))"#,
+        c5 = charge(5),
+    ));
+    let bytes = wat::parse_str(&wat).expect("wat");
+    let blocks = |clif: Vec<String>| clif.concat().matches("\nblock").count();
+    let sites = blocks(translated_clif(&bytes));
+    let shapes = blocks(without_sites(|| translated_clif(&bytes)));
+    assert!(
+        sites + 4 <= shapes,
+        "{sites} blocks with sites, {shapes} without"
+    );
+    for opt in OPTS {
+        let compile = || Instance::new(&wat, opt, Vec::new());
+        for mut inst in [compile(), without_sites(compile)] {
+            inst.set_counters(20, 1000);
+            assert_eq!(inst.call("run", &[1]), Ok(vec![3]));
+            assert_eq!(inst.counters(), (5, 1000));
+        }
+        // The last charge fails. Deferred, it leaves the counter negative
+        // for the runtime to report; in the general lowering it traps
+        // with the counter from before it.
+        let mut inst = compile();
+        inst.set_counters(14, 1000);
+        assert_eq!(inst.call("run", &[1]), Ok(vec![3]));
+        assert_eq!(inst.counters(), (-1, 1000));
+        let mut inst = without_sites(compile);
+        inst.set_counters(14, 1000);
+        assert_eq!(inst.call("run", &[1]), Err(TrapCode::OutOfGas));
+        assert_eq!(inst.counters(), (4, 1000));
+    }
 }
 
 #[test]
 fn a_trap_in_a_callee_leaves_the_callees_counters() {
-    both_lowerings(|charge| {
+    each_lowering(|charge| {
         let wat = module(&format!(
             r#"(func $callee (param i32) (local $amount i64)
                  {c10} {f16}
@@ -85,7 +131,7 @@ fn a_trap_in_a_callee_leaves_the_callees_counters() {
 
 #[test]
 fn out_of_gas_in_a_callee_of_a_loop() {
-    both_lowerings(|charge| {
+    each_lowering(|charge| {
         let wat = module(&format!(
             r#"(func $callee (local $amount i64) {c7})
                (func (export "run") (param $n i32) (result i32) (local $amount i64)
@@ -136,7 +182,7 @@ fn host_charge() -> Vec<(&'static str, HostFn)> {
 
 #[test]
 fn host_charges_inside_a_loop() {
-    both_lowerings(|charge| {
+    each_lowering(|charge| {
         let wat = format!(
             r#"(module
                  (import "detvm" "out_of_gas" (func $oog))

@@ -7,6 +7,9 @@ use std::sync::OnceLock;
 
 use wasmparser::ExternalKind;
 
+use detvm_metering::ChargeSite;
+
+use crate::compile::charges::by_shape;
 use crate::compile::{
     CodegenConfig, CompiledCode, OptLevel, TargetIsas, compile_and_load, make_isas,
 };
@@ -111,7 +114,14 @@ pub fn compile_unverified(
     bytes: &[u8],
     opt: OptLevel,
 ) -> Result<CompiledCode, crate::compile::CompileError> {
-    compile_and_load(isa_unverified(opt), &env_of(bytes), bytes, None)
+    let env = env_of(bytes);
+    compile_and_load(
+        isa_unverified(opt),
+        &env,
+        bytes,
+        None,
+        charges_of(&env, bytes).as_deref(),
+    )
 }
 
 /// The structure of a test module. These tests write instrumentation's
@@ -123,12 +133,57 @@ fn env_of(bytes: &[u8]) -> ModuleEnv {
     env
 }
 
+thread_local! {
+    /// Set inside [`without_sites`].
+    static WITHHOLD_SITES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with no charge site handed to any compilation in it: every
+/// fixed charge then takes the general lowering, as a shape that
+/// instrumentation did not report must.
+pub fn without_sites<R>(f: impl FnOnce() -> R) -> R {
+    WITHHOLD_SITES.with(|w| w.set(true));
+    let result = f();
+    WITHHOLD_SITES.with(|w| w.set(false));
+    result
+}
+
+/// The charge sites instrumentation would have handed on with `bytes`.
+fn charges_of(env: &ModuleEnv, bytes: &[u8]) -> Option<Vec<Vec<ChargeSite>>> {
+    if !env.instrumented {
+        return None;
+    }
+    if WITHHOLD_SITES.with(|w| w.get()) {
+        return Some(vec![Vec::new(); env.bodies.len()]);
+    }
+    Some(by_shape::of_module(bytes))
+}
+
+/// The CLIF of every defined function of `bytes` as translated (before
+/// Cranelift's passes), compiled as [`compile`] does at `Speed`.
+pub fn translated_clif(bytes: &[u8]) -> Vec<String> {
+    let env = env_of(bytes);
+    let charges = charges_of(&env, bytes);
+    let mut clif = Vec::new();
+    let isas = isa(OptLevel::Speed);
+    crate::compile::compile_module(isas, &env, bytes, None, charges.as_deref(), Some(&mut clif))
+        .expect("compiles");
+    clif
+}
+
 /// Both optimisation levels: every semantic test runs under each.
 pub const OPTS: [OptLevel; 2] = [OptLevel::None, OptLevel::Speed];
 
 /// Compiles `bytes` at `opt`.
 pub fn compile(bytes: &[u8], opt: OptLevel) -> Result<CompiledCode, crate::compile::CompileError> {
-    compile_and_load(isa(opt), &env_of(bytes), bytes, None)
+    let env = env_of(bytes);
+    compile_and_load(
+        isa(opt),
+        &env,
+        bytes,
+        None,
+        charges_of(&env, bytes).as_deref(),
+    )
 }
 
 fn set_trap(vmctx: *mut VMContext, code: TrapCode) {
@@ -366,8 +421,9 @@ impl Instance {
             .validate_all(&wasm)
             .expect("valid module");
         let env = env_of(&wasm);
-        let code =
-            compile_and_load(isa_with(opt, prepay_loops), &env, &wasm, None).expect("compiles");
+        let charges = charges_of(&env, &wasm);
+        let isa = isa_with(opt, prepay_loops);
+        let code = compile_and_load(isa, &env, &wasm, None, charges.as_deref()).expect("compiles");
 
         let mut type_ids = Vec::new();
         for ty in &env.types {

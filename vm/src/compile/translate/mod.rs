@@ -15,12 +15,13 @@ use wasmparser::Operator;
 mod ops;
 mod scan;
 
+use super::charges::{Charges, counter_slot};
 use super::counted::{CountedLoop, Linear, counted_loop};
 use super::func_env::Translator;
 use super::proven::{Continue, Count, ProvenLoop, Term, invariant_loop, proven_loop};
 use super::{CompileError, ModuleCtx, Strategy, TranslateProblem, clif_type};
 use crate::vmctx::TrapCode;
-pub(super) use scan::{BodyScan, match_charge, plain_stack_effect, scan_body};
+pub(super) use scan::{BodyScan, plain_stack_effect, scan_body};
 
 /// Most locals a body may declare; validation's limits are far lower, this
 /// only keeps a corrupt count from exhausting memory.
@@ -36,7 +37,7 @@ pub(super) enum Translation {
 }
 
 /// Translates the body of function `func_index` into `func` with
-/// `strategy`, given its [`scan_body`]. With `scan.counters_in_variables`,
+/// `strategy`, given its [`scan_body`] and its charge sites. With `scan.counters_in_variables`,
 /// an instrumented module's counters are kept in variables (see
 /// `Translator::counters`); otherwise every access is a load or store of
 /// `VMRuntime`. With a `pressure_budget`, stops as soon as the register
@@ -49,6 +50,7 @@ pub(super) fn translate_function(
     fctx: &mut FunctionBuilderContext,
     func_index: u32,
     body: wasmparser::FunctionBody<'_>,
+    charges: Charges<'_>,
     scan: &BodyScan,
     strategy: Strategy,
     pressure_budget: Option<super::PressureBudget>,
@@ -138,6 +140,7 @@ pub(super) fn translate_function(
     t.push_function_frame();
     let mut walk = Walk {
         ops: body.get_operators_reader().map_err(wasm_err)?,
+        charges,
         widened: &scan.widened,
         next_widened: 0,
         done: false,
@@ -177,6 +180,7 @@ enum Step {
 /// operator needs to know about those before it.
 struct Walk<'a> {
     ops: wasmparser::OperatorsReader<'a>,
+    charges: Charges<'a>,
     /// `BodyScan::widened`, and the first entry not yet passed.
     widened: &'a [(u64, u64)],
     next_widened: usize,
@@ -213,32 +217,33 @@ impl Walk<'_> {
             return Ok(Step::OverBudget);
         }
         t.offset = self.ops.original_position();
+        if self.done {
+            return Err(t.malformed("operators after the end of the function"));
+        }
+        let site = self
+            .charges
+            .take(&mut self.ops)
+            .map_err(|_| t.invariant("a charge site off the instruction boundaries"))?;
+        if let Some(site) = site {
+            let (counter, trap) = counter_slot(site.counter);
+            let skip = std::mem::take(&mut self.skip_head_charge);
+            if !t.reachable {
+                // Passed over whole, as the operators would be.
+            } else if counter == 0 && skip {
+                // The gas the test before the loop found covers it.
+                t.gas_known_covered();
+            } else {
+                t.fused_charge(counter, site.amount, trap, self.after_loop, self.head_check);
+            }
+            self.after_loop = false;
+            self.head_check = false;
+            return Ok(Step::Go);
+        }
         let op = self.ops.read().map_err(|e| {
             t.err(TranslateProblem::Decode {
                 message: e.message().to_string(),
             })
         })?;
-        if self.done {
-            return Err(t.malformed("operators after the end of the function"));
-        }
-        if let Operator::GlobalGet { global_index } = op
-            && t.reachable
-            && m.instrumented
-        {
-            let mut ahead = self.ops.clone();
-            if let Some((counter, amount, trap)) = match_charge(global_index, &mut ahead) {
-                if counter == 0 && std::mem::take(&mut self.skip_head_charge) {
-                    // The gas the test before the loop found covers it.
-                    t.gas_known_covered();
-                } else {
-                    t.fused_charge(counter, amount, trap, self.after_loop, self.head_check);
-                }
-                self.after_loop = false;
-                self.head_check = false;
-                self.ops = ahead;
-                return Ok(Step::Go);
-            }
-        }
         self.skip_head_charge = false;
         if std::mem::take(&mut self.head_check) && t.reachable {
             t.check_gas();
@@ -248,16 +253,18 @@ impl Walk<'_> {
         {
             if t.has_counters()
                 && m.prepay_loops
-                && let Some(counted) = counted_loop(blockty, self.ops.clone(), self.local_types)
+                && let Some(counted) =
+                    counted_loop(blockty, self.ops.clone(), self.charges, self.local_types)
             {
                 // The body after the charge is translated as any other.
-                prepay_counted_loop(t, &counted, &mut self.ops)?;
+                prepay_counted_loop(t, &counted, &mut self.ops, self.charges)?;
                 self.after_loop = false;
                 return Ok(Step::Go);
             }
             if self.versioning
-                && let Some(proven) = proven_loop(blockty, self.ops.clone(), self.local_types)
-                    .or_else(|| invariant_loop(blockty, self.ops.clone(), self.local_types))
+                && let Some(proven) =
+                    proven_loop(blockty, self.ops.clone(), self.charges, self.local_types)
+                        .or_else(|| invariant_loop(blockty, self.ops.clone(), self.local_types))
             {
                 return self.versioned_loop(t, m, op, &proven);
             }
@@ -622,6 +629,7 @@ fn prepay_counted_loop(
     t: &mut Translator<'_, '_>,
     counted: &CountedLoop,
     ops: &mut wasmparser::OperatorsReader<'_>,
+    charges: Charges<'_>,
 ) -> Result<(), CompileError> {
     // The loop header is a label.
     t.settle_for_label()?;
@@ -660,10 +668,8 @@ fn prepay_counted_loop(
     let left = t.b.ins().isub(gas, total);
     t.global_set(detvm_metering::abi::GAS_LEFT_GLOBAL, left)?;
     t.op_loop(wasmparser::BlockType::Empty)?;
-    let Ok(Operator::GlobalGet { global_index }) = ops.read() else {
-        return Err(t.invariant("counted loop without its charge"));
-    };
-    match_charge(global_index, ops)
+    charges
+        .take_gas(ops)
         .ok_or_else(|| t.invariant("counted loop without its charge"))?;
     Ok(())
 }

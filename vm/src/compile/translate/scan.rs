@@ -6,7 +6,6 @@
 use wasmparser::Operator;
 
 use crate::compile::func_env::nan;
-use crate::vmctx::TrapCode;
 
 /// `offset + size` of a load, if `op` is one.
 fn load_end(op: &Operator<'_>) -> Option<u64> {
@@ -282,57 +281,4 @@ fn is_store(op: &Operator<'_>) -> bool {
             | Operator::I64Store16 { .. }
             | Operator::I64Store32 { .. }
     )
-}
-
-/// After a `global.get` of a counter, matches the rest of a fixed charge
-/// sequence (see [`Translator::fused_charge`]) in `ops`: the counter index
-/// (0: gas, 1: stack), the amount and the trap. Leaves `ops` after the
-/// sequence; on `None` the caller discards `ops` and translates the
-/// operators one by one.
-///
-/// [`Translator::fused_charge`]: crate::compile::func_env::Translator::fused_charge
-pub(in crate::compile) fn match_charge(
-    global: u32,
-    ops: &mut wasmparser::OperatorsReader<'_>,
-) -> Option<(usize, u64, TrapCode)> {
-    use detvm_metering::abi;
-    let (counter, trap_func, trap) = match global {
-        abi::GAS_LEFT_GLOBAL => (0, abi::OUT_OF_GAS_FUNC, TrapCode::OutOfGas),
-        abi::STACK_LEFT_GLOBAL => (1, abi::STACK_OVERFLOW_FUNC, TrapCode::StackOverflow),
-        _ => return None,
-    };
-    let mut next = || ops.read().ok();
-    let Operator::I64Const { value: amount } = next()? else {
-        return None;
-    };
-    if !matches!(next()?, Operator::I64LtU) {
-        return None;
-    }
-    if !matches!(
-        next()?,
-        Operator::If {
-            blockty: wasmparser::BlockType::Empty
-        }
-    ) {
-        return None;
-    }
-    if !matches!(next()?, Operator::Call { function_index } if function_index == trap_func) {
-        return None;
-    }
-    if !matches!(next()?, Operator::End) {
-        return None;
-    }
-    if !matches!(next()?, Operator::GlobalGet { global_index } if global_index == global) {
-        return None;
-    }
-    if !matches!(next()?, Operator::I64Const { value } if value == amount) {
-        return None;
-    }
-    if !matches!(next()?, Operator::I64Sub) {
-        return None;
-    }
-    if !matches!(next()?, Operator::GlobalSet { global_index } if global_index == global) {
-        return None;
-    }
-    Some((counter, amount as u64, trap))
 }
