@@ -390,7 +390,7 @@ pub(crate) fn module(
     let compiled = match loaded {
         // Stored only after the checks below passed; they depend on the
         // module alone, so they pass again.
-        Some(Cached::Module(module)) => Compiled::new(module, ModuleFacts::of(code)),
+        Some(Cached::Module(module)) => Compiled::new(module),
         Some(Cached::Rejected { kind, reason }) => {
             return Err(Error::Rejected(Rejection::Cached { kind, reason }));
         }
@@ -448,8 +448,7 @@ fn compile_and_check(
     } else {
         (Module::new(&rt.engine, code).map_err(refusal)?, None)
     };
-    let facts = ModuleFacts::of(code);
-    if facts.start {
+    if module.has_start() {
         return Err(Refusal {
             error: Error::Rejected(Rejection::StartFunction),
             permanent: true,
@@ -463,15 +462,15 @@ fn compile_and_check(
         permanent: permanent(&e),
         error: Error::Rejected(Rejection::Instantiation(e)),
     })?;
-    Ok((Compiled::new(module, facts), artifact))
+    Ok((Compiled::new(module), artifact))
 }
 
 impl Compiled {
-    fn new(module: Module, facts: ModuleFacts) -> Self {
+    fn new(module: Module) -> Self {
         Self {
             reentrant: module.exports().iter().any(|e| e.name == REENTRANT_EXPORT),
+            memory_pages: module.defined_memory_pages(),
             module,
-            memory_pages: facts.memory_pages,
         }
     }
 }
@@ -530,36 +529,4 @@ fn run_on_stack(
         .flatten()
         .unwrap_or_else(|| HostState::lost(rt));
     (result, state)
-}
-
-/// What the engine's API does not tell about a module.
-struct ModuleFacts {
-    /// It declares a start function.
-    start: bool,
-    /// Initial pages of its defined memory (imported memories are refused
-    /// by the allow-list).
-    memory_pages: u64,
-}
-
-impl ModuleFacts {
-    /// Reads code that already validated, so a parse failure cannot happen
-    /// (it would read as "no start, no memory").
-    fn of(code: &[u8]) -> Self {
-        let mut facts = Self {
-            start: false,
-            memory_pages: 0,
-        };
-        for payload in wasmparser::Parser::new(0).parse_all(code) {
-            match payload {
-                Ok(wasmparser::Payload::StartSection { .. }) => facts.start = true,
-                Ok(wasmparser::Payload::MemorySection(reader)) => {
-                    for memory in reader.into_iter().flatten() {
-                        facts.memory_pages = facts.memory_pages.saturating_add(memory.initial);
-                    }
-                }
-                _ => {}
-            }
-        }
-        facts
-    }
 }

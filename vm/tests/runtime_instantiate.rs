@@ -950,3 +950,35 @@ fn api_types_can_cross_threads() {
     .unwrap();
     assert_eq!(out.results(), Some(&[Value::I32(3)][..]));
 }
+
+/// What the host reads from a module instead of decoding its bytes again:
+/// the same from a fresh compilation, with metering on or off, and from the
+/// code cache.
+#[test]
+fn start_and_defined_memory_are_reported() {
+    let cases = [
+        ("(module)", false, 0),
+        ("(module (memory 3) (func $s) (start $s))", true, 3),
+        ("(module (memory 0 1) (func (export \"f\")))", false, 0),
+        ("(module (memory 17))", false, 17),
+    ];
+    let dir = std::env::temp_dir().join(format!("detvm-facts-{}", std::process::id()));
+    let cache = CodeCache::open(&dir, 1 << 24);
+    for metering in [true, false] {
+        let engine = engine_with(|c| c.metering = metering);
+        for (i, (wat, start, pages)) in cases.into_iter().enumerate() {
+            let bytes = wat::parse_str(wat).expect("wat");
+            let (fresh, artifact) = Module::new_with_artifact(&engine, &bytes).expect("module");
+            let key = CacheKey::new(&engine, &[i as u8; 32], b"facts");
+            cache.put_module(&key, &artifact);
+            let Some(Cached::Module(cached)) = cache.get(&engine, &key) else {
+                panic!("{wat}: not cached");
+            };
+            for module in [&fresh, &cached] {
+                assert_eq!(module.has_start(), start, "{wat}");
+                assert_eq!(module.defined_memory_pages(), pages, "{wat}");
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).expect("cache directory removed");
+}

@@ -374,18 +374,29 @@ impl Module {
         let config = engine.config();
         let info =
             validate(bytes, &config.validation_config()).map_err(|e| Error::Rejected(e.into()))?;
-        let (wasm, frame_costs) = if config.metering {
+        let (wasm, frame_costs, charges) = if config.metering {
             let instrumented = instrument(bytes, &info, &config.schedule, &config.stack)
                 .map_err(|e| Error::Rejected(e.into()))?;
-            (instrumented.bytes, Some(instrumented.stats.frame_costs))
+            let frame_costs = instrumented.stats.frame_costs;
+            (
+                instrumented.bytes,
+                Some(frame_costs),
+                Some(instrumented.charges),
+            )
         } else {
-            (bytes.to_vec(), None)
+            (bytes.to_vec(), None, None)
         };
         // Instrumented exactly when metering is on: just above.
         let env = ModuleEnv::parse(&wasm, config.metering)?;
-        let artifact =
-            compile::compile_module(engine.isas(), &env, &wasm, frame_costs.as_deref(), clif)
-                .map_err(Error::Compile)?;
+        let artifact = compile::compile_module(
+            engine.isas(),
+            &env,
+            &wasm,
+            frame_costs.as_deref(),
+            charges.as_deref(),
+            clif,
+        )
+        .map_err(Error::Compile)?;
         let code = compile::CompiledCode::load(&artifact).map_err(load_error)?;
         let declared = Declared::of(&info, &env);
         let kept = if keep {
@@ -430,6 +441,21 @@ impl Module {
                 ExternType::Func(ty) => Some(ty),
                 _ => None,
             })
+    }
+
+    /// Whether the module declares a start function (which every
+    /// instantiation runs).
+    pub fn has_start(&self) -> bool {
+        self.inner.env.start.is_some()
+    }
+
+    /// The initial size, in 64 KiB pages, of the memory the module defines;
+    /// zero when it defines none (an imported memory is not counted).
+    pub fn defined_memory_pages(&self) -> u64 {
+        match self.inner.env.memory {
+            Some(memory) if !self.inner.env.memory_imported => memory.initial,
+            _ => 0,
+        }
     }
 
     pub(crate) fn same(&self, other: &Module) -> bool {
