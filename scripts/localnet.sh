@@ -53,11 +53,15 @@ fi
 rm -rf "$dir"
 mkdir -p "$dir/keys"
 
-# A loopback port nothing answers on.
+# A loopback port nothing answers on and not yet in `ports` (nodes listen
+# with port reuse, so two given one port would both start).
 free_port() {
   local port
   while true; do
     port=$((20000 + RANDOM % 40000))
+    if [[ " ${ports[*]} " == *" $port "* ]]; then
+      continue
+    fi
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return

@@ -65,6 +65,15 @@ pub enum NetworkError {
     /// The configuration is unusable.
     #[error("{0}")]
     Config(String),
+    /// The address to listen for peers on cannot be listened on (another
+    /// process listens there, or it is not this machine's).
+    #[error("cannot listen for peers on {address}: {source}")]
+    Listen {
+        /// The configured address.
+        address: String,
+        /// Why binding it failed.
+        source: std::io::Error,
+    },
 }
 
 /// How one node takes part in the network.
@@ -144,6 +153,36 @@ fn multiaddr(text: &str) -> Result<malachitebft_app_channel::app::net::Multiaddr
         .map_err(|e| NetworkError::Config(format!("`{text}` is not a peer address: {e}")))
 }
 
+/// Refuses a TCP listen address that another socket already listens on.
+/// The engine binds its listener with port reuse and, when binding fails
+/// anyway, only logs it: either way the node would run without hearing
+/// its peers. The probe binds as a plain listener would (address reuse,
+/// so a restart on the same port is not refused for connections still
+/// closing) and lets go at once; addresses of other transports are left
+/// to the engine.
+fn check_listen(listen: &str) -> Result<(), NetworkError> {
+    let parts: Vec<&str> = listen.split('/').collect();
+    let find = |name: &str| {
+        parts
+            .windows(2)
+            .find(|pair| pair[0] == name)
+            .map(|pair| pair[1])
+    };
+    let ip = find("ip4").or_else(|| find("ip6"));
+    let (Some(ip), Some(port)) = (ip, find("tcp")) else {
+        return Ok(());
+    };
+    let (Ok(ip), Ok(port)) = (ip.parse::<std::net::IpAddr>(), port.parse::<u16>()) else {
+        return Ok(());
+    };
+    std::net::TcpListener::bind((ip, port))
+        .map(drop)
+        .map_err(|source| NetworkError::Listen {
+            address: listen.to_string(),
+            source,
+        })
+}
+
 /// A running consensus participant.
 pub struct NetworkHandle {
     engine: EngineHandle,
@@ -190,6 +229,7 @@ pub async fn start(
     let store = Arc::new(CertificateStore::open(
         &config.home.join("certificates.redb"),
     )?);
+    check_listen(&config.listen)?;
     let mut p2p = P2pConfig {
         listen_addr: multiaddr(&config.listen)?,
         persistent_peers: config

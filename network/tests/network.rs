@@ -46,11 +46,21 @@ fn validator_set() -> ValidatorSet {
     ValidatorSet::from_genesis(&genesis()).expect("the genesis lists validators")
 }
 
+/// A loopback port free now and never handed out before in this process.
+/// The tests run at once, and the engine listens with port reuse, so two
+/// nodes given the same port would both listen and share its connections.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        if GIVEN.lock().expect("port registry").insert(port) {
+            return port;
+        }
+    }
 }
 
 fn timeouts() -> LinearTimeouts {
@@ -435,6 +445,57 @@ async fn a_proposer_with_a_wrong_state_root_is_outvoted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_proposer_with_an_invalid_transaction_is_outvoted() {
     a_faulty_proposer_is_outvoted(Fault::InvalidTransaction).await;
+}
+
+/// A node whose peer address another process listens on is refused at
+/// start instead of running without hearing its peers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_listen_address_in_use_is_refused() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let port = taken.local_addr().expect("its address").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = detvm_node::start(NodeConfig {
+        dev: false,
+        state_dir: Some(dir.path().join("chain")),
+        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        genesis: genesis(),
+        mining: Mining::Manual,
+        pool: PoolLimits::default(),
+        proposer: "validator-0".into(),
+        code_cache_mb: detvm_node::DEFAULT_CODE_CACHE_MB,
+    })
+    .await
+    .expect("node starts");
+    let config = NetworkConfig {
+        moniker: "validator-0".into(),
+        key: Some(PrivateKey(validator_key(0))),
+        node_key: [0; 32],
+        validators: validator_set(),
+        genesis_hash: genesis_hash(),
+        listen: addr(port),
+        peers: Vec::new(),
+        home: dir.path().join("consensus"),
+        timeouts: timeouts(),
+        block_time: None,
+        fault: None,
+    };
+    match detvm_network::start(config.clone(), node.executor.clone()).await {
+        Err(detvm_network::NetworkError::Listen { address, .. }) => {
+            assert_eq!(address, addr(port));
+        }
+        Err(other) => panic!("another error: {other}"),
+        Ok(network) => {
+            network.stop().await;
+            panic!("started on a port in use");
+        }
+    }
+    // Once the port is free the same configuration starts.
+    drop(taken);
+    let network = detvm_network::start(config, node.executor.clone())
+        .await
+        .expect("network starts");
+    network.stop().await;
+    node.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
