@@ -7,7 +7,7 @@
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::I64;
-use cranelift_codegen::ir::{Block, InstBuilder, Value};
+use cranelift_codegen::ir::{Block, BlockArg, InstBuilder, Value};
 
 use super::{COUNTER_OFFSETS, LOOP_HEAD_CAPACITY, Translator, state_flags};
 use crate::vmctx::TrapCode;
@@ -49,8 +49,9 @@ impl Translator<'_, '_> {
 
     /// `old - c` (`c` is `amount`) as one two-result instruction the
     /// optimiser does not fold (see [`Self::fused_charge`]); ends the
-    /// current block with a branch to `site` on a borrow, else to `next`.
-    fn opaque_sub(&mut self, old: Value, c: Value, amount: u64, site: Block, next: Block) -> Value {
+    /// current block with a branch to the gas exit `exit` on a borrow,
+    /// passing the result (negative then), else to `next`.
+    fn opaque_sub(&mut self, old: Value, c: Value, amount: u64, exit: Block, next: Block) -> Value {
         // Cranelift's riscv64 backend does not lower `usub_overflow`
         // ("should be implemented in ISLE"). There the subtraction is an
         // `uadd_overflow` of `-amount` instead, just as opaque: for a
@@ -63,11 +64,15 @@ impl Translator<'_, '_> {
             }
             let neg = self.b.ins().iconst(I64, (amount as i64).wrapping_neg());
             let (new, carry) = self.b.ins().uadd_overflow(old, neg);
-            self.b.ins().brif(carry, next, &[], site, &[]);
+            self.b
+                .ins()
+                .brif(carry, next, &[], exit, &[BlockArg::Value(new)]);
             return new;
         }
         let (new, borrow) = self.b.ins().usub_overflow(old, c);
-        self.b.ins().brif(borrow, site, &[], next, &[]);
+        self.b
+            .ins()
+            .brif(borrow, exit, &[BlockArg::Value(new)], next, &[]);
         new
     }
 
@@ -81,8 +86,9 @@ impl Translator<'_, '_> {
     ///
     /// With the counters in variables a gas charge is deferred, a bare
     /// subtraction, unless it must check. A checking charge compares,
-    /// branches and then subtracts in place; the exit sees the counter as
-    /// it was before the charge, as in the general lowering. But the
+    /// branches to the function's gas exit with the counter as it was
+    /// before the charge (as in the general lowering), and then subtracts
+    /// in place. But the
     /// result of a charge that opens a loop body (`loop_head`) is the value
     /// carried around the back edge, and if the next charge consumed it as
     /// such, Cranelift's optimiser would fold the two into one subtraction
@@ -91,8 +97,8 @@ impl Translator<'_, '_> {
     /// the cost of a register copy in every iteration. That next charge
     /// therefore checks, and is made opaque to the optimiser: one
     /// two-result `usub_overflow`, whose borrow takes the exit (exact, as
-    /// the value it consumes was tested). Elsewhere the folding saves work
-    /// and is left alone.
+    /// the value it consumes was tested) with the negative result.
+    /// Elsewhere the folding saves work and is left alone.
     pub fn fused_charge(
         &mut self,
         counter: usize,
@@ -147,41 +153,77 @@ impl Translator<'_, '_> {
             return;
         }
         let c = self.b.ins().iconst(I64, amount as i64);
-        let site = self.b.create_block();
-        self.b.set_cold_block(site);
         let next = self.b.create_block();
-        if after_loop_head {
-            let new = self.opaque_sub(old, c, amount, site, next);
-            self.b.switch_to_block(site);
-            self.b.seal_block(site);
-            // The value before the charge, without keeping `old` alive on
-            // the fast path.
-            let before = self.b.ins().iadd(new, c);
-            self.b.def_var(var, before);
-            self.trap_now(trap);
-            self.b.switch_to_block(next);
-            self.b.seal_block(next);
-            self.set_counter(counter, new);
+        let opaque = counter == 0 && after_loop_head;
+        let subtracted = if opaque {
+            let exit = self.gas_exit_block();
+            Some(self.opaque_sub(old, c, amount, exit, next))
         } else {
             let short = self.charge_short(counter, old, amount, head);
-            self.b.ins().brif(short, site, &[], next, &[]);
-            self.b.switch_to_block(site);
-            self.b.seal_block(site);
-            self.trap_now(trap);
-            self.b.switch_to_block(next);
-            self.b.seal_block(next);
-            let new = self.b.ins().isub(old, c);
-            self.set_counter(counter, new);
-            if loop_head {
-                if self.loop_head_charges.len() == LOOP_HEAD_CAPACITY {
-                    self.loop_head_charges.remove(0);
-                }
-                self.loop_head_charges.push(new);
+            if counter == 0 {
+                let exit = self.gas_exit_block();
+                self.b
+                    .ins()
+                    .brif(short, exit, &[BlockArg::Value(old)], next, &[]);
+            } else {
+                // The frame check, at the function's entry (outside every
+                // loop): a cold block of its own stores both counters.
+                let site = self.b.create_block();
+                self.b.set_cold_block(site);
+                self.b.ins().brif(short, site, &[], next, &[]);
+                self.b.switch_to_block(site);
+                self.b.seal_block(site);
+                self.trap_now(trap);
             }
+            None
+        };
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+        let new = match subtracted {
+            Some(new) => new,
+            None => self.b.ins().isub(old, c),
+        };
+        self.set_counter(counter, new);
+        if loop_head && !opaque {
+            if self.loop_head_charges.len() == LOOP_HEAD_CAPACITY {
+                self.loop_head_charges.remove(0);
+            }
+            self.loop_head_charges.push(new);
         }
         if counter == 0 {
             self.gas_unchecked = false;
         }
+    }
+
+    /// The function's gas exit (`docs/vm.md`, the gas exit): one cold
+    /// block taking the `gas_left` to store, shared by its checking gas
+    /// charges.
+    fn gas_exit_block(&mut self) -> Block {
+        if let Some(block) = self.gas_exit {
+            return block;
+        }
+        let block = self.b.create_block();
+        self.b.set_cold_block(block);
+        self.b.append_block_param(block, I64);
+        self.gas_exit = Some(block);
+        block
+    }
+
+    /// Emits the gas exit, if a charge branched to it: stores its argument
+    /// and takes the `out_of_gas` exit.
+    pub(super) fn emit_gas_exit(&mut self) {
+        let Some(block) = self.gas_exit.take() else {
+            return;
+        };
+        self.b.switch_to_block(block);
+        self.b.seal_block(block);
+        let before = self.b.block_params(block)[0];
+        let rt = self.rt();
+        self.b
+            .ins()
+            .store(state_flags(), before, rt, COUNTER_OFFSETS[0]);
+        let trap = self.trap_block(TrapCode::OutOfGas);
+        self.b.ins().jump(trap, &[]);
     }
 
     /// Whether counter `counter`, at `old`, is short of `amount`: signed for

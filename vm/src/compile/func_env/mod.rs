@@ -147,6 +147,9 @@ pub(super) struct Translator<'a, 'f> {
     deferred_chain: Option<(Value, Value, u64)>,
     /// The open trap-exit block per trap code, with its predecessor count.
     trap_blocks: [Option<(Block, u32)>; TRAP_CODES],
+    /// The shared `out_of_gas` exit of the checking gas charges, taking
+    /// the counter to store as its argument.
+    gas_exit: Option<Block>,
     /// The open block that propagates a callee's trap, with its
     /// predecessor count.
     propagate_block: Option<(Block, u32)>,
@@ -320,6 +323,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             results,
             counters,
             gas_synced: None,
+            gas_exit: None,
             loop_head_charges: Vec::with_capacity(LOOP_HEAD_CAPACITY),
             // A caller's deferred charges may have left the counter
             // negative: the entry tests it.

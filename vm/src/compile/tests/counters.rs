@@ -97,6 +97,41 @@ fn only_a_charge_site_is_lowered_as_one_unit() {
     }
 }
 
+/// The gas exit's argument (`docs/vm.md`): a checking charge passes the
+/// counter from before it, the opaque charge right after a loop head the
+/// (negative) counter after it. Neither is reported (an `out_of_gas`
+/// uses the whole limit); this pins what is stored.
+#[test]
+fn the_gas_exit_stores_what_each_charge_passes() {
+    let wat = module(&format!(
+        r#"(func (export "run") (param $n i32) (local $amount i64)
+             (block $done
+               (loop $l
+                 {c3}
+                 (br_if $done (i32.eqz (local.get $n)))
+                 {c5}
+                 (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                 (br $l))))"#,
+        c3 = charge(3),
+        c5 = charge(5),
+    ));
+    for opt in OPTS {
+        let mut inst = Instance::new(&wat, opt, Vec::new());
+        inst.set_counters(11, 1000);
+        assert_eq!(inst.call("run", &[1]), Ok(vec![]));
+        assert_eq!(inst.counters(), (0, 1000));
+        // The charge after the exit test consumes the head's counter:
+        // opaque.
+        inst.set_counters(7, 1000);
+        assert_eq!(inst.call("run", &[1]), Err(TrapCode::OutOfGas));
+        assert_eq!(inst.counters().0, -1);
+        // The loop head's charge checks: the counter from before it.
+        inst.set_counters(10, 1000);
+        assert_eq!(inst.call("run", &[1]), Err(TrapCode::OutOfGas));
+        assert_eq!(inst.counters().0, 2);
+    }
+}
+
 #[test]
 fn a_trap_in_a_callee_leaves_the_callees_counters() {
     each_lowering(|charge| {
