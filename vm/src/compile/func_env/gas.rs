@@ -86,7 +86,7 @@ impl Translator<'_, '_> {
     ///
     /// With the counters in variables a gas charge is deferred, a bare
     /// subtraction, unless it must check. A checking charge compares,
-    /// branches to the function's gas exit with the counter as it was
+    /// branches to a gas exit with the counter as it was
     /// before the charge (as in the general lowering), and then subtracts
     /// in place. But the
     /// result of a charge that opens a loop body (`loop_head`) is the value
@@ -195,35 +195,37 @@ impl Translator<'_, '_> {
         }
     }
 
-    /// The function's gas exit (`docs/vm.md`, the gas exit): one cold
-    /// block taking the `gas_left` to store, shared by its checking gas
-    /// charges.
+    /// The gas exit for one more checking gas charge (`docs/vm.md`, the
+    /// gas exit): a cold block taking the `gas_left` to store, shared by
+    /// up to [`super::FAN_IN`] charges, as the trap exits are.
     fn gas_exit_block(&mut self) -> Block {
-        if let Some(block) = self.gas_exit {
-            return block;
+        let (block, full) = Self::fan_in_block(&mut self.b, &mut self.gas_exit, true);
+        self.full_gas_exits.extend(full);
+        if self.b.func.dfg.num_block_params(block) == 0 {
+            self.b.append_block_param(block, I64);
         }
-        let block = self.b.create_block();
-        self.b.set_cold_block(block);
-        self.b.append_block_param(block, I64);
-        self.gas_exit = Some(block);
         block
     }
 
-    /// Emits the gas exit, if a charge branched to it: stores its argument
+    /// Emits the gas exits charges branched to: each stores its argument
     /// and takes the `out_of_gas` exit.
-    pub(super) fn emit_gas_exit(&mut self) {
-        let Some(block) = self.gas_exit.take() else {
-            return;
-        };
-        self.b.switch_to_block(block);
-        self.b.seal_block(block);
-        let before = self.b.block_params(block)[0];
-        let rt = self.rt();
-        self.b
-            .ins()
-            .store(state_flags(), before, rt, COUNTER_OFFSETS[0]);
-        let trap = self.trap_block(TrapCode::OutOfGas);
-        self.b.ins().jump(trap, &[]);
+    pub(super) fn emit_gas_exits(&mut self) {
+        let open = self.gas_exit.take().map(|(block, _)| block);
+        let exits: Vec<Block> = std::mem::take(&mut self.full_gas_exits)
+            .into_iter()
+            .chain(open)
+            .collect();
+        for block in exits {
+            self.b.switch_to_block(block);
+            self.b.seal_block(block);
+            let before = self.b.block_params(block)[0];
+            let rt = self.rt();
+            self.b
+                .ins()
+                .store(state_flags(), before, rt, COUNTER_OFFSETS[0]);
+            let trap = self.trap_block(TrapCode::OutOfGas);
+            self.b.ins().jump(trap, &[]);
+        }
     }
 
     /// Whether counter `counter`, at `old`, is short of `amount`: signed for

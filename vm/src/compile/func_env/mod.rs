@@ -147,9 +147,10 @@ pub(super) struct Translator<'a, 'f> {
     deferred_chain: Option<(Value, Value, u64)>,
     /// The open trap-exit block per trap code, with its predecessor count.
     trap_blocks: [Option<(Block, u32)>; TRAP_CODES],
-    /// The shared `out_of_gas` exit of the checking gas charges, taking
-    /// the counter to store as its argument.
-    gas_exit: Option<Block>,
+    /// The open gas exit (`docs/vm.md`, the gas exit) and how many
+    /// charges branch to it, and the full ones, to be emitted at the end.
+    gas_exit: Option<(Block, u32)>,
+    full_gas_exits: Vec<Block>,
     /// The open block that propagates a callee's trap, with its
     /// predecessor count.
     propagate_block: Option<(Block, u32)>,
@@ -324,6 +325,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             counters,
             gas_synced: None,
             gas_exit: None,
+            full_gas_exits: Vec::new(),
             loop_head_charges: Vec::with_capacity(LOOP_HEAD_CAPACITY),
             // A caller's deferred charges may have left the counter
             // negative: the entry tests it.

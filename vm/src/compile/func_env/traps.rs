@@ -151,7 +151,7 @@ impl Translator<'_, '_> {
     /// way (by the trap site, or by the trapping callee); at the native
     /// stack check in the prologue they are still as loaded.
     pub fn emit_trap_blocks(&mut self) {
-        self.emit_gas_exit();
+        self.emit_gas_exits();
         let open = self
             .trap_blocks
             .into_iter()

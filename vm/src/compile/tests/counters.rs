@@ -132,6 +132,38 @@ fn the_gas_exit_stores_what_each_charge_passes() {
     }
 }
 
+/// More checking charges than one gas exit serves: each group of them
+/// has its own exit, and each stores what its charge passes.
+#[test]
+fn many_checking_charges_share_bounded_exits() {
+    let one_loop = format!("(loop $l {c2} (br_if $l (local.get 0)))", c2 = charge(2));
+    let wat = module(&format!(
+        r#"(func (export "run") (param i32) (local $amount i64) {})"#,
+        one_loop.repeat(100)
+    ));
+    let clif = translated_clif(&wat::parse_str(&wat).expect("wat")).concat();
+    let exits = clif
+        .lines()
+        .filter(|line| line.starts_with("block") && line.ends_with(": i64) cold:"))
+        .count();
+    // The entry's frame check has its own block; 100 loop heads check.
+    assert_eq!(exits, 100usize.div_ceil(32), "gas exits");
+    for opt in OPTS {
+        let mut inst = Instance::new(&wat, opt, Vec::new());
+        // With 0, each loop runs once.
+        inst.set_counters(200, 1000);
+        assert_eq!(inst.call("run", &[0]), Ok(vec![]));
+        assert_eq!(inst.counters(), (0, 1000));
+        for limit in [1, 2, 63, 64, 65, 150, 199] {
+            inst.set_counters(limit, 1000);
+            assert_eq!(inst.call("run", &[0]), Err(TrapCode::OutOfGas), "{limit}");
+            // The loop head whose charge failed tests the counter from
+            // before it.
+            assert_eq!(inst.counters().0, limit % 2, "{limit}");
+        }
+    }
+}
+
 #[test]
 fn a_trap_in_a_callee_leaves_the_callees_counters() {
     each_lowering(|charge| {
