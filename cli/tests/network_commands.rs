@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,22 +23,6 @@ impl Drop for Validator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// A loopback port free now and never handed out before in this process
-/// (nodes listen with port reuse, so two given one port would share it).
-fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
-        std::sync::Mutex::new(std::collections::BTreeSet::new());
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        if GIVEN.lock().expect("port registry").insert(port) {
-            return port;
-        }
     }
 }
 
@@ -130,7 +113,9 @@ fn block_hash(v: &Validator, height: u64) -> String {
 fn a_validator_killed_at_any_moment_rejoins_and_agrees() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path(), 4);
-    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let ports: Vec<u16> = (0..4)
+        .map(|_| detvm_testkit::free_loopback_port())
+        .collect();
     let mut validators: Vec<Validator> = (0..4).map(|i| start(dir.path(), i, &ports)).collect();
     wait_all(
         &validators.iter().collect::<Vec<_>>(),

@@ -46,23 +46,6 @@ fn validator_set() -> ValidatorSet {
     ValidatorSet::from_genesis(&genesis()).expect("the genesis lists validators")
 }
 
-/// A loopback port free now and never handed out before in this process.
-/// The tests run at once, and the engine listens with port reuse, so two
-/// nodes given the same port would both listen and share its connections.
-fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
-        std::sync::Mutex::new(std::collections::BTreeSet::new());
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        if GIVEN.lock().expect("port registry").insert(port) {
-            return port;
-        }
-    }
-}
-
 fn timeouts() -> LinearTimeouts {
     LinearTimeouts {
         propose: Duration::from_millis(1500),
@@ -98,7 +81,9 @@ fn genesis_hash() -> [u8; 32] {
 /// `VALIDATORS` validators (those in `faulty` propose bad blocks), all
 /// connected to each other.
 async fn start_network_with(faulty: &[(u32, Fault)]) -> Net {
-    let ports: Vec<u16> = (0..VALIDATORS).map(|_| free_port()).collect();
+    let ports: Vec<u16> = (0..VALIDATORS)
+        .map(|_| detvm_testkit::free_loopback_port())
+        .collect();
     let genesis_hash = genesis_hash();
     let mut net = Net {
         members: Vec::new(),
@@ -154,7 +139,7 @@ impl Net {
             .iter()
             .map(|m| m.config.listen.clone())
             .collect();
-        config.listen = addr(free_port());
+        config.listen = addr(detvm_testkit::free_loopback_port());
         self.add(config).await;
     }
 

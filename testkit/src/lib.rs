@@ -66,6 +66,7 @@ mod chain;
 pub mod contracts;
 mod devnet;
 mod error;
+mod ports;
 mod remote;
 mod result;
 
@@ -80,6 +81,7 @@ pub use devnet::{
     Snapshot, Tx, TxResult, View, ViewResult,
 };
 pub use error::Error;
+pub use ports::free_loopback_port;
 pub use remote::RemoteDevnet;
 pub use result::{CallResult, keccak256, topic};
 

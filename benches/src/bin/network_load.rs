@@ -14,7 +14,7 @@
 //! its sends; without, every client sends as fast as it is answered.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -62,22 +62,6 @@ fn genesis(clients: usize) -> Genesis {
     }
 }
 
-/// A loopback port free now and never handed out before in this process
-/// (nodes listen with port reuse, so two given one port would share it).
-fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
-        std::sync::Mutex::new(std::collections::BTreeSet::new());
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        if GIVEN.lock().expect("port registry").insert(port) {
-            return port;
-        }
-    }
-}
-
 fn timeouts() -> LinearTimeouts {
     LinearTimeouts {
         propose: Duration::from_millis(1500),
@@ -102,7 +86,9 @@ fn main() {
 async fn run(clients: usize, per_client: usize, rate: f64) {
     let genesis = genesis(clients);
     let validators = ValidatorSet::from_genesis(&genesis).expect("validators");
-    let ports: Vec<u16> = (0..VALIDATORS).map(|_| free_port()).collect();
+    let ports: Vec<u16> = (0..VALIDATORS)
+        .map(|_| detvm_testkit::free_loopback_port())
+        .collect();
     let addr = |p: u16| format!("/ip4/127.0.0.1/tcp/{p}");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut nodes = Vec::new();
