@@ -307,6 +307,11 @@ pub enum TrapCode {
     NativeStackExhausted = 12,
 }
 
+/// The raw code of a trap site that ends a call whose trap code a builtin
+/// or a host function already set: the handler stores nothing. No
+/// [`TrapCode`] has this number.
+pub const PROPAGATE_TRAP_CODE: u8 = 100;
+
 impl TrapCode {
     /// Decodes a raw `trap_code`, mapping unknown values to `None`.
     pub fn from_raw(raw: u32) -> Option<Self> {

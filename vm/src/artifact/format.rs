@@ -1,4 +1,4 @@
-//! The cache file format, version 1 (`docs/vm.md`, "Compiled code on
+//! The cache file format, version 3 (`docs/vm.md`, "Compiled code on
 //! disk"): a fixed header, a body, and a SHA-256 of both. Decoding checks
 //! every length against the bytes present and every index against its
 //! index space, so any damage is an error.
@@ -8,7 +8,7 @@ use std::ops::Range;
 use sha2::{Digest, Sha256};
 use wasmparser::{ExternalKind, FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
 
-use super::image::{CodeImage, ImageReloc, MathFn, RelocKind, RelocTarget};
+use super::image::{CodeImage, ImageReloc, ImageTrap, MathFn, RelocKind, RelocTarget};
 use crate::compile::{CodeArtifact, NativeFrames, Strategy};
 use crate::env::{
     ConstOp, DataSegment, ElementMode, ElementSegment, Export, FunctionBody, GlobalDef, Import,
@@ -19,7 +19,7 @@ use crate::runtime::module::{Declared, ModuleArtifact, ModuleSource};
 /// The first eight bytes of every cache file.
 pub(crate) const MAGIC: [u8; 8] = *b"DETVMCC\0";
 /// The layout described in `docs/vm.md`. Bump on any change to it.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+pub(crate) const FORMAT_VERSION: u32 = 3;
 const HEADER_LEN: usize = 24;
 const TRAILER_LEN: usize = 32;
 const KIND_MODULE: u32 = 1;
@@ -319,6 +319,12 @@ fn write_code(w: &mut Writer, code: &CodeArtifact) -> Result<(), FormatError> {
         }
         w.u64(reloc.addend as u64);
     }
+    w.len(image.traps.len())?;
+    for trap in &image.traps {
+        w.u32(trap.func);
+        w.u32(trap.offset);
+        w.u8(trap.code);
+    }
     for list in [&code.functions, &code.trampolines, &code.host_stubs] {
         w.len(list.len())?;
         for &i in list {
@@ -368,6 +374,13 @@ fn read_code(r: &mut Reader<'_>) -> Result<CodeArtifact, FormatError> {
             addend,
         })
     })?;
+    let traps = r.list(9, |r| {
+        Ok(ImageTrap {
+            func: r.index(count, "trap site in an unknown function")?,
+            offset: r.u32()?,
+            code: r.u8()?,
+        })
+    })?;
     let mut table = || r.list(4, |r| r.index(count, "symbol of an unknown function"));
     let functions = table()?;
     let trampolines = table()?;
@@ -383,6 +396,7 @@ fn read_code(r: &mut Reader<'_>) -> Result<CodeArtifact, FormatError> {
         code,
         funcs,
         relocs,
+        traps,
     };
     // The loader validates again before patching; checking here makes a
     // damaged image a format error like any other.

@@ -7,6 +7,7 @@
 //! cache hits.
 
 use crate::runtime::SharedError;
+use crate::runtime::trap_handler::{self, Registration};
 use std::ops::Range;
 
 use memmap2::{Mmap, MmapOptions};
@@ -226,6 +227,23 @@ pub(crate) struct CodeImage {
     pub funcs: Vec<Range<u32>>,
     /// Patches, in the order Cranelift reported them per function.
     pub relocs: Vec<ImageReloc>,
+    /// Trap instructions, in function order and by offset within one
+    /// (`docs/vm.md`, "Traps: explicit checks").
+    pub traps: Vec<ImageTrap>,
+}
+
+/// A trap instruction in a function's code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ImageTrap {
+    /// The function it is in.
+    pub func: u32,
+    /// Byte offset within that function where the handler finds it (its
+    /// first byte, or on s390x its last).
+    pub offset: u32,
+    /// The raw trap code it raises (a `TrapCode` for every site the
+    /// translator writes; Cranelift's own codes are kept as they are, and
+    /// reported as unknown should one fire).
+    pub code: u8,
 }
 
 /// Why a code image could not be placed in executable memory.
@@ -252,6 +270,12 @@ pub enum LoadError {
         index: usize,
         /// What is wrong with it.
         what: &'static str,
+    },
+    /// A trap site lies outside its function, or has code zero.
+    #[error("trap site {index} is not inside its function")]
+    TrapSite {
+        /// Index in the image's trap site list.
+        index: usize,
     },
     /// A function, trampoline or stub table names a function the image
     /// does not have, or the tables disagree in length.
@@ -317,6 +341,15 @@ impl CodeImage {
                 return bad("targets a function the image does not have");
             }
         }
+        for (index, trap) in self.traps.iter().enumerate() {
+            let inside = self
+                .funcs
+                .get(trap.func as usize)
+                .is_some_and(|range| trap.offset < range.end - range.start);
+            if !inside || trap.code == 0 {
+                return Err(LoadError::TrapSite { index });
+            }
+        }
         Ok(())
     }
 }
@@ -324,6 +357,9 @@ impl CodeImage {
 /// A code image placed in read-and-execute memory. Addresses into it are
 /// valid while it lives.
 pub(crate) struct LoadedCode {
+    /// Declared before `map`: the trap sites leave the handler's table
+    /// before the memory is unmapped and its addresses can be reused.
+    _traps: Option<Registration>,
     map: Option<Mmap>,
     funcs: Vec<usize>,
 }
@@ -344,6 +380,7 @@ impl LoadedCode {
         image.validate()?;
         if image.code.is_empty() {
             return Ok(Self {
+                _traps: None,
                 map: None,
                 funcs: vec![0; image.funcs.len()],
             });
@@ -385,7 +422,14 @@ impl LoadedCode {
         wasmtime_internal_jit_icache_coherence::pipeline_flush_mt()
             .map_err(|e| LoadError::Memory(SharedError::new(e)))?;
         let funcs = (0..image.funcs.len() as u32).map(func_addr).collect();
+        let sites = image
+            .traps
+            .iter()
+            .map(|t| (image.funcs[t.func as usize].start + t.offset, t.code))
+            .collect();
+        let traps = trap_handler::register(base, base + map.len(), sites);
         Ok(Self {
+            _traps: Some(traps),
             map: Some(map),
             funcs,
         })

@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use wasmparser::{FuncType, ValType};
 
 use crate::artifact::image::{
-    CodeImage, ImageReloc, LoadError, LoadedCode, MathFn, RelocKind, RelocTarget,
+    CodeImage, ImageReloc, ImageTrap, LoadError, LoadedCode, MathFn, RelocKind, RelocTarget,
 };
 use crate::env::ModuleEnv;
 use crate::runtime::SharedError;
@@ -906,6 +906,7 @@ impl ImageBuilder {
             code: compiled.code.clone(),
             alignment: compiled.alignment,
             relocs: compiled.relocs.clone(),
+            traps: compiled.traps.clone(),
             native_frame: compiled.native_frame,
         });
         Ok(())
@@ -956,6 +957,13 @@ impl ImageBuilder {
                     addend: reloc.addend.wrapping_add(extra),
                 });
             }
+            image
+                .traps
+                .extend(f.traps.iter().map(|&(offset, code)| ImageTrap {
+                    func: index,
+                    offset,
+                    code,
+                }));
         }
         image.validate()?;
         Ok(image)
@@ -1042,6 +1050,8 @@ struct CompiledFunction {
     code: Vec<u8>,
     alignment: u64,
     relocs: Vec<ModuleReloc>,
+    /// Trap instructions: offset and raw trap code.
+    traps: Vec<(u32, u8)>,
     /// Bytes one activation adds to the native stack.
     native_frame: u64,
 }
@@ -1072,10 +1082,17 @@ fn compile_function(
         .iter()
         .map(|r| ModuleReloc::from_mach_reloc(r, &ctx.func, id))
         .collect();
+    let traps = compiled
+        .buffer
+        .traps()
+        .iter()
+        .map(|t| (t.offset, t.code.as_raw().get()))
+        .collect();
     Ok(CompiledFunction {
         code,
         alignment,
         relocs,
+        traps,
         native_frame: frame + FRAME_SETUP_BYTES,
     })
 }

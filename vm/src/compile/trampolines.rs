@@ -96,8 +96,9 @@ fn runtime_of(b: &mut FunctionBuilder<'_>, ctx: Value) -> Value {
 /// Builds the entry trampoline for functions of type `ty`, whose Wasm
 /// signature is `wasm_sig`, into `func` (whose signature is already set).
 /// With `counters` (an instrumented module) the callee takes the counters
-/// from `VMRuntime` and, unless it trapped, they are stored back from its
-/// extra results; after a trap the trapping code has stored them.
+/// from `VMRuntime` and they are stored back from its extra results (a
+/// callee that trapped does not return here: the trapping code stored
+/// them).
 pub(super) fn build_entry_trampoline(
     func: &mut ir::Function,
     fctx: &mut FunctionBuilderContext,
@@ -137,20 +138,9 @@ pub(super) fn build_entry_trampoline(
             .checked_sub(2)
             .ok_or(CodegenFailure::Signature("entry trampoline counters"))?;
         let returned = results.split_off(split);
-        let trap = b
-            .ins()
-            .load(I32, runtime_flags(), rt, runtime_offsets::TRAP_CODE);
-        let store = b.create_block();
-        let done = b.create_block();
-        b.ins().brif(trap, done, &[], store, &[]);
-        b.switch_to_block(store);
-        b.seal_block(store);
         for (v, off) in returned.into_iter().zip(COUNTER_OFFSETS) {
             b.ins().store(runtime_flags(), v, rt, off);
         }
-        b.ins().jump(done, &[]);
-        b.switch_to_block(done);
-        b.seal_block(done);
     }
     for (i, &r) in results.iter().enumerate() {
         store_slot(&mut b, r, values, i);
@@ -193,7 +183,8 @@ pub(super) fn build_host_stub(
     } else {
         (&[][..], args)
     };
-    let rt = counters.then(|| runtime_of(&mut b, host_ctx));
+    let runtime = runtime_of(&mut b, host_ctx);
+    let rt = counters.then_some(runtime);
     if let Some(rt) = rt {
         for (&v, off) in incoming.iter().zip(COUNTER_OFFSETS) {
             b.ins().store(runtime_flags(), v, rt, off);
@@ -221,8 +212,16 @@ pub(super) fn build_host_stub(
     sig.params.extend([AbiParam::new(PTR); 2]);
     let sig = b.import_signature(sig);
     b.ins().call_indirect(sig, call_host, &[host_ctx, values]);
-    // On a trap the results are garbage; the caller checks `trap_code`
-    // before using them.
+    // A host function that trapped set `trap_code`: the call ends here
+    // (`docs/vm.md`, "Traps: explicit checks"), so Wasm callers never
+    // test for a trap after a call.
+    let trap = b
+        .ins()
+        .load(I32, runtime_flags(), runtime, runtime_offsets::TRAP_CODE);
+    b.ins().trapnz(
+        trap,
+        ir::TrapCode::unwrap_user(crate::vmctx::PROPAGATE_TRAP_CODE),
+    );
     let mut rets = Vec::with_capacity(results.len() + 2);
     for (i, &ty) in results.iter().enumerate() {
         rets.push(load_slot(&mut b, ty, values, i));

@@ -7,6 +7,7 @@ use core::mem::MaybeUninit;
 use std::sync::Arc;
 
 use super::store::{Store, StoreObjects};
+use super::trap_handler;
 use super::{CallError, Error, FuncType, InternalError, TrapKind, Value};
 use crate::vmctx::{EntryTrampoline, TrapCode, VMFuncRef, ValRaw};
 
@@ -307,9 +308,20 @@ pub(crate) unsafe fn enter<T, R>(
     // compiled code runs; `store` is not touched until it returns.
     // SAFETY: `trampoline` was compiled for the signature of the
     // `VMFuncRef` `code` and `vmctx` come from, whose code and context the
-    // store keeps alive (caller's contract), and `values` is laid out as
-    // that signature needs. Traps return normally (no unwinding).
-    unsafe { (target.trampoline)(target.code, target.vmctx, values) };
+    // store keeps alive (caller's contract), `values` is laid out as that
+    // signature needs, and `runtime` is the one `vmctx` points to. A trap
+    // exit returns normally; a trap site ends the call through the handler
+    // with its code stored in `runtime`.
+    unsafe {
+        trap_handler::call_catching(
+            runtime,
+            target.trampoline,
+            target.code,
+            target.vmctx,
+            values,
+        )
+    }
+    .map_err(|_| Error::Internal(InternalError::TrapHandlerMissing))?;
     // SAFETY: as above; compiled code has returned.
     let (mut raw_code, gas_left) = unsafe {
         let code = (*runtime).trap_code;

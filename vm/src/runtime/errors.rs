@@ -427,6 +427,10 @@ pub enum InternalError {
         /// The raw code.
         code: u32,
     },
+    /// The `SIGILL` handler that ends a call at a trap site could not be
+    /// installed, so no call is made.
+    #[error("the trap handler could not be installed")]
+    TrapHandlerMissing,
     /// A function reference without code or a registered signature.
     #[error("function has no code or signature")]
     FunctionWithoutSignature,

@@ -16,6 +16,7 @@ mod memory;
 pub(crate) mod module;
 mod store;
 mod table;
+pub(crate) mod trap_handler;
 mod typed;
 mod values;
 

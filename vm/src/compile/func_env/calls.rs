@@ -12,6 +12,14 @@ use super::{COUNTER_OFFSETS, PTR, Translator, invariant_flags, state_flags};
 use crate::compile::{CompileError, IndexSpace};
 use crate::vmctx::{TrapCode, builtin_offsets, funcref_offsets};
 
+/// Native calls after which a Wasm call ends its block. A value live
+/// across thousands of calls in one straight block makes the register
+/// allocator split its range around each of them, with work that grows
+/// with the range left: quadratic (`live_across_calls` of the adversarial
+/// corpus). A block boundary every few calls keeps each split local; when
+/// every call was followed by a trap test, that test's branch did it.
+const CALLS_PER_BLOCK: u64 = 16;
+
 /// The builtins compiled code calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(in crate::compile) enum Builtin {
@@ -134,10 +142,11 @@ impl Translator<'_, '_> {
         }
     }
 
-    /// After a Wasm→Wasm call: checks for a trap, then takes the counters
-    /// the callee returned after its results (in an instrumented module)
-    /// and pushes the results. On the propagate path the returned counters
-    /// are ignored: the trapping code stored them.
+    /// After a Wasm→Wasm call (which returns only if nothing trapped):
+    /// takes the counters the callee returned after its results (in an
+    /// instrumented module) and pushes the results. Every
+    /// [`CALLS_PER_BLOCK`]th native call of the function also ends its
+    /// block.
     fn finish_call(&mut self, inst: ir::Inst) {
         self.calls += 1;
         let mut results = self.b.inst_results(inst).to_vec();
@@ -150,7 +159,13 @@ impl Translator<'_, '_> {
         } else {
             None
         };
-        self.branch_on_trap();
+        self.forget_memory();
+        if self.calls.is_multiple_of(CALLS_PER_BLOCK) {
+            let next = self.b.create_block();
+            self.b.ins().jump(next, &[]);
+            self.b.switch_to_block(next);
+            self.b.seal_block(next);
+        }
         self.gas_returned_by_callee();
         if let Some(values) = returned {
             match self.counters {

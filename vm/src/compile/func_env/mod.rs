@@ -151,12 +151,9 @@ pub(super) struct Translator<'a, 'f> {
     /// charges branch to it, and the full ones, to be emitted at the end.
     gas_exit: Option<(Block, u32)>,
     full_gas_exits: Vec<Block>,
-    /// The open block that propagates a callee's trap, with its
-    /// predecessor count.
-    propagate_block: Option<(Block, u32)>,
     /// Exit blocks that reached [`FAN_IN`] predecessors and were
-    /// replaced: the trap code (`None`: propagate) and the block.
-    closed_exits: Vec<(Option<usize>, Block)>,
+    /// replaced: the trap code and the block.
+    closed_exits: Vec<(usize, Block)>,
     func_refs: HashMap<u32, FuncRef>,
     sig_refs: HashMap<u32, SigRef>,
     builtin_sigs: HashMap<Builtin, SigRef>,
@@ -333,7 +330,6 @@ impl<'a, 'f> Translator<'a, 'f> {
             deferred_total: 0,
             deferred_chain: None,
             trap_blocks,
-            propagate_block: None,
             closed_exits: Vec::new(),
             func_refs: HashMap::new(),
             sig_refs: HashMap::new(),

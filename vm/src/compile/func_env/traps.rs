@@ -1,9 +1,10 @@
-//! Trap exits: the shared cold blocks that store a trap code and return,
-//! with a bounded fan-in so that long bodies full of checks stay cheap to
-//! compile, and the check after a call that propagates a callee's trap.
+//! Traps: the trap sites of the conditional checks, the shared cold
+//! blocks that store a trap code and return (with a bounded fan-in so that
+//! long bodies full of branches to them stay cheap to compile), and the
+//! check after a call that propagates a callee's trap.
 
-use cranelift_codegen::ir::types::{I32, I64};
-use cranelift_codegen::ir::{Block, InstBuilder, Value};
+use cranelift_codegen::ir::types::I32;
+use cranelift_codegen::ir::{self, Block, InstBuilder, Value};
 use cranelift_frontend::FunctionBuilder;
 
 use super::{COUNTER_OFFSETS, FAN_IN, Translator, state_flags};
@@ -27,7 +28,7 @@ impl Translator<'_, '_> {
         let slot = code as usize;
         let (block, closed) = Self::fan_in_block(&mut self.b, &mut self.trap_blocks[slot], true);
         if let Some(closed) = closed {
-            self.closed_exits.push((Some(slot), closed));
+            self.closed_exits.push((slot, closed));
         }
         block
     }
@@ -61,15 +62,12 @@ impl Translator<'_, '_> {
         }
     }
 
-    /// The target of a conditional branch to the trap exit `code`: the
-    /// shared trap block, after making sure `VMRuntime` holds `gas_left`
-    /// (stored here unless it already was, or was loaded, earlier in this
-    /// straight run of code; `stack_left` is not read after a trap). A
-    /// cold block per check that stores it instead would double the blocks
-    /// of memory-heavy code, and with them its compile time. The shared
-    /// blocks take no arguments: with thousands of checks, arguments on
-    /// them would make register allocation superlinear.
-    fn trap_target(&mut self, code: TrapCode) -> Block {
+    /// Makes sure `VMRuntime` holds `gas_left` before a check that may
+    /// trap: stored here unless it already was, or was loaded, earlier in
+    /// this straight run of code (`stack_left` is not read after a trap).
+    /// A cold block per check that stores it instead would double the
+    /// blocks of memory-heavy code, and with them its compile time.
+    fn sync_gas_for_trap(&mut self) {
         if let Some([gas, _]) = self.counters {
             let value = self.b.use_var(gas);
             let now = self.b.current_block().map(|b| (b, value));
@@ -81,33 +79,19 @@ impl Translator<'_, '_> {
                 self.gas_synced = now;
             }
         }
-        self.trap_block(code)
     }
 
-    /// Continues in `next`, the only successor of the current block other
-    /// than a trap exit: what `VMRuntime` held still holds.
-    fn continue_after_check(&mut self, next: Block) {
-        self.b.switch_to_block(next);
-        self.b.seal_block(next);
-        if let Some((_, value)) = self.gas_synced {
-            self.gas_synced = Some((next, value));
-        }
-    }
-
-    /// Traps with `code` when `cond` is non-zero; continues in a new block.
+    /// Traps with `code` when `cond` is non-zero: a trap site (`docs/vm.md`,
+    /// "Traps: explicit checks"), so the current block goes on.
     pub fn trap_if(&mut self, cond: Value, code: TrapCode) {
-        let trap = self.trap_target(code);
-        let next = self.b.create_block();
-        self.b.ins().brif(cond, trap, &[], next, &[]);
-        self.continue_after_check(next);
+        self.sync_gas_for_trap();
+        self.b.ins().trapnz(cond, trap_site_code(code));
     }
 
-    /// Traps with `code` when `cond` is zero; continues in a new block.
+    /// Traps with `code` when `cond` is zero: a trap site.
     pub fn trap_unless(&mut self, cond: Value, code: TrapCode) {
-        let trap = self.trap_target(code);
-        let next = self.b.create_block();
-        self.b.ins().brif(cond, next, &[], trap, &[]);
-        self.continue_after_check(next);
+        self.sync_gas_for_trap();
+        self.b.ins().trapz(cond, trap_site_code(code));
     }
 
     /// Takes a trap exit unconditionally (storing the counters first); the
@@ -118,76 +102,57 @@ impl Translator<'_, '_> {
         self.b.ins().jump(trap, &[]);
     }
 
-    /// After a builtin call: propagate a pending trap by returning,
-    /// forget the cached memory descriptor (the callee may have grown
-    /// memory) and reload the counters.
+    /// After a builtin call: end the call if the builtin set a trap (a
+    /// trap site that leaves the code as it is), forget the cached memory
+    /// descriptor (the builtin may have grown memory) and reload the
+    /// counters.
     pub fn check_trap_after_call(&mut self) {
-        self.branch_on_trap();
-        self.load_counters();
-    }
-
-    /// Propagates a pending trap by returning, and forgets the cached memory
-    /// descriptor (the callee may have grown memory).
-    pub(super) fn branch_on_trap(&mut self) {
         let rt = self.rt();
         let code = self
             .b
             .ins()
             .load(I32, state_flags(), rt, runtime_offsets::TRAP_CODE);
-        let (propagate, closed) = Self::fan_in_block(&mut self.b, &mut self.propagate_block, true);
-        if let Some(closed) = closed {
-            self.closed_exits.push((None, closed));
-        }
-        let next = self.b.create_block();
-        self.b.ins().brif(code, propagate, &[], next, &[]);
-        self.b.switch_to_block(next);
-        self.b.seal_block(next);
+        self.b.ins().trapnz(code, PROPAGATE_TRAP);
+        self.forget_memory();
+        self.load_counters();
+    }
+
+    /// After a Wasm call: a callee that trapped never returns, but it may
+    /// have grown memory, so the cached descriptor goes.
+    pub(super) fn forget_memory(&mut self) {
         self.mem_cache = None;
         self.mem_stale = self.mem_vars.is_some();
     }
 
-    /// Emits the trap-exit blocks that were used: store the code (unless
-    /// only propagating) and return zeros. The counters were stored on the
-    /// way (by the trap site, or by the trapping callee); at the native
-    /// stack check in the prologue they are still as loaded.
+    /// Emits the trap-exit blocks that were used: each ends the call
+    /// with a trap instruction of its code, after the counters were stored
+    /// on the way (by the branch to it; at the native stack check in the
+    /// prologue they are still as loaded).
     pub fn emit_trap_blocks(&mut self) {
         self.emit_gas_exits();
         let open = self
             .trap_blocks
             .into_iter()
             .enumerate()
-            .filter_map(|(slot, open)| open.map(|(block, _)| (Some(slot), block)));
-        let propagate = self.propagate_block.map(|(block, _)| (None, block));
-        let exits: Vec<_> = open
-            .chain(propagate)
-            .chain(std::mem::take(&mut self.closed_exits))
-            .collect();
+            .filter_map(|(slot, open)| open.map(|(block, _)| (slot, block)));
+        let exits: Vec<_> = open.chain(std::mem::take(&mut self.closed_exits)).collect();
         for (slot, block) in exits {
             self.b.switch_to_block(block);
             self.b.seal_block(block);
-            if let Some(slot) = slot {
-                let code = self.b.ins().iconst(I32, slot as i64);
-                let rt = self.rt();
-                self.b
-                    .ins()
-                    .store(state_flags(), code, rt, runtime_offsets::TRAP_CODE);
-            }
-            self.return_zeros();
+            let code = TrapCode::from_raw(slot as u32).unwrap_or(TrapCode::Unreachable);
+            self.b.ins().trap(trap_site_code(code));
         }
-    }
-
-    /// Returns from a trap exit: zero results (and zero counters, which no
-    /// caller uses after a trap).
-    fn return_zeros(&mut self) {
-        let mut zeros = Vec::with_capacity(self.results.len() + 2);
-        for i in 0..self.results.len() {
-            let ty = self.results[i];
-            zeros.push(self.zero(ty));
-        }
-        if self.m.instrumented {
-            let zero = self.b.ins().iconst(I64, 0);
-            zeros.extend([zero, zero]);
-        }
-        self.b.ins().return_(&zeros);
     }
 }
+
+/// The Cranelift trap code of a trap site that traps with `code`: the same
+/// number, which the handler stores as it is.
+fn trap_site_code(code: TrapCode) -> ir::TrapCode {
+    ir::TrapCode::unwrap_user(code as u8)
+}
+
+/// The trap code of a trap site that ends the call with the code already
+/// in `VMRuntime.trap_code` (set by a builtin or a host function): the
+/// handler leaves it as it is. No `TrapCode` has this number.
+pub(in crate::compile) const PROPAGATE_TRAP: ir::TrapCode =
+    ir::TrapCode::unwrap_user(crate::vmctx::PROPAGATE_TRAP_CODE);

@@ -659,11 +659,21 @@ impl Instance {
         // Test threads have 2 MiB stacks; leave the net well inside.
         self.state.runtime.native_stack_limit = sp - (1 << 20);
         self.state.runtime.trap_code = 0;
+        let runtime: *mut VMRuntime = &mut self.state.runtime;
         // SAFETY: `trampoline` matches the function's type, `code` and
         // `vmctx` form a valid function reference of this instance (whose
-        // state is boxed and outlives the call), and `values` holds
-        // max(params, results) slots.
-        unsafe { trampoline(code, vmctx, values.as_mut_ptr()) };
+        // state is boxed and outlives the call, and whose runtime is
+        // `runtime`), and `values` holds max(params, results) slots.
+        unsafe {
+            crate::runtime::trap_handler::call_catching(
+                runtime,
+                trampoline,
+                code,
+                vmctx,
+                values.as_mut_ptr(),
+            )
+        }
+        .expect("trap handler installed");
         let trap = self.state.runtime.trap_code;
         self.state.runtime.trap_code = 0;
         if trap != 0 {
