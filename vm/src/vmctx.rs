@@ -201,7 +201,7 @@ pub mod funcref_offsets {
 /// Builtins compiled code calls for operations too large to inline. Every
 /// one takes the caller's [`VMContext`] first. Those that can trap store the
 /// trap code in [`VMRuntime::trap_code`] and return; compiled code checks
-/// `trap_code` after every call, builtin or not (one mechanism).
+/// `trap_code` after every builtin call and ends the call if it is set.
 ///
 /// Integer arguments are Wasm `i32` operands passed as `u32`; raw references
 /// as `usize`. All use the platform C calling convention.

@@ -1,6 +1,7 @@
 //! Calls out of compiled code: Wasm calls (direct, imported and through a
-//! table), which pass and take back the counters, and the runtime's
-//! builtins, after each of which a pending trap is propagated.
+//! table), which pass and take back the counters and return only when
+//! nothing trapped, and the runtime's builtins, after each of which a
+//! trap the builtin set ends the call.
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I32, I64};
@@ -8,17 +9,10 @@ use cranelift_codegen::ir::{self, AbiParam, InstBuilder, SigRef, Value};
 use cranelift_module::Module;
 
 use super::nan::Nan;
+use super::traps::RUN_PER_BLOCK;
 use super::{COUNTER_OFFSETS, PTR, Translator, invariant_flags, state_flags};
 use crate::compile::{CompileError, IndexSpace};
 use crate::vmctx::{TrapCode, builtin_offsets, funcref_offsets};
-
-/// Native calls after which a Wasm call ends its block. A value live
-/// across thousands of calls in one straight block makes the register
-/// allocator split its range around each of them, with work that grows
-/// with the range left: quadratic (`live_across_calls` of the adversarial
-/// corpus). A block boundary every few calls keeps each split local; when
-/// every call was followed by a trap test, that test's branch did it.
-const CALLS_PER_BLOCK: u64 = 16;
 
 /// The builtins compiled code calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -145,7 +139,7 @@ impl Translator<'_, '_> {
     /// After a Wasm→Wasm call (which returns only if nothing trapped):
     /// takes the counters the callee returned after its results (in an
     /// instrumented module) and pushes the results. Every
-    /// [`CALLS_PER_BLOCK`]th native call of the function also ends its
+    /// [`RUN_PER_BLOCK`]th native call of the function also ends its
     /// block.
     fn finish_call(&mut self, inst: ir::Inst) {
         self.calls += 1;
@@ -160,11 +154,8 @@ impl Translator<'_, '_> {
             None
         };
         self.forget_memory();
-        if self.calls.is_multiple_of(CALLS_PER_BLOCK) {
-            let next = self.b.create_block();
-            self.b.ins().jump(next, &[]);
-            self.b.switch_to_block(next);
-            self.b.seal_block(next);
+        if self.calls.is_multiple_of(RUN_PER_BLOCK) {
+            self.end_block();
         }
         self.gas_returned_by_callee();
         if let Some(values) = returned {

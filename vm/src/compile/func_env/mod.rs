@@ -154,6 +154,8 @@ pub(super) struct Translator<'a, 'f> {
     /// Exit blocks that reached [`FAN_IN`] predecessors and were
     /// replaced: the trap code and the block.
     closed_exits: Vec<(usize, Block)>,
+    /// Trap sites emitted so far (see [`traps::RUN_PER_BLOCK`]).
+    trap_sites: u64,
     func_refs: HashMap<u32, FuncRef>,
     sig_refs: HashMap<u32, SigRef>,
     builtin_sigs: HashMap<Builtin, SigRef>,
@@ -331,6 +333,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             deferred_chain: None,
             trap_blocks,
             closed_exits: Vec::new(),
+            trap_sites: 0,
             func_refs: HashMap::new(),
             sig_refs: HashMap::new(),
             builtin_sigs: HashMap::new(),

@@ -1,7 +1,8 @@
-//! Traps: the trap sites of the conditional checks, the shared cold
-//! blocks that store a trap code and return (with a bounded fan-in so that
-//! long bodies full of branches to them stay cheap to compile), and the
-//! check after a call that propagates a callee's trap.
+//! Traps (`docs/vm.md`, "Traps: explicit checks"): the trap instructions
+//! of the conditional checks, the shared cold blocks that end the call
+//! with a trap instruction (with a bounded fan-in so that long bodies full
+//! of branches to them stay cheap to compile), and the check after a
+//! builtin call that ends the call when the builtin set a trap.
 
 use cranelift_codegen::ir::types::I32;
 use cranelift_codegen::ir::{self, Block, InstBuilder, Value};
@@ -86,12 +87,34 @@ impl Translator<'_, '_> {
     pub fn trap_if(&mut self, cond: Value, code: TrapCode) {
         self.sync_gas_for_trap();
         self.b.ins().trapnz(cond, trap_site_code(code));
+        self.count_trap_site();
     }
 
     /// Traps with `code` when `cond` is zero: a trap site.
     pub fn trap_unless(&mut self, cond: Value, code: TrapCode) {
         self.sync_gas_for_trap();
         self.b.ins().trapz(cond, trap_site_code(code));
+        self.count_trap_site();
+    }
+
+    /// Every [`RUN_PER_BLOCK`]th trap site of a function ends its block.
+    fn count_trap_site(&mut self) {
+        self.trap_sites += 1;
+        if self.trap_sites.is_multiple_of(RUN_PER_BLOCK) {
+            self.end_block();
+        }
+    }
+
+    /// Ends the current block with a jump to a new one, its only
+    /// successor, so `VMRuntime` still holds what it held.
+    pub(super) fn end_block(&mut self) {
+        let next = self.b.create_block();
+        self.b.ins().jump(next, &[]);
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+        if let Some((_, value)) = self.gas_synced {
+            self.gas_synced = Some((next, value));
+        }
     }
 
     /// Takes a trap exit unconditionally (storing the counters first); the
@@ -144,6 +167,16 @@ impl Translator<'_, '_> {
         }
     }
 }
+
+/// Trap sites, or native calls, after which straight code ends its block
+/// (a `jump` to the next). A value live across thousands of calls or
+/// divisions in one block makes the register allocator split its range
+/// around each call's clobbers or each division's fixed registers, with
+/// work that grows with the range left: quadratic (`live_across_calls`
+/// and `live_div_u` of the adversarial corpus). A boundary every few
+/// keeps each split local; when every check and call was followed by a
+/// branch, those branches did it.
+pub(super) const RUN_PER_BLOCK: u64 = 16;
 
 /// The Cranelift trap code of a trap site that traps with `code`: the same
 /// number, which the handler stores as it is.
