@@ -1,9 +1,10 @@
 //! Translation of a module's functions to native code with Cranelift.
 //!
 //! The code produced here follows the protocol of `docs/vm.md`: every
-//! function takes its `VMContext` first, traps are explicit trap exits
-//! checked after every call, and all instance state is reached through the
-//! offsets of [`crate::vmctx`].
+//! function takes its `VMContext` first, every check ends in a trap
+//! instruction whose code the trap handler stores (`crate::runtime`'s
+//! `trap_handler`), and all instance state is reached through the offsets
+//! of [`crate::vmctx`].
 //!
 //! * [`make_isas`] builds the host ISAs with the settings determinism needs.
 //! * [`compile_module`] translates every defined function, one entry
@@ -41,6 +42,12 @@ use crate::artifact::image::{
 use crate::env::ModuleEnv;
 use crate::runtime::SharedError;
 use crate::vmctx::EntryTrampoline;
+
+/// The trap code of a trap site that ends the call with the code already
+/// in `VMRuntime.trap_code` (set by a builtin or a host function): the
+/// handler leaves it as it is. No `TrapCode` has this number. Compiled
+/// functions test for it after builtins, host stubs after the host call.
+const PROPAGATE_TRAP: ir::TrapCode = ir::TrapCode::unwrap_user(crate::vmctx::PROPAGATE_TRAP_CODE);
 
 /// How hard Cranelift optimises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -218,10 +218,7 @@ pub(super) fn build_host_stub(
     let trap = b
         .ins()
         .load(I32, runtime_flags(), runtime, runtime_offsets::TRAP_CODE);
-    b.ins().trapnz(
-        trap,
-        ir::TrapCode::unwrap_user(crate::vmctx::PROPAGATE_TRAP_CODE),
-    );
+    b.ins().trapnz(trap, super::PROPAGATE_TRAP);
     let mut rets = Vec::with_capacity(results.len() + 2);
     for (i, &ty) in results.iter().enumerate() {
         rets.push(load_slot(&mut b, ty, values, i));

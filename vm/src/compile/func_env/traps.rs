@@ -9,6 +9,7 @@ use cranelift_codegen::ir::{self, Block, InstBuilder, Value};
 use cranelift_frontend::FunctionBuilder;
 
 use super::{COUNTER_OFFSETS, FAN_IN, Translator, state_flags};
+use crate::compile::PROPAGATE_TRAP;
 use crate::vmctx::{TrapCode, runtime_offsets};
 
 impl Translator<'_, '_> {
@@ -162,8 +163,8 @@ impl Translator<'_, '_> {
         for (slot, block) in exits {
             self.b.switch_to_block(block);
             self.b.seal_block(block);
-            let code = TrapCode::from_raw(slot as u32).unwrap_or(TrapCode::Unreachable);
-            self.b.ins().trap(trap_site_code(code));
+            // The slot is the exit's trap code (`trap_block` indexes by it).
+            self.b.ins().trap(ir::TrapCode::unwrap_user(slot as u8));
         }
     }
 }
@@ -183,9 +184,3 @@ pub(super) const RUN_PER_BLOCK: u64 = 16;
 fn trap_site_code(code: TrapCode) -> ir::TrapCode {
     ir::TrapCode::unwrap_user(code as u8)
 }
-
-/// The trap code of a trap site that ends the call with the code already
-/// in `VMRuntime.trap_code` (set by a builtin or a host function): the
-/// handler leaves it as it is. No `TrapCode` has this number.
-pub(in crate::compile) const PROPAGATE_TRAP: ir::TrapCode =
-    ir::TrapCode::unwrap_user(crate::vmctx::PROPAGATE_TRAP_CODE);
