@@ -7,7 +7,7 @@
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::I64;
-use cranelift_codegen::ir::{Block, BlockArg, InstBuilder, Value};
+use cranelift_codegen::ir::{InstBuilder, Value};
 
 use super::{COUNTER_OFFSETS, LOOP_HEAD_CAPACITY, Translator, state_flags};
 use crate::vmctx::TrapCode;
@@ -47,11 +47,10 @@ impl Translator<'_, '_> {
         self.b.def_var(vars[slot], value);
     }
 
-    /// `old - c` (`c` is `amount`) as one two-result instruction the
-    /// optimiser does not fold (see [`Self::fused_charge`]); ends the
-    /// current block with a branch to the gas exit `exit` on a borrow,
-    /// passing the result (negative then), else to `next`.
-    fn opaque_sub(&mut self, old: Value, c: Value, amount: u64, exit: Block, next: Block) -> Value {
+    /// `old - amount` as one two-result instruction the optimiser does
+    /// not fold (see [`Self::fused_charge`]), whose borrow is an
+    /// `out_of_gas` trap site.
+    fn opaque_sub(&mut self, old: Value, amount: u64) -> Value {
         // Cranelift's riscv64 backend does not lower `usub_overflow`
         // ("should be implemented in ISLE"). There the subtraction is an
         // `uadd_overflow` of `-amount` instead, just as opaque: for a
@@ -59,20 +58,16 @@ impl Translator<'_, '_> {
         // there is no borrow. A zero amount never borrows.
         if cfg!(target_arch = "riscv64") {
             if amount == 0 {
-                self.b.ins().jump(next, &[]);
                 return old;
             }
             let neg = self.b.ins().iconst(I64, (amount as i64).wrapping_neg());
             let (new, carry) = self.b.ins().uadd_overflow(old, neg);
-            self.b
-                .ins()
-                .brif(carry, next, &[], exit, &[BlockArg::Value(new)]);
+            self.trap_out_of_gas_unless(carry);
             return new;
         }
+        let c = self.b.ins().iconst(I64, amount as i64);
         let (new, borrow) = self.b.ins().usub_overflow(old, c);
-        self.b
-            .ins()
-            .brif(borrow, exit, &[BlockArg::Value(new)], next, &[]);
+        self.trap_out_of_gas_if(borrow);
         new
     }
 
@@ -86,9 +81,9 @@ impl Translator<'_, '_> {
     ///
     /// With the counters in variables a gas charge is deferred, a bare
     /// subtraction, unless it must check. A checking charge compares,
-    /// branches to a gas exit with the counter as it was
-    /// before the charge (as in the general lowering), and then subtracts
-    /// in place. But the
+    /// traps with `out_of_gas` when short (a trap site: the block goes on,
+    /// and nothing is stored, as an `out_of_gas` never reads the counter)
+    /// and then subtracts. But the
     /// result of a charge that opens a loop body (`loop_head`) is the value
     /// carried around the back edge, and if the next charge consumed it as
     /// such, Cranelift's optimiser would fold the two into one subtraction
@@ -96,8 +91,8 @@ impl Translator<'_, '_> {
     /// `old - (c1 + c2)`), keeping both values live across the back edge at
     /// the cost of a register copy in every iteration. That next charge
     /// therefore checks, and is made opaque to the optimiser: one
-    /// two-result `usub_overflow`, whose borrow takes the exit (exact, as
-    /// the value it consumes was tested) with the negative result.
+    /// two-result `usub_overflow`, whose borrow traps (exact, as the value
+    /// it consumes was tested, so it is not negative).
     /// Elsewhere the folding saves work and is left alone.
     pub fn fused_charge(
         &mut self,
@@ -152,36 +147,30 @@ impl Translator<'_, '_> {
             self.gas_unchecked = true;
             return;
         }
-        let c = self.b.ins().iconst(I64, amount as i64);
-        let next = self.b.create_block();
         let opaque = counter == 0 && after_loop_head;
-        let subtracted = if opaque {
-            let exit = self.gas_exit_block();
-            Some(self.opaque_sub(old, c, amount, exit, next))
+        let new = if opaque {
+            self.opaque_sub(old, amount)
         } else {
+            let c = self.b.ins().iconst(I64, amount as i64);
             let short = self.charge_short(counter, old, amount, head);
             if counter == 0 {
-                let exit = self.gas_exit_block();
-                self.b
-                    .ins()
-                    .brif(short, exit, &[BlockArg::Value(old)], next, &[]);
+                self.trap_out_of_gas_if(short);
             } else {
                 // The frame check, at the function's entry (outside every
-                // loop): a cold block of its own stores both counters.
+                // loop): a `stack_overflow` reports the exact gas used, so
+                // a cold block of its own stores both counters and traps.
+                let next = self.b.create_block();
                 let site = self.b.create_block();
                 self.b.set_cold_block(site);
                 self.b.ins().brif(short, site, &[], next, &[]);
                 self.b.switch_to_block(site);
                 self.b.seal_block(site);
-                self.trap_now(trap);
+                self.store_counters();
+                self.b.ins().trap(super::traps::trap_site_code(trap));
+                self.b.switch_to_block(next);
+                self.b.seal_block(next);
             }
-            None
-        };
-        self.b.switch_to_block(next);
-        self.b.seal_block(next);
-        let new = match subtracted {
-            Some(new) => new,
-            None => self.b.ins().isub(old, c),
+            self.b.ins().isub(old, c)
         };
         self.set_counter(counter, new);
         if loop_head && !opaque {
@@ -192,39 +181,6 @@ impl Translator<'_, '_> {
         }
         if counter == 0 {
             self.gas_unchecked = false;
-        }
-    }
-
-    /// The gas exit for one more checking gas charge (`docs/vm.md`, the
-    /// gas exit): a cold block taking the `gas_left` to store, shared by
-    /// up to [`super::FAN_IN`] charges, as the trap exits are.
-    fn gas_exit_block(&mut self) -> Block {
-        let (block, full) = Self::fan_in_block(&mut self.b, &mut self.gas_exit, true);
-        self.full_gas_exits.extend(full);
-        if self.b.func.dfg.num_block_params(block) == 0 {
-            self.b.append_block_param(block, I64);
-        }
-        block
-    }
-
-    /// Emits the gas exits charges branched to: each stores its argument
-    /// and takes the `out_of_gas` exit.
-    pub(super) fn emit_gas_exits(&mut self) {
-        let open = self.gas_exit.take().map(|(block, _)| block);
-        let exits: Vec<Block> = std::mem::take(&mut self.full_gas_exits)
-            .into_iter()
-            .chain(open)
-            .collect();
-        for block in exits {
-            self.b.switch_to_block(block);
-            self.b.seal_block(block);
-            let before = self.b.block_params(block)[0];
-            let rt = self.rt();
-            self.b
-                .ins()
-                .store(state_flags(), before, rt, COUNTER_OFFSETS[0]);
-            let trap = self.trap_block(TrapCode::OutOfGas);
-            self.b.ins().jump(trap, &[]);
         }
     }
 
@@ -282,7 +238,7 @@ impl Translator<'_, '_> {
     /// tested since the last deferred charge on this path.
     pub fn check_gas(&mut self) {
         if let Some(negative) = self.gas_negative() {
-            self.trap_if(negative, TrapCode::OutOfGas);
+            self.trap_out_of_gas_if(negative);
         }
     }
 
@@ -333,30 +289,21 @@ impl Translator<'_, '_> {
     /// them.
     pub fn return_with_counters(&mut self, results: &[Value]) {
         // Not a check point: an untested counter goes back as it is, but
-        // no lower than `-DEFERRED_BUDGET` (a negative one stays
-        // negative), so the callers' own deferred charges cannot make it
-        // wrap however deep the stack. A branch to a cold block that
-        // raises it, rather than a test (which would store the counter on
-        // the fast path) or an `smax` (which put a compare and a
-        // conditional move on the counter's path through every call:
-        // matmul metered 657 µs against 613 µs).
+        // never below `-DEFERRED_BUDGET`, so the callers' own deferred
+        // charges cannot make it wrap however deep the stack. Below it a
+        // charge has failed, so the call ends here with `out_of_gas`: a
+        // trap site, not a branch to a block that raises the counter
+        // (two blocks per return), nor a test to zero (which is what the
+        // callee's entry does anyway) or an `smax` (which put a compare
+        // and a conditional move on the counter's path through every
+        // call: matmul metered 657 µs against 613 µs).
         if self.gas_unchecked
             && let Some(vars) = self.counters
         {
             let gas = self.b.use_var(vars[0]);
             let floor = -(DEFERRED_BUDGET as i64);
             let low = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, gas, floor);
-            let raise = self.b.create_block();
-            self.b.set_cold_block(raise);
-            let back = self.b.create_block();
-            self.b.ins().brif(low, raise, &[], back, &[]);
-            self.b.switch_to_block(raise);
-            self.b.seal_block(raise);
-            let floor = self.b.ins().iconst(I64, floor);
-            self.b.def_var(vars[0], floor);
-            self.b.ins().jump(back, &[]);
-            self.b.switch_to_block(back);
-            self.b.seal_block(back);
+            self.trap_out_of_gas_if(low);
         }
         let mut all = Vec::with_capacity(results.len() + 2);
         all.extend_from_slice(results);

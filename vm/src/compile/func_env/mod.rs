@@ -147,10 +147,6 @@ pub(super) struct Translator<'a, 'f> {
     deferred_chain: Option<(Value, Value, u64)>,
     /// The open trap-exit block per trap code, with its predecessor count.
     trap_blocks: [Option<(Block, u32)>; TRAP_CODES],
-    /// The open gas exit (`docs/vm.md`, the gas exit) and how many
-    /// charges branch to it, and the full ones, to be emitted at the end.
-    gas_exit: Option<(Block, u32)>,
-    full_gas_exits: Vec<Block>,
     /// Exit blocks that reached [`FAN_IN`] predecessors and were
     /// replaced: the trap code and the block.
     closed_exits: Vec<(usize, Block)>,
@@ -263,37 +259,11 @@ impl<'a, 'f> Translator<'a, 'f> {
             .load(PTR, state_flags(), rt, runtime_offsets::NATIVE_STACK_LIMIT);
         let sp = b.ins().get_stack_pointer(PTR);
         let below = b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
-        let trap = b.create_block();
-        b.set_cold_block(trap);
-        // With the counters in variables, the exit stores them as received.
-        let stack_trap = match (counters, incoming) {
-            (Some(_), Some(values)) => {
-                let store = b.create_block();
-                b.set_cold_block(store);
-                Some((store, values))
-            }
-            _ => None,
-        };
-        let body = b.create_block();
-        b.ins().brif(
-            below,
-            stack_trap.map_or(trap, |(store, _)| store),
-            &[],
-            body,
-            &[],
-        );
-        if let Some((store, values)) = stack_trap {
-            b.switch_to_block(store);
-            b.seal_block(store);
-            for (v, off) in values.into_iter().zip(COUNTER_OFFSETS) {
-                b.ins().store(state_flags(), v, rt, off);
-            }
-            b.ins().jump(trap, &[]);
-        }
-        b.switch_to_block(body);
-        b.seal_block(body);
-        let mut trap_blocks = [None; TRAP_CODES];
-        trap_blocks[TrapCode::NativeStackExhausted as usize] = Some((trap, 1));
+        // A trap site storing nothing: `native_stack_exhausted` is an
+        // engine error, which reports no gas.
+        b.ins()
+            .trapnz(below, traps::trap_site_code(TrapCode::NativeStackExhausted));
+        let trap_blocks = [None; TRAP_CODES];
         Ok(Self {
             b,
             m,
@@ -323,8 +293,6 @@ impl<'a, 'f> Translator<'a, 'f> {
             results,
             counters,
             gas_synced: None,
-            gas_exit: None,
-            full_gas_exits: Vec::new(),
             loop_head_charges: Vec::with_capacity(LOOP_HEAD_CAPACITY),
             // A caller's deferred charges may have left the counter
             // negative: the entry tests it.

@@ -91,6 +91,23 @@ impl Translator<'_, '_> {
         self.count_trap_site();
     }
 
+    /// Traps with `out_of_gas` when `cond` is non-zero: a trap site that
+    /// stores nothing first, as an `out_of_gas` reports the whole limit
+    /// used without reading `VMRuntime.gas_left` (`docs/vm.md`, "Traps:
+    /// explicit checks").
+    pub fn trap_out_of_gas_if(&mut self, cond: Value) {
+        self.b
+            .ins()
+            .trapnz(cond, trap_site_code(TrapCode::OutOfGas));
+        self.count_trap_site();
+    }
+
+    /// As [`Self::trap_out_of_gas_if`], when `cond` is zero.
+    pub fn trap_out_of_gas_unless(&mut self, cond: Value) {
+        self.b.ins().trapz(cond, trap_site_code(TrapCode::OutOfGas));
+        self.count_trap_site();
+    }
+
     /// Traps with `code` when `cond` is zero: a trap site.
     pub fn trap_unless(&mut self, cond: Value, code: TrapCode) {
         self.sync_gas_for_trap();
@@ -153,7 +170,6 @@ impl Translator<'_, '_> {
     /// on the way (by the branch to it; at the native stack check in the
     /// prologue they are still as loaded).
     pub fn emit_trap_blocks(&mut self) {
-        self.emit_gas_exits();
         let open = self
             .trap_blocks
             .into_iter()
@@ -181,6 +197,6 @@ pub(super) const RUN_PER_BLOCK: u64 = 16;
 
 /// The Cranelift trap code of a trap site that traps with `code`: the same
 /// number, which the handler stores as it is.
-fn trap_site_code(code: TrapCode) -> ir::TrapCode {
+pub(super) fn trap_site_code(code: TrapCode) -> ir::TrapCode {
     ir::TrapCode::unwrap_user(code as u8)
 }

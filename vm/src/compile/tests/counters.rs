@@ -97,69 +97,88 @@ fn only_a_charge_site_is_lowered_as_one_unit() {
     }
 }
 
-/// The gas exit's argument (`docs/vm.md`): a checking charge passes the
-/// counter from before it, the opaque charge right after a loop head the
-/// (negative) counter after it. Neither is reported (an `out_of_gas`
-/// uses the whole limit); this pins what is stored.
+/// Adds one to the `i32` at `addr`: a mark that the code before it ran.
+fn mark(addr: u32) -> String {
+    format!("(i32.store (i32.const {addr}) (i32.add (i32.load (i32.const {addr})) (i32.const 1)))")
+}
+
+fn marks(inst: &Instance, count: usize) -> Vec<u32> {
+    inst.memory()[..4 * count]
+        .chunks(4)
+        .map(|b| u32::from_le_bytes(b.try_into().expect("four bytes")))
+        .collect()
+}
+
+/// A failed checking charge ends the call where it stands, nothing after
+/// it runs: at a loop head, and at the opaque charge that consumes the
+/// head's counter. What `VMRuntime` holds then is not defined (an
+/// `out_of_gas` reports the whole limit without reading it).
 #[test]
-fn the_gas_exit_stores_what_each_charge_passes() {
+fn a_failed_checking_charge_ends_the_call_there() {
     let wat = module(&format!(
-        r#"(func (export "run") (param $n i32) (local $amount i64)
+        r#"(memory 1)
+           (func (export "run") (param $n i32) (local $amount i64)
              (block $done
                (loop $l
                  {c3}
                  (br_if $done (i32.eqz (local.get $n)))
                  {c5}
+                 {mark}
                  (local.set $n (i32.sub (local.get $n) (i32.const 1)))
                  (br $l))))"#,
         c3 = charge(3),
         c5 = charge(5),
+        mark = mark(0),
     ));
     for opt in OPTS {
-        let mut inst = Instance::new(&wat, opt, Vec::new());
-        inst.set_counters(11, 1000);
-        assert_eq!(inst.call("run", &[1]), Ok(vec![]));
-        assert_eq!(inst.counters(), (0, 1000));
-        // The charge after the exit test consumes the head's counter:
-        // opaque.
-        inst.set_counters(7, 1000);
-        assert_eq!(inst.call("run", &[1]), Err(TrapCode::OutOfGas));
-        assert_eq!(inst.counters().0, -1);
-        // The loop head's charge checks: the counter from before it.
-        inst.set_counters(10, 1000);
-        assert_eq!(inst.call("run", &[1]), Err(TrapCode::OutOfGas));
-        assert_eq!(inst.counters().0, 2);
+        let run = |gas: i64| {
+            let mut inst = Instance::new(&wat, opt, Vec::new());
+            inst.set_counters(gas, 1000);
+            let outcome = inst.call("run", &[1]);
+            (outcome, marks(&inst, 1)[0])
+        };
+        assert_eq!(run(11), (Ok(vec![]), 1));
+        // The charge after the exit test (opaque) fails in the first
+        // iteration, the loop head's in the second.
+        assert_eq!(run(7), (Err(TrapCode::OutOfGas), 0));
+        assert_eq!(run(8), (Err(TrapCode::OutOfGas), 1));
+        assert_eq!(run(10), (Err(TrapCode::OutOfGas), 1));
     }
 }
 
-/// More checking charges than one gas exit serves: each group of them
-/// has its own exit, and each stores what its charge passes.
+/// Checking charges are trap sites: a hundred loops, each opened by one,
+/// add no cold block (the frame check's and the stack overflow exit are
+/// all there are) and still fail at the right loop.
 #[test]
-fn many_checking_charges_share_bounded_exits() {
-    let one_loop = format!("(loop $l {c2} (br_if $l (local.get 0)))", c2 = charge(2));
+fn checking_charges_add_no_blocks() {
+    let one_loop = format!(
+        "(loop $l {c2} {mark} (br_if $l (local.get 0)))",
+        c2 = charge(2),
+        mark = mark(0)
+    );
     let wat = module(&format!(
-        r#"(func (export "run") (param i32) (local $amount i64) {})"#,
+        r#"(memory 1) (func (export "run") (param i32) (local $amount i64) {})"#,
         one_loop.repeat(100)
     ));
     let clif = translated_clif(&wat::parse_str(&wat).expect("wat")).concat();
-    let exits = clif
+    let cold = clif
         .lines()
-        .filter(|line| line.starts_with("block") && line.ends_with(": i64) cold:"))
+        .filter(|line| line.starts_with("block") && line.ends_with("cold:"))
         .count();
-    // The entry's frame check has its own block; 100 loop heads check.
-    assert_eq!(exits, 100usize.div_ceil(32), "gas exits");
+    assert!(cold <= 2, "{cold} cold blocks:\n{clif}");
     for opt in OPTS {
         let mut inst = Instance::new(&wat, opt, Vec::new());
         // With 0, each loop runs once.
         inst.set_counters(200, 1000);
         assert_eq!(inst.call("run", &[0]), Ok(vec![]));
         assert_eq!(inst.counters(), (0, 1000));
+        assert_eq!(marks(&inst, 1), [100]);
         for limit in [1, 2, 63, 64, 65, 150, 199] {
+            let mut inst = Instance::new(&wat, opt, Vec::new());
             inst.set_counters(limit, 1000);
             assert_eq!(inst.call("run", &[0]), Err(TrapCode::OutOfGas), "{limit}");
-            // The loop head whose charge failed tests the counter from
-            // before it.
-            assert_eq!(inst.counters().0, limit % 2, "{limit}");
+            // The loops paid for ran; the next one's charge failed.
+            assert_eq!(marks(&inst, 1), [limit as u32 / 2], "{limit}");
         }
     }
 }
@@ -200,16 +219,20 @@ fn a_trap_in_a_callee_leaves_the_callees_counters() {
 fn out_of_gas_in_a_callee_of_a_loop() {
     each_lowering(|charge| {
         let wat = module(&format!(
-            r#"(func $callee (local $amount i64) {c7})
+            r#"(memory 1)
+               (func $callee (local $amount i64) {c7} {callee_ran})
                (func (export "run") (param $n i32) (result i32) (local $amount i64)
                  (loop $next
                    {c3}
+                   {loop_ran}
                    (call $callee)
                    (local.set $n (i32.sub (local.get $n) (i32.const 1)))
                    (br_if $next (local.get $n)))
                  (i32.const 7))"#,
             c7 = charge(7),
             c3 = charge(3),
+            loop_ran = mark(0),
+            callee_ran = mark(4),
         ));
         for opt in OPTS {
             let mut inst = Instance::new(&wat, opt, Vec::new());
@@ -217,14 +240,16 @@ fn out_of_gas_in_a_callee_of_a_loop() {
             assert_eq!(inst.call("run", &[10]), Ok(vec![7]));
             assert_eq!(inst.counters(), (5, 1000));
             // The 11th iteration: the loop's charge leaves 2, the callee's
-            // charge of 7 fails; gas_left is what it was before it.
+            // charge of 7 fails.
+            let mut inst = Instance::new(&wat, opt, Vec::new());
             inst.set_counters(105, 1000);
             assert_eq!(inst.call("run", &[11]), Err(TrapCode::OutOfGas));
-            assert_eq!(inst.counters(), (2, 1000));
+            assert_eq!(marks(&inst, 2), [11, 10]);
             // Failing in the loop itself.
+            let mut inst = Instance::new(&wat, opt, Vec::new());
             inst.set_counters(101, 1000);
             assert_eq!(inst.call("run", &[11]), Err(TrapCode::OutOfGas));
-            assert_eq!(inst.counters(), (1, 1000));
+            assert_eq!(marks(&inst, 2), [10, 10]);
         }
     });
 }
@@ -322,11 +347,13 @@ fn large_functions_keep_the_same_counters() {
     // counters are the same.
     for blocks in [0, 1_001] {
         let wat = module(&format!(
-            r#"(func $callee {c7})
+            r#"(memory 1)
+               (func $callee {c7} {callee_ran})
                (func (export "run") (param $n i32) (result i32)
                  {open}
                  (loop $next
                    {c3}
+                   {loop_ran}
                    (call $callee)
                    (local.set $n (i32.sub (local.get $n) (i32.const 1)))
                    (br_if $next (local.get $n)))
@@ -336,15 +363,18 @@ fn large_functions_keep_the_same_counters() {
             c3 = charge(3),
             open = "(block ".repeat(blocks),
             close = ")".repeat(blocks),
+            loop_ran = mark(0),
+            callee_ran = mark(4),
         ));
         for opt in OPTS {
             let mut inst = Instance::new(&wat, opt, Vec::new());
             inst.set_counters(105, 1000);
             assert_eq!(inst.call("run", &[10]), Ok(vec![7]), "{blocks} blocks");
             assert_eq!(inst.counters(), (5, 1000));
+            let mut inst = Instance::new(&wat, opt, Vec::new());
             inst.set_counters(105, 1000);
             assert_eq!(inst.call("run", &[11]), Err(TrapCode::OutOfGas));
-            assert_eq!(inst.counters(), (2, 1000));
+            assert_eq!(marks(&inst, 2), [11, 10], "{blocks} blocks");
         }
     }
 }

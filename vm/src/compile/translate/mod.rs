@@ -20,7 +20,6 @@ use super::counted::{CountedLoop, Linear, counted_loop};
 use super::func_env::Translator;
 use super::proven::{Continue, Count, ProvenLoop, Term, invariant_loop, proven_loop};
 use super::{CompileError, ModuleCtx, Strategy, TranslateProblem, clif_type};
-use crate::vmctx::TrapCode;
 pub(super) use scan::{BodyScan, plain_stack_effect, scan_body};
 
 /// Most locals a body may declare; validation's limits are far lower, this
@@ -623,8 +622,7 @@ impl Pressure {
 /// Opens a counted loop (`docs/vm.md`, "Counted loops") whose body `ops`
 /// starts: every iteration's charge made at once before the loop, which
 /// then runs without it; or, when the gas left does not cover them all,
-/// the `out_of_gas` exit at once, with the gas the charged loop would have
-/// left at its failing charge. Leaves `ops` after the body's charge.
+/// `out_of_gas` at once. Leaves `ops` after the body's charge.
 fn prepay_counted_loop(
     t: &mut Translator<'_, '_>,
     counted: &CountedLoop,
@@ -652,19 +650,9 @@ fn prepay_counted_loop(
     // `total < 2^63`, so the comparison is exact.
     let gas = t.gas_counter();
     let covered = t.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, gas, total);
-    let prepaid = t.b.create_block();
-    let short = t.b.create_block();
-    t.b.set_cold_block(short);
-    t.b.ins().brif(covered, prepaid, &[], short, &[]);
-
     // Too little gas: the charged loop would fail at a later charge, with
     // nothing observable done meanwhile.
-    t.b.switch_to_block(short);
-    t.b.seal_block(short);
-    t.trap_now(TrapCode::OutOfGas);
-
-    t.b.switch_to_block(prepaid);
-    t.b.seal_block(prepaid);
+    t.trap_out_of_gas_unless(covered);
     let left = t.b.ins().isub(gas, total);
     t.global_set(detvm_metering::abi::GAS_LEFT_GLOBAL, left)?;
     t.op_loop(wasmparser::BlockType::Empty)?;
