@@ -108,6 +108,29 @@ impl Translator<'_, '_> {
         self.count_trap_site();
     }
 
+    /// Branches on `cond` to a cold block of its own that traps with
+    /// `code`, after storing the counters if `store_counters`; code goes
+    /// on in a new block.
+    pub(super) fn trap_in_cold_block_if(
+        &mut self,
+        cond: Value,
+        code: TrapCode,
+        store_counters: bool,
+    ) {
+        let next = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.set_cold_block(exit);
+        self.b.ins().brif(cond, exit, &[], next, &[]);
+        self.b.switch_to_block(exit);
+        self.b.seal_block(exit);
+        if store_counters {
+            self.store_counters();
+        }
+        self.b.ins().trap(trap_site_code(code));
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+    }
+
     /// Traps with `code` when `cond` is zero: a trap site.
     pub fn trap_unless(&mut self, cond: Value, code: TrapCode) {
         self.sync_gas_for_trap();

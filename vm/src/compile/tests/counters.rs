@@ -146,11 +146,11 @@ fn a_failed_checking_charge_ends_the_call_there() {
     }
 }
 
-/// Checking charges are trap sites: a hundred loops, each opened by one,
-/// add no cold block (the frame check's and the stack overflow exit are
-/// all there are) and still fail at the right loop.
+/// A failed checking charge stores nothing: a hundred loops, each opened
+/// by one, and the cold blocks they branch to hold a trap instruction
+/// alone and take no argument; each still fails at the right loop.
 #[test]
-fn checking_charges_add_no_blocks() {
+fn failed_checking_charges_store_nothing() {
     let one_loop = format!(
         "(loop $l {c2} {mark} (br_if $l (local.get 0)))",
         c2 = charge(2),
@@ -161,11 +161,33 @@ fn checking_charges_add_no_blocks() {
         one_loop.repeat(100)
     ));
     let clif = translated_clif(&wat::parse_str(&wat).expect("wat")).concat();
-    let cold = clif
-        .lines()
-        .filter(|line| line.starts_with("block") && line.ends_with("cold:"))
+    let cold: Vec<&str> = clif
+        .split("\nblock")
+        .filter(|block| {
+            block
+                .lines()
+                .next()
+                .is_some_and(|head| head.ends_with("cold:"))
+        })
+        .collect();
+    assert!(cold.iter().all(|block| !block.contains(": i64")), "{clif}");
+    let storing = cold.iter().filter(|block| block.contains("store")).count();
+    let trapping_alone = cold
+        .iter()
+        .filter(|block| {
+            block
+                .lines()
+                .skip(1)
+                .filter(|l| !l.trim().is_empty() && *l != "}")
+                .count()
+                == 1
+        })
         .count();
-    assert!(cold <= 2, "{cold} cold blocks:\n{clif}");
+    assert_eq!(storing, 0, "{clif}");
+    assert!(
+        trapping_alone >= 100,
+        "{trapping_alone} exits of a trap alone:\n{clif}"
+    );
     for opt in OPTS {
         let mut inst = Instance::new(&wat, opt, Vec::new());
         // With 0, each loop runs once.
