@@ -81,9 +81,9 @@ impl Translator<'_, '_> {
     ///
     /// With the counters in variables a gas charge is deferred, a bare
     /// subtraction, unless it must check. A checking charge compares,
-    /// traps with `out_of_gas` when short (a trap site: the block goes on,
-    /// and nothing is stored, as an `out_of_gas` never reads the counter)
-    /// and then subtracts. But the
+    /// branches when short to a cold block that traps with `out_of_gas`
+    /// (storing nothing, as an `out_of_gas` never reads the counter) and
+    /// then subtracts. But the
     /// result of a charge that opens a loop body (`loop_head`) is the value
     /// carried around the back edge, and if the next charge consumed it as
     /// such, Cranelift's optimiser would fold the two into one subtraction

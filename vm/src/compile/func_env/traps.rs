@@ -190,8 +190,7 @@ impl Translator<'_, '_> {
 
     /// Emits the trap-exit blocks that were used: each ends the call
     /// with a trap instruction of its code, after the counters were stored
-    /// on the way (by the branch to it; at the native stack check in the
-    /// prologue they are still as loaded).
+    /// on the way (by the branch to it).
     pub fn emit_trap_blocks(&mut self) {
         let open = self
             .trap_blocks
