@@ -244,19 +244,22 @@ impl Translator<'_, '_> {
             || self.proven.contains(&self.offset)
             || upper_bound(dfg, key, BOUND_DEPTH)
                 .is_some_and(|bound| bound + end <= self.m.env.minimum_memory_bytes());
+        // A store is a check point (`docs/vm.md`, "Deferred exhaustion
+        // checks"), tested before its bounds check: an `out_of_gas` trap
+        // site of its own costs a test and a branch, where folding the
+        // test into the bounds check's condition cost a flag, a shift and
+        // an `or` per store.
+        if write {
+            self.check_gas();
+        }
         if !proven {
             let last = self.b.ins().iadd_imm_s(addr, end as i64);
-            let mut oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, last, len);
-            if write && let Some(negative) = self.gas_negative() {
-                oob = self.b.ins().bor(oob, negative);
-            }
+            let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, last, len);
             self.trap_if(oob, TrapCode::MemoryOutOfBounds);
             if self.checked.len() == CHECKED_CAPACITY {
                 self.checked.remove(0);
             }
             self.checked.push((addr32, end));
-        } else if write {
-            self.check_gas();
         }
         let native = self.b.ins().iadd(base, addr);
         match i32::try_from(offset) {
