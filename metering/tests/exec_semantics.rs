@@ -335,7 +335,17 @@ fn generated_modules_run_the_same_instrumented() {
             failure_persistence: None,
             ..ProptestConfig::default()
         };
-        let mut runner = proptest::test_runner::TestRunner::new(config);
+        // A fixed seed, so every run checks the same modules: with a fresh
+        // one per run the test now and then generated a module on which
+        // the reference, wasmi 2.0.0, panics inside its own translator
+        // ("a register operand already exists on the stack"; FUZZING.md
+        // lists others of its translator's panics), aborting the process
+        // over code this crate does not own. The differential runner of
+        // `detvm-fuzzing` is where new modules are explored.
+        let rng = proptest::test_runner::TestRng::deterministic_rng(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+        );
+        let mut runner = proptest::test_runner::TestRunner::new_with_rng(config, rng);
         let strategy = proptest::collection::vec(any::<u8>(), 1024..16384);
         if let Err(error) = runner.run(&strategy, |data| check_generated(&data)) {
             panic!("{error}");
