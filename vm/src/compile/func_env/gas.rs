@@ -62,12 +62,12 @@ impl Translator<'_, '_> {
             }
             let neg = self.b.ins().iconst(I64, (amount as i64).wrapping_neg());
             let (new, carry) = self.b.ins().uadd_overflow(old, neg);
-            self.trap_out_of_gas_unless(carry);
+            self.trap_unless(carry, TrapCode::OutOfGas);
             return new;
         }
         let c = self.b.ins().iconst(I64, amount as i64);
         let (new, borrow) = self.b.ins().usub_overflow(old, c);
-        self.trap_out_of_gas_if(borrow);
+        self.trap_if(borrow, TrapCode::OutOfGas);
         new
     }
 
@@ -231,7 +231,7 @@ impl Translator<'_, '_> {
     /// tested since the last deferred charge on this path.
     pub fn check_gas(&mut self) {
         if let Some(negative) = self.gas_negative() {
-            self.trap_out_of_gas_if(negative);
+            self.trap_if(negative, TrapCode::OutOfGas);
         }
     }
 
@@ -296,7 +296,7 @@ impl Translator<'_, '_> {
             let gas = self.b.use_var(vars[0]);
             let floor = -(DEFERRED_BUDGET as i64);
             let low = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, gas, floor);
-            self.trap_out_of_gas_if(low);
+            self.trap_if(low, TrapCode::OutOfGas);
         }
         let mut all = Vec::with_capacity(results.len() + 2);
         all.extend_from_slice(results);

@@ -86,26 +86,7 @@ impl Translator<'_, '_> {
     /// Traps with `code` when `cond` is non-zero: a trap site (`docs/vm.md`,
     /// "Traps: explicit checks"), so the current block goes on.
     pub fn trap_if(&mut self, cond: Value, code: TrapCode) {
-        self.sync_gas_for_trap();
-        self.b.ins().trapnz(cond, trap_site_code(code));
-        self.count_trap_site();
-    }
-
-    /// Traps with `out_of_gas` when `cond` is non-zero: a trap site that
-    /// stores nothing first, as an `out_of_gas` reports the whole limit
-    /// used without reading `VMRuntime.gas_left` (`docs/vm.md`, "Traps:
-    /// explicit checks").
-    pub fn trap_out_of_gas_if(&mut self, cond: Value) {
-        self.b
-            .ins()
-            .trapnz(cond, trap_site_code(TrapCode::OutOfGas));
-        self.count_trap_site();
-    }
-
-    /// As [`Self::trap_out_of_gas_if`], when `cond` is zero.
-    pub fn trap_out_of_gas_unless(&mut self, cond: Value) {
-        self.b.ins().trapz(cond, trap_site_code(TrapCode::OutOfGas));
-        self.count_trap_site();
+        self.trap_site(cond, code, true);
     }
 
     /// Branches on `cond` to a cold block of its own that traps with
@@ -133,8 +114,23 @@ impl Translator<'_, '_> {
 
     /// Traps with `code` when `cond` is zero: a trap site.
     pub fn trap_unless(&mut self, cond: Value, code: TrapCode) {
-        self.sync_gas_for_trap();
-        self.b.ins().trapz(cond, trap_site_code(code));
+        self.trap_site(cond, code, false);
+    }
+
+    /// A trap site taken when `cond` is non-zero (`when_set`) or zero.
+    /// `VMRuntime` is made to hold `gas_left` first, except for
+    /// `out_of_gas`, which reports the whole limit as used without reading
+    /// it.
+    fn trap_site(&mut self, cond: Value, code: TrapCode, when_set: bool) {
+        if code != TrapCode::OutOfGas {
+            self.sync_gas_for_trap();
+        }
+        let code = trap_site_code(code);
+        if when_set {
+            self.b.ins().trapnz(cond, code);
+        } else {
+            self.b.ins().trapz(cond, code);
+        }
         self.count_trap_site();
     }
 

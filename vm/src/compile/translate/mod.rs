@@ -652,7 +652,7 @@ fn prepay_counted_loop(
     let covered = t.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, gas, total);
     // Too little gas: the charged loop would fail at a later charge, with
     // nothing observable done meanwhile.
-    t.trap_out_of_gas_unless(covered);
+    t.trap_unless(covered, crate::vmctx::TrapCode::OutOfGas);
     let left = t.b.ins().isub(gas, total);
     t.global_set(detvm_metering::abi::GAS_LEFT_GLOBAL, left)?;
     t.op_loop(wasmparser::BlockType::Empty)?;
