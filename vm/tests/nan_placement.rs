@@ -216,6 +216,36 @@ fn producers(t: Ty) -> Vec<(&'static str, String, Kind)> {
         ),
         Kind::Arithmetic,
     ));
+    // `$m` keeps bits (it is written `$odd`) but holds a pending value
+    // when a loop that never writes it opens: read inside the loop, the
+    // value is still pending, and so is the loop's result.
+    let pending_in_kept = format!(
+        "(local.set $m (local.get $odd))
+         (local.set $m ({n}.div (local.get $odd) (local.get $neg)))"
+    );
+    v.push((
+        "held_in_loop",
+        format!(
+            "{pending_in_kept}
+             (loop $l (result {n})
+               (local.set $i (i32.add (local.get $i) (i32.const 1)))
+               (local.get $m)
+               (br_if $l (i32.lt_u (local.get $i) (i32.const 3))))"
+        ),
+        Kind::Arithmetic,
+    ));
+    // The same local read after such a loop.
+    v.push((
+        "held_after_loop",
+        format!(
+            "{pending_in_kept}
+             (loop $l
+               (local.set $i (i32.add (local.get $i) (i32.const 1)))
+               (br_if $l (i32.lt_u (local.get $i) (i32.const 3))))
+             (local.get $m)"
+        ),
+        Kind::Arithmetic,
+    ));
     v
 }
 

@@ -91,8 +91,13 @@ pub(super) struct Translator<'a, 'f> {
     locals_touched: Vec<bool>,
     /// Per local: inside a loop that never writes it, its value from
     /// before the loop, which every read there gives (`docs/vm.md`,
-    /// "Checks"). Register strategy only.
-    held: Vec<Option<Value>>,
+    /// "Checks"), and that value's NaN class. Register strategy only.
+    held: Vec<Option<(Value, Nan)>>,
+    /// The loop opening at this offset, and the pending values that the
+    /// locals it holds had before [`Self::settle_for_label`] canonicalised
+    /// them at its entry: inside the loop they are read as they were
+    /// (`docs/vm.md`, "Floats").
+    pub entry_pending: Option<(u64, Vec<(u32, Value)>)>,
     /// `BodyScan::held_locals`: per loop offset, the locals it holds.
     pub held_locals: Vec<(u64, Vec<u32>)>,
     /// How many locals have been referenced.
@@ -280,6 +285,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             pending_locals: Vec::new(),
             locals_touched: Vec::new(),
             held: Vec::new(),
+            entry_pending: None,
             held_locals: Vec::new(),
             touched: 0,
             calls: 0,

@@ -30,31 +30,47 @@ impl Translator<'_, '_> {
         self.held.push(None);
     }
 
+    /// The locals the loop opening at `self.offset` never writes (none
+    /// with the slot strategy, or if no loop opens here).
+    fn locals_held_here(&self) -> &[u32] {
+        if self.slots {
+            return &[];
+        }
+        match self
+            .held_locals
+            .binary_search_by_key(&self.offset, |&(o, _)| o)
+        {
+            Ok(i) => &self.held_locals[i].1,
+            Err(_) => &[],
+        }
+    }
+
     /// At a loop's entry (before the jump to its header): the locals the
     /// loop at `self.offset` never writes are read as their value here
-    /// until the loop's `end`. Returns the locals this loop holds, for
+    /// until the loop's `end`; those that held a pending value before
+    /// [`Self::settle_for_label`] canonicalised it at this entry are read
+    /// as that pending value. Returns the locals this loop holds, for
     /// [`Self::release_held`]; an enclosing loop may hold others already.
     pub fn hold_loop_locals(&mut self) -> Vec<u32> {
-        if self.slots {
-            return Vec::new();
-        }
-        let at = self.offset;
-        let Ok(i) = self.held_locals.binary_search_by_key(&at, |&(o, _)| o) else {
-            return Vec::new();
+        let locals = self.locals_held_here().to_vec();
+        let entry_pending = match &self.entry_pending {
+            Some((at, values)) if *at == self.offset => values.clone(),
+            _ => Vec::new(),
         };
-        let locals = std::mem::take(&mut self.held_locals[i].1);
         let mut held = Vec::with_capacity(locals.len());
         for &index in &locals {
             let i = index as usize;
             if let Some(&Local::Var(var, _)) = self.locals.get(i)
                 && self.held[i].is_none()
             {
-                self.held[i] = Some(self.b.use_var(var));
+                let value = match entry_pending.iter().find(|&&(l, _)| l == index) {
+                    Some(&(_, pending)) => (pending, Nan::Pending),
+                    None => (self.b.use_var(var), self.label_class(index)),
+                };
+                self.held[i] = Some(value);
                 held.push(index);
             }
         }
-        // A proven loop is translated twice from the same offset.
-        self.held_locals[i].1 = locals;
         held
     }
 
@@ -106,7 +122,10 @@ impl Translator<'_, '_> {
 
     /// The NaN class of what local `index` holds here.
     pub fn local_class(&self, index: u32) -> Nan {
-        if self.local_pending.get(index as usize) == Some(&true) {
+        let i = index as usize;
+        if let Some(Some((_, class))) = self.held.get(i) {
+            *class
+        } else if self.local_pending.get(i) == Some(&true) {
             Nan::Pending
         } else {
             self.label_class(index)
@@ -158,12 +177,29 @@ impl Translator<'_, '_> {
     /// ("Memory and tables"). In unreachable code nothing is emitted and
     /// the marks are dropped: the code that made them reaches no label.
     pub fn settle_for_label(&mut self) -> Result<(), CompileError> {
+        if self
+            .entry_pending
+            .as_ref()
+            .is_some_and(|&(at, _)| at != self.offset)
+        {
+            self.entry_pending = None;
+        }
         while let Some(index) = self.pending_locals.pop() {
             let marked = std::mem::replace(&mut self.local_pending[index as usize], false);
             if marked && self.reachable {
                 let v = self.local_get(index)?;
                 let c = self.canonicalize(v);
                 self.local_set(index, c)?;
+                // A loop opening here that never writes the local reads it
+                // as `v` (pending): the canonical value is what leaves the
+                // loop, and costs nothing where nothing after it reads it.
+                if self.locals_held_here().contains(&index) {
+                    let offset = self.offset;
+                    let (_, values) = self
+                        .entry_pending
+                        .get_or_insert_with(|| (offset, Vec::new()));
+                    values.push((index, v));
+                }
             }
         }
         if self.mem_stale {
@@ -181,7 +217,7 @@ impl Translator<'_, '_> {
     pub fn local_get(&mut self, index: u32) -> Result<Value, CompileError> {
         Ok(match self.local(index)? {
             Local::Var(var, _) => match self.held[index as usize] {
-                Some(value) => value,
+                Some((value, _)) => value,
                 None => self.b.use_var(var),
             },
             Local::Slot(slot, ty) => self.b.ins().stack_load(PTR, ty, slot, 0),

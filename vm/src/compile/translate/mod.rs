@@ -311,11 +311,14 @@ impl Walk<'_> {
         let widened = self.next_widened;
         let depth = t.control.len();
         let checked_before = t.checked.clone();
+        // Each copy reads the locals it holds as the settle above left them.
+        let entry_pending = t.entry_pending.clone();
         let mut join = None;
         for (entry, unchecked) in [(fast, true), (slow, false)] {
             t.b.switch_to_block(entry);
             t.b.seal_block(entry);
             t.checked = checked_before.clone();
+            t.entry_pending = entry_pending.clone();
             t.reachable = true;
             self.ops = body.clone();
             self.next_widened = widened;
