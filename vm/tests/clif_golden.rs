@@ -107,6 +107,23 @@ const CASES: &[(&str, &str)] = &[
                (i64.add (call $sq (local.get 0))
                         (call_indirect (type $t) (local.get 0) (i32.const 0)))))"#,
     ),
+    (
+        // A local that keeps bits holds a pending value when a proven
+        // loop that never writes it opens: both copies of the loop read
+        // the pending value, and only what leaves the loop is canonical.
+        "held_pending",
+        r#"(module (memory 1)
+             (func (export "f") (param $x f64) (param $p i32) (param $n i32) (result f64)
+               (local $m f64) (local $i i32)
+               (local.set $m (local.get $x))
+               (local.set $m (f64.div (local.get $x) (local.get $x)))
+               (loop $l
+                 (f64.store (local.get $p) (f64.add (local.get $m) (f64.load (local.get $p))))
+                 (local.set $p (i32.add (local.get $p) (i32.const 8)))
+                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                 (br_if $l (i32.ne (local.get $i) (local.get $n))))
+               (local.get $m)))"#,
+    ),
 ];
 
 fn golden_path(case: &str, metering: bool) -> PathBuf {

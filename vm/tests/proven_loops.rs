@@ -131,6 +131,20 @@ const MODULE: &str = r#"(module
     (local.get $m))
 
   ;; Sum of memory words [0, 65536): a loop with a block, never versioned.
+  ;; Float arithmetic between the address and its access: a = p;
+  ;; do { [a] = [a] / s + 0.5 (f64); a += 8; i += 1 } while i != n. With
+  ;; s = 0 every stored value is a NaN the store canonicalises.
+  (func (export "f64_scale") (param $p i32) (param $n i32) (param $s i32) (result i32)
+    (local $i i32) (local $x f64)
+    (local.set $x (f64.convert_i32_s (local.get $s)))
+    (loop $l
+      (f64.store (local.get $p)
+        (f64.add (f64.div (f64.load (local.get $p)) (local.get $x)) (f64.const 0.5)))
+      (local.set $p (i32.add (local.get $p) (i32.const 8)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.ne (local.get $i) (local.get $n))))
+    (local.get $i))
+
   (func (export "sum") (result i32) (local $a i32) (local $acc i32)
     (loop $l
       (block (local.set $a (local.get $a)))
@@ -389,6 +403,34 @@ fn a_step_held_in_a_local_is_versioned() {
             .collect();
         // The two loops are the tenth and eleventh functions.
         assert_eq!(divides[9..11], [registers, registers], "{label}");
+    }
+}
+
+#[test]
+fn a_float_loop_is_versioned_and_agrees() {
+    // Float operators cannot trap, so they do not hide the address from
+    // the proof: with the register strategy the loop has a copy without
+    // checks (two `fdiv`s in the function).
+    let bytes = wat::parse_str(MODULE).expect("wat");
+    for config in every_config() {
+        let label = format!("{config:?}");
+        let registers = !config.slot_strategy_only;
+        let engine = Engine::new(config).expect("engine");
+        let clif = Module::translated_clif(&engine, &bytes).expect("compiles");
+        let divisions = clif[11].lines().filter(|l| l.contains(" = fdiv")).count();
+        assert_eq!(divisions, if registers { 2 } else { 1 }, "{label}");
+    }
+    // 8192 doubles fill the page.
+    assert_eq!(agree("f64_scale", [0, 8192, 3], GAS), Ok(8192));
+    assert_eq!(agree("f64_scale", [0, 8193, 3], GAS), OOB);
+    assert_eq!(agree("f64_scale", [8, 8191, 0], GAS), Ok(8191));
+    assert_eq!(agree("f64_scale", [8, 8192, 0], GAS), OOB);
+    assert_eq!(agree("f64_scale", [65528, 1, 0], GAS), Ok(1));
+    assert_eq!(agree("f64_scale", [65529, 1, 0], GAS), OOB);
+    // Gas running out anywhere in the loop, NaNs stored or not.
+    for gas in (0..6_000u64).step_by(97) {
+        let _ = agree("f64_scale", [0, 500, 0], gas);
+        let _ = agree("f64_scale", [16, 500, 7], gas);
     }
 }
 

@@ -88,6 +88,69 @@ pub(in crate::compile) fn plain_stack_effect(op: &Operator<'_>) -> Option<(usize
         | O::I64ShrU
         | O::I64Rotl
         | O::I64Rotr => (2, 1),
+        O::F32Const { .. } | O::F64Const { .. } => (0, 1),
+        O::F32Abs
+        | O::F32Neg
+        | O::F32Sqrt
+        | O::F32Ceil
+        | O::F32Floor
+        | O::F32Trunc
+        | O::F32Nearest
+        | O::F64Abs
+        | O::F64Neg
+        | O::F64Sqrt
+        | O::F64Ceil
+        | O::F64Floor
+        | O::F64Trunc
+        | O::F64Nearest
+        | O::F32DemoteF64
+        | O::F64PromoteF32
+        | O::F32ConvertI32S
+        | O::F32ConvertI32U
+        | O::F32ConvertI64S
+        | O::F32ConvertI64U
+        | O::F64ConvertI32S
+        | O::F64ConvertI32U
+        | O::F64ConvertI64S
+        | O::F64ConvertI64U
+        | O::F32ReinterpretI32
+        | O::F64ReinterpretI64
+        | O::I32ReinterpretF32
+        | O::I64ReinterpretF64
+        | O::I32TruncSatF32S
+        | O::I32TruncSatF32U
+        | O::I32TruncSatF64S
+        | O::I32TruncSatF64U
+        | O::I64TruncSatF32S
+        | O::I64TruncSatF32U
+        | O::I64TruncSatF64S
+        | O::I64TruncSatF64U => (1, 1),
+        O::F32Add
+        | O::F32Sub
+        | O::F32Mul
+        | O::F32Div
+        | O::F32Min
+        | O::F32Max
+        | O::F32Copysign
+        | O::F64Add
+        | O::F64Sub
+        | O::F64Mul
+        | O::F64Div
+        | O::F64Min
+        | O::F64Max
+        | O::F64Copysign
+        | O::F32Eq
+        | O::F32Ne
+        | O::F32Lt
+        | O::F32Gt
+        | O::F32Le
+        | O::F32Ge
+        | O::F64Eq
+        | O::F64Ne
+        | O::F64Lt
+        | O::F64Gt
+        | O::F64Le
+        | O::F64Ge => (2, 1),
         _ => return None,
     })
 }
