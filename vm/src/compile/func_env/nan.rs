@@ -11,7 +11,7 @@
 use cranelift_codegen::ir;
 use wasmparser::Operator;
 
-use super::super::translate::plain_stack_effect;
+use super::super::translate::{FloatOp, float_op, plain_stack_effect};
 
 /// The canonical f32 NaN: positive, quiet, zero payload.
 pub(in crate::compile) const CANONICAL_F32: u32 = 0x7fc0_0000;
@@ -109,66 +109,17 @@ enum Effect {
 
 fn effect(op: &Operator<'_>) -> Effect {
     use Effect::{Plain, Push, Unknown};
-    use Nan::{Canonical, Kept, Pending};
     use Operator as O;
+    if let Some((pops, kind)) = float_op(op) {
+        return match kind {
+            FloatOp::Arithmetic => Push(pops, Nan::Pending),
+            FloatOp::KeepsBits => Push(pops, Nan::Kept),
+            FloatOp::FromInteger => Push(pops, Nan::Canonical),
+            FloatOp::ToInteger => Plain(pops, 1),
+        };
+    }
     match op {
-        O::F32Add
-        | O::F32Sub
-        | O::F32Mul
-        | O::F32Div
-        | O::F32Min
-        | O::F32Max
-        | O::F64Add
-        | O::F64Sub
-        | O::F64Mul
-        | O::F64Div
-        | O::F64Min
-        | O::F64Max => Push(2, Pending),
-        O::F32Sqrt
-        | O::F32Ceil
-        | O::F32Floor
-        | O::F32Trunc
-        | O::F32Nearest
-        | O::F64Sqrt
-        | O::F64Ceil
-        | O::F64Floor
-        | O::F64Trunc
-        | O::F64Nearest
-        | O::F32DemoteF64
-        | O::F64PromoteF32 => Push(1, Pending),
-        O::F32Neg | O::F64Neg | O::F32ReinterpretI32 | O::F64ReinterpretI64 => Push(1, Kept),
-        O::F32Copysign | O::F64Copysign => Push(2, Kept),
-        O::F32Load { .. } | O::F64Load { .. } => Push(1, Kept),
-        O::F32ConvertI32S
-        | O::F32ConvertI32U
-        | O::F32ConvertI64S
-        | O::F32ConvertI64U
-        | O::F64ConvertI32S
-        | O::F64ConvertI32U
-        | O::F64ConvertI64S
-        | O::F64ConvertI64U => Push(1, Canonical),
-        O::F32Eq
-        | O::F32Ne
-        | O::F32Lt
-        | O::F32Gt
-        | O::F32Le
-        | O::F32Ge
-        | O::F64Eq
-        | O::F64Ne
-        | O::F64Lt
-        | O::F64Gt
-        | O::F64Le
-        | O::F64Ge => Plain(2, 1),
-        O::I32ReinterpretF32
-        | O::I64ReinterpretF64
-        | O::I32TruncSatF32S
-        | O::I32TruncSatF32U
-        | O::I32TruncSatF64S
-        | O::I32TruncSatF64U
-        | O::I64TruncSatF32S
-        | O::I64TruncSatF32U
-        | O::I64TruncSatF64S
-        | O::I64TruncSatF64U => Plain(1, 1),
+        O::F32Load { .. } | O::F64Load { .. } => Push(1, Nan::Kept),
         O::I32Load { .. }
         | O::I64Load { .. }
         | O::I32Load8S { .. }

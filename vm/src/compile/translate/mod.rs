@@ -20,7 +20,7 @@ use super::counted::{CountedLoop, Linear, counted_loop};
 use super::func_env::Translator;
 use super::proven::{Continue, Count, ProvenLoop, Term, invariant_loop, proven_loop};
 use super::{CompileError, ModuleCtx, Strategy, TranslateProblem, clif_type};
-pub(super) use scan::{BodyScan, plain_stack_effect, scan_body};
+pub(super) use scan::{BodyScan, FloatOp, float_op, plain_stack_effect, scan_body};
 
 /// Most locals a body may declare; validation's limits are far lower, this
 /// only keeps a corrupt count from exhausting memory.

@@ -89,57 +89,72 @@ pub(in crate::compile) fn plain_stack_effect(op: &Operator<'_>) -> Option<(usize
         | O::I64Rotl
         | O::I64Rotr => (2, 1),
         O::F32Const { .. } | O::F64Const { .. } => (0, 1),
-        O::F32Abs
-        | O::F32Neg
-        | O::F32Sqrt
-        | O::F32Ceil
-        | O::F32Floor
-        | O::F32Trunc
-        | O::F32Nearest
-        | O::F64Abs
-        | O::F64Neg
-        | O::F64Sqrt
-        | O::F64Ceil
-        | O::F64Floor
-        | O::F64Trunc
-        | O::F64Nearest
-        | O::F32DemoteF64
-        | O::F64PromoteF32
-        | O::F32ConvertI32S
-        | O::F32ConvertI32U
-        | O::F32ConvertI64S
-        | O::F32ConvertI64U
-        | O::F64ConvertI32S
-        | O::F64ConvertI32U
-        | O::F64ConvertI64S
-        | O::F64ConvertI64U
-        | O::F32ReinterpretI32
-        | O::F64ReinterpretI64
-        | O::I32ReinterpretF32
-        | O::I64ReinterpretF64
-        | O::I32TruncSatF32S
-        | O::I32TruncSatF32U
-        | O::I32TruncSatF64S
-        | O::I32TruncSatF64U
-        | O::I64TruncSatF32S
-        | O::I64TruncSatF32U
-        | O::I64TruncSatF64S
-        | O::I64TruncSatF64U => (1, 1),
+        O::F32Abs | O::F64Abs => (1, 1),
+        op => {
+            let (pops, _) = float_op(op)?;
+            (pops, 1)
+        }
+    })
+}
+
+/// What a float operator that cannot trap does to NaN bits (`docs/vm.md`,
+/// "Floats"); constants and `abs` aside, which keep their operand's or
+/// their own bits.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(in crate::compile) enum FloatOp {
+    /// Arithmetic: a NaN result stands for the canonical NaN.
+    Arithmetic,
+    /// `neg`, `copysign`, reinterpretation as a float: every bit is kept.
+    KeepsBits,
+    /// Conversion from an integer: never a NaN.
+    FromInteger,
+    /// A comparison, reinterpretation as an integer or saturating
+    /// truncation: the result is an integer.
+    ToInteger,
+}
+
+/// For a float operator that cannot trap (constants and `abs` aside), how
+/// many operands it pops (it pushes one value) and what it does to NaN
+/// bits; `None` for any other operator.
+pub(in crate::compile) fn float_op(op: &Operator<'_>) -> Option<(usize, FloatOp)> {
+    use FloatOp::{Arithmetic, FromInteger, KeepsBits, ToInteger};
+    use Operator as O;
+    Some(match op {
         O::F32Add
         | O::F32Sub
         | O::F32Mul
         | O::F32Div
         | O::F32Min
         | O::F32Max
-        | O::F32Copysign
         | O::F64Add
         | O::F64Sub
         | O::F64Mul
         | O::F64Div
         | O::F64Min
-        | O::F64Max
-        | O::F64Copysign
-        | O::F32Eq
+        | O::F64Max => (2, Arithmetic),
+        O::F32Sqrt
+        | O::F32Ceil
+        | O::F32Floor
+        | O::F32Trunc
+        | O::F32Nearest
+        | O::F64Sqrt
+        | O::F64Ceil
+        | O::F64Floor
+        | O::F64Trunc
+        | O::F64Nearest
+        | O::F32DemoteF64
+        | O::F64PromoteF32 => (1, Arithmetic),
+        O::F32Neg | O::F64Neg | O::F32ReinterpretI32 | O::F64ReinterpretI64 => (1, KeepsBits),
+        O::F32Copysign | O::F64Copysign => (2, KeepsBits),
+        O::F32ConvertI32S
+        | O::F32ConvertI32U
+        | O::F32ConvertI64S
+        | O::F32ConvertI64U
+        | O::F64ConvertI32S
+        | O::F64ConvertI32U
+        | O::F64ConvertI64S
+        | O::F64ConvertI64U => (1, FromInteger),
+        O::F32Eq
         | O::F32Ne
         | O::F32Lt
         | O::F32Gt
@@ -150,7 +165,17 @@ pub(in crate::compile) fn plain_stack_effect(op: &Operator<'_>) -> Option<(usize
         | O::F64Lt
         | O::F64Gt
         | O::F64Le
-        | O::F64Ge => (2, 1),
+        | O::F64Ge => (2, ToInteger),
+        O::I32ReinterpretF32
+        | O::I64ReinterpretF64
+        | O::I32TruncSatF32S
+        | O::I32TruncSatF32U
+        | O::I32TruncSatF64S
+        | O::I32TruncSatF64U
+        | O::I64TruncSatF32S
+        | O::I64TruncSatF32U
+        | O::I64TruncSatF64S
+        | O::I64TruncSatF64U => (1, ToInteger),
         _ => return None,
     })
 }
