@@ -310,12 +310,14 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn float_arithmetic_does_not_stop_a_loop_being_counted() {
+    fn float_arithmetic_and_bit_counts_do_not_stop_a_loop_being_counted() {
         // None of these can trap, so the count is found as without them.
         let found = analyse(&module(&format!(
             "{CHARGE} local.get 4 f64.convert_i32_s f64.const 1.5 f64.mul f64.sqrt \
              f64.const -0 f64.copysign f64.floor i64.reinterpret_f64 f64.reinterpret_i64 \
              f32.demote_f64 f32.const 2 f32.lt local.set 5 \
+             local.get 3 i32.extend8_s i32.popcnt i32.clz i32.ctz i64.extend_i32_u \
+             i64.extend32_s i64.popcnt drop \
              local.get 2 i32.const 1 i32.add local.set 2 \
              local.get 2 local.get 0 i32.lt_u br_if 0"
         )));

@@ -45,7 +45,22 @@ pub(in crate::compile) fn plain_stack_effect(op: &Operator<'_>) -> Option<(usize
         O::Drop => (1, 0),
         O::Select => (3, 1),
         O::LocalGet { .. } | O::I32Const { .. } | O::I64Const { .. } => (0, 1),
-        O::I32Eqz | O::I64Eqz | O::I32WrapI64 | O::I64ExtendI32S | O::I64ExtendI32U => (1, 1),
+        O::I32Eqz
+        | O::I64Eqz
+        | O::I32WrapI64
+        | O::I64ExtendI32S
+        | O::I64ExtendI32U
+        | O::I32Extend8S
+        | O::I32Extend16S
+        | O::I64Extend8S
+        | O::I64Extend16S
+        | O::I64Extend32S
+        | O::I32Clz
+        | O::I32Ctz
+        | O::I32Popcnt
+        | O::I64Clz
+        | O::I64Ctz
+        | O::I64Popcnt => (1, 1),
         O::I32Eq
         | O::I32Ne
         | O::I32LtS
