@@ -384,17 +384,29 @@ fn a_step_held_in_a_local_runs_as_written_at_every_boundary() {
     }
 }
 
+/// `MODULE`'s functions as the translator writes them, under every
+/// configuration: its label, whether it uses the register strategy (the
+/// only one that versions loops), and each function's CLIF.
+fn translations() -> Vec<(String, bool, Vec<String>)> {
+    let bytes = wat::parse_str(MODULE).expect("wat");
+    every_config()
+        .into_iter()
+        .map(|config| {
+            let label = format!("{config:?}");
+            let registers = !config.slot_strategy_only;
+            let engine = Engine::new(config).expect("engine");
+            let clif = Module::translated_clif(&engine, &bytes).expect("compiles");
+            (label, registers, clif)
+        })
+        .collect()
+}
+
 #[test]
 fn a_step_held_in_a_local_is_versioned() {
     // The two loops divide only in the trip count of the test before the
     // checked-free copy, which the slot strategy never makes.
-    let bytes = wat::parse_str(MODULE).expect("wat");
-    for config in every_config() {
-        let label = format!("{config:?}");
-        let registers = !config.slot_strategy_only;
-        let engine = Engine::new(config).expect("engine");
-        let divides: Vec<bool> = Module::translated_clif(&engine, &bytes)
-            .expect("compiles")
+    for (label, registers, clif) in translations() {
+        let divides: Vec<bool> = clif
             .iter()
             .map(|f| {
                 f.lines()
@@ -411,12 +423,7 @@ fn a_float_loop_is_versioned_and_agrees() {
     // Float operators cannot trap, so they do not hide the address from
     // the proof: with the register strategy the loop has a copy without
     // checks (two `fdiv`s in the function).
-    let bytes = wat::parse_str(MODULE).expect("wat");
-    for config in every_config() {
-        let label = format!("{config:?}");
-        let registers = !config.slot_strategy_only;
-        let engine = Engine::new(config).expect("engine");
-        let clif = Module::translated_clif(&engine, &bytes).expect("compiles");
+    for (label, registers, clif) in translations() {
         let divisions = clif[11].lines().filter(|l| l.contains(" = fdiv")).count();
         assert_eq!(divisions, if registers { 2 } else { 1 }, "{label}");
     }

@@ -30,19 +30,20 @@ impl Translator<'_, '_> {
         self.held.push(None);
     }
 
-    /// The locals the loop opening at `self.offset` never writes (none
-    /// with the slot strategy, or if no loop opens here).
-    fn locals_held_here(&self) -> &[u32] {
+    /// Where in `held_locals` the loop opening at `self.offset` is, if it
+    /// holds any local (never with the slot strategy).
+    fn held_here(&self) -> Option<usize> {
         if self.slots {
-            return &[];
+            return None;
         }
-        match self
-            .held_locals
+        self.held_locals
             .binary_search_by_key(&self.offset, |&(o, _)| o)
-        {
-            Ok(i) => &self.held_locals[i].1,
-            Err(_) => &[],
-        }
+            .ok()
+    }
+
+    /// The locals the loop opening at `self.offset` never writes.
+    fn locals_held_here(&self) -> &[u32] {
+        self.held_here().map_or(&[], |i| &self.held_locals[i].1)
     }
 
     /// At a loop's entry (before the jump to its header): the locals the
@@ -52,11 +53,16 @@ impl Translator<'_, '_> {
     /// as that pending value. Returns the locals this loop holds, for
     /// [`Self::release_held`]; an enclosing loop may hold others already.
     pub fn hold_loop_locals(&mut self) -> Vec<u32> {
-        let locals = self.locals_held_here().to_vec();
-        let entry_pending = match &self.entry_pending {
-            Some((at, values)) if *at == self.offset => values.clone(),
+        let entry_pending = match self.entry_pending.take() {
+            Some((at, values)) if at == self.offset => values,
             _ => Vec::new(),
         };
+        let Some(at) = self.held_here() else {
+            return Vec::new();
+        };
+        // Put back below: a proven loop is translated twice from the same
+        // offset.
+        let locals = std::mem::take(&mut self.held_locals[at].1);
         let mut held = Vec::with_capacity(locals.len());
         for &index in &locals {
             let i = index as usize;
@@ -71,6 +77,7 @@ impl Translator<'_, '_> {
                 held.push(index);
             }
         }
+        self.held_locals[at].1 = locals;
         held
     }
 
