@@ -119,9 +119,22 @@ pub struct VMHostContext {
     pub func: *const c_void,
 }
 
-/// A linear memory as compiled code sees it. Both fields change on
-/// `memory.grow`, so code reloads them after anything that may grow memory
-/// (any call or builtin).
+/// Whether compiled code for this target may leave loads unchecked
+/// (`docs/vm.md`, "Faulting loads"). Not on riscv64, whose Sv39 machines
+/// give a process too little address space for the reservations.
+pub(crate) const FAULTING_LOADS: bool = cfg!(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "s390x"
+));
+
+/// Bytes past the furthest 32-bit address that stay inaccessible, so that a
+/// faulting load with `offset + size` up to this reaches no other mapping.
+pub(crate) const GUARD_BYTES: u64 = 2 << 30;
+
+/// A linear memory as compiled code sees it. `length` changes on
+/// `memory.grow` (the base never moves), so code reloads the descriptor
+/// after anything that may grow memory (any call or builtin).
 #[repr(C)]
 #[derive(Debug)]
 pub struct VMMemory {

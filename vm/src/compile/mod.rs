@@ -76,6 +76,10 @@ pub(crate) struct CodegenConfig {
     /// Whether every function is translated with [`Strategy::Slots`]
     /// (for tests of that strategy).
     pub slot_strategy_only: bool,
+    /// Whether loads fault instead of being checked where the target
+    /// allows it (`docs/vm.md`, "Faulting loads"). Off only where tests
+    /// compare both ways.
+    pub faulting_loads: bool,
 }
 
 impl Default for CodegenConfig {
@@ -86,6 +90,7 @@ impl Default for CodegenConfig {
             metering: true,
             prepay_loops: true,
             slot_strategy_only: false,
+            faulting_loads: true,
         }
     }
 }
@@ -321,6 +326,9 @@ pub(crate) struct TargetIsas {
     pub prepay_loops: bool,
     /// [`CodegenConfig::slot_strategy_only`], likewise.
     pub slot_strategy_only: bool,
+    /// Whether loads fault: [`CodegenConfig::faulting_loads`] on a target
+    /// that has them.
+    pub faulting_loads: bool,
 }
 
 /// Builds both host ISAs (see [`TargetIsas`]).
@@ -330,6 +338,7 @@ pub(crate) fn make_isas(cfg: &CodegenConfig) -> Result<TargetIsas, CompileError>
         large: make_isa(cfg, true)?,
         prepay_loops: cfg.prepay_loops,
         slot_strategy_only: cfg.slot_strategy_only,
+        faulting_loads: cfg.faulting_loads && crate::vmctx::FAULTING_LOADS,
     })
 }
 
@@ -591,6 +600,9 @@ pub(crate) struct ModuleCtx<'m> {
     pub func_ids: Vec<FuncId>,
     /// Whether counted loops are charged once, before they run.
     pub prepay_loops: bool,
+    /// Whether loads fault instead of being checked (`docs/vm.md`,
+    /// "Faulting loads").
+    pub faulting_loads: bool,
 }
 
 /// Compiles every defined function of `env` (decoded from `wasm`), plus one
@@ -676,6 +688,7 @@ pub(crate) fn compile_module(
         signatures,
         func_ids,
         prepay_loops: isas.prepay_loops,
+        faulting_loads: isas.faulting_loads,
     };
 
     if let Some(costs) = frame_costs

@@ -1,7 +1,8 @@
 /*
  * The only C in detvm: calling compiled code under setjmp, and leaving it
- * with longjmp from the SIGILL handler when it executes a trap instruction
- * (docs/vm.md, "Traps: explicit checks"). Rust cannot call setjmp itself
+ * with longjmp from the signal handler when it executes a trap instruction
+ * or a faulting load faults (docs/vm.md, "Traps: explicit checks",
+ * "Faulting loads"). Rust cannot call setjmp itself
  * (a function that returns twice is not something it can express), and
  * C's setjmp/longjmp save and restore the callee-saved registers of every
  * architecture detvm runs on without assembly of our own.
@@ -34,20 +35,25 @@ void detvm_unwind(void *buf) {
 }
 
 /*
- * The address of the instruction a SIGILL interrupted. On s390x the
- * kernel reports the address after it; Cranelift records such trap sites
- * at the instruction's last byte, so one byte back finds them.
+ * The address of the instruction a SIGILL, SIGSEGV or SIGBUS interrupted.
+ * On s390x the kernel reports the address after the instruction for a
+ * SIGILL, and the faulting instruction itself for the others; Cranelift
+ * records trap instructions at their last byte and faulting accesses at
+ * their first, so a SIGILL is looked up one byte back.
  */
-uintptr_t detvm_trap_pc(void *context) {
+uintptr_t detvm_trap_pc(void *context, int signum) {
     ucontext_t *uc = (ucontext_t *)context;
 #if defined(__x86_64__)
+    (void)signum;
     return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
 #elif defined(__aarch64__)
+    (void)signum;
     return (uintptr_t)uc->uc_mcontext.pc;
 #elif defined(__riscv) && __riscv_xlen == 64
+    (void)signum;
     return (uintptr_t)uc->uc_mcontext.__gregs[REG_PC];
 #elif defined(__s390x__)
-    return (uintptr_t)uc->uc_mcontext.psw.addr - 1;
+    return (uintptr_t)uc->uc_mcontext.psw.addr - (signum == SIGILL ? 1 : 0);
 #else
 #error "detvm: no trap handler for this architecture"
 #endif

@@ -56,6 +56,11 @@ pub struct EngineConfig {
     /// compile time, more than linearly on some shapes (many block
     /// parameters at many joins). On by default in debug builds only.
     pub verify_ir: bool,
+    /// Give every load an explicit bounds check, also on targets where
+    /// loads fault instead (`docs/vm.md`, "Faulting loads"). Results, gas
+    /// and traps are the same either way; this exists so tests can compare
+    /// the two.
+    pub explicit_load_checks: bool,
 }
 
 impl Default for EngineConfig {
@@ -70,6 +75,7 @@ impl Default for EngineConfig {
             start_gas_limit: 10_000_000,
             slot_strategy_only: false,
             verify_ir: cfg!(debug_assertions),
+            explicit_load_checks: false,
         }
     }
 }
@@ -170,6 +176,7 @@ impl Engine {
             metering: config.metering,
             prepay_loops: true,
             slot_strategy_only: config.slot_strategy_only,
+            faulting_loads: !config.explicit_load_checks,
         })
         .map_err(Error::Compile)?;
         Ok(Self {

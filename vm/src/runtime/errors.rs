@@ -427,7 +427,7 @@ pub enum InternalError {
         /// The raw code.
         code: u32,
     },
-    /// The `SIGILL` handler that ends a call at a trap site could not be
+    /// The signal handler that ends a call at a trap site could not be
     /// installed, so no call is made.
     #[error("the trap handler could not be installed")]
     TrapHandlerMissing,

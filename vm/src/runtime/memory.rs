@@ -1,23 +1,31 @@
-//! Linear memories: a zeroed heap allocation that moves when it grows.
-//! Every access by compiled code is bounds-checked explicitly against
-//! [`VMMemory::length`], so no guard pages or signal handlers are needed.
+//! Linear memories: a reservation of address space whose base never moves;
+//! growing makes more of it accessible in place. Where compiled code uses
+//! faulting loads (`docs/vm.md`, "Faulting loads") the reservation also
+//! covers every address a load can reach, and everything past the
+//! memory's length faults; stores and the other targets' accesses are
+//! checked explicitly against [`VMMemory::length`].
 
-use std::alloc::{Layout, alloc_zeroed};
+use std::ptr::NonNull;
+use std::sync::Mutex;
 
 use super::module::{MAX_PAGES, memory_max};
 use super::store::{Store, StoreObjects};
 use super::{AccessError, Error, MemoryType, ResourceError};
-use crate::vmctx::VMMemory;
+use crate::vmctx::{FAULTING_LOADS, GUARD_BYTES, VMMemory};
 
 /// Bytes in a WebAssembly page.
 pub(crate) const PAGE_SIZE: u64 = 1 << 16;
+
+/// Address space reserved per memory where loads fault: every byte a
+/// 32-bit address plus a guarded offset can reach.
+const FAULTING_RESERVATION: u64 = (1 << 32) + GUARD_BYTES;
 
 /// A memory's storage. `vm` comes first so that the `*mut VMMemory`
 /// compiled code and builtins hold is also a pointer to the whole object.
 #[repr(C)]
 pub(crate) struct MemoryData {
     pub vm: VMMemory,
-    storage: Vec<u8>,
+    storage: Reservation,
     max_pages: u64,
     declared_max: Option<u64>,
 }
@@ -28,9 +36,12 @@ impl MemoryData {
         if pages > max_pages {
             return Err(ResourceError::MemoryOverMaximum { pages, max_pages }.into());
         }
-        let storage = pages
-            .checked_mul(PAGE_SIZE)
-            .and_then(zeroed_vec)
+        let reserve = if FAULTING_LOADS {
+            FAULTING_RESERVATION
+        } else {
+            max_pages * PAGE_SIZE
+        };
+        let storage = Reservation::new(reserve, pages * PAGE_SIZE)
             .ok_or(ResourceError::MemoryAllocation { pages })?;
         let mut memory = Box::new(Self {
             vm: VMMemory {
@@ -47,12 +58,12 @@ impl MemoryData {
 
     /// Keeps the view compiled code reads in step with the storage.
     fn sync(&mut self) {
-        self.vm.base = self.storage.as_mut_ptr();
-        self.vm.length = self.storage.len() as u64;
+        self.vm.base = self.storage.base.as_ptr();
+        self.vm.length = self.storage.accessible as u64;
     }
 
     pub fn pages(&self) -> u64 {
-        self.storage.len() as u64 / PAGE_SIZE
+        self.storage.accessible as u64 / PAGE_SIZE
     }
 
     /// `memory.grow`: the old size in pages, or `None` if the new size is
@@ -63,20 +74,19 @@ impl MemoryData {
         if new > self.max_pages {
             return None;
         }
-        let new_len = usize::try_from(new * PAGE_SIZE).ok()?;
-        let additional = new_len - self.storage.len();
-        self.storage.try_reserve_exact(additional).ok()?;
-        self.storage.resize(new_len, 0);
+        if !self.storage.make_accessible(new * PAGE_SIZE) {
+            return None;
+        }
         self.sync();
         Some(old)
     }
 
     pub fn bytes(&self) -> &[u8] {
-        &self.storage
+        self.storage.bytes()
     }
 
     pub fn bytes_mut(&mut self) -> &mut [u8] {
-        &mut self.storage
+        self.storage.bytes_mut()
     }
 
     /// The memory's type as seen by imports: current size and declared
@@ -89,23 +99,167 @@ impl MemoryData {
     }
 }
 
-/// A zeroed byte vector, allocated with `calloc`-like zeroing (fast for
-/// fresh pages) and without aborting on allocation failure (`None`).
-fn zeroed_vec(len: u64) -> Option<Vec<u8>> {
-    let len = usize::try_from(len).ok()?;
-    if len == 0 {
-        return Some(Vec::new());
+/// A private anonymous mapping whose first `accessible` bytes are readable
+/// and writable and the rest inaccessible. Fresh pages read as zero, and
+/// memory never shrinks, so nothing is ever zeroed by hand.
+struct Reservation {
+    base: NonNull<u8>,
+    reserved: usize,
+    accessible: usize,
+}
+
+// SAFETY: the mapping is owned by this value alone and is plain memory; the
+// store that owns a memory decides which thread uses it.
+unsafe impl Send for Reservation {}
+// SAFETY: shared access only reads through `bytes`.
+unsafe impl Sync for Reservation {}
+
+/// Reservations of dropped memories, inaccessible and zeroed again, kept
+/// for the next memory of the same size: instantiation then costs one
+/// `mprotect` instead of a mapping of 6 GiB, and a process maps the same
+/// regions again instead of new ones (emulators such as qemu-user keep
+/// their own tables for every region a process ever maps).
+static POOL: Mutex<Vec<Reservation>> = Mutex::new(Vec::new());
+
+/// The most reservations [`POOL`] keeps.
+const POOL_CAPACITY: usize = 32;
+
+fn pool() -> std::sync::MutexGuard<'static, Vec<Reservation>> {
+    // The pool holds plain values; a panic elsewhere leaves it usable.
+    POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Reservation {
+    /// Reserves `reserve` bytes (at least one page) and makes the first
+    /// `accessible` of them usable; `None` if the system refuses either.
+    fn new(reserve: u64, accessible: u64) -> Option<Self> {
+        let reserved = usize::try_from(reserve.max(PAGE_SIZE)).ok()?;
+        let pooled = {
+            let mut pool = pool();
+            let found = pool.iter().rposition(|r| r.reserved == reserved);
+            found.map(|i| pool.swap_remove(i))
+        };
+        if let Some(mut reservation) = pooled {
+            return reservation
+                .make_accessible(accessible)
+                .then_some(reservation);
+        }
+        // SAFETY: a fresh anonymous mapping at an address the kernel picks
+        // overlaps nothing this process uses. MAP_NORESERVE: inaccessible
+        // pages are address space, not memory, and must not count against
+        // the system's commit limit.
+        let base = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                reserved,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return None;
+        }
+        let mut reservation = Self {
+            base: NonNull::new(base.cast())?,
+            reserved,
+            accessible: 0,
+        };
+        reservation
+            .make_accessible(accessible)
+            .then_some(reservation)
     }
-    let layout = Layout::array::<u8>(len).ok()?;
-    // SAFETY: the layout has non-zero size.
-    let ptr = unsafe { alloc_zeroed(layout) };
-    if ptr.is_null() {
-        return None;
+
+    /// Makes the first `len` bytes accessible (never fewer than now);
+    /// false, with nothing changed, if `len` is beyond the reservation or
+    /// the system refuses.
+    fn make_accessible(&mut self, len: u64) -> bool {
+        let Ok(len) = usize::try_from(len) else {
+            return false;
+        };
+        if len > self.reserved {
+            return false;
+        }
+        if len <= self.accessible {
+            return true;
+        }
+        // SAFETY: `accessible..len` lies inside the mapping; both ends are
+        // multiples of the Wasm page size, and so of the system's page.
+        let status = unsafe {
+            libc::mprotect(
+                self.base.as_ptr().add(self.accessible).cast(),
+                len - self.accessible,
+                libc::PROT_READ | libc::PROT_WRITE,
+            )
+        };
+        if status != 0 {
+            return false;
+        }
+        self.accessible = len;
+        true
     }
-    // SAFETY: `ptr` was allocated by the global allocator with the layout of
-    // `[u8; len]`, which is what `Vec<u8>` with capacity `len` uses, and all
-    // `len` bytes are initialised (zero).
-    Some(unsafe { Vec::from_raw_parts(ptr, len, len) })
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the first `accessible` bytes are mapped readable and
+        // writable for as long as `self` lives, and only `self` hands out
+        // references to them.
+        unsafe { core::slice::from_raw_parts(self.base.as_ptr(), self.accessible) }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `bytes`; `&mut self` makes this the only reference.
+        unsafe { core::slice::from_raw_parts_mut(self.base.as_ptr(), self.accessible) }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.accessible == 0 || self.reset() {
+            let mut pool = pool();
+            if pool.len() < POOL_CAPACITY {
+                pool.push(Reservation {
+                    base: self.base,
+                    reserved: self.reserved,
+                    accessible: 0,
+                });
+                return;
+            }
+        }
+        // SAFETY: the mapping was created in `new` with this length and is
+        // unmapped once (a pooled copy takes it over instead); no
+        // reference into it outlives `self`.
+        unsafe {
+            libc::munmap(self.base.as_ptr().cast(), self.reserved);
+        }
+    }
+}
+
+impl Reservation {
+    /// Makes the accessible part inaccessible and zero again, as fresh:
+    /// a new anonymous mapping in its place replaces its pages (unlike
+    /// `madvise`, which an emulator may ignore). False if that failed;
+    /// the reservation is then not reused.
+    fn reset(&mut self) -> bool {
+        // SAFETY: MAP_FIXED over the first `accessible` bytes of our own
+        // mapping replaces only pages this reservation owns; no reference
+        // into them outlives the memory being dropped.
+        let replaced = unsafe {
+            libc::mmap(
+                self.base.as_ptr().cast(),
+                self.accessible,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        if replaced != self.base.as_ptr().cast() {
+            return false;
+        }
+        self.accessible = 0;
+        true
+    }
 }
 
 /// A linear memory in a [`Store`]: an instance's export, or created by the

@@ -12,7 +12,7 @@ mod global;
 mod host;
 mod instance;
 mod linker;
-mod memory;
+pub(crate) mod memory;
 pub(crate) mod module;
 mod store;
 mod table;

@@ -1,13 +1,15 @@
 //! Trap sites: compiled code that fails an explicit check executes a trap
-//! instruction, and the `SIGILL` handler here turns that into the trap code
+//! instruction (`SIGILL`), and a faulting load outside its memory raises
+//! `SIGSEGV` or `SIGBUS`; the handler here turns either into the trap code
 //! of the innermost call on the thread, leaving the call through the
-//! `longjmp` of `catch.c` (`docs/vm.md`, "Traps: explicit checks").
+//! `longjmp` of `catch.c` (`docs/vm.md`, "Traps: explicit checks",
+//! "Faulting loads").
 //!
 //! Loaded code registers its trap sites in a process-wide table; a call
 //! runs its entry trampoline through [`call_catching`], which tells the
 //! handler, through a thread-local, where to jump and which `VMRuntime`
-//! takes the code. Anything else that raises `SIGILL` goes on to the
-//! handler that was installed before this one.
+//! takes the code. Any other such signal goes on to the handler that was
+//! installed before this one for it.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -25,7 +27,7 @@ unsafe extern "C" {
         arg: *mut c_void,
     ) -> c_int;
     fn detvm_unwind(buf: *mut c_void) -> !;
-    fn detvm_trap_pc(context: *mut c_void) -> usize;
+    fn detvm_trap_pc(context: *mut c_void, signum: c_int) -> usize;
 }
 
 /// The trap sites of one loaded code image: `(offset from its start, raw
@@ -174,21 +176,28 @@ pub(crate) unsafe fn call_catching(
     Ok(())
 }
 
-/// The handler that was installed for `SIGILL` before detvm's.
-static PREVIOUS: OnceLock<Result<libc::sigaction, HandlerMissing>> = OnceLock::new();
+/// The signals the handler owns at trap sites.
+const SIGNALS: [c_int; 3] = [libc::SIGILL, libc::SIGSEGV, libc::SIGBUS];
+
+/// The handlers that were installed for [`SIGNALS`] before detvm's, in
+/// that order.
+static PREVIOUS: OnceLock<Result<[libc::sigaction; 3], HandlerMissing>> = OnceLock::new();
 
 fn install_handler() -> Result<(), HandlerMissing> {
     let installed = PREVIOUS.get_or_init(|| {
-        // SAFETY: a zeroed `sigaction` is a valid value to fill; the
-        // handler's signature is the `SA_SIGINFO` one.
+        // SAFETY: installing a handler with a zeroed `sigaction` filled in
+        // below; the previous handlers are kept to pass on what detvm
+        // does not own.
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_sigill as *const () as usize;
+            action.sa_sigaction = on_signal as *const () as usize;
             action.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK;
             libc::sigemptyset(&mut action.sa_mask);
-            let mut previous: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(libc::SIGILL, &action, &mut previous) != 0 {
-                return Err(HandlerMissing);
+            let mut previous: [libc::sigaction; 3] = std::mem::zeroed();
+            for (signum, previous) in SIGNALS.iter().zip(&mut previous) {
+                if libc::sigaction(*signum, &action, previous) != 0 {
+                    return Err(HandlerMissing);
+                }
             }
             Ok(previous)
         }
@@ -196,11 +205,14 @@ fn install_handler() -> Result<(), HandlerMissing> {
     installed.map(|_| ())
 }
 
-unsafe extern "C" fn on_sigill(signum: c_int, info: *mut libc::siginfo_t, context: *mut c_void) {
+unsafe extern "C" fn on_signal(signum: c_int, info: *mut libc::siginfo_t, context: *mut c_void) {
     // SAFETY: the kernel passes the interrupted context.
-    let pc = unsafe { detvm_trap_pc(context) };
+    let pc = unsafe { detvm_trap_pc(context, signum) };
     let entry = CURRENT.with(Cell::get);
+    // A signal another process sent is not the instruction's, whatever
+    // the thread was executing.
     if !entry.is_null()
+        && !sent_by_a_process(info)
         && let Some(code) = site_at(pc)
     {
         // SAFETY: `entry` is the live `Entry` of the innermost
@@ -224,7 +236,10 @@ unsafe extern "C" fn on_sigill(signum: c_int, info: *mut libc::siginfo_t, contex
 /// restores the default action so that the instruction, executed again,
 /// ends the process as it would have without detvm.
 unsafe fn pass_on(signum: c_int, info: *mut libc::siginfo_t, context: *mut c_void) {
-    let previous = PREVIOUS.get().and_then(|p| p.as_ref().ok());
+    let previous = PREVIOUS
+        .get()
+        .and_then(|p| p.as_ref().ok())
+        .and_then(|all| SIGNALS.iter().position(|&s| s == signum).map(|i| &all[i]));
     match previous {
         Some(prev) if prev.sa_flags & libc::SA_SIGINFO != 0 => {
             // SAFETY: with SA_SIGINFO, `sa_sigaction` is such a handler.
@@ -245,7 +260,7 @@ unsafe fn pass_on(signum: c_int, info: *mut libc::siginfo_t, context: *mut c_voi
         Some(prev) if prev.sa_sigaction == libc::SIG_IGN && sent_by_a_process(info) => {}
         _ => {
             // SAFETY: resetting a signal to its default action; an ignored
-            // SIGILL would re-execute the instruction forever. A signal
+            // SIGILL or SIGSEGV would re-execute the instruction forever. A signal
             // some process sent is raised again, as nothing re-executes.
             unsafe {
                 let mut default: libc::sigaction = std::mem::zeroed();

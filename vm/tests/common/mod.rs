@@ -54,20 +54,24 @@ impl Both {
     }
 }
 
-/// Every translation setting: both strategies, both optimisation levels,
-/// metering on and off. The first of each metering setting (the slot
-/// strategy, which never versions a loop) is the one others are compared
-/// with.
+/// Every translation setting: loads checked explicitly or faulting
+/// (`docs/vm.md`, "Faulting loads"), both strategies, both optimisation
+/// levels, metering on and off. The first of each metering setting
+/// (explicit checks and the slot strategy, which never versions a loop) is
+/// the one others are compared with.
 pub fn every_config() -> Vec<EngineConfig> {
     let mut out = Vec::new();
-    for slots in [true, false] {
-        for opt in [OptLevel::Speed, OptLevel::None] {
-            for metering in [true, false] {
-                let mut config = EngineConfig::default();
-                config.slot_strategy_only = slots;
-                config.opt_level = opt;
-                config.metering = metering;
-                out.push(config);
+    for explicit_load_checks in [true, false] {
+        for slots in [true, false] {
+            for opt in [OptLevel::Speed, OptLevel::None] {
+                for metering in [true, false] {
+                    let mut config = EngineConfig::default();
+                    config.explicit_load_checks = explicit_load_checks;
+                    config.slot_strategy_only = slots;
+                    config.opt_level = opt;
+                    config.metering = metering;
+                    out.push(config);
+                }
             }
         }
     }
@@ -103,11 +107,24 @@ pub fn call_i32(
 }
 
 /// The number of memory bounds checks in each function's translated CLIF,
-/// in definition order.
+/// in definition order: explicit checks, and faulting loads (loads that
+/// carry the `memory_out_of_bounds` trap code, `user2`), which check
+/// where they access.
 pub fn checks_per_function(engine: &Engine, bytes: &[u8]) -> Vec<usize> {
     Module::translated_clif(engine, bytes)
         .expect("compiles")
         .iter()
-        .map(|f| f.lines().filter(|l| l.contains("icmp ugt")).count())
+        .map(|f| f.lines().filter(|l| is_check(l)).count())
         .collect()
+}
+
+/// Whether a CLIF line is an explicit memory bounds check or a faulting
+/// load.
+pub fn is_check(line: &str) -> bool {
+    line.contains("icmp ugt") || is_faulting_load(line)
+}
+
+/// Whether a CLIF line is a faulting load.
+pub fn is_faulting_load(line: &str) -> bool {
+    line.contains("load") && line.contains(" user2 ")
 }

@@ -14,7 +14,9 @@ use super::{
     Builtin, CHECKED_CAPACITY, COUNTER_OFFSETS, PTR, Translator, invariant_flags, state_flags,
 };
 use crate::compile::{CompileError, IndexSpace, TranslateProblem};
-use crate::vmctx::{TrapCode, funcref_offsets, memory_offsets, table_offsets, vmctx_offsets};
+use crate::vmctx::{
+    GUARD_BYTES, TrapCode, funcref_offsets, memory_offsets, table_offsets, vmctx_offsets,
+};
 
 /// Flags for linear-memory accesses: bounds were checked explicitly, any
 /// alignment is allowed, bytes are little-endian on every host. The
@@ -215,24 +217,32 @@ impl Translator<'_, '_> {
             .get_or_insert_with(|| Regions::declare(self.b.func))
     }
 
-    /// Bounds-checks an access of `size` bytes at `addr + offset` and
-    /// returns the native address and the remaining immediate offset. A
-    /// store (`write`) is a check point for `gas_left`, tested in the same
-    /// branch as its bounds when it has one.
+    /// Bounds-checks an access of `size` bytes at `addr + offset`, or
+    /// makes it a faulting load (`docs/vm.md`, "Faulting loads"), and
+    /// returns the native address, the remaining immediate offset and the
+    /// access's flags. A store (`write`) is a check point for `gas_left`,
+    /// tested before its bounds.
     pub fn heap_addr(
         &mut self,
         addr32: Value,
         offset: u64,
         size: u32,
         write: bool,
-    ) -> (Value, i32) {
+    ) -> (Value, i32, MemFlagsData) {
         let (base, len) = self.memory_base_len();
         let addr = self.b.ins().uextend(I64, addr32);
         // offset < 2^32 and size <= 8, so neither sum can wrap in 64 bits.
-        // A load that starts a run checks the run's furthest end, also when
-        // its own end is known: the run's later loads need that end.
         let end = offset.saturating_add(u64::from(size));
-        let end = self.widen_check.take().map_or(end, |w| w.max(end));
+        let faulting = !write && self.m.faulting_loads && end <= GUARD_BYTES;
+        // A load that starts a run checks the run's furthest end, also when
+        // its own end is known: the run's later loads need that end. A
+        // faulting load proves only its own end, and each of the run's
+        // loads faults for itself.
+        let widened = self.widen_check.take();
+        let end = match widened {
+            Some(w) if !faulting => w.max(end),
+            _ => end,
+        };
         // Facts may predate the sealing of a loop header that turned their
         // value, or this one, into an alias of the same value.
         let dfg = &self.b.func.dfg;
@@ -252,19 +262,38 @@ impl Translator<'_, '_> {
         if write {
             self.check_gas();
         }
+        let mut flags = self.heap_flags();
         if !proven {
-            let last = self.b.ins().iadd_imm_s(addr, end as i64);
-            let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, last, len);
-            self.trap_if(oob, TrapCode::MemoryOutOfBounds);
-            if self.checked.len() == CHECKED_CAPACITY {
-                self.checked.remove(0);
+            if faulting {
+                flags = flags.with_trap_code(Some(self.faulting_access_site()));
+            } else {
+                let last = self.b.ins().iadd_imm_s(addr, end as i64);
+                let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, last, len);
+                self.trap_if(oob, TrapCode::MemoryOutOfBounds);
             }
+            // One fact per address, at the furthest end proven: a run of
+            // faulting loads through one pointer then holds one entry, not
+            // one per load evicting the other addresses' facts.
+            let dfg = &self.b.func.dfg;
+            let end = match self
+                .checked
+                .iter()
+                .position(|&(v, _)| unalias(dfg, v) == key)
+            {
+                Some(i) => self.checked.remove(i).1.max(end),
+                None => {
+                    if self.checked.len() == CHECKED_CAPACITY {
+                        self.checked.remove(0);
+                    }
+                    end
+                }
+            };
             self.checked.push((addr32, end));
         }
         let native = self.b.ins().iadd(base, addr);
         match i32::try_from(offset) {
-            Ok(off) => (native, off),
-            Err(_) => (self.b.ins().iadd_imm_s(native, offset as i64), 0),
+            Ok(off) => (native, off, flags),
+            Err(_) => (self.b.ins().iadd_imm_s(native, offset as i64), 0, flags),
         }
     }
 

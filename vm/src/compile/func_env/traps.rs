@@ -83,6 +83,18 @@ impl Translator<'_, '_> {
         }
     }
 
+    /// Makes the next access a faulting load (`docs/vm.md`, "Faulting
+    /// loads"): a trap site of `memory_out_of_bounds` like a check, whose
+    /// trap instruction is the access itself. Returns the trap code its
+    /// flags carry, which makes Cranelift record it.
+    /// Unlike a check it does not count towards [`RUN_PER_BLOCK`]: a
+    /// load has no fixed registers or clobbers for a long block to make
+    /// the register allocator split ranges around.
+    pub(super) fn faulting_access_site(&mut self) -> ir::TrapCode {
+        self.sync_gas_for_trap();
+        trap_site_code(TrapCode::MemoryOutOfBounds)
+    }
+
     /// Traps with `code` when `cond` is non-zero: a trap site (`docs/vm.md`,
     /// "Traps: explicit checks"), so the current block goes on.
     pub fn trap_if(&mut self, cond: Value, code: TrapCode) {

@@ -14,9 +14,9 @@ use crate::compile::{
     CodegenConfig, CompiledCode, OptLevel, TargetIsas, compile_and_load, make_isas,
 };
 use crate::env::{ConstOp, ElementMode, ImportKind, ModuleEnv};
+use crate::runtime::memory::MemoryData;
 use crate::vmctx::{
-    TrapCode, VMBuiltins, VMContext, VMFuncRef, VMGlobal, VMHostContext, VMMemory, VMRuntime,
-    VMTable, ValRaw,
+    TrapCode, VMBuiltins, VMContext, VMFuncRef, VMGlobal, VMHostContext, VMRuntime, VMTable, ValRaw,
 };
 
 /// A host function for tests: arguments in, results or a trap out.
@@ -38,8 +38,7 @@ struct State {
     wasm: Vec<u8>,
     runtime: VMRuntime,
     builtins: VMBuiltins,
-    memory: VMMemory,
-    mem: Vec<u8>,
+    mem: Box<MemoryData>,
     max_pages: u64,
     global_cells: Vec<VMGlobal>,
     global_ptrs: Vec<*mut VMGlobal>,
@@ -84,6 +83,7 @@ fn isa_with(opt: OptLevel, prepay_loops: bool) -> &'static TargetIsas {
             metering: true,
             prepay_loops,
             slot_strategy_only: false,
+            faulting_loads: true,
         })
         .expect("host ISA")
     })
@@ -104,6 +104,7 @@ fn isa_unverified(opt: OptLevel) -> &'static TargetIsas {
             metering: true,
             prepay_loops: true,
             slot_strategy_only: false,
+            faulting_loads: true,
         })
         .expect("host ISA")
     })
@@ -205,36 +206,28 @@ fn in_bounds(start: u32, len: u32, size: usize) -> bool {
 
 extern "C" fn memory_grow(vmctx: *mut VMContext, delta: u32) -> u32 {
     let st = state(vmctx);
-    let old = (st.mem.len() / PAGE) as u64;
-    let new = old + u64::from(delta);
-    if new > st.max_pages {
-        return u32::MAX;
-    }
-    // Always move the memory, so code that keeps a stale base fails.
-    let mut grown = vec![0u8; new as usize * PAGE + 1];
-    grown.truncate(new as usize * PAGE);
-    grown[..st.mem.len()].copy_from_slice(&st.mem);
-    st.mem = grown;
-    st.memory.base = st.mem.as_mut_ptr();
-    st.memory.length = st.mem.len() as u64;
-    old as u32
+    // The runtime's own memory: its layout is what faulting loads need.
+    st.mem
+        .grow(u64::from(delta))
+        .map_or(u32::MAX, |old| old as u32)
 }
 
 extern "C" fn memory_fill(vmctx: *mut VMContext, dst: u32, val: u32, len: u32) {
     let st = state(vmctx);
-    if !in_bounds(dst, len, st.mem.len()) {
+    let mem = st.mem.bytes_mut();
+    if !in_bounds(dst, len, mem.len()) {
         return set_trap(vmctx, TrapCode::MemoryOutOfBounds);
     }
-    st.mem[dst as usize..(dst + len) as usize].fill(val as u8);
+    mem[dst as usize..(dst + len) as usize].fill(val as u8);
 }
 
 extern "C" fn memory_copy(vmctx: *mut VMContext, dst: u32, src: u32, len: u32) {
     let st = state(vmctx);
-    if !in_bounds(dst, len, st.mem.len()) || !in_bounds(src, len, st.mem.len()) {
+    let mem = st.mem.bytes_mut();
+    if !in_bounds(dst, len, mem.len()) || !in_bounds(src, len, mem.len()) {
         return set_trap(vmctx, TrapCode::MemoryOutOfBounds);
     }
-    st.mem
-        .copy_within(src as usize..(src + len) as usize, dst as usize);
+    mem.copy_within(src as usize..(src + len) as usize, dst as usize);
 }
 
 extern "C" fn memory_init(vmctx: *mut VMContext, seg: u32, dst: u32, src: u32, len: u32) {
@@ -245,10 +238,11 @@ extern "C" fn memory_init(vmctx: *mut VMContext, seg: u32, dst: u32, src: u32, l
     } else {
         st.wasm[range].to_vec()
     };
-    if !in_bounds(dst, len, st.mem.len()) || !in_bounds(src, len, data.len()) {
+    let mem = st.mem.bytes_mut();
+    if !in_bounds(dst, len, mem.len()) || !in_bounds(src, len, data.len()) {
         return set_trap(vmctx, TrapCode::MemoryOutOfBounds);
     }
-    st.mem[dst as usize..(dst + len) as usize]
+    mem[dst as usize..(dst + len) as usize]
         .copy_from_slice(&data[src as usize..(src + len) as usize]);
 }
 
@@ -457,11 +451,7 @@ impl Instance {
                 elem_drop,
                 call_host,
             },
-            memory: VMMemory {
-                base: std::ptr::null_mut(),
-                length: 0,
-            },
-            mem: vec![0; initial_pages as usize * PAGE],
+            mem: MemoryData::new(initial_pages, None, max_pages).expect("memory"),
             max_pages,
             global_cells: vec![VMGlobal::default(); env.globals.len()],
             global_ptrs: Vec::new(),
@@ -492,8 +482,6 @@ impl Instance {
             wasm,
         });
         let st_ptr: *mut State = &mut *st;
-        st.memory.base = st.mem.as_mut_ptr();
-        st.memory.length = st.mem.len() as u64;
         st.global_ptrs = (0..st.global_cells.len())
             .map(|i| &mut st.global_cells[i] as *mut VMGlobal)
             .collect();
@@ -512,7 +500,7 @@ impl Instance {
         st.vmctx = VMContext {
             runtime: &mut st.runtime,
             builtins: &st.builtins,
-            memory: &mut st.memory,
+            memory: &mut st.mem.vm,
             globals: st.global_ptrs.as_ptr(),
             tables: st.table_ptrs.as_ptr(),
             funcs: std::ptr::null(),
@@ -611,7 +599,7 @@ impl Instance {
             if let Some(offset) = seg.active_offset {
                 let off = const_value(&st, &offset) as usize;
                 let bytes = st.wasm[seg.bytes.clone()].to_vec();
-                st.mem[off..off + bytes.len()].copy_from_slice(&bytes);
+                st.mem.bytes_mut()[off..off + bytes.len()].copy_from_slice(&bytes);
                 st.data_dropped[d] = true;
             }
         }
@@ -632,7 +620,7 @@ impl Instance {
 
     /// Linear memory.
     pub fn memory(&self) -> &[u8] {
-        &self.state.mem
+        self.state.mem.bytes()
     }
 
     /// Calls export `name` with raw arguments.

@@ -210,8 +210,7 @@ impl Translator<'_, '_> {
         signed: bool,
     ) -> Result<(), CompileError> {
         let addr = self.pop()?;
-        let (p, off) = self.heap_addr(addr, memarg.offset, size, false);
-        let flags = self.heap_flags();
+        let (p, off, flags) = self.heap_addr(addr, memarg.offset, size, false);
         let v = match (ty.bytes(), size, signed) {
             (_, 1, false) => self.b.ins().uload8(ty, flags, p, off),
             (_, 1, true) => self.b.ins().sload8(ty, flags, p, off),
@@ -230,9 +229,8 @@ impl Translator<'_, '_> {
     fn store(&mut self, memarg: &MemArg, size: u32) -> Result<(), CompileError> {
         self.settle_top(1)?;
         let (addr, v) = self.pop2()?;
-        let (p, off) = self.heap_addr(addr, memarg.offset, size, true);
+        let (p, off, flags) = self.heap_addr(addr, memarg.offset, size, true);
         let ty = self.b.func.dfg.value_type(v);
-        let flags = self.heap_flags();
         match (size, ty.bytes()) {
             (1, _) => self.b.ins().istore8(flags, v, p, off),
             (2, _) => self.b.ins().istore16(flags, v, p, off),
