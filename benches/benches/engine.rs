@@ -310,7 +310,8 @@ fn kernels(c: &mut Criterion) {
         // NaN canonicalisation, which detvm replaced by its own placement
         // (`docs/vm.md`, "Floats"); the memory-heavy kernels next to
         // wasmtime, whose guard pages need no bounds checks where detvm
-        // checks explicitly (`docs/vm.md`, "Checks" and "Proven loops").
+        // checks stores explicitly (`docs/vm.md`, "Faulting loads",
+        // "Checks" and "Proven loops").
         #[cfg(feature = "peers")]
         {
             let settings: &[(&str, bool)] = if kernel.name == RUST_KERNELS[fixtures::NBODY].name {
