@@ -128,6 +128,13 @@ pub(crate) const FAULTING_LOADS: bool = cfg!(any(
     target_arch = "s390x"
 ));
 
+/// Whether compiled code for this target may also leave stores unchecked
+/// (`docs/vm.md`, "Faulting loads"): only on x86-64, whose faults are
+/// precise, so a store that straddles the end of a memory writes nothing
+/// before it faults. aarch64 and riscv64 may write the bytes before the
+/// end first.
+pub(crate) const FAULTING_STORES: bool = cfg!(target_arch = "x86_64");
+
 /// Bytes past the furthest 32-bit address that stay inaccessible, so that a
 /// faulting load with `offset + size` up to this reaches no other mapping.
 pub(crate) const GUARD_BYTES: u64 = 2 << 30;

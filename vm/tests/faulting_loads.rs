@@ -66,15 +66,17 @@ fn export_name(load: &str, offset: u64) -> String {
     format!("{load}@{offset}")
 }
 
-fn module() -> Vec<u8> {
-    let mut wat = String::from(
-        r#"(module (memory (export "mem") 1 3)
-        (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))"#,
+/// A module of `memory` (its limits) with a `grow` export, and an export
+/// per access of `accesses` at each of [`OFFSETS`], each with `signature`.
+fn module_of(memory: &str, accesses: &[(&str, u64, &str)], signature: &str) -> Vec<u8> {
+    let mut wat = format!(
+        r#"(module (memory (export "mem") {memory})
+        (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))"#
     );
     for offset in OFFSETS {
-        for (name, _, body) in LOADS {
+        for (name, _, body) in accesses {
             wat.push_str(&format!(
-                "(func (export \"{}\") (param i32) (result i64) {})\n",
+                "(func (export \"{}\") {signature} {})\n",
                 export_name(name, offset),
                 body.replace("OFF", &offset.to_string())
             ));
@@ -82,6 +84,10 @@ fn module() -> Vec<u8> {
     }
     wat.push(')');
     wat::parse_str(&wat).expect("wat")
+}
+
+fn module() -> Vec<u8> {
+    module_of("1 3", &LOADS, "(param i32) (result i64)")
 }
 
 /// What Wasm says `name` at `offset` returns for `addr`, given the
@@ -140,7 +146,7 @@ fn faulting_loads_trap_exactly_where_checks_do() {
         .flat_map(|explicit| {
             [true, false].into_iter().map(move |metering| {
                 let mut config = EngineConfig::default();
-                config.explicit_load_checks = explicit;
+                config.explicit_bounds_checks = explicit;
                 config.metering = metering;
                 (
                     format!("explicit={explicit} metering={metering}"),
@@ -226,7 +232,7 @@ fn only_loads_within_the_guard_fault() {
     let functions = LOADS.len() * OFFSETS.len() + 1;
     for explicit in [false, true] {
         let mut config = EngineConfig::default();
-        config.explicit_load_checks = explicit;
+        config.explicit_bounds_checks = explicit;
         let engine = Engine::new(config).expect("engine");
         let clif = Module::translated_clif(&engine, &bytes).expect("compiles");
         assert_eq!(clif.len(), functions);
@@ -352,5 +358,145 @@ fn a_reused_reservation_starts_zero_and_faults_at_its_new_end() {
             call(&mut store, &instance, "at", 3 * 65_536 + 8),
             Some(Value::I64(0xa5a5_a5a5_a5a5_a5a5u64 as i64))
         );
+    }
+}
+
+/// One store per export: `(name, size in bytes, Wasm of the stored value)`.
+/// The float values are reinterpreted bits, which keep every bit.
+const STORES: [(&str, u64, &str); 7] = [
+    (
+        "i32",
+        4,
+        "(i32.store offset=OFF (local.get 0) (i32.const 0x0a0b0c0d))",
+    ),
+    (
+        "i64",
+        8,
+        "(i64.store offset=OFF (local.get 0) (i64.const 0x0102030405060708))",
+    ),
+    (
+        "f32",
+        4,
+        "(f32.store offset=OFF (local.get 0) (f32.reinterpret_i32 (i32.const 0x11223344)))",
+    ),
+    (
+        "f64",
+        8,
+        "(f64.store offset=OFF (local.get 0) (f64.reinterpret_i64 (i64.const 0x1122334455667788)))",
+    ),
+    (
+        "8",
+        1,
+        "(i32.store8 offset=OFF (local.get 0) (i32.const 0x99))",
+    ),
+    (
+        "16",
+        2,
+        "(i64.store16 offset=OFF (local.get 0) (i64.const 0xaabb))",
+    ),
+    (
+        "32",
+        4,
+        "(i64.store32 offset=OFF (local.get 0) (i64.const 0xccddeeff))",
+    ),
+];
+
+/// The bytes each store of [`STORES`] writes, little-endian.
+fn stored_bytes(name: &str) -> Vec<u8> {
+    match name {
+        "i32" => 0x0a0b_0c0du32.to_le_bytes().to_vec(),
+        "i64" => 0x0102_0304_0506_0708u64.to_le_bytes().to_vec(),
+        "f32" => 0x1122_3344u32.to_le_bytes().to_vec(),
+        "f64" => 0x1122_3344_5566_7788u64.to_le_bytes().to_vec(),
+        "8" => vec![0x99],
+        "16" => 0xaabbu16.to_le_bytes().to_vec(),
+        "32" => 0xccdd_eeffu32.to_le_bytes().to_vec(),
+        other => panic!("unknown store {other}"),
+    }
+}
+
+/// Stores of every width at every offset around the end of the memory,
+/// under every way of checking them: a store in bounds writes exactly its
+/// bytes, one that is not (also one that straddles the end by a single
+/// byte) traps and leaves the whole memory as it was, and every way uses
+/// the same gas. Where stores fault (x86-64) this is the rule's premise:
+/// a faulting store writes nothing.
+#[test]
+fn a_store_that_traps_writes_nothing() {
+    let bytes = module_of("1 2", &STORES, "(param i32)");
+    // Where stores fault, those within the guard have no explicit check.
+    let clif = Module::translated_clif(&Engine::default(), &bytes).expect("compiles");
+    let faulting_stores = clif
+        .iter()
+        .flat_map(|f| f.lines())
+        .filter(|l| l.contains("store") && l.contains(" user2 "))
+        .count();
+    let within_guard = OFFSETS.iter().filter(|&&o| o + 8 <= 2 << 30).count();
+    let expected = if cfg!(target_arch = "x86_64") {
+        within_guard * STORES.len()
+    } else {
+        0
+    };
+    assert_eq!(faulting_stores, expected);
+    let mut runs: Vec<(String, Store<()>, Instance)> = Vec::new();
+    for explicit in [false, true] {
+        for metering in [true, false] {
+            let mut config = EngineConfig::default();
+            config.explicit_bounds_checks = explicit;
+            config.metering = metering;
+            let engine = Engine::new(config).expect("engine");
+            let (store, instance) = common::instantiate(&engine, &bytes);
+            runs.push((
+                format!("explicit={explicit} metering={metering}"),
+                store,
+                instance,
+            ));
+        }
+    }
+    for pages in [1u64, 2] {
+        let len = pages * PAGE;
+        let before: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        for offset in OFFSETS {
+            for (name, size, _) in STORES {
+                let export = export_name(name, offset);
+                for addr in addresses(len, size, offset) {
+                    let start = u64::from(addr) + offset;
+                    let mut want = before.clone();
+                    let fits = start + size <= len;
+                    if fits {
+                        want[start as usize..(start + size) as usize]
+                            .copy_from_slice(&stored_bytes(name));
+                    }
+                    let mut gas = Vec::new();
+                    for (label, store, instance) in &mut runs {
+                        let memory = instance.get_memory(store, "mem").expect("memory");
+                        memory.write(store, 0, &before).expect("write");
+                        let outcome = instance
+                            .call(store, &export, &[Value::I32(addr as i32)], GAS)
+                            .expect("call");
+                        match &outcome {
+                            Outcome::Success { .. } => {
+                                assert!(fits, "{label} {export} at {addr:#x} wrote past the end")
+                            }
+                            Outcome::Trap { kind, .. } => {
+                                assert!(!fits, "{label} {export} at {addr:#x}: {kind:?}");
+                                assert_eq!(*kind, TrapKind::MemoryOutOfBounds);
+                            }
+                        }
+                        assert!(
+                            memory.data(store).expect("data") == &want[..],
+                            "{label} {export} at {addr:#x}, {pages} pages: memory differs"
+                        );
+                        gas.push(outcome.gas_used());
+                    }
+                    assert_eq!(gas[0], gas[2], "{export} at {addr:#x}");
+                }
+            }
+        }
+        for (_, store, instance) in &mut runs {
+            instance
+                .call(store, "grow", &[Value::I32(1)], GAS)
+                .expect("grows");
+        }
     }
 }

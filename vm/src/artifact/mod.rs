@@ -19,7 +19,7 @@ pub use cache::{CacheStats, Cached, CodeCache};
 /// a stored artifact (a Cranelift flag, the translation, the calling
 /// convention, `vmctx` offsets) when the crate version stays the same;
 /// otherwise a node could load code compiled by an older engine.
-pub const CODEGEN_VERSION: u32 = 23;
+pub const CODEGEN_VERSION: u32 = 24;
 
 /// Everything that decides a module's compiled code (`docs/vm.md`, "Key"):
 /// a different key is a different entry.
@@ -95,8 +95,8 @@ fn isa_description(isas: &TargetIsas) -> String {
         }
     }
     out.push_str(&format!(
-        "prepay_loops={} slot_strategy_only={} faulting_loads={}\n",
-        isas.prepay_loops, isas.slot_strategy_only, isas.faulting_loads
+        "prepay_loops={} slot_strategy_only={} faulting_loads={} faulting_stores={}\n",
+        isas.prepay_loops, isas.slot_strategy_only, isas.faulting_loads, isas.faulting_stores
     ));
     out
 }

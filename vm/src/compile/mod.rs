@@ -76,10 +76,10 @@ pub(crate) struct CodegenConfig {
     /// Whether every function is translated with [`Strategy::Slots`]
     /// (for tests of that strategy).
     pub slot_strategy_only: bool,
-    /// Whether loads fault instead of being checked where the target
+    /// Whether accesses fault instead of being checked where the target
     /// allows it (`docs/vm.md`, "Faulting loads"). Off only where tests
     /// compare both ways.
-    pub faulting_loads: bool,
+    pub faulting_accesses: bool,
 }
 
 impl Default for CodegenConfig {
@@ -90,7 +90,7 @@ impl Default for CodegenConfig {
             metering: true,
             prepay_loops: true,
             slot_strategy_only: false,
-            faulting_loads: true,
+            faulting_accesses: true,
         }
     }
 }
@@ -326,9 +326,11 @@ pub(crate) struct TargetIsas {
     pub prepay_loops: bool,
     /// [`CodegenConfig::slot_strategy_only`], likewise.
     pub slot_strategy_only: bool,
-    /// Whether loads fault: [`CodegenConfig::faulting_loads`] on a target
-    /// that has them.
+    /// Whether loads fault: [`CodegenConfig::faulting_accesses`] on a
+    /// target that has faulting loads.
     pub faulting_loads: bool,
+    /// Whether stores fault, likewise.
+    pub faulting_stores: bool,
 }
 
 /// Builds both host ISAs (see [`TargetIsas`]).
@@ -338,7 +340,8 @@ pub(crate) fn make_isas(cfg: &CodegenConfig) -> Result<TargetIsas, CompileError>
         large: make_isa(cfg, true)?,
         prepay_loops: cfg.prepay_loops,
         slot_strategy_only: cfg.slot_strategy_only,
-        faulting_loads: cfg.faulting_loads && crate::vmctx::FAULTING_LOADS,
+        faulting_loads: cfg.faulting_accesses && crate::vmctx::FAULTING_LOADS,
+        faulting_stores: cfg.faulting_accesses && crate::vmctx::FAULTING_STORES,
     })
 }
 
@@ -603,6 +606,8 @@ pub(crate) struct ModuleCtx<'m> {
     /// Whether loads fault instead of being checked (`docs/vm.md`,
     /// "Faulting loads").
     pub faulting_loads: bool,
+    /// Whether stores fault instead of being checked.
+    pub faulting_stores: bool,
 }
 
 /// Compiles every defined function of `env` (decoded from `wasm`), plus one
@@ -689,6 +694,7 @@ pub(crate) fn compile_module(
         func_ids,
         prepay_loops: isas.prepay_loops,
         faulting_loads: isas.faulting_loads,
+        faulting_stores: isas.faulting_stores,
     };
 
     if let Some(costs) = frame_costs

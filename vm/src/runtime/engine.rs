@@ -56,11 +56,11 @@ pub struct EngineConfig {
     /// compile time, more than linearly on some shapes (many block
     /// parameters at many joins). On by default in debug builds only.
     pub verify_ir: bool,
-    /// Give every load an explicit bounds check, also on targets where
-    /// loads fault instead (`docs/vm.md`, "Faulting loads"). Results, gas
-    /// and traps are the same either way; this exists so tests can compare
-    /// the two.
-    pub explicit_load_checks: bool,
+    /// Give every memory access an explicit bounds check, also on targets
+    /// where loads (and, on x86-64, stores) fault instead (`docs/vm.md`,
+    /// "Faulting loads"). Results, gas, traps and memory after a trap are
+    /// the same either way; this exists so tests can compare the two.
+    pub explicit_bounds_checks: bool,
 }
 
 impl Default for EngineConfig {
@@ -75,7 +75,7 @@ impl Default for EngineConfig {
             start_gas_limit: 10_000_000,
             slot_strategy_only: false,
             verify_ir: cfg!(debug_assertions),
-            explicit_load_checks: false,
+            explicit_bounds_checks: false,
         }
     }
 }
@@ -176,7 +176,7 @@ impl Engine {
             metering: config.metering,
             prepay_loops: true,
             slot_strategy_only: config.slot_strategy_only,
-            faulting_loads: !config.explicit_load_checks,
+            faulting_accesses: !config.explicit_bounds_checks,
         })
         .map_err(Error::Compile)?;
         Ok(Self {

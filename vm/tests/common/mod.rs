@@ -61,12 +61,12 @@ impl Both {
 /// the one others are compared with.
 pub fn every_config() -> Vec<EngineConfig> {
     let mut out = Vec::new();
-    for explicit_load_checks in [true, false] {
+    for explicit_bounds_checks in [true, false] {
         for slots in [true, false] {
             for opt in [OptLevel::Speed, OptLevel::None] {
                 for metering in [true, false] {
                     let mut config = EngineConfig::default();
-                    config.explicit_load_checks = explicit_load_checks;
+                    config.explicit_bounds_checks = explicit_bounds_checks;
                     config.slot_strategy_only = slots;
                     config.opt_level = opt;
                     config.metering = metering;
@@ -107,9 +107,9 @@ pub fn call_i32(
 }
 
 /// The number of memory bounds checks in each function's translated CLIF,
-/// in definition order: explicit checks, and faulting loads (loads that
-/// carry the `memory_out_of_bounds` trap code, `user2`), which check
-/// where they access.
+/// in definition order: explicit checks, and faulting accesses (loads and
+/// stores that carry the `memory_out_of_bounds` trap code, `user2`),
+/// which check where they access.
 pub fn checks_per_function(engine: &Engine, bytes: &[u8]) -> Vec<usize> {
     Module::translated_clif(engine, bytes)
         .expect("compiles")
@@ -119,9 +119,11 @@ pub fn checks_per_function(engine: &Engine, bytes: &[u8]) -> Vec<usize> {
 }
 
 /// Whether a CLIF line is an explicit memory bounds check or a faulting
-/// load.
+/// access.
 pub fn is_check(line: &str) -> bool {
-    line.contains("icmp ugt") || is_faulting_load(line)
+    line.contains("icmp ugt")
+        || is_faulting_load(line)
+        || (line.contains("store") && line.contains(" user2 "))
 }
 
 /// Whether a CLIF line is a faulting load.

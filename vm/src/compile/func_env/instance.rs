@@ -218,7 +218,7 @@ impl Translator<'_, '_> {
     }
 
     /// Bounds-checks an access of `size` bytes at `addr + offset`, or
-    /// makes it a faulting load (`docs/vm.md`, "Faulting loads"), and
+    /// makes it a faulting access (`docs/vm.md`, "Faulting loads"), and
     /// returns the native address, the remaining immediate offset and the
     /// access's flags. A store (`write`) is a check point for `gas_left`,
     /// tested before its bounds.
@@ -233,7 +233,11 @@ impl Translator<'_, '_> {
         let addr = self.b.ins().uextend(I64, addr32);
         // offset < 2^32 and size <= 8, so neither sum can wrap in 64 bits.
         let end = offset.saturating_add(u64::from(size));
-        let faulting = !write && self.m.faulting_loads && end <= GUARD_BYTES;
+        let faulting = if write {
+            self.m.faulting_stores
+        } else {
+            self.m.faulting_loads
+        } && end <= GUARD_BYTES;
         // A load that starts a run checks the run's furthest end, also when
         // its own end is known: the run's later loads need that end. A
         // faulting load proves only its own end, and each of the run's

@@ -83,7 +83,7 @@ impl Translator<'_, '_> {
         }
     }
 
-    /// Makes the next access a faulting load (`docs/vm.md`, "Faulting
+    /// Makes the next access a faulting one (`docs/vm.md`, "Faulting
     /// loads"): a trap site of `memory_out_of_bounds` like a check, whose
     /// trap instruction is the access itself. Returns the trap code its
     /// flags carry, which makes Cranelift record it.

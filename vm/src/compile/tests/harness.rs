@@ -83,7 +83,7 @@ fn isa_with(opt: OptLevel, prepay_loops: bool) -> &'static TargetIsas {
             metering: true,
             prepay_loops,
             slot_strategy_only: false,
-            faulting_loads: true,
+            faulting_accesses: true,
         })
         .expect("host ISA")
     })
@@ -104,7 +104,7 @@ fn isa_unverified(opt: OptLevel) -> &'static TargetIsas {
             metering: true,
             prepay_loops: true,
             slot_strategy_only: false,
-            faulting_loads: true,
+            faulting_accesses: true,
         })
         .expect("host ISA")
     })
