@@ -136,7 +136,7 @@ pub(crate) const FAULTING_LOADS: bool = cfg!(any(
 pub(crate) const FAULTING_STORES: bool = cfg!(target_arch = "x86_64");
 
 /// Bytes past the furthest 32-bit address that stay inaccessible, so that a
-/// faulting load with `offset + size` up to this reaches no other mapping.
+/// faulting access with `offset + size` up to this reaches no other mapping.
 pub(crate) const GUARD_BYTES: u64 = 2 << 30;
 
 /// A linear memory as compiled code sees it. `length` changes on

@@ -1,7 +1,7 @@
 /*
  * The only C in detvm: calling compiled code under setjmp, and leaving it
  * with longjmp from the signal handler when it executes a trap instruction
- * or a faulting load faults (docs/vm.md, "Traps: explicit checks",
+ * or a faulting access faults (docs/vm.md, "Traps: explicit checks",
  * "Faulting loads"). Rust cannot call setjmp itself
  * (a function that returns twice is not something it can express), and
  * C's setjmp/longjmp save and restore the callee-saved registers of every

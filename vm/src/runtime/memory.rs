@@ -1,9 +1,9 @@
 //! Linear memories: a reservation of address space whose base never moves;
 //! growing makes more of it accessible in place. Where compiled code uses
-//! faulting loads (`docs/vm.md`, "Faulting loads") the reservation also
-//! covers every address a load can reach, and everything past the
-//! memory's length faults; stores and the other targets' accesses are
-//! checked explicitly against [`VMMemory::length`].
+//! faulting accesses (`docs/vm.md`, "Faulting loads") the reservation also
+//! covers every address an access can reach, and everything past the
+//! memory's length faults; the accesses that do not fault are checked
+//! explicitly against [`VMMemory::length`].
 
 use std::ptr::NonNull;
 use std::sync::Mutex;

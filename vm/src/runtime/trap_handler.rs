@@ -1,6 +1,6 @@
 //! Trap sites: compiled code that fails an explicit check executes a trap
-//! instruction (`SIGILL`), and a faulting load outside its memory raises
-//! `SIGSEGV` or `SIGBUS`; the handler here turns either into the trap code
+//! instruction (`SIGILL`), and a faulting access outside its memory
+//! raises `SIGSEGV` or `SIGBUS`; the handler here turns either into the trap code
 //! of the innermost call on the thread, leaving the call through the
 //! `longjmp` of `catch.c` (`docs/vm.md`, "Traps: explicit checks",
 //! "Faulting loads").

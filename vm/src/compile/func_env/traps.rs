@@ -87,6 +87,7 @@ impl Translator<'_, '_> {
     /// loads"): a trap site of `memory_out_of_bounds` like a check, whose
     /// trap instruction is the access itself. Returns the trap code its
     /// flags carry, which makes Cranelift record it.
+    ///
     /// Unlike a check it does not count towards [`RUN_PER_BLOCK`]: a
     /// load has no fixed registers or clobbers for a long block to make
     /// the register allocator split ranges around.
