@@ -215,7 +215,7 @@ impl Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        if self.accessible == 0 || self.reset() {
+        if self.reset() {
             let mut pool = pool();
             if pool.len() < POOL_CAPACITY {
                 pool.push(Reservation {
@@ -241,6 +241,9 @@ impl Reservation {
     /// `madvise`, which an emulator may ignore). False if that failed;
     /// the reservation is then not reused.
     fn reset(&mut self) -> bool {
+        if self.accessible == 0 {
+            return true;
+        }
         // SAFETY: MAP_FIXED over the first `accessible` bytes of our own
         // mapping replaces only pages this reservation owns; no reference
         // into them outlives the memory being dropped.
