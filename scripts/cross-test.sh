@@ -19,9 +19,9 @@
 #    built-in corpus, must equal the reference digests on each.
 #
 # Arguments go to the aarch64 `cargo test` (e.g. `--test native_stack`).
-# With DETVM_CROSS_FREE_BUILDS=1 (CI sets it) each target's build directory
-# is deleted once its last step has run: three emulated targets hold about
-# 9 GB, and the steps after these need that disk.
+# With DETVM_CROSS_FREE_BUILDS=1 (CI sets it) the targets' build
+# directories are deleted once the last step has run: they hold about 5 GB,
+# and the steps after these need that disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,7 +36,8 @@ if [ $# -eq 0 ]; then
     --test trap_sites --test trap_handler_chain -- --skip compile::tests::limits
 fi
 scripts/cross-check.sh aarch64-unknown-linux-gnu "$@"
-for target in aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu s390x-unknown-linux-gnu; do
-  scripts/cross-check.sh "$target" reproduce
+targets=(aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu s390x-unknown-linux-gnu)
+scripts/cross-check.sh "$(IFS=,; echo "${targets[*]}")" reproduce
+for target in "${targets[@]}"; do
   free_build "$target"
 done
