@@ -18,10 +18,11 @@ use crate::vmctx::{
     GUARD_BYTES, TrapCode, funcref_offsets, memory_offsets, table_offsets, vmctx_offsets,
 };
 
-/// Flags for linear-memory accesses: bounds were checked explicitly, any
-/// alignment is allowed, bytes are little-endian on every host. The
-/// translator adds its linear-memory alias region
-/// ([`Translator::heap_flags`]).
+/// Flags for linear-memory accesses: bounds were checked or proven before
+/// the access, any alignment is allowed, bytes are little-endian on every
+/// host. The translator adds its linear-memory alias region, and a trap
+/// code to a faulting access, whose bounds its own fault checks
+/// ([`Translator::heap_addr`]).
 fn heap_flags() -> MemFlagsData {
     MemFlagsData::new()
         .with_notrap()
@@ -207,7 +208,7 @@ impl Translator<'_, '_> {
     }
 
     /// Flags for an access to linear memory.
-    pub fn heap_flags(&mut self) -> MemFlagsData {
+    fn heap_flags(&mut self) -> MemFlagsData {
         heap_flags().with_alias_region(Some(self.regions().heap))
     }
 
@@ -249,12 +250,19 @@ impl Translator<'_, '_> {
         };
         // Facts may predate the sealing of a loop header that turned their
         // value, or this one, into an alias of the same value.
+        // One pass over the facts finds whether one covers this access and
+        // where this address's fact is (the first, if aliasing made two).
         let dfg = &self.b.func.dfg;
         let key = unalias(dfg, addr32);
-        let proven = self
-            .checked
-            .iter()
-            .any(|&(v, e)| e >= end && unalias(dfg, v) == key)
+        let mut covered = false;
+        let mut fact_of_key = None;
+        for (i, &(v, e)) in self.checked.iter().enumerate() {
+            if unalias(dfg, v) == key {
+                covered |= e >= end;
+                fact_of_key.get_or_insert(i);
+            }
+        }
+        let proven = covered
             || self.proven.contains(&self.offset)
             || upper_bound(dfg, key, BOUND_DEPTH)
                 .is_some_and(|bound| bound + end <= self.m.env.minimum_memory_bytes());
@@ -278,12 +286,7 @@ impl Translator<'_, '_> {
             // One fact per address, at the furthest end proven: a run of
             // faulting loads through one pointer then holds one entry, not
             // one per load evicting the other addresses' facts.
-            let dfg = &self.b.func.dfg;
-            let end = match self
-                .checked
-                .iter()
-                .position(|&(v, _)| unalias(dfg, v) == key)
-            {
+            let end = match fact_of_key {
                 Some(i) => self.checked.remove(i).1.max(end),
                 None => {
                     if self.checked.len() == CHECKED_CAPACITY {
