@@ -19,7 +19,7 @@ pub use cache::{CacheStats, Cached, CodeCache};
 /// a stored artifact (a Cranelift flag, the translation, the calling
 /// convention, `vmctx` offsets) when the crate version stays the same;
 /// otherwise a node could load code compiled by an older engine.
-pub const CODEGEN_VERSION: u32 = 24;
+pub const CODEGEN_VERSION: u32 = 25;
 
 /// Everything that decides a module's compiled code (`docs/vm.md`, "Key"):
 /// a different key is a different entry.

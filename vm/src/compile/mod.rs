@@ -610,22 +610,31 @@ pub(crate) struct ModuleCtx<'m> {
     pub faulting_stores: bool,
 }
 
+/// One defined function's CLIF in Cranelift's text form.
+pub(crate) struct FunctionClif {
+    /// As the translator wrote it, before Cranelift's passes.
+    pub translated: String,
+    /// After Cranelift's passes (optimisation, legalisation), as lowered.
+    pub optimised: String,
+}
+
 /// Compiles every defined function of `env` (decoded from `wasm`), plus one
 /// entry trampoline and one host stub per type index. `frame_costs` are
 /// the charged frame costs of the defined functions when `env` is
 /// instrumented (`docs/gas.md` §5.3), which bound their native frames;
 /// `charges` the charge sites of every defined function (`docs/vm.md`,
 /// "Pipeline"), lowered as one unit each.
-/// With `clif`, each defined function's CLIF as the translator wrote it
-/// for the strategy finally used (before Cranelift's own passes) is pushed
-/// there: what golden-file tests compare.
+/// With `clif`, each defined function's CLIF for the strategy finally used
+/// is pushed there, as the translator wrote it and as Cranelift's passes
+/// left it: what golden-file tests compare and what tests of the optimised
+/// code read.
 pub(crate) fn compile_module(
     isas: &TargetIsas,
     env: &ModuleEnv,
     wasm: &[u8],
     frame_costs: Option<&[u64]>,
     charges: Option<&[Vec<ChargeSite>]>,
-    mut clif: Option<&mut Vec<String>>,
+    mut clif: Option<&mut Vec<FunctionClif>>,
 ) -> Result<CodeArtifact, CompileError> {
     let isa = &isas.normal;
     let call_conv = isa.default_call_conv();
@@ -751,6 +760,7 @@ pub(crate) fn compile_module(
             Strategy::Registers
         };
         let mut translated = String::new();
+        let mut optimised = String::new();
         let compiled = loop {
             let ty = env.funcs[func_index as usize];
             ctx.func.signature = mctx.signatures[ty as usize].clone();
@@ -796,6 +806,9 @@ pub(crate) fn compile_module(
             }
             let compiled = compile_function(isa, mctx.func_ids[defined], &mut ctx)
                 .map_err(|source| CompileError::Codegen { func_index, source })?;
+            if clif.is_some() {
+                optimised = ctx.func.display().to_string();
+            }
             let over_frame = charged
                 .is_some_and(|c| compiled.native_frame > FRAME_FACTOR.saturating_mul(c.max(1)));
             if strategy == Strategy::Registers && over_frame {
@@ -816,7 +829,10 @@ pub(crate) fn compile_module(
         }
         strategies.push(strategy);
         if let Some(clif) = clif.as_deref_mut() {
-            clif.push(translated);
+            clif.push(FunctionClif {
+                translated,
+                optimised,
+            });
         }
         jit.clear_context(&mut ctx);
     }

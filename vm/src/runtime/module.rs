@@ -323,7 +323,7 @@ impl Module {
     pub fn translated_clif(engine: &Engine, bytes: &[u8]) -> Result<Vec<String>, Error> {
         let mut clif = Vec::new();
         Self::build(engine, bytes, false, Some(&mut clif))?;
-        Ok(clif)
+        Ok(clif.into_iter().map(|f| f.translated).collect())
     }
 
     /// Compiles `bytes` like [`Module::new`] and also returns the compiled
@@ -369,7 +369,7 @@ impl Module {
         engine: &Engine,
         bytes: &[u8],
         keep: bool,
-        clif: Option<&mut Vec<String>>,
+        clif: Option<&mut Vec<compile::FunctionClif>>,
     ) -> Result<(Self, Option<ModuleArtifact>), Error> {
         let config = engine.config();
         let info =

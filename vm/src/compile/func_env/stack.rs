@@ -3,9 +3,10 @@
 //! control-flow edges (settled, moved to and loaded from their positions).
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
-use cranelift_codegen::ir::types::F32;
-use cranelift_codegen::ir::{self, InstBuilder, StackSlot, StackSlotData, StackSlotKind, Value};
+use cranelift_codegen::ir::types::{F32, F64, I32, I64};
+use cranelift_codegen::ir::{
+    self, InstBuilder, MemFlagsData, StackSlot, StackSlotData, StackSlotKind, Value,
+};
 
 use super::nan::{self, Nan};
 use super::{Local, PTR, Translator};
@@ -309,10 +310,18 @@ impl Translator<'_, '_> {
 
     /// `v` with a NaN replaced by the canonical NaN of its type.
     pub fn canonicalize(&mut self, v: Value) -> Value {
+        // The canonical NaN is built from its integer bits, not written as
+        // a float constant: Cranelift rematerialises float constants in
+        // every block that uses them, so a canonicalisation inside a loop
+        // rebuilt the NaN (two instructions on x86-64) on every iteration.
+        // A bitcast is an ordinary pure value, computed once where it
+        // dominates its uses and hoisted out of loops like any other.
         let canonical = if self.b.func.dfg.value_type(v) == F32 {
-            self.b.ins().f32const(Ieee32::with_bits(nan::CANONICAL_F32))
+            let bits = self.b.ins().iconst(I32, i64::from(nan::CANONICAL_F32));
+            self.b.ins().bitcast(F32, MemFlagsData::new(), bits)
         } else {
-            self.b.ins().f64const(Ieee64::with_bits(nan::CANONICAL_F64))
+            let bits = self.b.ins().iconst(I64, nan::CANONICAL_F64 as i64);
+            self.b.ins().bitcast(F64, MemFlagsData::new(), bits)
         };
         let is_nan = self.b.ins().fcmp(FloatCC::Unordered, v, v);
         self.b.ins().select(is_nan, canonical, v)

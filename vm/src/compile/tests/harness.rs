@@ -160,9 +160,9 @@ fn charges_of(env: &ModuleEnv, bytes: &[u8]) -> Option<Vec<Vec<ChargeSite>>> {
     Some(by_shape::of_module(bytes))
 }
 
-/// The CLIF of every defined function of `bytes` as translated (before
-/// Cranelift's passes), compiled as [`compile`] does at `Speed`.
-pub fn translated_clif(bytes: &[u8]) -> Vec<String> {
+/// The CLIF of every defined function of `bytes`, compiled as [`compile`]
+/// does at `Speed`.
+fn clif_of(bytes: &[u8]) -> Vec<crate::compile::FunctionClif> {
     let env = env_of(bytes);
     let charges = charges_of(&env, bytes);
     let mut clif = Vec::new();
@@ -170,6 +170,18 @@ pub fn translated_clif(bytes: &[u8]) -> Vec<String> {
     crate::compile::compile_module(isas, &env, bytes, None, charges.as_deref(), Some(&mut clif))
         .expect("compiles");
     clif
+}
+
+/// The CLIF of every defined function of `bytes` as translated (before
+/// Cranelift's passes), compiled as [`compile`] does at `Speed`.
+pub fn translated_clif(bytes: &[u8]) -> Vec<String> {
+    clif_of(bytes).into_iter().map(|f| f.translated).collect()
+}
+
+/// The CLIF of every defined function of `bytes` after Cranelift's passes,
+/// compiled as [`compile`] does at `Speed`.
+pub fn optimised_clif(bytes: &[u8]) -> Vec<String> {
+    clif_of(bytes).into_iter().map(|f| f.optimised).collect()
 }
 
 /// Both optimisation levels: every semantic test runs under each.

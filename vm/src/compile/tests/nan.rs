@@ -176,3 +176,86 @@ fn bit_moving_operations_keep_payloads() {
         }
     }
 }
+
+/// The line of the first loop header in a function's CLIF text: the first
+/// block some later line branches back to.
+fn first_loop_header(lines: &[&str]) -> Option<usize> {
+    let label_line = |block: &str| {
+        lines.iter().position(|l| {
+            l.strip_prefix(block)
+                .is_some_and(|rest| rest.starts_with(':') || rest.starts_with('('))
+        })
+    };
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with(' '))
+        .flat_map(|(at, l)| {
+            l.split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|word| {
+                    word.strip_prefix("block")
+                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                })
+                .filter_map(move |block| label_line(block).filter(|&label| label < at))
+                .collect::<Vec<_>>()
+        })
+        .min()
+}
+
+/// A loop that stores a computed float in two of its blocks canonicalises
+/// it in each; the canonical NaN those selects pick is built once, before
+/// the loop, not in every block that uses it (Cranelift rematerialises
+/// float constants at each use), and what is stored is still canonical.
+#[test]
+fn the_canonical_nan_is_built_once_outside_loops() {
+    for (ty, canonical, bits) in [
+        ("f32", "iconst.i32 0x7fc0_0000", CANON32),
+        ("f64", "iconst.i64 0x7ff8_0000_0000_0000", CANON64),
+    ] {
+        let wat = format!(
+            r#"(module
+            (memory 1)
+            (func (export "run") (param $x {ty}) (param $n i32)
+                (local $i i32)
+                (loop $next
+                    (if (i32.and (local.get $i) (i32.const 1))
+                        (then ({ty}.store (i32.const 0)
+                            ({ty}.add (local.get $x) ({ty}.convert_i32_u (local.get $i)))))
+                        (else ({ty}.store (i32.const 8)
+                            ({ty}.mul (local.get $x) ({ty}.convert_i32_u (local.get $i))))))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br_if $next (i32.lt_u (local.get $i) (local.get $n))))))"#
+        );
+        let bytes = wat::parse_str(&wat).expect("wat");
+        let clif = super::harness::optimised_clif(&bytes).concat();
+        let lines: Vec<&str> = clif.lines().collect();
+        assert!(
+            !clif.contains("const +NaN"),
+            "{ty}: a NaN constant:\n{clif}"
+        );
+        let built: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].contains(canonical))
+            .collect();
+        let header = first_loop_header(&lines).expect("the function has a loop");
+        assert!(
+            built.len() == 1 && built[0] < header,
+            "{ty}: the canonical NaN built at lines {built:?}, the loop starts at {header}:\n{clif}"
+        );
+
+        for opt in OPTS {
+            let mut inst = Instance::new(&wat, opt, Vec::new());
+            let nan = if ty == "f32" {
+                u64::from(NANS32[2])
+            } else {
+                NANS64[2]
+            };
+            inst.call("run", &[nan, 2]).expect("runs");
+            let width = if ty == "f32" { 4 } else { 8 };
+            for at in [0, 8] {
+                let mut stored = [0u8; 8];
+                stored[..width].copy_from_slice(&inst.memory()[at..at + width]);
+                assert_eq!(u64::from_le_bytes(stored), bits, "{ty} at {at}, {opt:?}");
+            }
+        }
+    }
+}
