@@ -20,7 +20,7 @@
 #
 # Arguments go to the aarch64 `cargo test` (e.g. `--test native_stack`).
 # With DETVM_CROSS_FREE_BUILDS=1 (CI sets it) the targets' build
-# directories are deleted once the last step has run: they hold about 5 GB,
+# directories are deleted once the last step has run: they hold about 4 GB,
 # and the steps after these need that disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."

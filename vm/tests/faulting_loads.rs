@@ -321,8 +321,8 @@ fn many_live_memories_each_fault_at_their_own_end() {
 /// wrote.
 #[test]
 fn a_reused_reservation_starts_zero_and_faults_at_its_new_end() {
-    // Grown to two pages, a memory is zeroed in place when dropped; to
-    // four, its pages are replaced. Both ways, in turn.
+    // A reservation reused by memories of different sizes in turn: each
+    // must find every page the one before used zero and inaccessible.
     for max in [2, 4, 2, 4] {
         reuse_rounds(max);
     }

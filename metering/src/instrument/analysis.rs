@@ -713,7 +713,8 @@ macro_rules! visit_by_step {
 }
 
 /// The step a visitor of an operator from `proposal` calls: the inlined one
-/// for the profile's proposals, one shared out-of-line copy for the rest.
+/// for the profile's proposals (those `features::operator` classifies as
+/// needing no feature), one shared out-of-line copy for the rest.
 /// Both run the same code; only where the compiler specialises differs.
 /// Specialising all of wasmparser's ~800 operators (SIMD, GC, threads, ...,
 /// which validation rejects before instrumentation sees them) made this

@@ -249,9 +249,9 @@ impl Translator<'_, '_> {
             _ => end,
         };
         // Facts may predate the sealing of a loop header that turned their
-        // value, or this one, into an alias of the same value.
-        // One pass over the facts finds whether one covers this access and
-        // where this address's fact is (the first, if aliasing made two).
+        // value, or this one, into an alias of the same value, so one
+        // address may have two; one pass finds whether any covers this
+        // access and where the address's first fact is.
         let dfg = &self.b.func.dfg;
         let key = unalias(dfg, addr32);
         let mut covered = false;

@@ -208,9 +208,21 @@ fn first_loop_header(lines: &[&str]) -> Option<usize> {
 /// float constants at each use), and what is stored is still canonical.
 #[test]
 fn the_canonical_nan_is_built_once_outside_loops() {
-    for (ty, canonical, bits) in [
-        ("f32", "iconst.i32 0x7fc0_0000", CANON32),
-        ("f64", "iconst.i64 0x7ff8_0000_0000_0000", CANON64),
+    for (ty, width, canonical, bits, nan) in [
+        (
+            "f32",
+            4,
+            "iconst.i32 0x7fc0_0000",
+            CANON32,
+            u64::from(NANS32[2]),
+        ),
+        (
+            "f64",
+            8,
+            "iconst.i64 0x7ff8_0000_0000_0000",
+            CANON64,
+            NANS64[2],
+        ),
     ] {
         let wat = format!(
             r#"(module
@@ -244,13 +256,7 @@ fn the_canonical_nan_is_built_once_outside_loops() {
 
         for opt in OPTS {
             let mut inst = Instance::new(&wat, opt, Vec::new());
-            let nan = if ty == "f32" {
-                u64::from(NANS32[2])
-            } else {
-                NANS64[2]
-            };
             inst.call("run", &[nan, 2]).expect("runs");
-            let width = if ty == "f32" { 4 } else { 8 };
             for at in [0, 8] {
                 let mut stored = [0u8; 8];
                 stored[..width].copy_from_slice(&inst.memory()[at..at + width]);
